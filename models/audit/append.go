@@ -1,0 +1,105 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/contenthash"
+)
+
+// Entry is what a caller records; Append fills in sequence, time and hashes.
+type Entry struct {
+	Type      string
+	Actor     models.Actor
+	RequestID string
+	Purpose   string
+	Action    string
+	PolicyRef string
+	// Payload is any JSON-encodable value (nil for none); it is stored as
+	// canonical JSON.
+	Payload any
+}
+
+// Append writes e as the next event of the chain using tx, which must be the
+// transaction that carries the change e records. It locks the chain head
+// (SELECT … FOR UPDATE on PostgreSQL; SQLite's write transaction already
+// excludes other writers), so concurrent writers — in one process or many
+// sharing a database — always produce one linear chain. Any failure is
+// returned wrapped in models.ErrAudit; the caller must roll back.
+func Append(tx *gorm.DB, at time.Time, e Entry) (*models.AuditEvent, error) {
+	ev, err := appendEvent(tx, at, e)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", models.ErrAudit, err)
+	}
+	return ev, nil
+}
+
+func appendEvent(tx *gorm.DB, at time.Time, e Entry) (*models.AuditEvent, error) {
+	if e.Type == "" {
+		return nil, errors.New("audit: event type is empty")
+	}
+	if !e.Actor.Type.Valid() || e.Actor.ID == "" {
+		return nil, errors.New("audit: event needs an actor")
+	}
+	payload := []byte("{}")
+	if e.Payload != nil {
+		var err error
+		if payload, err = contenthash.Canonical(e.Payload); err != nil {
+			return nil, fmt.Errorf("audit: payload: %w", err)
+		}
+	}
+	lock := ""
+	if tx.Dialector.Name() == "postgres" {
+		lock = " FOR UPDATE"
+	}
+	var head struct {
+		Seq  int64
+		Hash string
+	}
+	if err := tx.Raw(`SELECT seq, hash FROM audit_head WHERE id = 1` + lock).Scan(&head).Error; err != nil {
+		return nil, fmt.Errorf("audit: lock chain head: %w", err)
+	}
+	if head.Hash == "" {
+		return nil, errors.New("audit: chain head row is missing")
+	}
+	ev := &models.AuditEvent{
+		Seq:          head.Seq + 1,
+		AtUnixUS:     at.UTC().UnixMicro(),
+		Type:         e.Type,
+		ActorType:    e.Actor.Type,
+		ActorID:      e.Actor.ID,
+		ActorDisplay: e.Actor.Display,
+		RequestID:    e.RequestID,
+		Purpose:      e.Purpose,
+		Action:       e.Action,
+		PolicyRef:    e.PolicyRef,
+		Payload:      string(payload),
+		PrevHash:     head.Hash,
+	}
+	ev.Hash = string(NewHasher().Sum(FieldsOf(ev)))
+	if err := tx.Create(ev).Error; err != nil {
+		return nil, fmt.Errorf("audit: insert event %d: %w", ev.Seq, err)
+	}
+	res := tx.Exec(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ?`, ev.Seq, ev.Hash, head.Seq)
+	if res.Error != nil {
+		return nil, fmt.Errorf("audit: advance chain head: %w", res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return nil, fmt.Errorf("audit: chain head moved during append (seq %d)", head.Seq)
+	}
+	return ev, nil
+}
+
+// FieldsOf returns the hashed fields of a stored event.
+func FieldsOf(ev *models.AuditEvent) *Fields {
+	return &Fields{
+		Seq: ev.Seq, AtUnixUS: ev.AtUnixUS, Type: []byte(ev.Type), ActorType: []byte(ev.ActorType),
+		ActorID: []byte(ev.ActorID), ActorDisplay: []byte(ev.ActorDisplay), RequestID: []byte(ev.RequestID),
+		Purpose: []byte(ev.Purpose), Action: []byte(ev.Action), PolicyRef: []byte(ev.PolicyRef),
+		Payload: []byte(ev.Payload), PrevHash: []byte(ev.PrevHash),
+	}
+}

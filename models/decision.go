@@ -1,0 +1,28 @@
+package models
+
+import "time"
+
+// Decision is one approver's verdict on a request, bound to the content hash
+// the approver was shown and to the step-up evidence of their login.
+type Decision struct {
+	ID           int64 `gorm:"primaryKey"`
+	RequestID    string
+	ApproverID   string
+	ApproverName string
+	Verdict      Verdict
+	Comment      string
+	// ContentHash is the hash the approver saw; a decision whose hash differs
+	// from the request's current one no longer counts.
+	ContentHash string
+
+	// Step-up evidence.
+	AuthTime    time.Time
+	ACR         string `gorm:"column:acr"`
+	AMR         string `gorm:"column:amr"`
+	IDTokenHash string `gorm:"column:id_token_hash"`
+
+	CreatedAt time.Time
+}
+
+// TableName pins the table name.
+func (Decision) TableName() string { return "decisions" }

@@ -1,0 +1,79 @@
+package models
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"strings"
+	"time"
+)
+
+// Request is one ask for an operational action, with where it came from and
+// where it stands. Params holds canonical JSON (see package contenthash).
+type Request struct {
+	ID     string `gorm:"primaryKey"`
+	Kind   Kind
+	Action string
+	// Params is the action's parameters as canonical JSON object text.
+	Params  string
+	Purpose string
+
+	RequesterType ActorType
+	RequesterID   string
+	RequesterName string
+	// SponsorID and SponsorName name the accountable human of an agent.
+	SponsorID   string
+	SponsorName string
+
+	TeamID        string
+	TeamName      string
+	ChannelID     string
+	ChannelName   string
+	RootPostID    string
+	TriggerPostID string
+
+	// ContentHash binds decisions to exactly what approvers were shown.
+	ContentHash string
+	State       State
+	// Version increases with every change; updates compare-and-swap on it.
+	Version   int64
+	PolicyRef string
+	// RequiredApprovals is how many distinct approvers must approve.
+	RequiredApprovals int
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
+
+	Posts     []ConversationPost `gorm:"foreignKey:RequestID"`
+	ToolCalls []ToolCall         `gorm:"foreignKey:RequestID"`
+	Decisions []Decision         `gorm:"foreignKey:RequestID"`
+}
+
+// TableName pins the table name so it never depends on gorm's inflection.
+func (Request) TableName() string { return "requests" }
+
+// Requester returns the requester as an Actor.
+func (r *Request) Requester() Actor {
+	return Actor{Type: r.RequesterType, ID: r.RequesterID, Display: r.RequesterName, SponsorID: r.SponsorID, SponsorName: r.SponsorName}
+}
+
+var idEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
+
+// NewRequestID returns a short, unambiguous id that people can type in chat,
+// e.g. "REQ-7KM3QX9A2D". 50 random bits; the primary key catches the
+// vanishingly rare collision.
+func NewRequestID() string {
+	var b [7]byte
+	_, _ = rand.Read(b[:])
+	return "REQ-" + idEncoding.EncodeToString(b[:])[:10]
+}
+
+// NormalizeRequestID accepts ids as people type them (lower case, without
+// the prefix) and returns the canonical form.
+func NormalizeRequestID(s string) string {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if s != "" && !strings.HasPrefix(s, "REQ-") {
+		s = "REQ-" + s
+	}
+	return s
+}

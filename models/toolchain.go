@@ -1,0 +1,40 @@
+package models
+
+import "time"
+
+// ToolCallStatus is the outcome of one tool invocation.
+type ToolCallStatus string
+
+// The tool call statuses.
+const (
+	ToolCallOK      ToolCallStatus = "ok"
+	ToolCallError   ToolCallStatus = "error"
+	ToolCallPending ToolCallStatus = "pending"
+)
+
+// Valid reports whether s is a known status.
+func (s ToolCallStatus) Valid() bool {
+	return s == ToolCallOK || s == ToolCallError || s == ToolCallPending
+}
+
+// ToolCall is one step of an agent's tool-invocation chain, in order.
+// Input and Output are canonical JSON text; when the agent sent only a digest
+// of a large output, Output is empty and OutputDigest carries it.
+type ToolCall struct {
+	ID        int64 `gorm:"primaryKey"`
+	RequestID string
+	Position  int
+
+	CallID       string
+	ParentID     string
+	Tool         string
+	Input        string
+	Output       string
+	OutputDigest string
+	Status       ToolCallStatus
+	StartedAt    time.Time
+	EndedAt      time.Time
+}
+
+// TableName pins the table name.
+func (ToolCall) TableName() string { return "tool_calls" }
