@@ -71,21 +71,39 @@ func TestHashIsSensitiveToEveryPart(t *testing.T) {
 	r, posts, calls := sample()
 	base, _ := Hash(OfRequest(r, posts, calls))
 	mutations := map[string]func(r *models.Request, p []models.ConversationPost, c []models.ToolCall){
-		"action":          func(r *models.Request, _ []models.ConversationPost, _ []models.ToolCall) { r.Action = "stop" },
-		"param value":     func(r *models.Request, _ []models.ConversationPost, _ []models.ToolCall) { r.Params = `{"env":"staging","service":"payments-api"}` },
-		"purpose":         func(r *models.Request, _ []models.ConversationPost, _ []models.ToolCall) { r.Purpose += "!" },
-		"kind":            func(r *models.Request, _ []models.ConversationPost, _ []models.ToolCall) { r.Kind = models.KindWindow },
-		"post message":    func(_ *models.Request, p []models.ConversationPost, _ []models.ToolCall) { p[0].Message = "payments is fine" },
-		"post edited":     func(_ *models.Request, p []models.ConversationPost, _ []models.ToolCall) { p[1].EditAt = 1700000009000 },
-		"post author":     func(_ *models.Request, p []models.ConversationPost, _ []models.ToolCall) { p[0].AuthorID = "u2" },
-		"post kind":       func(_ *models.Request, p []models.ConversationPost, _ []models.ToolCall) { p[0].AuthorKind = models.AuthorWebhook },
-		"override name":   func(_ *models.Request, p []models.ConversationPost, _ []models.ToolCall) { p[0].OverrideUsername = "alice" },
-		"tool output":     func(_ *models.Request, _ []models.ConversationPost, c []models.ToolCall) { c[0].Output = `{"count":13}` },
-		"tool input":      func(_ *models.Request, _ []models.ConversationPost, c []models.ToolCall) { c[1].Input = `{"pod":"payments-2"}` },
-		"tool digest":     func(_ *models.Request, _ []models.ConversationPost, c []models.ToolCall) { c[1].OutputDigest = "sha256:abce" },
-		"tool status":     func(_ *models.Request, _ []models.ConversationPost, c []models.ToolCall) { c[0].Status = models.ToolCallError },
-		"tool parent":     func(_ *models.Request, _ []models.ConversationPost, c []models.ToolCall) { c[1].ParentID = "" },
-		"tool time":       func(_ *models.Request, _ []models.ConversationPost, c []models.ToolCall) { c[0].EndedAt = c[0].EndedAt.Add(time.Microsecond) },
+		"action": func(r *models.Request, _ []models.ConversationPost, _ []models.ToolCall) { r.Action = "stop" },
+		"param value": func(r *models.Request, _ []models.ConversationPost, _ []models.ToolCall) {
+			r.Params = `{"env":"staging","service":"payments-api"}`
+		},
+		"purpose": func(r *models.Request, _ []models.ConversationPost, _ []models.ToolCall) { r.Purpose += "!" },
+		"kind":    func(r *models.Request, _ []models.ConversationPost, _ []models.ToolCall) { r.Kind = models.KindWindow },
+		"post message": func(_ *models.Request, p []models.ConversationPost, _ []models.ToolCall) {
+			p[0].Message = "payments is fine"
+		},
+		"post edited": func(_ *models.Request, p []models.ConversationPost, _ []models.ToolCall) { p[1].EditAt = 1700000009000 },
+		"post author": func(_ *models.Request, p []models.ConversationPost, _ []models.ToolCall) { p[0].AuthorID = "u2" },
+		"post kind": func(_ *models.Request, p []models.ConversationPost, _ []models.ToolCall) {
+			p[0].AuthorKind = models.AuthorWebhook
+		},
+		"override name": func(_ *models.Request, p []models.ConversationPost, _ []models.ToolCall) {
+			p[0].OverrideUsername = "alice"
+		},
+		"tool output": func(_ *models.Request, _ []models.ConversationPost, c []models.ToolCall) {
+			c[0].Output = `{"count":13}`
+		},
+		"tool input": func(_ *models.Request, _ []models.ConversationPost, c []models.ToolCall) {
+			c[1].Input = `{"pod":"payments-2"}`
+		},
+		"tool digest": func(_ *models.Request, _ []models.ConversationPost, c []models.ToolCall) {
+			c[1].OutputDigest = "sha256:abce"
+		},
+		"tool status": func(_ *models.Request, _ []models.ConversationPost, c []models.ToolCall) {
+			c[0].Status = models.ToolCallError
+		},
+		"tool parent": func(_ *models.Request, _ []models.ConversationPost, c []models.ToolCall) { c[1].ParentID = "" },
+		"tool time": func(_ *models.Request, _ []models.ConversationPost, c []models.ToolCall) {
+			c[0].EndedAt = c[0].EndedAt.Add(time.Microsecond)
+		},
 	}
 	for name, mutate := range mutations {
 		r, posts, calls := sample()

@@ -9,13 +9,13 @@ import (
 
 func TestCheckEveryPair(t *testing.T) {
 	legal := map[[2]models.State]bool{
-		{models.StatePending, models.StateApproved}:   true,
-		{models.StatePending, models.StateDenied}:     true,
-		{models.StatePending, models.StateExpired}:    true,
-		{models.StatePending, models.StateCancelled}:  true,
-		{models.StateApproved, models.StateExecuted}:  true,
-		{models.StateApproved, models.StateFailed}:    true,
-		{models.StateApproved, models.StateExpired}:   true,
+		{models.StatePending, models.StateApproved}:  true,
+		{models.StatePending, models.StateDenied}:    true,
+		{models.StatePending, models.StateExpired}:   true,
+		{models.StatePending, models.StateCancelled}: true,
+		{models.StateApproved, models.StateExecuted}: true,
+		{models.StateApproved, models.StateFailed}:   true,
+		{models.StateApproved, models.StateExpired}:  true,
 	}
 	states := append([]models.State{"", "bogus"}, models.AllStates...)
 	for _, from := range states {
