@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/glebarez/sqlite"
+	"github.com/countersign/countersign/models/sqlitedb"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -34,10 +34,19 @@ const (
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
-	// writeMu serialises write transactions on SQLite inside one process, so
-	// concurrent writers queue here instead of spinning on SQLITE_BUSY.
-	// Other processes sharing the file are handled by busy_timeout.
-	writeMu sync.Mutex
+
+	// Write transactions go through one committer goroutine (see
+	// committer.go); other processes sharing the database are kept in line
+	// by the chain-head lock (PostgreSQL) or busy_timeout (SQLite).
+	queue     chan *txJob
+	closing   chan struct{}
+	loopDone  chan struct{}
+	closeOnce sync.Once
+	// sendMu orders queueing against Close: senders hold it shared, Close
+	// takes it exclusively to set closed, so no job is queued after the
+	// committer and Close's final drain are gone.
+	sendMu sync.RWMutex
+	closed bool
 }
 
 // ParseDSN tells which dialect a database address names and returns the
@@ -76,7 +85,7 @@ func ParseDSN(dsn string) (Dialect, string, error) {
 // keys, a busy timeout for other processes, and BEGIN IMMEDIATE so a write
 // transaction never has to upgrade its lock halfway.
 func sqliteDSN(path string) string {
-	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_txlock=immediate"
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=mmap_size(1073741824)&_pragma=cache_size(-32000)&_pragma=temp_store(MEMORY)&_txlock=immediate"
 }
 
 // OpenOptions configures Open.
@@ -85,6 +94,10 @@ type OpenOptions struct {
 	DSN string
 	// Logger receives slow-query and error logs; nil discards them.
 	Logger *slog.Logger
+	// Existing opens an existing Countersign database only: a missing SQLite
+	// file or a database without Countersign's schema is an error, and no
+	// migration runs (for read-only tools such as audit verify).
+	Existing bool
 }
 
 // Open connects, checks the database answers, and applies pending
@@ -104,10 +117,14 @@ func Open(ctx context.Context, opts OpenOptions) (*Store, error) {
 	var dial gorm.Dialector
 	switch dialect {
 	case DialectSQLite:
-		if err := checkWritableDir(filepath.Dir(dsn)); err != nil {
+		if opts.Existing {
+			if _, err := os.Stat(dsn); err != nil {
+				return nil, Invalid("database", fmt.Sprintf("no SQLite database at %s", dsn))
+			}
+		} else if err := checkWritableDir(filepath.Dir(dsn)); err != nil {
 			return nil, err
 		}
-		dial = sqlite.Open(sqliteDSN(dsn))
+		dial = sqlitedb.Open(sqliteDSN(dsn))
 	case DialectPostgres:
 		dial = postgres.New(postgres.Config{DSN: dsn})
 	}
@@ -115,7 +132,7 @@ func Open(ctx context.Context, opts OpenOptions) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s database: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect}
+	s := &Store{db: db, dialect: dialect, queue: make(chan *txJob, 256), closing: make(chan struct{}), loopDone: make(chan struct{})}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -134,8 +151,17 @@ func Open(ctx context.Context, opts OpenOptions) (*Store, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("store: %s database unreachable: %w", dialect, err)
 	}
+	go s.commitLoop()
+	if opts.Existing {
+		var v int
+		if err := db.WithContext(ctx).Raw(`SELECT MAX(version) FROM schema_migrations`).Scan(&v).Error; err != nil || v == 0 {
+			_ = s.Close()
+			return nil, Invalid("database", "not a Countersign database (no schema version)")
+		}
+		return s, nil
+	}
 	if err := s.migrate(ctx); err != nil {
-		_ = sqlDB.Close()
+		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -181,8 +207,25 @@ func (s *Store) Ping(ctx context.Context) error {
 	return sqlDB.PingContext(ctx)
 }
 
-// Close releases the connection pool.
+// Close stops the committer (transactions already queued finish first) and
+// releases the connection pool.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.sendMu.Lock()
+		s.closed = true
+		s.sendMu.Unlock()
+		close(s.closing)
+		<-s.loopDone
+		for {
+			select {
+			case j := <-s.queue:
+				s.runBatch(j)
+				continue
+			default:
+			}
+			break
+		}
+	})
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
@@ -190,15 +233,31 @@ func (s *Store) Close() error {
 	return sqlDB.Close()
 }
 
-// WithTx runs fn in one database transaction: committed if fn returns nil,
-// rolled back otherwise (and on panic). A state change and its audit event
-// are always written through the same tx.
+// WithTx runs fn in a database transaction: its changes are durably
+// committed when WithTx returns nil, and rolled back entirely when fn returns
+// an error or panics. A state change and its audit event are always written
+// through the same tx. fn may share its commit with other callers' (group
+// commit) but never sees their failures; it must not call WithTx itself.
 func (s *Store) WithTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	if s.dialect == DialectSQLite {
-		s.writeMu.Lock()
-		defer s.writeMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	return s.db.WithContext(ctx).Transaction(fn)
+	j := &txJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	s.sendMu.RLock()
+	if s.closed {
+		s.sendMu.RUnlock()
+		return fmt.Errorf("store: closed")
+	}
+	select {
+	case s.queue <- j:
+	case <-ctx.Done():
+		s.sendMu.RUnlock()
+		return ctx.Err()
+	}
+	s.sendMu.RUnlock()
+	// Once queued the job always runs or is refused, so wait for its answer
+	// even if ctx ends: returning early would hide whether it committed.
+	return <-j.done
 }
 
 // LockingClause returns the row-lock suffix for "SELECT … FOR UPDATE" on

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit"
@@ -193,9 +191,31 @@ func TestMoveFollowsTheLifecycle(t *testing.T) {
 	})
 }
 
-// TestFailedAuditRollsBackTheChange injects a failure into the audit insert
-// (a gorm callback on the real database path) and checks that the change it
-// would have recorded is gone too.
+// injectAuditFailure makes the database itself refuse audit inserts (a
+// trigger that raises), so the real append path fails as it would on a full
+// disk or a broken constraint. The returned func removes the fault.
+func injectAuditFailure(t *testing.T, s *models.Store) func() {
+	t.Helper()
+	db := s.DB(context.Background())
+	var err error
+	if s.Dialect() == models.DialectPostgres {
+		err = db.Exec(`CREATE FUNCTION fail_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected: disk full'; END $$ LANGUAGE plpgsql;
+CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION fail_audit();`).Error
+	} else {
+		err = db.Exec(`CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'injected: disk full'); END;`).Error
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := db.Exec(`DROP TRIGGER fail_audit` + map[bool]string{true: " ON audit_events", false: ""}[s.Dialect() == models.DialectPostgres]).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestFailedAuditRollsBackTheChange makes the audit insert fail inside the
+// database and checks that the change it would have recorded is gone too.
 func TestFailedAuditRollsBackTheChange(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s := b.Open(t)
@@ -205,18 +225,9 @@ func TestFailedAuditRollsBackTheChange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fail := true
-		injected := errors.New("injected: disk full")
-		err = s.DB(ctx).Callback().Create().Before("gorm:create").Register("test:fail_audit", func(db *gorm.DB) {
-			if fail && db.Statement.Table == "audit_events" {
-				_ = db.AddError(injected)
-			}
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		clear := injectAuditFailure(t, s)
 		_, err = svc.Move(ctx, approval.Transition{ID: req.ID, From: models.StatePending, To: models.StateDenied, Actor: alice, Reason: "no"})
-		if !errors.Is(err, models.ErrAudit) || !errors.Is(err, injected) {
+		if !errors.Is(err, models.ErrAudit) || !strings.Contains(err.Error(), "injected: disk full") {
 			t.Fatalf("want ErrAudit wrapping the injected failure, got %v", err)
 		}
 		got, _ := svc.Get(ctx, req.ID)
@@ -233,7 +244,7 @@ func TestFailedAuditRollsBackTheChange(t *testing.T) {
 		if n != 1 || posts != 3 {
 			t.Fatalf("failed create left rows behind: %d requests, %d posts", n, posts)
 		}
-		fail = false
+		clear()
 		if _, err := svc.Move(ctx, approval.Transition{ID: req.ID, From: models.StatePending, To: models.StateDenied, Actor: alice}); err != nil {
 			t.Fatalf("after the fault cleared: %v", err)
 		}

@@ -4,7 +4,7 @@
 // 127.0.0.1:5432, database test, user postgres).
 //
 // When PostgreSQL cannot be reached the PostgreSQL tests skip with a message
-// saying so — unless COUNTERSIGN_REQUIRE_POSTGRES=1 (set by CI), where a
+// saying so — unless COUNTERSIGN_TEST_REQUIRE_POSTGRES=1 (set by CI), where a
 // missing server fails the test instead.
 package storetest
 
@@ -60,7 +60,7 @@ func SQLite(t testing.TB) Backend {
 }
 
 // PostgresRequired reports whether a missing PostgreSQL fails tests.
-func PostgresRequired() bool { return os.Getenv("COUNTERSIGN_REQUIRE_POSTGRES") == "1" }
+func PostgresRequired() bool { return os.Getenv("COUNTERSIGN_TEST_REQUIRE_POSTGRES") == "1" }
 
 // PostgresBaseDSN returns the configured server address.
 func PostgresBaseDSN() string {
@@ -80,7 +80,7 @@ func Postgres(t testing.TB) Backend {
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
 		if PostgresRequired() {
-			t.Fatalf("PostgreSQL required (COUNTERSIGN_REQUIRE_POSTGRES=1) but unreachable at %s: %v", redact(base), err)
+			t.Fatalf("PostgreSQL required (COUNTERSIGN_TEST_REQUIRE_POSTGRES=1) but unreachable at %s: %v", redact(base), err)
 		}
 		t.Skipf("skipping PostgreSQL test: no server at %s (%v); set COUNTERSIGN_TEST_POSTGRES to a DSN to run it", redact(base), err)
 	}

@@ -1,0 +1,126 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Group commit.
+//
+// Every change in Countersign appends to the one audit chain, so write
+// transactions serialise on the chain head anyway, and each would pay for
+// its own durable commit (an fsync) while holding it. The committer runs
+// write transactions one after another on a single goroutine and, when
+// several are waiting, puts them in one database transaction — each inside
+// its own savepoint, so one that fails is rolled back alone — and commits
+// them with one fsync. A caller's WithTx returns only after the commit that
+// carries its change is durable, or with the error that undid it.
+
+// maxBatch bounds how many queued transactions share one commit.
+const maxBatch = 64
+
+// txTimeout bounds one batch so a stuck statement cannot hold the queue.
+const txTimeout = 30 * time.Second
+
+type txJob struct {
+	ctx  context.Context
+	fn   func(tx *gorm.DB) error
+	done chan error
+}
+
+// runJob runs fn, turning a panic into an error so the committer survives.
+func runJob(tx *gorm.DB, j *txJob) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("store: transaction panicked: %v", r)
+		}
+	}()
+	return j.fn(tx)
+}
+
+// commitLoop serves the queue until the store closes.
+func (s *Store) commitLoop() {
+	defer close(s.loopDone)
+	for {
+		var first *txJob
+		select {
+		case first = <-s.queue:
+		case <-s.closing:
+			return
+		}
+		s.runBatch(first)
+	}
+}
+
+func (s *Store) runBatch(first *txJob) {
+	if err := first.ctx.Err(); err != nil {
+		first.done <- err
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(first.ctx), txTimeout)
+	defer cancel()
+	tx := s.db.WithContext(ctx).Begin()
+	if tx.Error != nil {
+		first.done <- fmt.Errorf("store: begin: %w", tx.Error)
+		return
+	}
+	// The first job needs no savepoint: if it fails, the whole (one-job)
+	// transaction is rolled back.
+	if err := runJob(tx, first); err != nil {
+		tx.Rollback()
+		first.done <- err
+		return
+	}
+	batch := []*txJob{first}
+	for len(batch) < maxBatch {
+		var j *txJob
+		select {
+		case j = <-s.queue:
+		default:
+		}
+		if j == nil {
+			break
+		}
+		if err := j.ctx.Err(); err != nil {
+			j.done <- err
+			continue
+		}
+		sp := "cs_sp" + strconv.Itoa(len(batch))
+		if err := tx.SavePoint(sp).Error; err != nil {
+			// The transaction is unusable; fail everything in it.
+			tx.Rollback()
+			err = fmt.Errorf("store: savepoint: %w", err)
+			j.done <- err
+			for _, b := range batch {
+				b.done <- err
+			}
+			return
+		}
+		if err := runJob(tx, j); err != nil {
+			if rbErr := tx.RollbackTo(sp).Error; rbErr != nil {
+				tx.Rollback()
+				err = fmt.Errorf("store: rollback to savepoint: %w (after: %w)", rbErr, err)
+				for _, b := range batch {
+					b.done <- err
+				}
+			}
+			j.done <- err
+			if tx.Error != nil {
+				return
+			}
+			continue
+		}
+		batch = append(batch, j)
+	}
+	err := tx.Commit().Error
+	if err != nil {
+		err = fmt.Errorf("store: commit: %w", err)
+	}
+	for _, b := range batch {
+		b.done <- err
+	}
+}

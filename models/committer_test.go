@@ -1,0 +1,104 @@
+package models_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/storetest"
+)
+
+// TestGroupCommitIsolatesFailures runs many writers at once so that their
+// transactions share commits, with some failing after they wrote and some
+// panicking: only the successful ones may remain, and the chain stays whole.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		ctx := context.Background()
+		errPlanned := errors.New("planned failure")
+		var wg sync.WaitGroup
+		results := make([]error, 60)
+		for i := range results {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				results[i] = s.WithTx(ctx, func(tx *gorm.DB) error {
+					_, err := audit.Append(tx, time.Now(), audit.Entry{Type: "test", Actor: models.Actor{Type: models.ActorHuman, ID: fmt.Sprintf("u%d", i)}})
+					if err != nil {
+						return err
+					}
+					switch i % 4 {
+					case 1:
+						return errPlanned
+					case 2:
+						panic("boom")
+					}
+					return nil
+				})
+			}(i)
+		}
+		wg.Wait()
+		var want []string
+		for i, err := range results {
+			switch i % 4 {
+			case 1:
+				if !errors.Is(err, errPlanned) {
+					t.Fatalf("job %d: want the planned error, got %v", i, err)
+				}
+			case 2:
+				if err == nil || !strings.Contains(err.Error(), "panicked") {
+					t.Fatalf("job %d: want a panic error, got %v", i, err)
+				}
+			default:
+				if err != nil {
+					t.Fatalf("job %d: %v", i, err)
+				}
+				want = append(want, fmt.Sprintf("u%d", i))
+			}
+		}
+		var got []string
+		if err := s.DB(ctx).Raw(`SELECT actor_id FROM audit_events`).Scan(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("kept %d events, want %d (%v)", len(got), len(want), got)
+		}
+		for _, id := range got {
+			var n int
+			fmt.Sscanf(id, "u%d", &n)
+			if n%4 == 1 || n%4 == 2 {
+				t.Fatalf("event of failed job %s survived", id)
+			}
+		}
+		db, _ := s.SQL()
+		rep, err := audit.Verify(ctx, db)
+		if err != nil || rep.Problem != nil || rep.Events != int64(len(want)) {
+			t.Fatalf("chain: %+v %v", rep, err)
+		}
+	})
+}
+
+func TestWithTxAfterCloseAndCancelledContext(t *testing.T) {
+	s := storetest.SQLite(t).Open(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	err := s.WithTx(ctx, func(*gorm.DB) error { ran = true; return nil })
+	if !errors.Is(err, context.Canceled) || ran {
+		t.Fatalf("cancelled ctx: err=%v ran=%v", err, ran)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WithTx(context.Background(), func(*gorm.DB) error { return nil }); err == nil {
+		t.Fatal("WithTx after Close succeeded")
+	}
+}
