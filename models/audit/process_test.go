@@ -7,46 +7,69 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/models/storetest"
 )
 
-const helperEnv = "COUNTERSIGN_AUDIT_HELPER_DSN"
+const helperEnv = "COUNTERSIGN_TEST_AUDIT_HELPER_DSN"
 
-// TestHelperAppendProcess is not a test on its own: TestTwoProcessesShareOneChain
-// runs the test binary again with helperEnv set, making it a second
-// Countersign process that appends to the shared database.
-func TestHelperAppendProcess(t *testing.T) {
-	dsn := os.Getenv(helperEnv)
-	if dsn == "" {
-		t.Skip("helper process for TestTwoProcessesShareOneChain")
+// TestMain turns the test binary into a second Countersign process when
+// TestTwoProcessesShareOneChain starts it with helperEnv set.
+func TestMain(m *testing.M) {
+	if dsn := os.Getenv(helperEnv); dsn != "" {
+		os.Exit(helperAppend(dsn))
 	}
+	os.Exit(m.Run())
+}
+
+// helperAppend appends from 4 writers and returns the exit status.
+func helperAppend(dsn string) int {
 	n, _ := strconv.Atoi(os.Getenv(helperEnv + "_N"))
 	s, err := models.Open(context.Background(), models.OpenOptions{DSN: dsn})
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	defer s.Close()
 	var wg sync.WaitGroup
+	var failed atomic.Bool
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			appendN(t, s, n, fmt.Sprintf("p%d-w%d-", os.Getpid(), w))
+			tag := fmt.Sprintf("p%d-w%d-", os.Getpid(), w)
+			for i := 0; i < n; i++ {
+				err := s.WithTx(context.Background(), func(tx *gorm.DB) error {
+					_, err := audit.Append(tx, time.Now(), audit.Entry{Type: "test.event",
+						Actor: models.Actor{Type: models.ActorHuman, ID: "u-" + tag}, RequestID: fmt.Sprintf("REQ-%s%d", tag, i)})
+					return err
+				})
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					failed.Store(true)
+					return
+				}
+			}
 		}(w)
 	}
 	wg.Wait()
+	if failed.Load() {
+		return 1
+	}
+	return 0
 }
 
 // TestTwoProcessesShareOneChain starts two OS processes appending
 // concurrently (4 writers each) to one database and checks that the result
 // is one intact chain holding every event.
 func TestTwoProcessesShareOneChain(t *testing.T) {
-	if os.Getenv(helperEnv) != "" {
-		t.Skip("inside a helper process")
-	}
 	const perWriter = 25
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s := b.Open(t) // creates and migrates the schema first
@@ -54,7 +77,7 @@ func TestTwoProcessesShareOneChain(t *testing.T) {
 		outs := make([][]byte, 2)
 		var wg sync.WaitGroup
 		for i := range procs {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperAppendProcess$", "-test.count=1")
+			cmd := exec.Command(os.Args[0])
 			cmd.Env = append(os.Environ(), helperEnv+"="+b.DSN(), helperEnv+"_N="+strconv.Itoa(perWriter))
 			procs[i] = cmd
 			wg.Add(1)

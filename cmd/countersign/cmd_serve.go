@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+
+	"github.com/countersign/countersign/models"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
+	fs := newFlagSet("serve", "--config FILE", stderr)
+	configPath := fs.String("config", "", "YAML configuration file (every key can be overridden by COUNTERSIGN_* variables)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return &usageError{msg: "serve: --config FILE is required"}
+	}
+	cfg, err := LoadConfig(*configPath, env)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.Log.Level)
+	store, err := openStore(ctx, models.OpenOptions{DSN: cfg.Database, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	p := &portal{cfg: cfg, log: log, store: store}
+	return p.serve(ctx, func(a net.Addr) {
+		log.Info("countersign listening", "addr", a.String(), "public_url", cfg.PublicURL, "database", string(store.Dialect()), "version", version)
+	})
+}

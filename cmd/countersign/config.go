@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/token"
+
+	"github.com/countersign/countersign/models"
+)
+
+// Config is everything `countersign serve` is told, from a YAML file with
+// every key overridable by a COUNTERSIGN_* environment variable (nested keys
+// joined by "_": http.body_limit → COUNTERSIGN_HTTP_BODY_LIMIT). It is
+// loaded and validated once at start and passed down; nothing reads it
+// from anywhere else.
+type Config struct {
+	// Listen is the host:port the portal listens on.
+	Listen string `yaml:"listen"`
+	// PublicURL is the address people and Mattermost reach the portal at;
+	// links in chat and OIDC redirects are built from it.
+	PublicURL string `yaml:"public_url"`
+	// Database is "sqlite:PATH" (embedded default) or a postgres:// URL.
+	Database string `yaml:"database"`
+	// DataDir holds the SQLite database and generated keys.
+	DataDir string        `yaml:"data_dir"`
+	Log     LogConfig     `yaml:"log"`
+	HTTP    HTTPConfig    `yaml:"http"`
+	Request RequestConfig `yaml:"requests"`
+}
+
+// LogConfig selects the log level.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+}
+
+// HTTPConfig tunes the web server.
+type HTTPConfig struct {
+	// BodyLimit caps request bodies, e.g. "1M".
+	BodyLimit string `yaml:"body_limit"`
+	// TLSCert and TLSKey make the portal serve HTTPS itself.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// BehindTLSProxy says a TLS-terminating proxy fronts the portal, so
+	// HSTS is sent although the portal itself speaks HTTP.
+	BehindTLSProxy bool `yaml:"behind_tls_proxy"`
+	// ShutdownTimeout bounds the graceful shutdown.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// RequestConfig holds request defaults until policy decides them.
+type RequestConfig struct {
+	// DefaultTTL is how long a pending request waits for decisions.
+	DefaultTTL Duration `yaml:"default_ttl"`
+	// RequiredApprovals is the default N of N-of-M.
+	RequiredApprovals int `yaml:"required_approvals"`
+}
+
+// Duration is a time.Duration written like "90s" or "1h30m".
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (use e.g. 30s, 5m, 1h)", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration in Go syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// DefaultConfig is what an empty file means.
+func DefaultConfig() Config {
+	return Config{
+		Listen:    "127.0.0.1:8080",
+		PublicURL: "http://127.0.0.1:8080",
+		DataDir:   "./data",
+		Log:       LogConfig{Level: "info"},
+		HTTP:      HTTPConfig{BodyLimit: "1M", ShutdownTimeout: Duration(10 * time.Second)},
+		Request:   RequestConfig{DefaultTTL: Duration(time.Hour), RequiredApprovals: 1},
+	}
+}
+
+// configError is a problem with the configuration: exit status 2.
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return e.msg }
+
+func configErrorf(format string, a ...any) error { return &configError{msg: fmt.Sprintf(format, a...)} }
+
+// LoadConfig reads path (may be empty for defaults only), applies the
+// environment, fills derived defaults and validates the result. Unknown
+// keys and unknown COUNTERSIGN_* variables are errors: a typo must not
+// silently fall back to a default.
+func LoadConfig(path string, env []string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, configErrorf("config: %v", err)
+		}
+		if len(bytes.TrimSpace(raw)) > 0 {
+			dec := yaml.NewDecoder(bytes.NewReader(raw), yaml.DisallowUnknownField())
+			if err := dec.Decode(&cfg); err != nil {
+				return cfg, configErrorf("config: %s", yamlErrorLine(path, err))
+			}
+		}
+	}
+	if err := applyEnv(&cfg, env); err != nil {
+		return cfg, err
+	}
+	if cfg.Database == "" {
+		cfg.Database = "sqlite:" + strings.TrimRight(cfg.DataDir, "/") + "/countersign.db"
+	}
+	return cfg, cfg.Validate()
+}
+
+// yamlErrorLine turns a YAML error into "file:line:col: message".
+func yamlErrorLine(path string, err error) string {
+	var ye interface {
+		GetToken() *token.Token
+		GetMessage() string
+	}
+	if errors.As(err, &ye) && ye.GetToken() != nil {
+		p := ye.GetToken().Position
+		return fmt.Sprintf("%s:%d:%d: %s", path, p.Line, p.Column, ye.GetMessage())
+	}
+	return path + ": " + strings.SplitN(err.Error(), "\n", 2)[0]
+}
+
+var bodyLimitPattern = regexp.MustCompile(`^[1-9][0-9]*[KMG]?$`)
+
+// Validate checks every key and names the first bad one.
+func (c *Config) Validate() error {
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		return configErrorf("config: listen: %q is not host:port", c.Listen)
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return configErrorf("config: public_url: %q must be an absolute http(s) URL without query", c.PublicURL)
+	}
+	if _, _, err := models.ParseDSN(c.Database); err != nil {
+		return configErrorf("config: %v", err)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return configErrorf("config: log.level: %q must be debug, info, warn or error", c.Log.Level)
+	}
+	if !bodyLimitPattern.MatchString(c.HTTP.BodyLimit) {
+		return configErrorf("config: http.body_limit: %q must be a size like 512K or 1M", c.HTTP.BodyLimit)
+	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		return configErrorf("config: http.tls_cert and http.tls_key must be set together")
+	}
+	for _, f := range []string{c.HTTP.TLSCert, c.HTTP.TLSKey} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return configErrorf("config: http TLS file: %v", err)
+		}
+	}
+	if c.HTTP.ShutdownTimeout.D() <= 0 {
+		return configErrorf("config: http.shutdown_timeout must be positive")
+	}
+	if c.Request.DefaultTTL.D() < time.Minute {
+		return configErrorf("config: requests.default_ttl must be at least 1m")
+	}
+	if c.Request.RequiredApprovals < 1 || c.Request.RequiredApprovals > 10 {
+		return configErrorf("config: requests.required_approvals must be between 1 and 10")
+	}
+	return nil
+}
+
+// TLS reports whether clients reach the portal over TLS (for HSTS).
+func (c *Config) TLS() bool {
+	return c.HTTP.TLSCert != "" || c.HTTP.BehindTLSProxy || strings.HasPrefix(c.PublicURL, "https://")
+}
+
+// envPrefix starts every configuration variable. Variables under
+// envTestPrefix belong to the test suite and are ignored here.
+const (
+	envPrefix     = "COUNTERSIGN_"
+	envTestPrefix = "COUNTERSIGN_TEST_"
+)
+
+// envKeys maps each COUNTERSIGN_* name to the field it sets, derived from
+// the yaml tags so the two spellings can never drift apart.
+func envKeys(v reflect.Value, prefix string, out map[string]reflect.Value) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := prefix + strings.ToUpper(tag)
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct {
+			envKeys(f, name+"_", out)
+			continue
+		}
+		out[name] = f
+	}
+}
+
+// EnvNames lists every configuration variable, sorted (for --help).
+func EnvNames() []string {
+	cfg := DefaultConfig()
+	m := map[string]reflect.Value{}
+	envKeys(reflect.ValueOf(&cfg).Elem(), envPrefix, m)
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func applyEnv(cfg *Config, env []string) error {
+	fields := map[string]reflect.Value{}
+	envKeys(reflect.ValueOf(cfg).Elem(), envPrefix, fields)
+	for _, kv := range env {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, envPrefix) || strings.HasPrefix(name, envTestPrefix) {
+			continue
+		}
+		f, known := fields[name]
+		if !known {
+			return configErrorf("config: unknown environment variable %s", name)
+		}
+		if err := setField(f, val); err != nil {
+			return configErrorf("config: %s: %v", name, err)
+		}
+	}
+	return nil
+}
+
+func setField(f reflect.Value, val string) error {
+	if u, ok := f.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+		return u.UnmarshalText([]byte(val))
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(val)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", val)
+		}
+		f.SetBool(b)
+	case reflect.Int:
+		n, err := strconv.Atoi(val)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", val)
+		}
+		f.SetInt(int64(n))
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}

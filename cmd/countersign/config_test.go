@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "countersign.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfigFileAndEnvironment(t *testing.T) {
+	p := writeFile(t, `
+listen: "0.0.0.0:9000"
+public_url: https://countersign.example.com
+database: postgres://cs@db.internal/cs
+http:
+  body_limit: 512K
+  shutdown_timeout: 20s
+requests:
+  default_ttl: 2h
+`)
+	cfg, err := LoadConfig(p, []string{
+		"COUNTERSIGN_REQUESTS_REQUIRED_APPROVALS=2",
+		"COUNTERSIGN_LOG_LEVEL=debug",
+		"COUNTERSIGN_HTTP_BEHIND_TLS_PROXY=true",
+		"COUNTERSIGN_TEST_POSTGRES=ignored",
+		"PATH=/usr/bin",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "0.0.0.0:9000" || cfg.HTTP.BodyLimit != "512K" || cfg.HTTP.ShutdownTimeout.D() != 20*time.Second ||
+		cfg.Request.DefaultTTL.D() != 2*time.Hour || cfg.Request.RequiredApprovals != 2 || cfg.Log.Level != "debug" ||
+		!cfg.HTTP.BehindTLSProxy || !cfg.TLS() || cfg.Database != "postgres://cs@db.internal/cs" {
+		t.Fatalf("loaded %+v", cfg)
+	}
+	// The environment wins over the file.
+	cfg, err = LoadConfig(p, []string{"COUNTERSIGN_LISTEN=127.0.0.1:7000", "COUNTERSIGN_REQUESTS_DEFAULT_TTL=90m"})
+	if err != nil || cfg.Listen != "127.0.0.1:7000" || cfg.Request.DefaultTTL.D() != 90*time.Minute {
+		t.Fatalf("env override: %+v %v", cfg, err)
+	}
+}
+
+func TestDefaultDatabaseFollowsDataDir(t *testing.T) {
+	cfg, err := LoadConfig("", []string{"COUNTERSIGN_DATA_DIR=/var/lib/cs/"})
+	if err != nil || cfg.Database != "sqlite:/var/lib/cs/countersign.db" || cfg.TLS() {
+		t.Fatalf("%+v %v", cfg, err)
+	}
+}
+
+func TestLoadConfigErrorsNameTheProblem(t *testing.T) {
+	cases := []struct {
+		name, file string
+		env        []string
+		want       string
+	}{
+		{"unknown key", "listen: 127.0.0.1:1\ndatabse: x\n", nil, ":2:"},
+		{"unknown nested key", "http:\n  body_limt: 1M\n", nil, "body_limt"},
+		{"bad yaml", "listen: [unclosed\n", nil, "countersign.yaml:"},
+		{"bad duration", "requests:\n  default_ttl: soon\n", nil, "not a duration"},
+		{"bad listen", "listen: nowhere\n", nil, "listen"},
+		{"bad public url", "public_url: ftp://x\n", nil, "public_url"},
+		{"bad dsn", "database: mysql://root@db/x\n", nil, "unsupported scheme"},
+		{"bad level", "log:\n  level: loud\n", nil, "log.level"},
+		{"bad body limit", "http:\n  body_limit: lots\n", nil, "body_limit"},
+		{"half tls", "http:\n  tls_cert: /x.pem\n", nil, "set together"},
+		{"bad approvals", "requests:\n  required_approvals: 0\n", nil, "required_approvals"},
+		{"unknown env", "", []string{"COUNTERSIGN_DATABSE=x"}, "unknown environment variable COUNTERSIGN_DATABSE"},
+		{"bad env bool", "", []string{"COUNTERSIGN_HTTP_BEHIND_TLS_PROXY=maybe"}, "not true or false"},
+		{"bad env int", "", []string{"COUNTERSIGN_REQUESTS_REQUIRED_APPROVALS=two"}, "not a whole number"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := LoadConfig(writeFile(t, c.file), c.env)
+			var ce *configError
+			if !errors.As(err, &ce) {
+				t.Fatalf("want a configError, got %v", err)
+			}
+			if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error %q: want one line containing %q", err, c.want)
+			}
+		})
+	}
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml"), nil); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestEnvNamesCoverEveryKey(t *testing.T) {
+	names := strings.Join(EnvNames(), " ")
+	for _, want := range []string{"COUNTERSIGN_LISTEN", "COUNTERSIGN_DATABASE", "COUNTERSIGN_HTTP_BODY_LIMIT", "COUNTERSIGN_REQUESTS_DEFAULT_TTL", "COUNTERSIGN_LOG_LEVEL"} {
+		if !strings.Contains(names, want) {
+			t.Errorf("EnvNames lacks %s: %s", want, names)
+		}
+	}
+}
+
+// TestExampleConfigLoads keeps the documented example valid.
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := LoadConfig("../../docs/countersign.example.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database != "sqlite:/var/lib/countersign/countersign.db" || cfg.HTTP.BodyLimit != "1M" {
+		t.Fatalf("example loads as %+v", cfg)
+	}
+}

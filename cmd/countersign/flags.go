@@ -1,0 +1,36 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+)
+
+// errHelpShown means --help printed the flags; the command did nothing.
+var errHelpShown = errors.New("help shown")
+
+// newFlagSet returns a FlagSet that prints its help to w and reports parse
+// errors as usage errors instead of exiting.
+func newFlagSet(name, synopsis string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		_, _ = io.WriteString(w, "Usage: countersign "+name+" "+synopsis+"\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args and refuses stray positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelpShown
+		}
+		return &usageError{msg: err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{msg: "unexpected argument " + fs.Arg(0)}
+	}
+	return nil
+}

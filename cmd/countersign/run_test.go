@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/models/storetest"
+)
+
+// syncBuffer is an io.Writer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func runCmd(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(context.Background(), args, &o, &e, nil)
+	return code, o.String(), e.String()
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	cases := [][]string{
+		{},
+		{"launch"},
+		{"serve"},
+		{"serve", "--config"},
+		{"serve", "--config", "x.yaml", "extra"},
+		{"demo", "--bogus"},
+		{"audit"},
+		{"audit", "verify"},
+		{"audit", "verify", "--db", "sqlite:x.db", "--config", "y.yaml"},
+	}
+	for _, args := range cases {
+		code, _, stderr := runCmd(args...)
+		if code != exitUsage || stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q; want 2 with a message", args, code, stderr)
+		}
+	}
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"serve", "--help"}, {"demo", "--help"}, {"audit", "verify", "--help"}, {"audit", "--help"}, {"version"}} {
+		code, stdout, stderr := runCmd(args...)
+		if code != exitOK || (stdout+stderr) == "" {
+			t.Errorf("%v: exit %d", args, code)
+		}
+	}
+}
+
+func TestServeStartupErrorsAreOneLineAndExitTwo(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "afile")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		config string
+		want   string
+	}{
+		"unknown key":       {"listen: 127.0.0.1:0\nlisen: x\n", "unknown"},
+		"invalid dsn":       {"database: mysql://x/y\n", "unsupported scheme"},
+		"unreachable db":    {"database: postgres://postgres@127.0.0.1:1/test?connect_timeout=2\n", "unreachable"},
+		"unwritable dir":    {"database: sqlite:" + filepath.Join(file, "cs.db") + "\n", "not a directory"},
+		"missing directory": {"database: sqlite:" + filepath.Join(dir, "nope", "cs.db") + "\n", "does not exist"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := writeFile(t, c.config)
+			code, _, stderr := runCmd("serve", "--config", cfg)
+			if code != exitUsage || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and one line containing %q", code, stderr, c.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nope")); !os.IsNotExist(err) {
+		t.Fatal("a failed start created the missing directory")
+	}
+}
+
+// startServer runs args in the background and returns the base URL it
+// prints, plus a stop function that returns the exit code.
+func startServer(t *testing.T, env []string, args ...string) (string, *syncBuffer, func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, stdout, stderr, env) }()
+	re := regexp.MustCompile(`listening on (http://[0-9.:]+)|"addr":"([0-9.:]+)"`)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(stdout.String() + stderr.String()); m != nil {
+			base := m[1]
+			if base == "" {
+				base = "http://" + m[2]
+			}
+			return base, stdout, func() int {
+				cancel()
+				select {
+				case code := <-done:
+					return code
+				case <-time.After(30 * time.Second):
+					t.Fatal("server did not shut down")
+					return -1
+				}
+			}
+		}
+		select {
+		case code := <-done:
+			cancel()
+			t.Fatalf("exited early with %d: %s %s", code, stdout.String(), stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	t.Fatalf("no listening line: %s %s", stdout.String(), stderr.String())
+	return "", nil, nil
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "demo")
+	base, stdout, stop := startServer(t, nil, "demo", "--data", data, "--addr", "127.0.0.1:0")
+	if code, body := get(t, base+"/healthz"); code != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("healthz %d %q", code, body)
+	}
+	if code, _ := get(t, base+"/readyz"); code != 200 {
+		t.Fatalf("readyz %d", code)
+	}
+	if !strings.Contains(stdout.String(), "4 demo requests seeded") {
+		t.Fatalf("demo output lacks the seed line: %s", stdout.String())
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("demo exit %d", code)
+	}
+	// A second start keeps the data and seeds nothing.
+	base, stdout, stop = startServer(t, nil, "demo", "--data", data, "--addr", "127.0.0.1:0")
+	if !strings.Contains(stdout.String(), "0 demo requests seeded") {
+		t.Fatalf("second start re-seeded: %s", stdout.String())
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("demo exit %d", code)
+	}
+	_ = base
+	// The audit chain the demo wrote verifies.
+	code, out, errOut := runCmd("audit", "verify", "--db", "sqlite:"+filepath.Join(data, "countersign.db"))
+	if code != exitOK || !regexp.MustCompile(`^ok 6 events, head [0-9a-f]{64}\n$`).MatchString(out) {
+		t.Fatalf("verify: exit %d, %q %q", code, out, errOut)
+	}
+}
+
+func TestServeWithConfigAndEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, fmt.Sprintf("listen: 127.0.0.1:1\ndatabase: sqlite:%s/cs.db\nlog:\n  level: warn\n", dir))
+	base, _, stop := startServer(t, []string{"COUNTERSIGN_LISTEN=127.0.0.1:0", "COUNTERSIGN_LOG_LEVEL=info"}, "serve", "--config", cfg)
+	if code, _ := get(t, base+"/healthz"); code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "countersign_http_requests_total") {
+		t.Fatalf("metrics %d", code)
+	}
+	if code, out, _ := runCmd("healthcheck", "--url", base+"/readyz"); code != exitOK || out != "ok\n" {
+		t.Fatalf("healthcheck of a running portal: exit %d %q", code, out)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if code, _, _ := runCmd("healthcheck", "--url", base+"/readyz", "--timeout", "1s"); code != exitFailure {
+		t.Fatalf("healthcheck of a stopped portal: exit %d, want 1", code)
+	}
+}
+
+func TestAuditVerifyReportsTampering(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		// The demo seed gives a realistic chain to break.
+		s := b.Open(t)
+		seedDemo(t, s)
+		code, out, _ := runCmd("audit", "verify", "--db", b.DSN())
+		if code != exitOK || !strings.HasPrefix(out, "ok 6 events, head ") {
+			t.Fatalf("intact: exit %d %q", code, out)
+		}
+		db, _ := s.SQL()
+		if _, err := db.Exec(`UPDATE audit_events SET actor_display = 'mallory' WHERE seq = 3`); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCmd("audit", "verify", "--db", b.DSN())
+		if code != exitFailure || !strings.Contains(out, "INVALID") || !strings.Contains(out, "event 3: hash") || !strings.Contains(errOut, "INVALID") {
+			t.Fatalf("tampered: exit %d %q %q", code, out, errOut)
+		}
+	})
+}
+
+func TestAuditVerifyRefusesMissingDatabase(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none.db")
+	code, _, errOut := runCmd("audit", "verify", "--db", "sqlite:"+missing)
+	if code != exitUsage || !strings.Contains(errOut, "no SQLite database") {
+		t.Fatalf("exit %d %q", code, errOut)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Fatal("verify created a database file")
+	}
+}

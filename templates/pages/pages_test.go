@@ -1,0 +1,91 @@
+package pages_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/a-h/templ"
+
+	"github.com/countersign/countersign/templates/layout"
+	"github.com/countersign/countersign/templates/pages"
+)
+
+func render(t *testing.T, ctx context.Context, c templ.Component) *goquery.Document {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := c.Render(ctx, &buf); err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	doc, err := goquery.NewDocumentFromReader(&buf)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return doc
+}
+
+func TestErrorPageShowsStatusMessageAndRequestID(t *testing.T) {
+	doc := render(t, context.Background(), pages.Error(pages.ErrorView{
+		Status:    404,
+		Title:     "Not Found",
+		Message:   "There is nothing here.",
+		RequestID: "req-123",
+	}))
+	for id, want := range map[string]string{
+		"error-status":  "404",
+		"error-title":   "Not Found",
+		"error-message": "There is nothing here.",
+		"request-id":    "req-123",
+	} {
+		if got := strings.TrimSpace(doc.Find(`[data-testid="` + id + `"]`).Text()); got != want {
+			t.Errorf("%s = %q, want %q", id, got, want)
+		}
+	}
+	if got := doc.Find("title").Text(); !strings.HasPrefix(got, "Not Found") {
+		t.Errorf("title %q", got)
+	}
+}
+
+func TestErrorPageEscapesItsText(t *testing.T) {
+	doc := render(t, context.Background(), pages.Error(pages.ErrorView{
+		Status: 400, Title: "Bad Request", Message: `<script>alert(1)</script>`, RequestID: "r",
+	}))
+	if doc.Find("script").Length() != 0 {
+		t.Error("message rendered as markup")
+	}
+}
+
+func TestLayoutUsesChromeFromContext(t *testing.T) {
+	ctx := layout.WithChrome(context.Background(), layout.Chrome{
+		Version:     "v1.2.3",
+		Stylesheets: []string{"/static/app.css?v=abc"},
+	})
+	doc := render(t, ctx, pages.Home(pages.HomeView{}))
+	if got := doc.Find(`[data-testid="version"]`).Text(); got != "v1.2.3" {
+		t.Errorf("footer version %q", got)
+	}
+	if href, _ := doc.Find("link[rel=stylesheet]").Attr("href"); href != "/static/app.css?v=abc" {
+		t.Errorf("stylesheet %q", href)
+	}
+	if _, ok := doc.Find(`meta[name="viewport"]`).Attr("content"); !ok {
+		t.Error("no viewport meta")
+	}
+	if lang, _ := doc.Find("html").Attr("lang"); lang != "en" {
+		t.Errorf("html lang %q", lang)
+	}
+}
+
+func TestLayoutWithoutChromeStillLinksStyles(t *testing.T) {
+	doc := render(t, context.Background(), pages.Home(pages.HomeView{}))
+	if n := doc.Find("link[rel=stylesheet]").Length(); n != len(layout.DefaultStylesheets()) {
+		t.Errorf("%d stylesheets, want the defaults", n)
+	}
+	if doc.Find(`[data-testid="version"]`).Length() != 0 {
+		t.Error("empty version rendered")
+	}
+	if doc.Find("style, [style], script").Length() != 0 {
+		t.Error("inline style or script in the layout")
+	}
+}

@@ -1,0 +1,185 @@
+package oidcrp
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/countersign/countersign/web/demoidp"
+	"github.com/countersign/countersign/web/demoidp/demoidptest"
+)
+
+// testClock is wall time plus an offset the test can move forward, shared
+// by the provider and the RP so both agree on "now".
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+const (
+	portalClientID     = "countersign-portal"
+	portalClientSecret = "portal-secret-0123456789"
+	portalRedirect     = "http://portal.test/auth/callback"
+	portalLoggedOut    = "http://portal.test/logged-out"
+	otherClientID      = "other-app"
+	otherClientSecret  = "other-secret-0123456789"
+	otherRedirect      = "http://other.test/callback"
+)
+
+// idpEnv is a demo provider mounted under /idp of a real HTTP server, as
+// the portal mounts it, with a clock the test controls.
+type idpEnv struct {
+	srv    *httptest.Server
+	idp    *demoidp.Provider
+	issuer string
+	users  map[string]demoidp.User
+	clock  *testClock
+}
+
+func newIDPEnv(t *testing.T) *idpEnv {
+	t.Helper()
+	clock := &testClock{}
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	users, err := demoidp.GenerateUsers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp, err := demoidp.New(demoidp.Config{
+		Issuer: srv.URL + "/idp",
+		Clients: []demoidp.Client{
+			{ID: portalClientID, Secret: portalClientSecret, RedirectURIs: []string{portalRedirect}, PostLogoutRedirectURIs: []string{portalLoggedOut}},
+			{ID: otherClientID, Secret: otherClientSecret, RedirectURIs: []string{otherRedirect}},
+		},
+		Users:    users,
+		Now:      clock.Now,
+		TokenTTL: 2 * time.Hour, // the tests move the clock by minutes
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle(idp.PathPrefix()+"/", idp)
+	byName := make(map[string]demoidp.User, len(users))
+	for _, u := range users {
+		byName[u.Username] = u
+	}
+	return &idpEnv{srv: srv, idp: idp, issuer: idp.Issuer(), users: byName, clock: clock}
+}
+
+func (e *idpEnv) rp(t *testing.T, clientID, secret, redirect string) *RP {
+	t.Helper()
+	rp, err := New(context.Background(), Config{
+		Issuer:       e.issuer,
+		ClientID:     clientID,
+		ClientSecret: secret,
+		RedirectURL:  redirect,
+		Scopes:       []string{"openid", "profile", "email", "groups"},
+		HTTPClient:   e.srv.Client(),
+		Now:          e.clock.Now,
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return rp
+}
+
+func (e *idpEnv) portal(t *testing.T) *RP {
+	return e.rp(t, portalClientID, portalClientSecret, portalRedirect)
+}
+
+func (e *idpEnv) browser(t *testing.T) *demoidptest.Browser {
+	t.Helper()
+	b, err := demoidptest.NewBrowser(e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// code returns the user's current TOTP code by the shared clock, as their
+// phone would show it.
+func (e *idpEnv) code(t *testing.T, username string) string {
+	t.Helper()
+	c, err := totp.GenerateCode(e.users[username].TOTPSecret, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (e *idpEnv) pwd(username string) demoidptest.Credentials {
+	u := e.users[username]
+	return demoidptest.Credentials{Username: u.Username, Password: u.Password, SkipTOTP: true}
+}
+
+func (e *idpEnv) mfa(t *testing.T, username string) demoidptest.Credentials {
+	u := e.users[username]
+	return demoidptest.Credentials{Username: u.Username, Password: u.Password, TOTPCode: e.code(t, username)}
+}
+
+// login runs Begin, the browser login and Complete, and returns the
+// identity. It fails the test on any error.
+func login(t *testing.T, rp *RP, b *demoidptest.Browser, opts AuthOptions, c demoidptest.Credentials) *Identity {
+	t.Helper()
+	id, err := tryLogin(t, rp, b, opts, c)
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	return id
+}
+
+func tryLogin(t *testing.T, rp *RP, b *demoidptest.Browser, opts AuthOptions, c demoidptest.Credentials) (*Identity, error) {
+	t.Helper()
+	ctx := context.Background()
+	authURL, pending, err := rp.Begin(opts)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	cb, err := b.Login(ctx, authURL, c)
+	if err != nil {
+		return nil, err
+	}
+	assertCallback(t, cb, portalOrOther(rp))
+	return rp.Complete(ctx, pending, cb.Query())
+}
+
+func portalOrOther(rp *RP) string { return rp.cfg.RedirectURL }
+
+// assertCallback checks that the browser was sent to the RP's redirect URI.
+func assertCallback(t *testing.T, cb *url.URL, redirect string) {
+	t.Helper()
+	want, _ := url.Parse(redirect)
+	if cb.Scheme != want.Scheme || cb.Host != want.Host || cb.Path != want.Path {
+		t.Fatalf("browser sent to %s, want the redirect URI %s", cb.Redacted(), redirect)
+	}
+}
+
+func mustBegin(t *testing.T, rp *RP, opts AuthOptions) (string, Pending) {
+	t.Helper()
+	u, p, err := rp.Begin(opts)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	return u, p
+}
+
+func dur(d time.Duration) *time.Duration { return &d }

@@ -1,0 +1,106 @@
+package oidcrp
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// RP is a configured relying party for one provider. It is safe for
+// concurrent use and holds no per-login state.
+type RP struct {
+	cfg      Config
+	provider *oidc.Provider
+	verifier *oidc.IDTokenVerifier
+	oauth    oauth2.Config
+
+	endSession   string
+	acrSupported []string
+}
+
+// providerMetadata is the part of the discovery document go-oidc does not
+// expose directly.
+type providerMetadata struct {
+	EndSessionEndpoint string   `json:"end_session_endpoint"`
+	ACRValuesSupported []string `json:"acr_values_supported"`
+}
+
+// New validates cfg and runs discovery against the issuer. It fails with
+// ErrDiscovery when the issuer cannot be reached or its discovery document
+// names another issuer, so a misconfigured portal stops at start-up rather
+// than at the first login.
+func New(ctx context.Context, cfg Config) (*RP, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ctx = oidc.ClientContext(ctx, c.HTTPClient)
+	provider, err := oidc.NewProvider(ctx, c.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("oidcrp: discovery at %s (is the issuer URL right and reachable?): %w: %w", c.Issuer, ErrDiscovery, err)
+	}
+	var meta providerMetadata
+	if err := provider.Claims(&meta); err != nil {
+		return nil, fmt.Errorf("oidcrp: read discovery document of %s: %w: %w", c.Issuer, ErrDiscovery, err)
+	}
+	rp := &RP{
+		cfg:      c,
+		provider: provider,
+		// The audience is checked by verifyIDToken so that a token for
+		// another client fails with ErrAudience rather than a generic
+		// error; issuer, signature and expiry are checked here.
+		verifier: provider.VerifierContext(ctx, &oidc.Config{
+			ClientID:          c.ClientID,
+			SkipClientIDCheck: true,
+			Now:               c.Now,
+		}),
+		oauth: oauth2.Config{
+			ClientID:     c.ClientID,
+			ClientSecret: c.ClientSecret,
+			Endpoint:     provider.Endpoint(),
+			RedirectURL:  c.RedirectURL,
+			Scopes:       c.Scopes,
+		},
+		endSession:   meta.EndSessionEndpoint,
+		acrSupported: meta.ACRValuesSupported,
+	}
+	return rp, nil
+}
+
+// Issuer is the verified issuer URL; with Identity.Subject it identifies
+// a person (a sub is unique only per issuer).
+func (rp *RP) Issuer() string { return rp.cfg.Issuer }
+
+// ACRValuesSupported is what the provider advertises in discovery (often
+// nothing). The portal can use it to warn when its step-up policy asks for
+// an acr the IdP never mentions.
+func (rp *RP) ACRValuesSupported() []string { return slices.Clone(rp.acrSupported) }
+
+// EndSessionURL builds an RP-initiated logout URL when the provider
+// advertises end_session_endpoint; ok is false otherwise, and the portal
+// then only ends its own session. idTokenHint should be the RawIDToken of
+// the session being ended; postLogoutRedirect must be registered at the
+// IdP. Either may be empty.
+func (rp *RP) EndSessionURL(idTokenHint, postLogoutRedirect string) (string, bool) {
+	if rp.endSession == "" {
+		return "", false
+	}
+	u, err := url.Parse(rp.endSession)
+	if err != nil {
+		return "", false
+	}
+	q := u.Query()
+	if idTokenHint != "" {
+		q.Set("id_token_hint", idTokenHint)
+	}
+	if postLogoutRedirect != "" {
+		q.Set("post_logout_redirect_uri", postLogoutRedirect)
+	}
+	q.Set("client_id", rp.cfg.ClientID)
+	u.RawQuery = q.Encode()
+	return u.String(), true
+}

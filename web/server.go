@@ -1,0 +1,138 @@
+// Package web assembles the portal's HTTP server: the echo instance, its
+// middleware, the single error handler, static assets and the routes.
+// Handlers live in package handlers; web only wires them.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/labstack/gommon/bytes"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/countersign/countersign/static"
+)
+
+// Pinger is what readiness needs from the database (a *sql.DB adapter or
+// the store satisfies it).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// defaultBodyLimit caps request bodies. Approval forms and API calls are
+// small; a megabyte leaves room for a long conversation snapshot from an
+// agent while stopping a client from streaming gigabytes into a handler.
+const defaultBodyLimit = "1M"
+
+// Options is everything New needs. It is passed by value from the command's
+// configuration; there is no package state.
+type Options struct {
+	// Logger receives the JSON request log, errors and panics. Nil means a
+	// JSON logger on stderr.
+	Logger *slog.Logger
+	// DB is pinged by the readiness probe. Required.
+	DB Pinger
+	// Registry is where the HTTP metrics are registered and what /metrics
+	// exposes. Required: the global default registry is never used, so two
+	// servers in one process (tests) never collide.
+	Registry *prometheus.Registry
+	// PublicURL is the base URL people reach the portal at, e.g.
+	// http://127.0.0.1:8080. Optional; when set it must be an absolute
+	// http(s) URL. Absolute links (deep links, OIDC redirects) derive from it.
+	PublicURL string
+	// TLS is true when the portal is served over https, directly or behind
+	// a TLS-terminating proxy. It turns on Strict-Transport-Security, which
+	// must not be sent for a plain-http deployment.
+	TLS bool
+	// BodyLimit is the largest request body accepted, e.g. "1M" or "512K".
+	// Empty means 1M.
+	BodyLimit string
+	// Version is the running build, shown in page footers.
+	Version string
+}
+
+// withDefaults fills optional fields and rejects unusable ones, so New fails
+// at start-up rather than on the first request.
+func (o Options) withDefaults() (Options, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if o.DB == nil {
+		return o, errors.New("web: options: DB is required (readiness probe)")
+	}
+	if o.Registry == nil {
+		return o, errors.New("web: options: Registry is required (metrics)")
+	}
+	if o.BodyLimit == "" {
+		o.BodyLimit = defaultBodyLimit
+	}
+	if n, err := bytes.Parse(o.BodyLimit); err != nil || n <= 0 {
+		return o, fmt.Errorf("web: options: body limit %q: want a size such as 1M or 512K", o.BodyLimit)
+	}
+	if o.PublicURL != "" {
+		u, err := url.Parse(o.PublicURL)
+		if err != nil {
+			return o, fmt.Errorf("web: options: public URL: %w", err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return o, fmt.Errorf("web: options: public URL %q: want an absolute http(s) URL", o.PublicURL)
+		}
+	}
+	return o, nil
+}
+
+// New returns a fully wired echo instance: middleware, error handler, static
+// assets and routes. It registers the HTTP metrics on opts.Registry, so call
+// it once per registry.
+//
+// Middleware order matters and is, outermost first:
+//
+//  1. request id       - everything after it, including logs and error pages, can name the request
+//  2. page chrome      - error pages rendered by any later step get the footer and stylesheets
+//  3. security headers - set before anything writes, so even 413s and panics carry them
+//  4. request log      - sees the final status because it settles errors first
+//  5. metrics          - same, labelled by route pattern
+//  6. recover          - turns a panic into the generic 500 page, inside log and metrics so both count it
+//  7. body limit       - closest to the handlers that read bodies
+func New(opts Options) (*echo.Echo, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	assets, err := loadAssets(static.FS)
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	metrics, err := newHTTPMetrics(opts.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	// Take the peer address as the client IP. X-Forwarded-For is only
+	// trustworthy behind a known proxy; configuring that is a deployment
+	// decision, not a default.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = newErrorHandler(opts.Logger)
+
+	e.Use(
+		requestID(),
+		withChrome(assets.chrome(opts.Version)),
+		securityHeaders(opts.TLS),
+		requestLog(opts.Logger),
+		metrics.middleware(),
+		recoverPanics(opts.Logger),
+		middleware.BodyLimit(opts.BodyLimit),
+	)
+
+	registerRoutes(e, opts, assets)
+	return e, nil
+}
