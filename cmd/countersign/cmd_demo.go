@@ -38,7 +38,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	defer store.Close()
-	svc := approval.New(store, nil)
+	svc := approval.New(store, approval.Config{})
 	n, err := demodata.Seed(ctx, store, svc, time.Now())
 	if err != nil {
 		return err

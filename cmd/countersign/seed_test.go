@@ -12,7 +12,7 @@ import (
 
 func seedDemo(t *testing.T, s *models.Store) {
 	t.Helper()
-	if _, err := demodata.Seed(context.Background(), s, approval.New(s, nil), time.Now()); err != nil {
+	if _, err := demodata.Seed(context.Background(), s, approval.New(s, approval.Config{}), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -17,19 +17,25 @@ import (
 	"github.com/countersign/countersign/models/lifecycle"
 )
 
-// Service opens and transitions requests.
+// Service opens requests, records decisions and moves requests through
+// their lifecycle.
 type Service struct {
 	store *models.Store
 	now   func() time.Time
+	cfg   Config
 }
 
-// New returns a Service on store. now may be nil for the wall clock.
-func New(store *models.Store, now func() time.Time) *Service {
+// New returns a Service on store with the given rules.
+func New(store *models.Store, cfg Config) *Service {
+	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now}
+	return &Service{store: store, now: now, cfg: cfg}
 }
+
+// Rules returns the rules the service applies.
+func (s *Service) Rules() Config { return s.cfg }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 

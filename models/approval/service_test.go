@@ -51,7 +51,7 @@ func events(t *testing.T, s *models.Store) []models.AuditEvent {
 func TestCreateStoresEverythingWithOneAuditEvent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s := b.Open(t)
-		svc := approval.New(s, nil)
+		svc := approval.New(s, approval.Config{})
 		req, err := svc.Create(context.Background(), newRequest())
 		if err != nil {
 			t.Fatal(err)
@@ -87,7 +87,7 @@ func TestCreateStoresEverythingWithOneAuditEvent(t *testing.T) {
 func TestContentHashIsTheSameOnBothBackends(t *testing.T) {
 	var hashes []string
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		req, err := approval.New(b.Open(t), nil).Create(context.Background(), newRequest())
+		req, err := approval.New(b.Open(t), approval.Config{}).Create(context.Background(), newRequest())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +102,7 @@ func TestContentHashIsTheSameOnBothBackends(t *testing.T) {
 
 func TestCreateRejectsBadInputAndStoresNothing(t *testing.T) {
 	s := storetest.SQLite(t).Open(t)
-	svc := approval.New(s, nil)
+	svc := approval.New(s, approval.Config{})
 	cases := map[string]func(*approval.NewRequest){
 		"bad action":        func(r *approval.NewRequest) { r.Action = "Restart Everything" },
 		"bad kind":          func(r *approval.NewRequest) { r.Kind = "magic" },
@@ -142,7 +142,7 @@ func TestCreateRejectsBadInputAndStoresNothing(t *testing.T) {
 func TestMoveFollowsTheLifecycle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s := b.Open(t)
-		svc := approval.New(s, nil)
+		svc := approval.New(s, approval.Config{})
 		ctx := context.Background()
 		req, err := svc.Create(ctx, newRequest())
 		if err != nil {
@@ -219,7 +219,7 @@ CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUN
 func TestFailedAuditRollsBackTheChange(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s := b.Open(t)
-		svc := approval.New(s, nil)
+		svc := approval.New(s, approval.Config{})
 		ctx := context.Background()
 		req, err := svc.Create(ctx, newRequest())
 		if err != nil {
@@ -262,7 +262,7 @@ func TestConcurrentMovesProduceOneTransition(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s1, s2 := b.Open(t), b.Open(t)
 		ctx := context.Background()
-		req, err := approval.New(s1, nil).Create(ctx, newRequest())
+		req, err := approval.New(s1, approval.Config{}).Create(ctx, newRequest())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +281,7 @@ func TestConcurrentMovesProduceOneTransition(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := approval.New(s, nil).Move(ctx, approval.Transition{ID: req.ID, From: models.StatePending, To: to, Actor: alice})
+				_, err := approval.New(s, approval.Config{}).Move(ctx, approval.Transition{ID: req.ID, From: models.StatePending, To: to, Actor: alice})
 				mu.Lock()
 				defer mu.Unlock()
 				switch {

@@ -14,7 +14,7 @@ import (
 
 func TestSeedIsCompleteAndRunsOnce(t *testing.T) {
 	s := storetest.SQLite(t).Open(t)
-	svc := approval.New(s, nil)
+	svc := approval.New(s, approval.Config{})
 	ctx := context.Background()
 	n, err := demodata.Seed(ctx, s, svc, time.Now())
 	if err != nil || n != 4 {

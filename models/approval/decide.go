@@ -1,0 +1,228 @@
+package approval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/lifecycle"
+)
+
+// rfc3339Micro is the text form of times inside audit payloads.
+const rfc3339Micro = "2006-01-02T15:04:05.000000Z07:00"
+
+// lockForUpdate locks the loaded row until the transaction ends (PostgreSQL;
+// SQLite's write transaction already excludes other writers).
+var lockForUpdate = clause.Locking{Strength: "UPDATE"}
+
+// Reasons a decision is refused. Each wraps a sentinel of package models,
+// so the web layer maps them without knowing them.
+var (
+	// ErrSelfDecision: nobody decides their own request.
+	ErrSelfDecision = fmt.Errorf("you cannot decide your own request: %w", models.ErrForbidden)
+	// ErrSponsorDecision: an agent's sponsor does not approve its requests.
+	ErrSponsorDecision = fmt.Errorf("an agent's sponsor cannot approve that agent's request: %w", models.ErrForbidden)
+	// ErrNotApprover: the person's roles do not allow deciding.
+	ErrNotApprover = fmt.Errorf("your roles do not allow deciding requests: %w", models.ErrForbidden)
+	// ErrContentChanged: what the approver was shown is no longer what is
+	// asked; they must look again.
+	ErrContentChanged = fmt.Errorf("the request changed after you opened it: %w", models.ErrConflict)
+	// ErrAlreadyDecided: this person already decided this content.
+	ErrAlreadyDecided = fmt.Errorf("you already decided this request: %w", models.ErrConflict)
+	// ErrNotPending: the request is no longer open for decisions.
+	ErrNotPending = fmt.Errorf("the request is no longer pending: %w", models.ErrConflict)
+	// ErrExpired: the request's time ran out before this decision.
+	ErrExpired = fmt.Errorf("the request expired: %w", models.ErrConflict)
+)
+
+// MaxCommentLen bounds a decision comment.
+const MaxCommentLen = 2000
+
+// Decision asks to record one approver's verdict.
+type Decision struct {
+	RequestID string
+	Approver  Approver
+	Verdict   models.Verdict
+	Comment   string
+	// ContentHash is the hash of what the approver was shown.
+	ContentHash string
+	StepUp      StepUp
+}
+
+// Outcome is what a recorded decision did.
+type Outcome struct {
+	Request  *models.Request
+	Decision *models.Decision
+	// Approvals counts distinct approvers of the current content.
+	Approvals int
+	// Transitioned is true when this decision moved the request to
+	// approved or denied.
+	Transitioned bool
+}
+
+// Check applies the rules that do not need the database: who may decide
+// this request at all. The portal uses it to show or hide decision forms;
+// Decide applies it again inside the transaction.
+func (s *Service) Check(r *models.Request, a Approver) error {
+	if !s.cfg.mayDecide(a) {
+		return ErrNotApprover
+	}
+	if a.Actor.ID == r.RequesterID || sameName(a.Username, r.RequesterName) {
+		return ErrSelfDecision
+	}
+	if r.RequesterType == models.ActorAgent && !s.cfg.SponsorMayApprove &&
+		(a.Actor.ID == r.SponsorID || sameName(a.Username, r.SponsorName)) {
+		return ErrSponsorDecision
+	}
+	return nil
+}
+
+func (d *Decision) validate() error {
+	if !d.Verdict.Valid() {
+		return models.Invalid("verdict", "must be approve or deny")
+	}
+	d.Comment = strings.TrimSpace(d.Comment)
+	if !utf8.ValidString(d.Comment) || len(d.Comment) > MaxCommentLen {
+		return models.Invalid("comment", fmt.Sprintf("must be text of at most %d bytes", MaxCommentLen))
+	}
+	if d.Verdict == models.VerdictDeny && d.Comment == "" {
+		return models.Invalid("comment", "a reason is required to deny")
+	}
+	if d.ContentHash == "" {
+		return models.Invalid("content_hash", "is required")
+	}
+	if err := d.Approver.Actor.Validate("approver"); err != nil || d.Approver.Actor.Type != models.ActorHuman {
+		return models.Invalid("approver", "must be a signed-in person")
+	}
+	if d.StepUp.AuthTime.IsZero() {
+		return models.Invalid("step_up", "authentication time is required")
+	}
+	return nil
+}
+
+// Decide records d and, when it completes the request, moves the request to
+// approved (enough distinct approvals of the current content) or denied (one
+// deny ends it). The request row is locked first, so decisions on one
+// request — from any number of processes — are counted one at a time and
+// exactly one of them makes the final transition. Decision, transition and
+// their audit events commit together or not at all.
+func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
+	if err := d.validate(); err != nil {
+		return nil, err
+	}
+	var out Outcome
+	err := s.store.WithTx(ctx, func(tx *gorm.DB) error {
+		out = Outcome{}
+		var r models.Request
+		q := tx.Omit("Posts", "ToolCalls", "Decisions")
+		if tx.Dialector.Name() == "postgres" {
+			q = q.Clauses(lockForUpdate)
+		}
+		if err := q.First(&r, "id = ?", d.RequestID).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return fmt.Errorf("request %s: %w", d.RequestID, models.ErrNotFound)
+			}
+			return fmt.Errorf("load request %s: %w", d.RequestID, err)
+		}
+		if err := s.Check(&r, d.Approver); err != nil {
+			return err
+		}
+		now := s.clock()
+		if r.State != models.StatePending {
+			return fmt.Errorf("request %s is %s: %w", r.ID, r.State, ErrNotPending)
+		}
+		if !now.Before(r.ExpiresAt) {
+			return fmt.Errorf("request %s expired at %s: %w", r.ID, r.ExpiresAt.Format("15:04:05Z"), ErrExpired)
+		}
+		if d.ContentHash != r.ContentHash {
+			return ErrContentChanged
+		}
+		var prior int64
+		if err := tx.Model(&models.Decision{}).Where("request_id = ? AND approver_id = ? AND content_hash = ?", r.ID, d.Approver.Actor.ID, r.ContentHash).Count(&prior).Error; err != nil {
+			return fmt.Errorf("count decisions: %w", err)
+		}
+		if prior > 0 {
+			return ErrAlreadyDecided
+		}
+		dec := &models.Decision{
+			RequestID: r.ID, ApproverID: d.Approver.Actor.ID, ApproverName: d.Approver.Actor.Display,
+			Verdict: d.Verdict, Comment: d.Comment, ContentHash: r.ContentHash,
+			AuthTime: d.StepUp.AuthTime.UTC().Truncate(time.Microsecond), ACR: d.StepUp.ACR, AMR: strings.Join(d.StepUp.AMR, " "),
+			IDTokenHash: d.StepUp.IDTokenHash, CreatedAt: now,
+		}
+		if err := tx.Create(dec).Error; err != nil {
+			return fmt.Errorf("insert decision: %w", err)
+		}
+		if _, err := audit.Append(tx, now, audit.Entry{
+			Type: "decision." + string(d.Verdict), Actor: d.Approver.Actor, RequestID: r.ID, Purpose: r.Purpose,
+			Action: r.Action, PolicyRef: r.PolicyRef,
+			Payload: map[string]any{
+				"comment": dec.Comment, "content_hash": dec.ContentHash, "roles": d.Approver.Roles,
+				"step_up": map[string]any{"auth_time": dec.AuthTime.Format(rfc3339Micro), "acr": dec.ACR, "amr": d.StepUp.AMR, "id_token_sha256": dec.IDTokenHash},
+			},
+		}); err != nil {
+			return err
+		}
+		var approvals int64
+		if err := tx.Model(&models.Decision{}).Where("request_id = ? AND content_hash = ? AND verdict = ?", r.ID, r.ContentHash, models.VerdictApprove).
+			Distinct("approver_id").Count(&approvals).Error; err != nil {
+			return fmt.Errorf("count approvals: %w", err)
+		}
+		out.Approvals = int(approvals)
+		to := models.State("")
+		reason := ""
+		switch {
+		case d.Verdict == models.VerdictDeny:
+			to, reason = models.StateDenied, "denied by "+d.Approver.Actor.Display
+		case out.Approvals >= r.RequiredApprovals:
+			to, reason = models.StateApproved, fmt.Sprintf("%d of %d approvals", out.Approvals, r.RequiredApprovals)
+		}
+		if err := s.bump(tx, &r, to, now, d.Approver.Actor, reason); err != nil {
+			return err
+		}
+		out.Request, out.Decision, out.Transitioned = &r, dec, to != ""
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("approval: decide: %w", err)
+	}
+	return &out, nil
+}
+
+// bump increments the request's version (compare-and-swap) and, when to is
+// set, moves it there with its own audit event.
+func (s *Service) bump(tx *gorm.DB, r *models.Request, to models.State, now time.Time, actor models.Actor, reason string) error {
+	updates := map[string]any{"version": r.Version + 1, "updated_at": now}
+	from := r.State
+	if to != "" {
+		if err := lifecycle.Check(from, to); err != nil {
+			return err
+		}
+		updates["state"] = to
+	}
+	res := tx.Model(&models.Request{}).Where("id = ? AND state = ? AND version = ?", r.ID, from, r.Version).Updates(updates)
+	if res.Error != nil {
+		return fmt.Errorf("update request %s: %w", r.ID, res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return fmt.Errorf("request %s changed meanwhile: %w", r.ID, models.ErrConflict)
+	}
+	r.Version, r.UpdatedAt = r.Version+1, now
+	if to == "" {
+		return nil
+	}
+	r.State = to
+	_, err := audit.Append(tx, now, audit.Entry{
+		Type: "request." + string(to), Actor: actor, RequestID: r.ID, Purpose: r.Purpose, Action: r.Action, PolicyRef: r.PolicyRef,
+		Payload: map[string]any{"from": from, "to": to, "reason": reason, "content_hash": r.ContentHash, "version": r.Version},
+	})
+	return err
+}

@@ -1,0 +1,206 @@
+package approval
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/countersign/countersign/models"
+)
+
+// Paging limits for lists.
+const (
+	DefaultPageSize = 25
+	MaxPageSize     = 100
+)
+
+// Filter narrows a request list. Zero values mean "any".
+type Filter struct {
+	States []models.State
+	// Requester matches the requester's id or chat username.
+	Requester string
+	// Channel matches the channel's id or name.
+	Channel string
+	Action  string
+	// Limit is the page size (DefaultPageSize when 0, at most MaxPageSize).
+	Limit int
+	// After is the opaque cursor of the previous page's last item.
+	After string
+}
+
+// Page is one page of requests, newest first, and the cursor of the next
+// page ("" when this is the last).
+type Page struct {
+	Items []models.Request
+	Next  string
+}
+
+// cursor is a position in the newest-first order.
+type cursor struct {
+	created time.Time
+	id      string
+}
+
+func (c cursor) String() string {
+	return strconv.FormatInt(c.created.UTC().UnixMicro(), 36) + "." + c.id
+}
+
+func parseCursor(s string) (*cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	ts, id, ok := strings.Cut(s, ".")
+	us, err := strconv.ParseInt(ts, 36, 64)
+	if !ok || err != nil || id == "" || len(id) > 64 {
+		return nil, models.Invalid("after", "is not a valid page cursor")
+	}
+	return &cursor{created: time.UnixMicro(us).UTC(), id: id}, nil
+}
+
+func (f *Filter) validate() error {
+	for _, st := range f.States {
+		if !st.Valid() {
+			return models.Invalid("state", fmt.Sprintf("unknown state %q", st))
+		}
+	}
+	if f.Limit < 0 {
+		return models.Invalid("limit", "must not be negative")
+	}
+	if f.Limit == 0 {
+		f.Limit = DefaultPageSize
+	}
+	f.Limit = min(f.Limit, MaxPageSize)
+	for name, v := range map[string]string{"requester": f.Requester, "channel": f.Channel, "action": f.Action} {
+		if len(v) > 128 {
+			return models.Invalid(name, "is too long")
+		}
+	}
+	return nil
+}
+
+// apply adds the filter's conditions and the keyset position to q.
+func (f *Filter) apply(q *gorm.DB) (*gorm.DB, error) {
+	if len(f.States) > 0 {
+		q = q.Where("state IN ?", f.States)
+	}
+	if f.Requester != "" {
+		q = q.Where("(requester_id = ? OR LOWER(requester_name) = ?)", f.Requester, strings.ToLower(strings.TrimPrefix(f.Requester, "@")))
+	}
+	if f.Channel != "" {
+		q = q.Where("(channel_id = ? OR LOWER(channel_name) = ?)", f.Channel, strings.ToLower(strings.TrimPrefix(f.Channel, "~")))
+	}
+	if f.Action != "" {
+		q = q.Where("action = ?", f.Action)
+	}
+	c, err := parseCursor(f.After)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		q = q.Where("(created_at < ? OR (created_at = ? AND id < ?))", c.created, c.created, c.id)
+	}
+	return q.Order("created_at DESC").Order("id DESC").Limit(f.Limit + 1), nil
+}
+
+func (s *Service) page(ctx context.Context, f Filter, scope func(*gorm.DB) *gorm.DB) (*Page, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	q, err := f.apply(scope(s.store.DB(ctx).Model(&models.Request{})))
+	if err != nil {
+		return nil, err
+	}
+	var items []models.Request
+	if err := q.Find(&items).Error; err != nil {
+		return nil, fmt.Errorf("approval: list requests: %w", err)
+	}
+	p := &Page{Items: items}
+	if len(items) > f.Limit {
+		p.Items = items[:f.Limit]
+		last := p.Items[f.Limit-1]
+		p.Next = cursor{created: last.CreatedAt, id: last.ID}.String()
+	}
+	return p, nil
+}
+
+// List returns requests matching f, newest first.
+func (s *Service) List(ctx context.Context, f Filter) (*Page, error) {
+	return s.page(ctx, f, func(q *gorm.DB) *gorm.DB { return q })
+}
+
+// ListActionable returns the pending, unexpired requests a may decide and
+// has not decided yet, newest first. The same rules as Check apply, in SQL.
+func (s *Service) ListActionable(ctx context.Context, a Approver, f Filter) (*Page, error) {
+	if !s.cfg.mayDecide(a) {
+		return &Page{}, nil
+	}
+	f.States = []models.State{models.StatePending}
+	now := s.clock()
+	name := strings.ToLower(a.Username)
+	return s.page(ctx, f, func(q *gorm.DB) *gorm.DB {
+		q = q.Where("expires_at > ?", now).
+			Where("requester_id <> ? AND LOWER(requester_name) <> ?", a.Actor.ID, name).
+			Where("NOT EXISTS (SELECT 1 FROM decisions d WHERE d.request_id = requests.id AND d.approver_id = ? AND d.content_hash = requests.content_hash)", a.Actor.ID)
+		if !s.cfg.SponsorMayApprove {
+			q = q.Where("(requester_type <> ? OR (sponsor_id <> ? AND LOWER(sponsor_name) <> ?))", models.ActorAgent, a.Actor.ID, name)
+		}
+		return q
+	})
+}
+
+// ListByRequester returns requests made by the person with this chat
+// username (or id), newest first.
+func (s *Service) ListByRequester(ctx context.Context, who string, limit int) ([]models.Request, error) {
+	if who == "" {
+		return nil, nil
+	}
+	p, err := s.List(ctx, Filter{Requester: who, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	return p.Items, nil
+}
+
+// DecisionRow is a recorded decision with what it was about.
+type DecisionRow struct {
+	models.Decision
+	Action  string
+	Purpose string
+	State   models.State
+}
+
+// RecentDecisions returns the latest decisions, newest first.
+func (s *Service) RecentDecisions(ctx context.Context, limit int) ([]DecisionRow, error) {
+	if limit <= 0 || limit > MaxPageSize {
+		limit = DefaultPageSize
+	}
+	var rows []DecisionRow
+	err := s.store.DB(ctx).Table("decisions").
+		Select("decisions.*, requests.action AS action, requests.purpose AS purpose, requests.state AS state").
+		Joins("JOIN requests ON requests.id = decisions.request_id").
+		Order("decisions.created_at DESC").Order("decisions.id DESC").Limit(limit).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("approval: recent decisions: %w", err)
+	}
+	return rows, nil
+}
+
+// Counts returns how many requests are in each state.
+func (s *Service) Counts(ctx context.Context) (map[models.State]int64, error) {
+	var rows []struct {
+		State models.State
+		N     int64
+	}
+	if err := s.store.DB(ctx).Model(&models.Request{}).Select("state, COUNT(*) AS n").Group("state").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("approval: count requests: %w", err)
+	}
+	out := map[models.State]int64{}
+	for _, r := range rows {
+		out[r.State] = r.N
+	}
+	return out, nil
+}

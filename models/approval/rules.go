@@ -1,0 +1,61 @@
+package approval
+
+import (
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign/models"
+)
+
+// Config holds the rules a Service applies until per-request policy
+// decides them.
+type Config struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// ApproverRoles lists the roles allowed to decide. Empty means any
+	// signed-in person with at least one role.
+	ApproverRoles []string
+	// SponsorMayApprove lets an agent's human sponsor approve that agent's
+	// requests. Off by default: the sponsor is accountable for the agent and
+	// should not be its only check.
+	SponsorMayApprove bool
+}
+
+// Approver is a person deciding in the portal.
+type Approver struct {
+	// Actor.ID is the IdP subject; Actor.Display the name shown.
+	Actor models.Actor
+	// Username is the person's chat username (lower case), compared with
+	// the requester's and sponsor's Mattermost usernames.
+	Username string
+	Roles    []string
+}
+
+// StepUp is the evidence of the fresh authentication behind a decision.
+type StepUp struct {
+	AuthTime    time.Time
+	ACR         string
+	AMR         []string
+	IDTokenHash string
+}
+
+// sameName compares chat usernames case-insensitively, ignoring a leading @.
+func sameName(a, b string) bool {
+	a, b = strings.TrimPrefix(strings.TrimSpace(a), "@"), strings.TrimPrefix(strings.TrimSpace(b), "@")
+	return a != "" && strings.EqualFold(a, b)
+}
+
+// mayDecide reports whether the approver's roles allow deciding at all.
+func (c Config) mayDecide(a Approver) bool {
+	if len(c.ApproverRoles) == 0 {
+		return len(a.Roles) > 0
+	}
+	for _, want := range c.ApproverRoles {
+		for _, have := range a.Roles {
+			if want == have {
+				return true
+			}
+		}
+	}
+	return false
+}
