@@ -55,7 +55,7 @@ func parseCursor(s string) (*cursor, error) {
 	}
 	ts, id, ok := strings.Cut(s, ".")
 	us, err := strconv.ParseInt(ts, 36, 64)
-	if !ok || err != nil || id == "" || len(id) > 64 {
+	if !ok || err != nil || !strings.HasPrefix(id, "REQ-") || len(id) > 64 {
 		return nil, models.Invalid("after", "is not a valid page cursor")
 	}
 	return &cursor{created: time.UnixMicro(us).UTC(), id: id}, nil

@@ -1,0 +1,128 @@
+package approval_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/storetest"
+)
+
+// TestListPagesWithoutGapsOrDuplicates creates requests that share creation
+// times (a frozen clock) so the keyset's id tie-break is exercised.
+func TestListPagesWithoutGapsOrDuplicates(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+		svc := newSvc(s, approval.Config{Now: func() time.Time { return now }})
+		ids := map[string]bool{}
+		for i := 0; i < 53; i++ {
+			if i%10 == 0 {
+				now = now.Add(time.Second)
+			}
+			in := humanRequest()
+			if i%2 == 0 {
+				in.Action = "scale"
+			}
+			r, err := svc.Create(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[r.ID] = true
+		}
+		seen := map[string]bool{}
+		var prev *models.Request
+		after, pages := "", 0
+		for {
+			p, err := svc.List(ctx, approval.Filter{Limit: 10, After: after})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			for i := range p.Items {
+				it := p.Items[i]
+				if seen[it.ID] {
+					t.Fatalf("duplicate %s on page %d", it.ID, pages)
+				}
+				seen[it.ID] = true
+				if prev != nil && (it.CreatedAt.After(prev.CreatedAt) || (it.CreatedAt.Equal(prev.CreatedAt) && it.ID > prev.ID)) {
+					t.Fatalf("order broken: %s@%s after %s@%s", it.ID, it.CreatedAt, prev.ID, prev.CreatedAt)
+				}
+				prev = &it
+			}
+			if p.Next == "" {
+				break
+			}
+			after = p.Next
+		}
+		if len(seen) != len(ids) || pages != 6 {
+			t.Fatalf("saw %d of %d requests in %d pages", len(seen), len(ids), pages)
+		}
+		p, err := svc.List(ctx, approval.Filter{Action: "scale", Requester: "@Carol", Channel: "~incidents", States: []models.State{models.StatePending}, Limit: 100})
+		if err != nil || len(p.Items) != 27 || p.Next != "" {
+			t.Fatalf("filtered list: %d items, next %q, %v", len(p.Items), p.Next, err)
+		}
+		for _, bad := range []approval.Filter{{After: "garbage"}, {After: "zz.REQ"}, {States: []models.State{"open"}}, {Limit: -1}} {
+			if _, err := svc.List(ctx, bad); !errors.Is(err, models.ErrInvalid) {
+				t.Errorf("filter %+v: want ErrInvalid, got %v", bad, err)
+			}
+		}
+	})
+}
+
+func TestListActionableFollowsTheRules(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+		svc := newSvc(s, approval.Config{Now: func() time.Time { return now }})
+		human, _ := svc.Create(ctx, humanRequest())  // carol's
+		agentReq, _ := svc.Create(ctx, newRequest()) // deploy-bot, sponsor dave
+		short := humanRequest()
+		short.TTL = time.Minute
+		expiring, _ := svc.Create(ctx, short)
+		decided, _ := svc.Create(ctx, humanRequest())
+		if _, err := decide(svc, decided, aliceA, models.VerdictApprove, ""); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(2 * time.Minute) // expiring is past its TTL
+		ids := func(a approval.Approver) map[string]bool {
+			p, err := svc.ListActionable(ctx, a, approval.Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]bool{}
+			for _, r := range p.Items {
+				out[r.ID] = true
+			}
+			return out
+		}
+		alice := ids(aliceA)
+		if !alice[human.ID] || !alice[agentReq.ID] || alice[expiring.ID] || alice[decided.ID] || len(alice) != 2 {
+			t.Fatalf("alice sees %v", alice)
+		}
+		carol := ids(carolA)
+		if carol[human.ID] || carol[decided.ID] || !carol[agentReq.ID] {
+			t.Fatalf("carol (requester) sees %v", carol)
+		}
+		dave := ids(daveA)
+		if dave[agentReq.ID] || !dave[human.ID] {
+			t.Fatalf("dave (sponsor) sees %v", dave)
+		}
+		if len(ids(viewer)) != 0 {
+			t.Fatal("a person without an approver role sees actionable requests")
+		}
+		rows, err := svc.RecentDecisions(ctx, 10)
+		if err != nil || len(rows) != 1 || rows[0].Action != "restart" || rows[0].ApproverID != "sub-alice" {
+			t.Fatalf("recent decisions %+v %v", rows, err)
+		}
+		counts, err := svc.Counts(ctx)
+		if err != nil || counts[models.StatePending] != 4 {
+			t.Fatalf("counts %v %v", counts, err)
+		}
+	})
+}
