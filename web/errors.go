@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/templates/pages"
 )
 
@@ -54,6 +55,10 @@ func classify(err error) problem {
 		return p
 	}
 
+	if p, ok := decisionProblem(err); ok {
+		return p
+	}
+
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		return problemFor(http.StatusNotFound)
@@ -76,6 +81,35 @@ func classify(err error) problem {
 	default:
 		return problemFor(http.StatusInternalServerError)
 	}
+}
+
+// decisionProblems word the approval service's refusals. They wrap the
+// generic sentinels (so the status comes from those), but a person refused
+// a decision deserves to know which rule refused it.
+var decisionProblems = []struct {
+	err     error
+	status  int
+	message string
+}{
+	{approval.ErrSelfDecision, http.StatusForbidden, "You made this request, so you cannot decide it: someone else must approve or deny it. Nothing was recorded."},
+	{approval.ErrSponsorDecision, http.StatusForbidden, "You sponsor the agent that made this request, so you cannot approve it: another approver must decide. Nothing was recorded."},
+	{approval.ErrNotApprover, http.StatusForbidden, "Your roles do not allow deciding requests. Nothing was recorded."},
+	{approval.ErrAlreadyDecided, http.StatusConflict, "You already decided this request; your decision is in its timeline. Nothing new was recorded."},
+	{approval.ErrNotPending, http.StatusConflict, "This request is no longer pending, so it takes no more decisions. Nothing was recorded."},
+	{approval.ErrExpired, http.StatusConflict, "This request expired before your decision. Nothing was recorded."},
+	{approval.ErrContentChanged, http.StatusConflict, "The request changed after you opened it. Reload it, read the current version and decide again. Nothing was recorded."},
+}
+
+// decisionProblem returns the worded problem for a decision refusal.
+func decisionProblem(err error) (problem, bool) {
+	for _, d := range decisionProblems {
+		if errors.Is(err, d.err) {
+			p := problemFor(d.status)
+			p.message = d.message
+			return p, true
+		}
+	}
+	return problem{}, false
 }
 
 // problemFor returns the standard title and message for a status code.

@@ -1,6 +1,10 @@
 package web
 
-import "github.com/labstack/echo/v4"
+import (
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
 
 // contentSecurityPolicy allows only the portal's own scripts, styles and
 // images (plus data: images, which Pico uses for form icons). No inline
@@ -10,6 +14,18 @@ import "github.com/labstack/echo/v4"
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; " +
 	"frame-ancestors 'none'"
+
+// policyWithFormTargets returns contentSecurityPolicy with extra origins
+// allowed in form-action. Browsers apply form-action to the redirects that
+// follow a form post too, so the Approve button (answered with a redirect
+// to the IdP for step-up) and Sign out (to the IdP's logout) need the IdP's
+// origin there; nothing else is widened.
+func policyWithFormTargets(origins []string) string {
+	if len(origins) == 0 {
+		return contentSecurityPolicy
+	}
+	return strings.Replace(contentSecurityPolicy, "form-action 'self'", "form-action 'self' "+strings.Join(origins, " "), 1)
+}
 
 // permissionsPolicy turns off powerful browser features the portal never uses.
 const permissionsPolicy = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), " +
@@ -26,11 +42,11 @@ const hsts = "max-age=63072000; includeSubDomains"
 // Cache-Control defaults to no-store because portal pages show who asked
 // for what and who approved it; a shared or back-button cache must not keep
 // them. Static assets override it.
-func securityHeaders(tls bool) echo.MiddlewareFunc {
+func securityHeaders(tls bool, csp string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
-			h.Set("Content-Security-Policy", contentSecurityPolicy)
+			h.Set("Content-Security-Policy", csp)
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "same-origin")
 			h.Set("X-Frame-Options", "DENY")

@@ -7,11 +7,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/countersign/countersign/handlers"
+	"github.com/countersign/countersign/web/session"
 )
 
 // registerRoutes is the one list of what the portal answers. Handlers are
 // built here from Options, so each gets exactly the dependencies it names.
-func registerRoutes(e *echo.Echo, opts Options, a *assets) {
+func registerRoutes(e *echo.Echo, opts Options, a *assets, pa *portalAuth) {
 	getOrHead := []string{http.MethodGet, http.MethodHead}
 
 	// Probes: HEAD too, because some load balancers probe with it.
@@ -26,8 +27,49 @@ func registerRoutes(e *echo.Echo, opts Options, a *assets) {
 
 	e.Match(getOrHead, assetURLPrefix+"*", a.serve)
 
-	// Sign-in arrives with the portal's OIDC login; until then the landing
-	// page says so instead of linking to nothing.
-	home := handlers.NewHome("")
-	e.GET("/", home.Show)
+	if opts.DemoIdP != nil {
+		// The provider serves every path under its prefix itself; echo
+		// hands it the full, unstripped path.
+		idp := echo.WrapHandler(opts.DemoIdP)
+		e.Any(opts.DemoIdPPrefix, idp)
+		e.Any(opts.DemoIdPPrefix+"/*", idp)
+	}
+
+	if pa == nil {
+		// Without sign-in there is nothing to review; the landing page
+		// says sign-in comes with the portal.
+		e.GET("/", handlers.NewHome("").Show)
+		return
+	}
+	registerPortalRoutes(e, opts, pa)
+}
+
+// registerPortalRoutes adds sign-in, the request pages and decisions.
+// Sessions and CSRF apply to all of them (global middleware, see New);
+// requireUser guards what only signed-in people may see or do.
+func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
+	e.GET("/login", pa.auth.Login)
+	e.GET("/auth/callback", pa.auth.Callback)
+	e.POST("/logout", pa.auth.Logout)
+
+	// The start page: the dashboard for a signed-in person, the landing
+	// page with a sign-in link otherwise. Anonymous visitors are not sent
+	// to the IdP from here, so that after logging out (where the IdP may
+	// keep its own session) they are not silently signed in again.
+	home := handlers.NewHome("/login")
+	if opts.Requests != nil {
+		e.GET("/", func(c echo.Context) error {
+			if _, ok := session.UserFrom(c); ok {
+				return opts.Requests.Dashboard(c)
+			}
+			return home.Show(c)
+		})
+		e.GET("/requests", opts.Requests.List, requireUser)
+		e.GET("/requests/:id", opts.Requests.Show, requireUser)
+	} else {
+		e.GET("/", home.Show)
+	}
+	if pa.decisions != nil {
+		e.POST("/requests/:id/decision", pa.decisions.Submit, requireUser)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/labstack/gommon/bytes"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/static"
 )
 
@@ -55,6 +57,24 @@ type Options struct {
 	BodyLimit string
 	// Version is the running build, shown in page footers.
 	Version string
+
+	// Auth turns on the signed-in portal: OIDC sign-in (/login,
+	// /auth/callback, /logout), server-side sessions, CSRF protection of
+	// every form and step-up decisions. Nil serves only the public pages
+	// (probes, metrics, static files, the landing page). Needs PublicURL.
+	Auth *AuthOptions
+	// Approvals records decisions (*approval.Service). With Auth it enables
+	// POST /requests/:id/decision; nil leaves decisions off.
+	Approvals handlers.Decider
+	// Requests are the request pages (*handlers.Requests): the dashboard
+	// at / for signed-in people, /requests and /requests/:id. Needs Auth.
+	Requests RequestPages
+	// DemoIdP, when set, is the demo OpenID provider (*demoidp.Provider),
+	// mounted at DemoIdPPrefix (e.g. "/idp", its issuer's path) with the
+	// full path, outside the portal's sessions and CSRF checks. For
+	// `countersign demo` and tests only.
+	DemoIdP       http.Handler
+	DemoIdPPrefix string
 }
 
 // withDefaults fills optional fields and rejects unusable ones, so New fails
@@ -74,6 +94,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if n, err := bytes.Parse(o.BodyLimit); err != nil || n <= 0 {
 		return o, fmt.Errorf("web: options: body limit %q: want a size such as 1M or 512K", o.BodyLimit)
+	}
+	if err := o.validateAuth(); err != nil {
+		return o, err
+	}
+	if err := o.validateDemoIdP(); err != nil {
+		return o, err
 	}
 	if o.PublicURL != "" {
 		u, err := url.Parse(o.PublicURL)
@@ -100,6 +126,11 @@ func (o Options) withDefaults() (Options, error) {
 //  5. metrics          - same, labelled by route pattern
 //  6. recover          - turns a panic into the generic 500 page, inside log and metrics so both count it
 //  7. body limit       - closest to the handlers that read bodies
+//
+// With Auth, two more follow:
+//
+//  8. session          - loads the browser's server-side session and user
+//  9. CSRF             - refuses state-changing requests not from the portal's own forms
 func New(opts Options) (*echo.Echo, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -114,6 +145,15 @@ func New(opts Options) (*echo.Echo, error) {
 		return nil, fmt.Errorf("web: %w", err)
 	}
 
+	var pa *portalAuth
+	csp := contentSecurityPolicy
+	if opts.Auth != nil {
+		if pa, err = newPortalAuth(opts); err != nil {
+			return nil, err
+		}
+		csp = policyWithFormTargets(pa.formTargets)
+	}
+
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -126,13 +166,17 @@ func New(opts Options) (*echo.Echo, error) {
 	e.Use(
 		requestID(),
 		withChrome(assets.chrome(opts.Version)),
-		securityHeaders(opts.TLS),
+		securityHeaders(opts.TLS, csp),
 		requestLog(opts.Logger),
 		metrics.middleware(),
 		recoverPanics(opts.Logger),
 		middleware.BodyLimit(opts.BodyLimit),
 	)
 
-	registerRoutes(e, opts, assets)
+	if pa != nil {
+		e.Use(pa.loadSession(), pa.csrfProtect())
+	}
+
+	registerRoutes(e, opts, assets, pa)
 	return e, nil
 }

@@ -38,6 +38,64 @@ type Config struct {
 	Log     LogConfig     `yaml:"log"`
 	HTTP    HTTPConfig    `yaml:"http"`
 	Request RequestConfig `yaml:"requests"`
+	// OIDC configures login; without an issuer the portal serves only its
+	// public pages.
+	OIDC      OIDCConfig      `yaml:"oidc"`
+	Session   SessionConfig   `yaml:"session"`
+	StepUp    StepUpConfig    `yaml:"step_up"`
+	Approvals ApprovalsConfig `yaml:"approvals"`
+	// Mattermost holds what links into chat need (more comes with the
+	// Mattermost integration).
+	Mattermost MattermostConfig `yaml:"mattermost"`
+}
+
+// OIDCConfig is the relying party's registration at the company IdP.
+type OIDCConfig struct {
+	Issuer       string `yaml:"issuer"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	// Scopes beyond openid (default: profile email).
+	Scopes []string `yaml:"scopes"`
+	// RolesClaim names the claim holding the person's groups (a dotted
+	// path such as realm_access.roles works too).
+	RolesClaim string `yaml:"roles_claim"`
+	// UsernameClaim names the claim matched against Mattermost usernames.
+	UsernameClaim string `yaml:"username_claim"`
+	// RoleMap maps IdP groups to Countersign roles (approver, auditor, admin).
+	RoleMap map[string][]string `yaml:"role_map"`
+}
+
+// SessionConfig bounds browser sessions.
+type SessionConfig struct {
+	IdleTimeout     Duration `yaml:"idle_timeout"`
+	AbsoluteTimeout Duration `yaml:"absolute_timeout"`
+}
+
+// StepUpConfig says how fresh and strong a decider's authentication must be.
+type StepUpConfig struct {
+	// MaxAge is how old auth_time may be when a decision is made.
+	MaxAge Duration `yaml:"max_age"`
+	// ACRValues, when set, lists the acr values that are strong enough; the
+	// IdP is asked for them (acr_values) at step-up.
+	ACRValues []string `yaml:"acr_values"`
+	// EssentialACR also asks for acr as an essential claim (claims parameter).
+	EssentialACR bool `yaml:"essential_acr"`
+	// AMRAny, when set, requires at least one of these amr values.
+	AMRAny []string `yaml:"amr_any"`
+}
+
+// ApprovalsConfig holds decision rules until policy decides them.
+type ApprovalsConfig struct {
+	// ApproverRoles may decide requests.
+	ApproverRoles []string `yaml:"approver_roles"`
+	// SponsorMayApprove lets an agent's sponsor approve the agent's requests.
+	SponsorMayApprove bool `yaml:"sponsor_may_approve"`
+}
+
+// MattermostConfig locates the Mattermost server for deep links.
+type MattermostConfig struct {
+	// SiteURL is Mattermost's address, e.g. https://chat.example.com.
+	SiteURL string `yaml:"site_url"`
 }
 
 // LogConfig selects the log level.
@@ -96,6 +154,10 @@ func DefaultConfig() Config {
 		Log:       LogConfig{Level: "info"},
 		HTTP:      HTTPConfig{BodyLimit: "1M", ShutdownTimeout: Duration(10 * time.Second)},
 		Request:   RequestConfig{DefaultTTL: Duration(time.Hour), RequiredApprovals: 1},
+		OIDC:      OIDCConfig{Scopes: []string{"profile", "email"}, RolesClaim: "groups", UsernameClaim: "preferred_username"},
+		Session:   SessionConfig{IdleTimeout: Duration(30 * time.Minute), AbsoluteTimeout: Duration(12 * time.Hour)},
+		StepUp:    StepUpConfig{MaxAge: Duration(5 * time.Minute)},
+		Approvals: ApprovalsConfig{ApproverRoles: []string{"approver"}},
 	}
 }
 
@@ -188,8 +250,45 @@ func (c *Config) Validate() error {
 	if c.Request.RequiredApprovals < 1 || c.Request.RequiredApprovals > 10 {
 		return configErrorf("config: requests.required_approvals must be between 1 and 10")
 	}
+	if c.OIDC.Issuer != "" {
+		if u, err := url.Parse(c.OIDC.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return configErrorf("config: oidc.issuer: %q must be an absolute URL", c.OIDC.Issuer)
+		}
+		if c.OIDC.ClientID == "" {
+			return configErrorf("config: oidc.client_id is required with oidc.issuer")
+		}
+		if len(c.OIDC.RoleMap) == 0 {
+			return configErrorf("config: oidc.role_map is required with oidc.issuer (map IdP groups to roles)")
+		}
+		for group, roles := range c.OIDC.RoleMap {
+			for _, r := range roles {
+				if !knownRoles[r] {
+					return configErrorf("config: oidc.role_map.%s: unknown role %q (use approver, auditor or admin)", group, r)
+				}
+			}
+		}
+	}
+	if c.Session.IdleTimeout.D() < time.Minute || c.Session.AbsoluteTimeout.D() < c.Session.IdleTimeout.D() {
+		return configErrorf("config: session.idle_timeout must be at least 1m and at most session.absolute_timeout")
+	}
+	if c.StepUp.MaxAge.D() < 30*time.Second || c.StepUp.MaxAge.D() > time.Hour {
+		return configErrorf("config: step_up.max_age must be between 30s and 1h")
+	}
+	for _, r := range c.Approvals.ApproverRoles {
+		if !knownRoles[r] {
+			return configErrorf("config: approvals.approver_roles: unknown role %q", r)
+		}
+	}
+	if c.Mattermost.SiteURL != "" {
+		if u, err := url.Parse(c.Mattermost.SiteURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return configErrorf("config: mattermost.site_url: %q must be an absolute URL", c.Mattermost.SiteURL)
+		}
+	}
 	return nil
 }
+
+// knownRoles are the roles Countersign understands.
+var knownRoles = map[string]bool{"approver": true, "auditor": true, "admin": true}
 
 // TLS reports whether clients reach the portal over TLS (for HSTS).
 func (c *Config) TLS() bool {
@@ -254,6 +353,17 @@ func applyEnv(cfg *Config, env []string) error {
 	return nil
 }
 
+// splitList splits s on sep and drops empty items.
+func splitList(s, sep string) []string {
+	var out []string
+	for _, p := range strings.Split(s, sep) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func setField(f reflect.Value, val string) error {
 	if u, ok := f.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
 		return u.UnmarshalText([]byte(val))
@@ -273,6 +383,20 @@ func setField(f reflect.Value, val string) error {
 			return fmt.Errorf("%q is not a whole number", val)
 		}
 		f.SetInt(int64(n))
+	case reflect.Slice:
+		// A list: comma-separated values.
+		f.Set(reflect.ValueOf(splitList(val, ",")))
+	case reflect.Map:
+		// A map of lists: "group=role role;group2=role".
+		m := map[string][]string{}
+		for _, entry := range splitList(val, ";") {
+			k, v, ok := strings.Cut(entry, "=")
+			if !ok || strings.TrimSpace(k) == "" {
+				return fmt.Errorf("%q: want key=value value;key=value", entry)
+			}
+			m[strings.TrimSpace(k)] = strings.Fields(v)
+		}
+		f.Set(reflect.ValueOf(m))
 	default:
 		return fmt.Errorf("cannot be set from the environment")
 	}

@@ -115,3 +115,45 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Fatalf("example loads as %+v", cfg)
 	}
 }
+
+func TestOIDCConfigFromFileAndEnvironment(t *testing.T) {
+	p := writeFile(t, `
+oidc:
+  issuer: https://idp.example.com/realms/ops
+  client_id: countersign
+  role_map:
+    sre: [approver]
+    audit: [auditor]
+step_up:
+  max_age: 2m
+  acr_values: [urn:example:mfa]
+`)
+	cfg, err := LoadConfig(p, []string{
+		"COUNTERSIGN_OIDC_CLIENT_SECRET=s3cret",
+		"COUNTERSIGN_STEP_UP_AMR_ANY=mfa, otp ,hwk",
+		"COUNTERSIGN_OIDC_ROLE_MAP=sre=approver;security=approver admin",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OIDC.ClientSecret != "s3cret" || strings.Join(cfg.StepUp.AMRAny, ",") != "mfa,otp,hwk" ||
+		strings.Join(cfg.OIDC.RoleMap["security"], ",") != "approver,admin" || len(cfg.OIDC.RoleMap) != 2 ||
+		cfg.StepUp.MaxAge.D() != 2*time.Minute || cfg.OIDC.RolesClaim != "groups" {
+		t.Fatalf("%+v", cfg)
+	}
+	for name, c := range map[string]struct{ file, want string }{
+		"no client":    {"oidc:\n  issuer: https://idp\n  role_map: {a: [approver]}\n", "client_id"},
+		"no role map":  {"oidc:\n  issuer: https://idp\n  client_id: c\n", "role_map"},
+		"unknown role": {"oidc:\n  issuer: https://idp\n  client_id: c\n  role_map: {a: [boss]}\n", "unknown role"},
+		"max age":      {"step_up:\n  max_age: 5s\n", "step_up.max_age"},
+		"idle":         {"session:\n  idle_timeout: 13h\n", "idle_timeout"},
+		"mm url":       {"mattermost:\n  site_url: chat\n", "site_url"},
+	} {
+		if _, err := LoadConfig(writeFile(t, c.file), nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error naming %s", name, err, c.want)
+		}
+	}
+	if _, err := LoadConfig("", []string{"COUNTERSIGN_OIDC_ROLE_MAP=noequals"}); err == nil {
+		t.Error("malformed role map accepted")
+	}
+}

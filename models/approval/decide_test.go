@@ -237,3 +237,29 @@ func TestConcurrentLastApprovalTransitionsExactlyOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestVisibility(t *testing.T) {
+	s := storetest.SQLite(t).Open(t)
+	svc := newSvc(s, approval.Config{})
+	human, _ := svc.Create(context.Background(), humanRequest())
+	agentReq, _ := svc.Create(context.Background(), newRequest())
+	noRole := func(name string) approval.Approver { return approver(name, name) }
+	cases := []struct {
+		r    *models.Request
+		a    approval.Approver
+		want bool
+	}{
+		{human, aliceA, true},                  // any role sees all
+		{human, viewer, true},                  // auditor role
+		{human, noRole("carol"), true},         // own request
+		{human, noRole("mallory"), false},      // stranger
+		{agentReq, noRole("dave"), true},       // the agent's sponsor
+		{agentReq, noRole("carol"), false},     // not hers
+		{agentReq, noRole("deploy-bot"), true}, // the agent itself by name
+	}
+	for i, c := range cases {
+		if got := svc.MayView(c.r, c.a); got != c.want {
+			t.Errorf("case %d (%s on %s): MayView = %v", i, c.a.Username, c.r.RequesterName, got)
+		}
+	}
+}

@@ -59,3 +59,21 @@ func (c Config) mayDecide(a Approver) bool {
 	}
 	return false
 }
+
+// SeesAll reports whether a may see every request: anyone the company has
+// given a Countersign role (approver, auditor, admin). People without one see
+// only what concerns them (see MayView).
+func (s *Service) SeesAll(a Approver) bool { return len(a.Roles) > 0 }
+
+// MayView reports whether a may see request r: everything with a role, or
+// otherwise their own requests (as requester, or as an agent's sponsor).
+// Callers answer "not found" otherwise, so an id's existence is not revealed.
+func (s *Service) MayView(r *models.Request, a Approver) bool {
+	if s.SeesAll(a) {
+		return true
+	}
+	same := func(id, name string) bool {
+		return (a.Actor.ID != "" && a.Actor.ID == id) || sameName(a.Username, name)
+	}
+	return same(r.RequesterID, r.RequesterName) || (r.RequesterType == models.ActorAgent && same(r.SponsorID, r.SponsorName))
+}

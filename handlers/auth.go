@@ -1,0 +1,113 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/countersign/countersign/web/oidcrp"
+	"github.com/countersign/countersign/web/session"
+)
+
+// RelyingParty is what sign-in, step-up and logout need from the OIDC
+// client; *oidcrp.RP implements it.
+type RelyingParty interface {
+	Begin(opts oidcrp.AuthOptions) (authURL string, pending oidcrp.Pending, err error)
+	Complete(ctx context.Context, pending oidcrp.Pending, query url.Values) (*oidcrp.Identity, error)
+	StepUpSatisfied(id *oidcrp.Identity, maxAge time.Duration, acrValues, amrAny []string, now time.Time) error
+	EndSessionURL(idTokenHint, postLogoutRedirect string) (string, bool)
+}
+
+// Sessions is what the sign-in and decision handlers need from the session
+// manager; *session.Manager implements it. Each method updates the
+// database, the cookie and the request context together.
+type Sessions interface {
+	Ensure(c echo.Context) (*session.Session, error)
+	SetPending(c echo.Context, s *session.Session, login session.PendingLogin, decision *session.PendingDecision) error
+	TakePending(c echo.Context, s *session.Session) (session.PendingLogin, *session.PendingDecision, error)
+	SignIn(c echo.Context, s *session.Session, u *session.User, rawIDToken string) (*session.Session, error)
+	Reauthenticate(c echo.Context, s *session.Session, u *session.User, rawIDToken string) (*session.Session, error)
+	End(c echo.Context, s *session.Session) error
+}
+
+// StepUpFinisher completes a decision after its step-up authentication;
+// *Decisions implements it. The sign-in callback, which the IdP calls for
+// sign-ins and step-ups alike, hands every step-up outcome to it.
+type StepUpFinisher interface {
+	FinishStepUp(c echo.Context, s *session.Session, r StepUpResult) error
+}
+
+// StepUpResult is what came back from a step-up authentication.
+type StepUpResult struct {
+	// Identity is the verified identity; nil when Err is set.
+	Identity *oidcrp.Identity
+	// Err is why the relying party refused the answer, if it did.
+	Err error
+	// Pending is the one-time pending decision taken from the session;
+	// nil if the session had none.
+	Pending *session.PendingDecision
+}
+
+// AuthConfig is the sign-in area's configuration.
+type AuthConfig struct {
+	// Mapping turns the IdP's identity into a User (username claim,
+	// group → role map).
+	Mapping session.Mapping
+	// PublicURL is the portal's base URL; after an RP-initiated logout the
+	// IdP sends the browser to PublicURL + "/", which must be registered
+	// at the IdP as a post-logout redirect URI.
+	PublicURL string
+	// Logger receives sign-in, sign-out and refusal events (never tokens,
+	// codes or session ids). Nil discards them.
+	Logger *slog.Logger
+}
+
+// Auth serves sign-in (GET /login), the OIDC callback (GET /auth/callback)
+// and sign-out (POST /logout).
+type Auth struct {
+	rp       RelyingParty
+	sessions Sessions
+	stepUp   StepUpFinisher
+	cfg      AuthConfig
+	log      *slog.Logger
+}
+
+// NewAuth returns the sign-in handlers. stepUp completes decisions whose
+// step-up returns through the same callback; nil refuses such callbacks.
+func NewAuth(rp RelyingParty, sessions Sessions, stepUp StepUpFinisher, cfg AuthConfig) *Auth {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Auth{rp: rp, sessions: sessions, stepUp: stepUp, cfg: cfg, log: log}
+}
+
+// requestID is the current request's id for log lines written here.
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// logEvent writes one security event with the request id and the user's
+// subject (never a token or session id).
+func logEvent(log *slog.Logger, c echo.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	attrs = append([]slog.Attr{slog.String("request_id", requestID(c))}, attrs...)
+	log.LogAttrs(c.Request().Context(), level, msg, attrs...)
+}
+
+// errAttr is the error of a refusal for the log.
+func errAttr(err error) slog.Attr {
+	if err == nil {
+		return slog.String("error", "")
+	}
+	return slog.String("error", err.Error())
+}
+
+// isSignInProblem reports whether err comes from the session store's
+// "nothing in progress" answers.
+func isSignInProblem(err error) bool {
+	return errors.Is(err, session.ErrNoPending) || errors.Is(err, session.ErrNoSession)
+}

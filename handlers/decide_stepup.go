@@ -1,0 +1,80 @@
+package handlers
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/templates/pages"
+	"github.com/countersign/countersign/web/render"
+	"github.com/countersign/countersign/web/session"
+)
+
+// FinishStepUp completes a decision after the IdP's answer to its step-up.
+// The new identity must be the session's person (same issuer and subject),
+// must have authenticated at or after the challenge, and must meet the
+// step-up policy; only then is the session rotated with the new evidence
+// and the decision recorded with it. The pending decision was already
+// taken from the session, so a replayed callback finds nothing to finish.
+func (h *Decisions) FinishStepUp(c echo.Context, s *session.Session, r StepUpResult) error {
+	p := r.Pending
+	if p == nil {
+		logEvent(h.log, c, slog.LevelWarn, "step-up refused", slog.String("reason", "no pending decision"))
+		return echo.NewHTTPError(http.StatusBadRequest, "There is no decision waiting for this sign-in. Open the request and decide again.")
+	}
+	if r.Err != nil {
+		ap := classifyAuthError(r.Err)
+		if ap.message == "" {
+			return fmt.Errorf("step-up: complete: %w", r.Err)
+		}
+		logEvent(h.log, c, slog.LevelWarn, "step-up refused", slog.String("request", p.RequestID), slog.String("sub", p.Subject), errAttr(r.Err))
+		return h.refused(c, ap.status, ap.message, p)
+	}
+	u, id := s.User, r.Identity
+	switch {
+	case u == nil || id == nil:
+		logEvent(h.log, c, slog.LevelWarn, "step-up refused", slog.String("request", p.RequestID), slog.String("reason", "session has no user"))
+		return h.refused(c, http.StatusUnauthorized, "Your session ended. Sign in and decide again.", p)
+	case id.Issuer != p.Issuer || id.Subject != p.Subject || id.Issuer != u.Issuer || id.Subject != u.Subject:
+		logEvent(h.log, c, slog.LevelWarn, "step-up refused", slog.String("request", p.RequestID),
+			slog.String("reason", "authenticated as a different person"), slog.String("sub", u.Subject), slog.String("got_sub", id.Subject))
+		return h.refused(c, http.StatusForbidden, "You confirmed as a different person than the one who started this decision.", p)
+	case id.AuthTime.IsZero() || id.AuthTime.Unix() < p.ChallengedAt.Unix():
+		// auth_time has whole seconds: anything in the challenge's second
+		// or later counts as a new authentication.
+		logEvent(h.log, c, slog.LevelWarn, "step-up refused", slog.String("request", p.RequestID),
+			slog.String("reason", "auth_time missing or older than the challenge"), slog.String("sub", u.Subject))
+		return h.refused(c, http.StatusForbidden, "Your identity provider did not confirm a new sign-in. You have to enter your credentials again.", p)
+	}
+	if err := h.rp.StepUpSatisfied(id, h.policy.MaxAge, h.policy.ACRValues, h.policy.AMRAny, h.now()); err != nil {
+		ap := classifyAuthError(err)
+		logEvent(h.log, c, slog.LevelWarn, "step-up refused", slog.String("request", p.RequestID), slog.String("sub", u.Subject), errAttr(err))
+		return h.refused(c, ap.status, ap.message, p)
+	}
+	nu := u.WithEvidence(id)
+	if _, err := h.sessions.Reauthenticate(c, s, nu, id.RawIDToken); err != nil {
+		if isSignInProblem(err) {
+			logEvent(h.log, c, slog.LevelWarn, "step-up refused", slog.String("request", p.RequestID), slog.String("sub", u.Subject), errAttr(err))
+			return h.refused(c, http.StatusUnauthorized, "Your session ended while you were confirming. Sign in and decide again.", p)
+		}
+		return fmt.Errorf("step-up: rotate session: %w", err)
+	}
+	logEvent(h.log, c, slog.LevelInfo, "step-up completed", slog.String("request", p.RequestID), slog.String("sub", nu.Subject),
+		slog.String("acr", nu.ACR), slog.Any("amr", nu.AMR))
+	return h.decide(c, approval.Decision{
+		RequestID: p.RequestID, Approver: nu.Approver(), Verdict: models.Verdict(p.Verdict),
+		Comment: p.Comment, ContentHash: p.ContentHash, StepUp: nu.StepUp(),
+	})
+}
+
+// refused renders the page for a step-up that did not count: what went
+// wrong, that nothing was recorded, and the way back to the request.
+func (h *Decisions) refused(c echo.Context, status int, message string, p *session.PendingDecision) error {
+	return render.Component(c, status, pages.DecisionRefused(pages.DecisionRefusedView{
+		Status: status, Message: message, RequestID: p.RequestID, RequestURL: requestPath(p.RequestID), TraceID: requestID(c),
+	}))
+}

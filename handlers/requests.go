@@ -1,0 +1,88 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/web/session"
+)
+
+// RequestReader is what the request pages need from the approval service
+// (*approval.Service satisfies it): reads and the decision-eligibility
+// check, nothing that changes state.
+type RequestReader interface {
+	Get(ctx context.Context, id string) (*models.Request, error)
+	List(ctx context.Context, f approval.Filter) (*approval.Page, error)
+	ListActionable(ctx context.Context, a approval.Approver, f approval.Filter) (*approval.Page, error)
+	ListByRequester(ctx context.Context, who string, limit int) ([]models.Request, error)
+	RecentDecisions(ctx context.Context, limit int) ([]approval.DecisionRow, error)
+	Counts(ctx context.Context) (map[models.State]int64, error)
+	Check(r *models.Request, a approval.Approver) error
+	SeesAll(a approval.Approver) bool
+	MayView(r *models.Request, a approval.Approver) bool
+}
+
+// RequestsOptions configures the request pages.
+type RequestsOptions struct {
+	// MattermostURL is the Mattermost site URL, e.g.
+	// https://chat.example.com. Channel links and post permalinks derive
+	// from it; empty hides them.
+	MattermostURL string
+	// PublicURL is the portal's own base URL. The request page shows the
+	// absolute link to itself for pasting into chat; empty hides it.
+	PublicURL string
+	// Now is the clock for relative times and expiry; nil means time.Now.
+	Now func() time.Time
+}
+
+// Requests serves the read-only request pages: the dashboard, the list of
+// all requests and the request page. Decisions are posted elsewhere (the
+// decision handler); this area only renders the forms.
+type Requests struct {
+	svc       RequestReader
+	mmURL     string
+	publicURL string
+	now       func() time.Time
+	verifier  contentVerifier
+}
+
+// NewRequests returns the request pages' handler. Register:
+//
+//	GET /               → Dashboard (signed-in people)
+//	GET /requests       → List
+//	GET /requests/:id   → Show
+func NewRequests(svc RequestReader, opts RequestsOptions) *Requests {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Requests{
+		svc:       svc,
+		mmURL:     strings.TrimRight(strings.TrimSpace(opts.MattermostURL), "/"),
+		publicURL: strings.TrimRight(strings.TrimSpace(opts.PublicURL), "/"),
+		now:       func() time.Time { return now().UTC() },
+	}
+}
+
+// Page sizes of the dashboard's secondary sections.
+const (
+	dashboardMine   = 10
+	dashboardRecent = 20
+)
+
+// signedIn returns the session's user. The session middleware normally
+// sends anonymous visitors to login before they get here; this is the
+// backstop if a route is registered without it.
+func signedIn(c echo.Context) (*session.User, error) {
+	u, ok := session.UserFrom(c)
+	if !ok {
+		return nil, echo.NewHTTPError(http.StatusUnauthorized)
+	}
+	return u, nil
+}

@@ -1,0 +1,94 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/templates/pages"
+	"github.com/countersign/countersign/web/render"
+)
+
+// Dashboard serves GET / for a signed-in person: pending requests they may
+// decide (filterable, keyset-paged), then their own requests, then recent
+// decisions, with per-state counts on top.
+func (h *Requests) Dashboard(c echo.Context) error {
+	u, err := signedIn(c)
+	if err != nil {
+		return err
+	}
+	q, err := bindListQuery(c)
+	if err != nil {
+		return err
+	}
+	q.State = "" // the dashboard's list is always the pending, actionable ones
+	ctx := c.Request().Context()
+	now := h.now()
+
+	page, err := h.svc.ListActionable(ctx, u.Approver(), q.filter(approval.DefaultPageSize))
+	if err != nil {
+		return fmt.Errorf("dashboard: requests to decide: %w", err)
+	}
+	v := pages.DashboardView{
+		UserName:   firstNonEmpty(u.Name, u.Username, u.Subject),
+		Filters:    q.form("/", nil),
+		Actionable: h.requestRows(page.Items, now),
+		Pager:      q.pager("/", page),
+		ShowRecent: h.svc.SeesAll(u.Approver()),
+	}
+	if u.Username != "" {
+		mine, err := h.svc.ListByRequester(ctx, u.Username, dashboardMine)
+		if err != nil {
+			return fmt.Errorf("dashboard: own requests: %w", err)
+		}
+		v.Mine = h.requestRows(mine, now)
+		v.MineURL = listQuery{Requester: u.Username}.url("/requests", "")
+	}
+	if h.svc.SeesAll(u.Approver()) {
+		recent, err := h.svc.RecentDecisions(ctx, dashboardRecent)
+		if err != nil {
+			return fmt.Errorf("dashboard: recent decisions: %w", err)
+		}
+		v.Recent = decisionRows(recent, now)
+		if v.Counts, err = h.stateCounts(c); err != nil {
+			return err
+		}
+	}
+	return render.Component(c, http.StatusOK, pages.Dashboard(v))
+}
+
+// List serves GET /requests: every request, filterable by state, requester,
+// channel and action, newest first, keyset-paged. People without a role see
+// only their own.
+func (h *Requests) List(c echo.Context) error {
+	u, err := signedIn(c)
+	if err != nil {
+		return err
+	}
+	q, err := bindListQuery(c)
+	if err != nil {
+		return err
+	}
+	v := pages.RequestListView{Filters: q.form("/requests", stateNames()), OnlyOwn: !h.svc.SeesAll(u.Approver())}
+	f := q.filter(approval.DefaultPageSize)
+	if v.OnlyOwn {
+		if u.Username == "" {
+			return render.Component(c, http.StatusOK, pages.RequestList(v))
+		}
+		f.Requester = u.Username
+	}
+	page, err := h.svc.List(c.Request().Context(), f)
+	if err != nil {
+		return fmt.Errorf("request list: %w", err)
+	}
+	v.Rows = h.requestRows(page.Items, h.now())
+	v.Pager = q.pager("/requests", page)
+	if !v.OnlyOwn {
+		if v.Counts, err = h.stateCounts(c); err != nil {
+			return err
+		}
+	}
+	return render.Component(c, http.StatusOK, pages.RequestList(v))
+}
