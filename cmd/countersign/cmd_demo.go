@@ -2,30 +2,47 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/countersign/countersign/models"
-	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/demodata"
+	"github.com/countersign/countersign/web"
+	"github.com/countersign/countersign/web/demoidp"
 )
+
+// demoClientID is the portal's client id at the demo provider.
+const demoClientID = "countersign-demo"
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
 	fs := newFlagSet("demo", "[--data DIR] [--addr HOST:PORT]", stderr)
 	dataDir := fs.String("data", "./data/demo", "directory for the demo's SQLite database (created if missing)")
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	listen, err := resolvePort(*addr)
+	if err != nil {
+		return &startupError{err: fmt.Errorf("demo: %w", err)}
+	}
 	cfg := DefaultConfig()
-	cfg.Listen = *addr
+	cfg.Listen = listen
 	cfg.DataDir = *dataDir
 	cfg.Database = "sqlite:" + filepath.Join(*dataDir, "countersign.db")
-	cfg.PublicURL = "http://" + *addr
+	cfg.PublicURL = "http://" + listen
+	cfg.OIDC = OIDCConfig{
+		Issuer: cfg.PublicURL + "/idp", ClientID: demoClientID, ClientSecret: randomSecret(),
+		Scopes: []string{"profile", "email", "groups"}, RolesClaim: "groups", UsernameClaim: "preferred_username",
+		RoleMap: map[string][]string{"sre": {"approver"}, "security": {"approver"}, "audit": {"auditor"}},
+	}
+	cfg.StepUp = StepUpConfig{MaxAge: Duration(5 * time.Minute), ACRValues: []string{demoidp.ACRMFA}}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -38,17 +55,76 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	defer store.Close()
-	svc := approval.New(store, approval.Config{})
+	svc := approvalService(store, cfg)
 	n, err := demodata.Seed(ctx, store, svc, time.Now())
 	if err != nil {
 		return err
 	}
-	p := &portal{cfg: cfg, log: log, store: store}
+
+	// A real OpenID provider, mounted in the portal's own server, with
+	// fresh random passwords and TOTP secrets at every start.
+	users, err := demoidp.GenerateUsers()
+	if err != nil {
+		return fmt.Errorf("demo: users: %w", err)
+	}
+	idp, err := demoidp.New(demoidp.Config{
+		Issuer: cfg.OIDC.Issuer, Users: users, Logger: log,
+		Clients: []demoidp.Client{{
+			ID: demoClientID, Secret: cfg.OIDC.ClientSecret,
+			RedirectURIs:           []string{cfg.PublicURL + "/auth/callback"},
+			PostLogoutRedirectURIs: []string{cfg.PublicURL + "/"},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("demo: identity provider: %w", err)
+	}
+	// The server is not listening yet, so discovery runs in process.
+	rp, err := relyingParty(ctx, cfg, web.InProcessClient(idp))
+	if err != nil {
+		return err
+	}
+	p := &portal{
+		cfg: cfg, log: log, store: store, approvals: svc, auth: authOptions(cfg, rp, store),
+		demoIdP: idp, demoPrefix: idp.PathPrefix(),
+	}
 	return p.serve(ctx, func(a net.Addr) {
 		fmt.Fprintf(stdout, "Countersign demo listening on http://%s\n", a)
 		fmt.Fprintf(stdout, "  data:     %s (SQLite; %d demo requests seeded this start)\n", cfg.Database, n)
+		fmt.Fprintf(stdout, "  sign in:  http://%s/login  (demo identity provider at %s)\n", a, cfg.OIDC.Issuer)
+		fmt.Fprintln(stdout, "Demo users (new passwords and TOTP secrets at every start; approvals need the TOTP code):")
+		for _, u := range users {
+			fmt.Fprintf(stdout, "  user %s (%s): password %s, TOTP secret %s\n", u.Username, strings.Join(u.Groups, ","), u.Password, u.TOTPSecret)
+			if uri, err := u.OTPAuthURI(); err == nil {
+				fmt.Fprintf(stdout, "       %s\n", uri)
+			}
+		}
 		fmt.Fprintf(stdout, "  health:   http://%s/healthz\n", a)
 		fmt.Fprintf(stdout, "  verify:   go run ./cmd/countersign audit verify --db %s\n", cfg.Database)
 		fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	})
+}
+
+// resolvePort turns port 0 into a free port: the demo's issuer and redirect
+// URLs must name the real port before the server starts.
+func resolvePort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	if port != "0" {
+		return addr, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// randomSecret returns a fresh client secret for the demo provider.
+func randomSecret() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -27,8 +27,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return err
 	}
 	defer store.Close()
-	p := &portal{cfg: cfg, log: log, store: store}
+	p := &portal{cfg: cfg, log: log, store: store, approvals: approvalService(store, cfg)}
+	if cfg.OIDC.Issuer != "" {
+		rp, err := relyingParty(ctx, cfg, nil)
+		if err != nil {
+			return err
+		}
+		p.auth = authOptions(cfg, rp, store)
+	} else {
+		log.Warn("no oidc.issuer configured: the portal serves only its public pages (no sign-in, no decisions)")
+	}
 	return p.serve(ctx, func(a net.Addr) {
-		log.Info("countersign listening", "addr", a.String(), "public_url", cfg.PublicURL, "database", string(store.Dialect()), "version", version)
+		log.Info("countersign listening", "addr", a.String(), "public_url", cfg.PublicURL, "database", string(store.Dialect()), "sign_in", p.auth != nil, "version", version)
 	})
 }

@@ -6,17 +6,21 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/web"
+	"github.com/countersign/countersign/web/oidcrp"
 )
 
 // startupError is a failure to start (database unreachable, directory not
-// writable): exit status 2, like a configuration error.
+// writable, IdP unreachable): exit status 2, like a configuration error.
 type startupError struct{ err error }
 
 func (e *startupError) Error() string { return e.err.Error() }
@@ -39,11 +43,52 @@ func openStore(ctx context.Context, opts models.OpenOptions) (*models.Store, err
 	return s, nil
 }
 
+// approvalService builds the domain service with the configured rules.
+func approvalService(store *models.Store, cfg Config) *approval.Service {
+	return approval.New(store, approval.Config{
+		ApproverRoles:     cfg.Approvals.ApproverRoles,
+		SponsorMayApprove: cfg.Approvals.SponsorMayApprove,
+	})
+}
+
+// relyingParty discovers the configured IdP; redirectBase is the portal's
+// public URL and client, when not nil, reaches the IdP (the demo passes an
+// in-process client).
+func relyingParty(ctx context.Context, cfg Config, client *http.Client) (*oidcrp.RP, error) {
+	rp, err := oidcrp.New(ctx, oidcrp.Config{
+		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, ClientSecret: cfg.OIDC.ClientSecret,
+		RedirectURL: strings.TrimRight(cfg.PublicURL, "/") + "/auth/callback",
+		Scopes:      cfg.OIDC.Scopes, RolesClaim: cfg.OIDC.RolesClaim, HTTPClient: client,
+	})
+	if err != nil {
+		return nil, &startupError{err: fmt.Errorf("oidc: %w", err)}
+	}
+	return rp, nil
+}
+
+// authOptions turns the configuration into the portal's sign-in options.
+func authOptions(cfg Config, rp *oidcrp.RP, store *models.Store) *web.AuthOptions {
+	return &web.AuthOptions{
+		RP: rp, Store: store, Roles: cfg.OIDC.RoleMap, UsernameClaim: cfg.OIDC.UsernameClaim,
+		IdleTimeout: cfg.Session.IdleTimeout.D(), AbsoluteTimeout: cfg.Session.AbsoluteTimeout.D(),
+		StepUp: handlers.StepUpPolicy{
+			MaxAge: cfg.StepUp.MaxAge.D(), ACRValues: cfg.StepUp.ACRValues,
+			AMRAny: cfg.StepUp.AMRAny, EssentialACR: cfg.StepUp.EssentialACR,
+		},
+	}
+}
+
 // portal is the running server's parts.
 type portal struct {
-	cfg   Config
-	log   *slog.Logger
-	store *models.Store
+	cfg       Config
+	log       *slog.Logger
+	store     *models.Store
+	approvals *approval.Service
+	// auth is nil when no IdP is configured: only public pages are served.
+	auth *web.AuthOptions
+	// demoIdP is the demo provider mounted at demoPrefix (demo only).
+	demoIdP    http.Handler
+	demoPrefix string
 }
 
 // serve builds the web application and serves it until ctx ends. ready is
@@ -51,7 +96,7 @@ type portal struct {
 func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	e, err := web.New(web.Options{
+	opts := web.Options{
 		Logger:    p.log,
 		DB:        p.store,
 		Registry:  reg,
@@ -59,7 +104,16 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		TLS:       p.cfg.TLS(),
 		BodyLimit: p.cfg.HTTP.BodyLimit,
 		Version:   version,
-	})
+		Auth:      p.auth,
+		DemoIdP:   p.demoIdP, DemoIdPPrefix: p.demoPrefix,
+	}
+	if p.auth != nil {
+		opts.Approvals = p.approvals
+		opts.Requests = handlers.NewRequests(p.approvals, handlers.RequestsOptions{
+			PublicURL: p.cfg.PublicURL, MattermostURL: p.cfg.Mattermost.SiteURL,
+		})
+	}
+	e, err := web.New(opts)
 	if err != nil {
 		return fmt.Errorf("build web server: %w", err)
 	}
