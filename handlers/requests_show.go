@@ -39,7 +39,26 @@ func (h *Requests) Show(c echo.Context) error {
 	}
 	v := h.requestView(r, verified, h.now())
 	v.Decide = h.decideView(c, u, r, verified)
+	v.Notice = decidedNotice(c.QueryParam("decided"), r, u.Subject)
 	return render.Component(c, http.StatusOK, pages.Request(v))
+}
+
+// decidedNotice confirms the viewer's decision after the decision form
+// redirected here with ?decided=…. It is shown only when the viewer really
+// has such a decision on record, so a crafted link cannot fake one.
+func decidedNotice(verdict string, r *models.Request, subject string) string {
+	for _, d := range r.Decisions {
+		if d.ApproverID != subject || string(d.Verdict) != verdict {
+			continue
+		}
+		switch d.Verdict {
+		case models.VerdictApprove:
+			return "Your approval is recorded, with the evidence of your sign-in."
+		case models.VerdictDeny:
+			return "Your denial is recorded, with the evidence of your sign-in."
+		}
+	}
+	return ""
 }
 
 // decideView says whether u may decide r now and, if so, fills the forms.
