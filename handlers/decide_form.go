@@ -1,9 +1,6 @@
 package handlers
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 )
@@ -23,16 +20,11 @@ type decisionForm struct {
 // person is not asked to re-authenticate only to learn the form was
 // incomplete. approval.Service.Decide validates again (and decides).
 func (f *decisionForm) validate() error {
-	f.Comment = strings.TrimSpace(f.Comment)
-	if !models.Verdict(f.Verdict).Valid() {
-		return models.Invalid("verdict", "choose approve or deny")
+	comment, err := approval.ValidateVerdict(models.Verdict(f.Verdict), f.Comment)
+	if err != nil {
+		return err
 	}
-	if len(f.Comment) > approval.MaxCommentLen {
-		return models.Invalid("comment", fmt.Sprintf("must be at most %d bytes", approval.MaxCommentLen))
-	}
-	if models.Verdict(f.Verdict) == models.VerdictDeny && f.Comment == "" {
-		return models.Invalid("comment", "a reason is required to deny")
-	}
+	f.Comment = comment
 	if f.ContentHash == "" || len(f.ContentHash) > maxContentHashLen {
 		return models.Invalid("content_hash", "is missing; reload the request page")
 	}

@@ -85,17 +85,30 @@ func (s *Service) Check(r *models.Request, a Approver) error {
 	return nil
 }
 
+// ValidateVerdict checks a verdict and its comment and returns the comment
+// trimmed: the comment must be text of bounded size, and a deny must give a
+// reason. Forms call it before sending anyone to re-authenticate, so nobody
+// steps up only to fail here; Decide applies it again.
+func ValidateVerdict(v models.Verdict, comment string) (string, error) {
+	if !v.Valid() {
+		return "", models.Invalid("verdict", "choose approve or deny")
+	}
+	comment = strings.TrimSpace(comment)
+	if !utf8.ValidString(comment) || len(comment) > MaxCommentLen {
+		return "", models.Invalid("comment", fmt.Sprintf("must be text of at most %d bytes", MaxCommentLen))
+	}
+	if v == models.VerdictDeny && comment == "" {
+		return "", models.Invalid("comment", "a reason is required to deny")
+	}
+	return comment, nil
+}
+
 func (d *Decision) validate() error {
-	if !d.Verdict.Valid() {
-		return models.Invalid("verdict", "must be approve or deny")
+	comment, err := ValidateVerdict(d.Verdict, d.Comment)
+	if err != nil {
+		return err
 	}
-	d.Comment = strings.TrimSpace(d.Comment)
-	if !utf8.ValidString(d.Comment) || len(d.Comment) > MaxCommentLen {
-		return models.Invalid("comment", fmt.Sprintf("must be text of at most %d bytes", MaxCommentLen))
-	}
-	if d.Verdict == models.VerdictDeny && d.Comment == "" {
-		return models.Invalid("comment", "a reason is required to deny")
-	}
+	d.Comment = comment
 	if d.ContentHash == "" {
 		return models.Invalid("content_hash", "is required")
 	}
