@@ -77,7 +77,9 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 // BenchmarkBareInsert inserts the same row shape into a table without chain,
-// head lock or hashing: the floor the audit append is compared with.
+// head lock or hashing, with plain database/sql: one transaction per row,
+// the same durability, and none of Countersign's machinery (no group
+// commit) — the bare insert the audit append is compared with.
 func BenchmarkBareInsert(b *testing.B) {
 	benchBackends(b, func(b *testing.B, s *models.Store) {
 		ddl := `CREATE TABLE bare_events (id INTEGER PRIMARY KEY AUTOINCREMENT, at_unix_us BIGINT NOT NULL, type TEXT NOT NULL, actor_type TEXT NOT NULL, actor_id TEXT NOT NULL, actor_display TEXT NOT NULL, request_id TEXT NOT NULL, purpose TEXT NOT NULL, action TEXT NOT NULL, policy_ref TEXT NOT NULL, payload TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)`
@@ -90,13 +92,26 @@ func BenchmarkBareInsert(b *testing.B) {
 		h := strings.Repeat("cd", 32)
 		for _, w := range []int{1, 8} {
 			b.Run(fmt.Sprintf("writers=%d", w), func(b *testing.B) {
+				db, err := s.SQL()
+				if err != nil {
+					b.Fatal(err)
+				}
+				insert := `INSERT INTO bare_events (at_unix_us, type, actor_type, actor_id, actor_display, request_id, purpose, action, policy_ref, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`
+				if s.Dialect() == models.DialectPostgres {
+					insert = `INSERT INTO bare_events (at_unix_us, type, actor_type, actor_id, actor_display, request_id, purpose, action, policy_ref, payload, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`
+				}
 				runWriters(b, w, func(i int64) error {
 					e := benchEntry(i)
-					return s.WithTx(context.Background(), func(tx *gorm.DB) error {
-						return tx.Exec(`INSERT INTO bare_events (at_unix_us, type, actor_type, actor_id, actor_display, request_id, purpose, action, policy_ref, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-							time.Now().UnixMicro(), e.Type, e.Actor.Type, e.Actor.ID, e.Actor.Display, e.RequestID, e.Purpose, e.Action, e.PolicyRef,
-							`{"content_hash":"`+h+`","from":"pending","n":`+strconv.FormatInt(i, 10)+`,"to":"approved"}`, h, h).Error
-					})
+					tx, err := db.BeginTx(context.Background(), nil)
+					if err != nil {
+						return err
+					}
+					if _, err := tx.Exec(insert, time.Now().UnixMicro(), e.Type, string(e.Actor.Type), e.Actor.ID, e.Actor.Display, e.RequestID, e.Purpose, e.Action, e.PolicyRef,
+						`{"content_hash":"`+h+`","from":"pending","n":`+strconv.FormatInt(i, 10)+`,"to":"approved"}`, h, h); err != nil {
+						_ = tx.Rollback()
+						return err
+					}
+					return tx.Commit()
 				})
 			})
 		}
