@@ -1,0 +1,124 @@
+package browsertest
+
+import (
+	"fmt"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserHelperRecordsConsoleErrors checks the helper itself against a
+// tiny server: a clean page records nothing, a blocked inline script is
+// recorded as a CSP violation, a thrown error as an exception, and a
+// screenshot is a real PNG in the artifact directory.
+func TestBrowserHelperRecordsConsoleErrors(t *testing.T) {
+	mux := http.NewServeMux()
+	const csp = "default-src 'none'; script-src 'self'; style-src 'self'"
+	mux.HandleFunc("/clean", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		fmt.Fprint(w, `<!doctype html><title>clean</title><h1 data-testid="h">Clean</h1>`)
+	})
+	mux.HandleFunc("/inline", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		fmt.Fprint(w, `<!doctype html><title>inline</title><h1 data-testid="h">Inline</h1><script>document.title = "ran"</script>`)
+	})
+	mux.HandleFunc("/throws.js", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		fmt.Fprint(w, `throw new Error("boom from test");`)
+	})
+	mux.HandleFunc("/throws", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		fmt.Fprint(w, `<!doctype html><title>throws</title><h1 data-testid="h">Throws</h1><script src="/throws.js"></script>`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	ctx := New(t)
+	visit := func(path string) []string {
+		t.Helper()
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(srv.URL+path),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="h"]`)),
+		); err != nil {
+			t.Fatalf("visit %s: %v", path, err)
+		}
+		// Log entries can trail the load event by a moment; one round
+		// trip through the page flushes them.
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`true`)); err != nil {
+			t.Fatal(err)
+		}
+		errs := ConsoleErrors(t, ctx)
+		t.Logf("%s recorded %q", path, errs)
+		return errs
+	}
+
+	if errs := visit("/clean"); len(errs) != 0 {
+		t.Errorf("clean page recorded %q", errs)
+	}
+	if errs := visit("/inline"); !containsAny(errs, "Content Security Policy") {
+		t.Errorf("inline script under CSP recorded %q; want a CSP violation", errs)
+	}
+	if errs := visit("/throws"); !containsAny(errs, "boom from test") {
+		t.Errorf("throwing script recorded %q; want the exception", errs)
+	}
+	AssertNoConsoleErrors(t, ctx)
+
+	path := Screenshot(t, ctx, "helper self-test")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	if w := img.Bounds().Dx(); w != LaptopWidth {
+		t.Errorf("screenshot width %d, want %d", w, LaptopWidth)
+	}
+}
+
+func containsAny(list []string, sub string) bool {
+	for _, s := range list {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBrowserChromiumRequiredFails checks that a missing browser is a
+// failure, not a skip, when the environment asks for browsers.
+func TestBrowserChromiumRequiredFails(t *testing.T) {
+	t.Setenv(EnvChromium, "/nonexistent/chromium")
+	ft := &fakeTB{TB: t}
+	func() {
+		defer func() { _ = recover() }()
+		Chromium(ft)
+	}()
+	if !ft.fatal || !strings.Contains(ft.msg, EnvChromium) {
+		t.Fatalf("bad %s: fatal=%v msg=%q", EnvChromium, ft.fatal, ft.msg)
+	}
+}
+
+// fakeTB records Fatalf and Skipf instead of ending the real test.
+type fakeTB struct {
+	testing.TB
+	fatal, skipped bool
+	msg            string
+}
+
+func (f *fakeTB) Helper() {}
+func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.fatal, f.msg = true, fmt.Sprintf(format, args...)
+	panic("fatal")
+}
+func (f *fakeTB) Skipf(format string, args ...any) {
+	f.skipped, f.msg = true, fmt.Sprintf(format, args...)
+	panic("skip")
+}
