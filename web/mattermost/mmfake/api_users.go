@@ -1,0 +1,80 @@
+package mmfake
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/mattermost/mattermost/server/public/model"
+)
+
+// getMe serves GET /users/me: the caller's own, unsanitized view.
+func (s *Server) getMe(w http.ResponseWriter, _ *http.Request, caller string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[caller]
+	if !ok {
+		writeError(w, http.StatusNotFound, "app.user.missing_account.const", "Unable to find the user.")
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+// getUser serves GET /users/{user_id}. Other users' notify_props and
+// last_password_update are left out, as in user-human.json; a self-view
+// keeps them, as in user-bot.json.
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, caller string) {
+	id := r.PathValue("user_id")
+	if !model.IsValidId(id) {
+		badID(w, "user_id")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		writeError(w, http.StatusNotFound, "app.user.missing_account.const", "Unable to find the user.")
+		return
+	}
+	view := u.DeepCopy()
+	if id != caller {
+		view.NotifyProps = nil
+		view.LastPasswordUpdate = 0
+	}
+	writeJSON(w, http.StatusOK, view)
+}
+
+// getBot serves GET /bots/{bot_user_id} with the server's visibility rule
+// (see canReadBot): a bot the caller may not read answers 404.
+func (s *Server) getBot(w http.ResponseWriter, r *http.Request, caller string) {
+	id := r.PathValue("bot_user_id")
+	if !model.IsValidId(id) {
+		badID(w, "bot_user_id")
+		return
+	}
+	includeDeleted, _ := strconv.ParseBool(r.URL.Query().Get("include_deleted"))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.bots[id]
+	if !ok || (b.DeleteAt != 0 && !includeDeleted) || !s.canReadBot(caller, b) {
+		writeError(w, http.StatusNotFound, "store.sql_bot.get.missing.app_error", "Unable to find bot.")
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+// getTeam serves GET /teams/{team_id}.
+func (s *Server) getTeam(w http.ResponseWriter, r *http.Request, _ string) {
+	id := r.PathValue("team_id")
+	if !model.IsValidId(id) {
+		badID(w, "team_id")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.teams[id]
+	if !ok {
+		writeError(w, http.StatusNotFound, "app.team.get.find.app_error", "Unable to find the existing team.")
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}

@@ -1,0 +1,100 @@
+package mmfake
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// Request is one API call the fake received. Tokens are never kept: UserID
+// says whom the token belonged to, which is what tests assert on.
+type Request struct {
+	Method string
+	Path   string
+	Query  url.Values
+	// UserID is the authenticated caller, empty when authentication failed
+	// or a fault answered first.
+	UserID string
+	Body   []byte
+	// Status is the status code the fake answered with (0 when the client
+	// went away before an answer, e.g. on a client timeout).
+	Status int
+}
+
+type recordKey struct{}
+
+// recorded appends every request to the record, including the ones a
+// fault or the authentication check answered.
+func (s *Server) recorded(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := &Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
+		rec.Status = sw.status
+		s.mu.Lock()
+		s.requests = append(s.requests, *rec)
+		s.mu.Unlock()
+	})
+}
+
+// setCaller notes the authenticated user on the request's record.
+func setCaller(r *http.Request, userID string) {
+	if rec, ok := r.Context().Value(recordKey{}).(*Request); ok {
+		rec.UserID = userID
+	}
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+// WriteHeader records the first status written.
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write records the implicit 200 of a body written without a status.
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Requests returns a copy of every request received so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// ResetRequests forgets the requests received so far, so a test can count
+// only the calls of the step it examines.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}
+
+// Count returns how many requests had this method and exact path (e.g.
+// "GET", "/api/v4/users/"+id).
+func (s *Server) Count(method, path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.requests {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
