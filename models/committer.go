@@ -63,6 +63,7 @@ func (s *Store) runBatch(first *txJob) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(first.ctx), txTimeout)
 	defer cancel()
+	ctx, local := withTxLocal(ctx)
 	tx := s.db.WithContext(ctx).Begin()
 	if tx.Error != nil {
 		first.done <- fmt.Errorf("store: begin: %w", tx.Error)
@@ -100,7 +101,9 @@ func (s *Store) runBatch(first *txJob) {
 			}
 			return
 		}
+		before := local.snapshot()
 		if err := runJob(tx, j); err != nil {
+			local.restore(before)
 			if rbErr := tx.RollbackTo(sp).Error; rbErr != nil {
 				tx.Rollback()
 				err = fmt.Errorf("store: rollback to savepoint: %w (after: %w)", rbErr, err)

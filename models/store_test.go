@@ -94,8 +94,12 @@ func TestMigrationsAreIdempotentAndVersioned(t *testing.T) {
 			if err := s.DB(context.Background()).Raw(`SELECT version FROM schema_migrations ORDER BY version`).Scan(&versions).Error; err != nil {
 				t.Fatal(err)
 			}
-			if len(versions) != models.SchemaVersion(s.Dialect()) || versions[0] != 1 {
-				t.Fatalf("schema_migrations = %v, want 1..%d once each", versions, models.SchemaVersion(s.Dialect()))
+			ok := len(versions) > 0 && versions[0] == 1 && versions[len(versions)-1] == models.SchemaVersion(s.Dialect())
+			for i := 1; ok && i < len(versions); i++ {
+				ok = versions[i] > versions[i-1]
+			}
+			if !ok {
+				t.Fatalf("schema_migrations = %v, want each migration once, 1 … %d", versions, models.SchemaVersion(s.Dialect()))
 			}
 		}
 		var head struct {

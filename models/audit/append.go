@@ -56,15 +56,18 @@ func appendEvent(tx *gorm.DB, at time.Time, e Entry) (*models.AuditEvent, error)
 	if tx.Dialector.Name() == "postgres" {
 		lock = " FOR UPDATE"
 	}
-	var head struct {
-		Seq  int64
-		Hash string
-	}
-	if err := tx.Raw(`SELECT seq, hash FROM audit_head WHERE id = 1` + lock).Scan(&head).Error; err != nil {
-		return nil, fmt.Errorf("audit: lock chain head: %w", err)
-	}
-	if head.Hash == "" {
-		return nil, errors.New("audit: chain head row is missing")
+	// The head is read (and on PostgreSQL locked) once per transaction;
+	// later appends in the same group commit take it from the
+	// transaction-local cache, which rolls back with a failed job.
+	local := models.Local(tx)
+	head, cached := cachedHead(local)
+	if !cached {
+		if err := tx.Raw(`SELECT seq, hash FROM audit_head WHERE id = 1` + lock).Scan(&head).Error; err != nil {
+			return nil, fmt.Errorf("audit: lock chain head: %w", err)
+		}
+		if head.Hash == "" {
+			return nil, errors.New("audit: chain head row is missing")
+		}
 	}
 	ev := &models.AuditEvent{
 		Seq:          head.Seq + 1,
@@ -102,7 +105,26 @@ func appendEvent(tx *gorm.DB, at time.Time, e Entry) (*models.AuditEvent, error)
 	if res.RowsAffected != 1 {
 		return nil, fmt.Errorf("audit: chain head moved during append (seq %d)", head.Seq)
 	}
+	local.Put(headKey, chainHead{Seq: ev.Seq, Hash: ev.Hash})
 	return ev, nil
+}
+
+// headKey names the chain head in the transaction-local cache.
+const headKey = "audit.head"
+
+// chainHead is the last event's sequence number and hash.
+type chainHead struct {
+	Seq  int64
+	Hash string
+}
+
+func cachedHead(l *models.TxLocal) (chainHead, bool) {
+	v, ok := l.Get(headKey)
+	if !ok {
+		return chainHead{}, false
+	}
+	h, ok := v.(chainHead)
+	return h, ok
 }
 
 // FieldsOf returns the hashed fields of a stored event.
