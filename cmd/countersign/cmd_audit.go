@@ -14,19 +14,50 @@ type errTampered struct{ p *audit.Problem }
 
 func (e *errTampered) Error() string { return "audit chain INVALID: " + e.p.Error() }
 
+const auditUsage = `Usage:
+  countersign audit verify (--db DSN | --config FILE)     check the chain in the database
+  countersign audit verify --bundle FILE --key KEY        check an exported bundle offline
+  countersign audit verify-receipt --receipt FILE --key KEY
+                                                          check a decision receipt offline
+  countersign audit export (--config FILE | --db DSN --data DIR --origin ORIGIN)
+                           --out FILE [--from N] [--to N] write a signed audit bundle
+KEY is a verifier key (as served at /.well-known/countersign-audit-key) or a
+file holding one or more.
+`
+
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
-	if len(args) == 0 || args[0] != "verify" {
-		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-			fmt.Fprint(stdout, "Usage: countersign audit verify (--db DSN | --config FILE)\n")
-			return errHelpShown
-		}
-		return &usageError{msg: "audit: expected a subcommand: verify"}
+	if len(args) == 0 {
+		return &usageError{msg: "audit: expected a subcommand: verify, verify-receipt or export"}
 	}
-	fs := newFlagSet("audit verify", "(--db DSN | --config FILE)", stderr)
+	switch args[0] {
+	case "verify":
+		return cmdAuditVerify(ctx, args[1:], stdout, stderr, env)
+	case "verify-receipt":
+		return cmdAuditVerifyReceipt(args[1:], stdout, stderr)
+	case "export":
+		return cmdAuditExport(ctx, args[1:], stdout, stderr, env)
+	case "--help", "-h", "help":
+		fmt.Fprint(stdout, auditUsage)
+		return errHelpShown
+	default:
+		return &usageError{msg: fmt.Sprintf("audit: unknown subcommand %q (verify, verify-receipt, export)", args[0])}
+	}
+}
+
+func cmdAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
+	fs := newFlagSet("audit verify", "(--db DSN | --config FILE | --bundle FILE --key KEY)", stderr)
 	dsn := fs.String("db", "", "database to check: sqlite:PATH or postgres://…")
 	configPath := fs.String("config", "", "take the database from this configuration file")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	bundle := fs.String("bundle", "", "check this exported bundle offline (no database, no network)")
+	key := fs.String("key", "", "trusted verifier key, or a file holding keys (with --bundle)")
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *bundle != "" {
+		if *dsn != "" || *configPath != "" {
+			return &usageError{msg: "audit verify: --bundle checks a file; do not give --db or --config"}
+		}
+		return verifyBundleFile(*bundle, *key, stdout)
 	}
 	if (*dsn == "") == (*configPath == "") {
 		return &usageError{msg: "audit verify: give exactly one of --db DSN or --config FILE"}

@@ -59,7 +59,12 @@ Usage:
   countersign demo [--data DIR] [--addr HOST:PORT]
                                        run the portal with demo data (SQLite)
   countersign audit verify (--db DSN | --config FILE)
-                                       check the audit hash chain
+                                       check the audit hash chain in the database
+  countersign audit export --config FILE --out FILE
+                                       write a signed audit bundle
+  countersign audit verify --bundle FILE --key KEY
+  countersign audit verify-receipt --receipt FILE --key KEY
+                                       check a bundle or a receipt offline
   countersign healthcheck [--url URL]  probe a running portal (for container health checks)
   countersign version                  print the version
 
