@@ -27,6 +27,10 @@ func registerRoutes(e *echo.Echo, opts Options, a *assets, pa *portalAuth) {
 
 	e.Match(getOrHead, assetURLPrefix+"*", a.serve)
 
+	if opts.AuditKey != "" {
+		e.Match(getOrHead, AuditKeyPath, handlers.NewAuditKey(opts.AuditKey).Show)
+	}
+
 	if opts.DemoIdP != nil {
 		// The provider serves every path under its prefix itself; echo
 		// hands it the full, unstripped path.

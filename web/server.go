@@ -57,6 +57,10 @@ type Options struct {
 	BodyLimit string
 	// Version is the running build, shown in page footers.
 	Version string
+	// AuditKey is the verifier key of the signed audit checkpoints
+	// ("origin+hash+base64"), published at AuditKeyPath so auditors can
+	// fetch it. Empty publishes nothing.
+	AuditKey string
 
 	// Auth turns on the signed-in portal: OIDC sign-in (/login,
 	// /auth/callback, /logout), server-side sessions, CSRF protection of

@@ -21,6 +21,9 @@ import (
 // demoClientID is the portal's client id at the demo provider.
 const demoClientID = "countersign-demo"
 
+// demoOrigin names the demo's audit log in its signed checkpoints.
+const demoOrigin = "countersign-demo/audit"
+
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
 	fs := newFlagSet("demo", "[--data DIR] [--addr HOST:PORT]", stderr)
 	dataDir := fs.String("data", "./data/demo", "directory for the demo's SQLite database (created if missing)")
@@ -83,9 +86,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if err != nil {
 		return err
 	}
+	// The demo's address may change between starts (port 0), so its log
+	// has a fixed origin rather than one derived from the URL.
+	cp, err := checkpointer(store, cfg, demoOrigin)
+	if err != nil {
+		return err
+	}
 	p := &portal{
 		cfg: cfg, log: log, store: store, approvals: svc, auth: authOptions(cfg, rp, store),
-		demoIdP: idp, demoPrefix: idp.PathPrefix(),
+		demoIdP: idp, demoPrefix: idp.PathPrefix(), checkpoints: cp,
 	}
 	return p.serve(ctx, func(a net.Addr) {
 		fmt.Fprintf(stdout, "Countersign demo listening on http://%s\n", a)
@@ -98,6 +107,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 				fmt.Fprintf(stdout, "       %s\n", uri)
 			}
 		}
+		fmt.Fprintf(stdout, "  audit:    verifier key at http://%s/.well-known/countersign-audit-key\n", a)
 		fmt.Fprintf(stdout, "  health:   http://%s/healthz\n", a)
 		fmt.Fprintf(stdout, "  verify:   go run ./cmd/countersign audit verify --db %s\n", cfg.Database)
 		fmt.Fprintln(stdout, "Press Ctrl-C to stop.")

@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/audit"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
@@ -27,7 +28,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return err
 	}
 	defer store.Close()
-	p := &portal{cfg: cfg, log: log, store: store, approvals: approvalService(store, cfg)}
+	cp, err := checkpointer(store, cfg, audit.OriginFromURL(cfg.PublicURL))
+	if err != nil {
+		return err
+	}
+	p := &portal{cfg: cfg, log: log, store: store, approvals: approvalService(store, cfg), checkpoints: cp}
 	if cfg.OIDC.Issuer != "" {
 		rp, err := relyingParty(ctx, cfg, nil)
 		if err != nil {

@@ -47,6 +47,17 @@ type Config struct {
 	// Mattermost holds what links into chat need (more comes with the
 	// Mattermost integration).
 	Mattermost MattermostConfig `yaml:"mattermost"`
+	Audit      AuditConfig      `yaml:"audit"`
+}
+
+// AuditConfig controls the signed checkpoints of the audit log.
+type AuditConfig struct {
+	// CheckpointInterval is how often the log head is signed (when it moved).
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// CheckpointKey is the private signing key ("PRIVATE+KEY+…"); replicas
+	// on different hosts must share it. Empty: a key is created in data_dir
+	// at first start.
+	CheckpointKey string `yaml:"checkpoint_key"`
 }
 
 // OIDCConfig is the relying party's registration at the company IdP.
@@ -158,6 +169,7 @@ func DefaultConfig() Config {
 		Session:   SessionConfig{IdleTimeout: Duration(30 * time.Minute), AbsoluteTimeout: Duration(12 * time.Hour)},
 		StepUp:    StepUpConfig{MaxAge: Duration(5 * time.Minute)},
 		Approvals: ApprovalsConfig{ApproverRoles: []string{"approver"}},
+		Audit:     AuditConfig{CheckpointInterval: Duration(10 * time.Minute)},
 	}
 }
 
@@ -278,6 +290,9 @@ func (c *Config) Validate() error {
 		if !knownRoles[r] {
 			return configErrorf("config: approvals.approver_roles: unknown role %q", r)
 		}
+	}
+	if c.Audit.CheckpointInterval.D() < 10*time.Second {
+		return configErrorf("config: audit.checkpoint_interval must be at least 10s")
 	}
 	if c.Mattermost.SiteURL != "" {
 		if u, err := url.Parse(c.Mattermost.SiteURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/oidcrp"
 )
@@ -89,6 +90,8 @@ type portal struct {
 	// demoIdP is the demo provider mounted at demoPrefix (demo only).
 	demoIdP    http.Handler
 	demoPrefix string
+	// checkpoints signs the audit log head; its key is published.
+	checkpoints *audit.Checkpointer
 }
 
 // serve builds the web application and serves it until ctx ends. ready is
@@ -106,6 +109,12 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		Version:   version,
 		Auth:      p.auth,
 		DemoIdP:   p.demoIdP, DemoIdPPrefix: p.demoPrefix,
+	}
+	if p.checkpoints != nil {
+		opts.AuditKey = p.checkpoints.VerifierKey()
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go signCheckpoints(ctx, p.checkpoints, p.cfg.Audit.CheckpointInterval.D(), p.log)
 	}
 	if p.auth != nil {
 		opts.Approvals = p.approvals

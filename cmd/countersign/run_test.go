@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/models/storetest"
 )
 
@@ -183,13 +184,22 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 
 func TestServeWithConfigAndEnvironment(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeFile(t, fmt.Sprintf("listen: 127.0.0.1:1\ndatabase: sqlite:%s/cs.db\nlog:\n  level: warn\n", dir))
+	cfg := writeFile(t, fmt.Sprintf("listen: 127.0.0.1:1\npublic_url: http://127.0.0.1\ndata_dir: %s\ndatabase: sqlite:%s/cs.db\nlog:\n  level: warn\n", dir, dir))
 	base, _, stop := startServer(t, []string{"COUNTERSIGN_LISTEN=127.0.0.1:0", "COUNTERSIGN_LOG_LEVEL=info"}, "serve", "--config", cfg)
 	if code, _ := get(t, base+"/healthz"); code != 200 {
 		t.Fatalf("healthz %d", code)
 	}
 	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "countersign_http_requests_total") {
 		t.Fatalf("metrics %d", code)
+	}
+	// The audit verifier key is created in the data directory at first
+	// start and published at the well-known URL.
+	pub, err := os.ReadFile(filepath.Join(dir, audit.VerifierKeyFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, base+"/.well-known/countersign-audit-key"); code != 200 || strings.TrimSpace(body) != strings.TrimSpace(string(pub)) || !strings.HasPrefix(body, "127.0.0.1/audit+") {
+		t.Fatalf("audit key: %d %q, file %q", code, body, pub)
 	}
 	if code, out, _ := runCmd("healthcheck", "--url", base+"/readyz"); code != exitOK || out != "ok\n" {
 		t.Fatalf("healthcheck of a running portal: exit %d %q", code, out)

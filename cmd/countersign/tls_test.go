@@ -53,7 +53,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 func TestServeOverTLSSendsHSTS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	cfg := writeFile(t, fmt.Sprintf("listen: 127.0.0.1:0\npublic_url: https://127.0.0.1\ndatabase: sqlite:%s/cs.db\nhttp:\n  tls_cert: %s\n  tls_key: %s\n", dir, certFile, keyFile))
+	cfg := writeFile(t, fmt.Sprintf("listen: 127.0.0.1:0\npublic_url: https://127.0.0.1\ndata_dir: %s\ndatabase: sqlite:%s/cs.db\nhttp:\n  tls_cert: %s\n  tls_key: %s\n", dir, dir, certFile, keyFile))
 	base, _, stop := startServer(t, nil, "serve", "--config", cfg)
 	defer stop()
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
