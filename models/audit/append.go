@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -52,9 +54,13 @@ func appendEvent(tx *gorm.DB, at time.Time, e Entry) (*models.AuditEvent, error)
 			return nil, fmt.Errorf("audit: payload: %w", err)
 		}
 	}
-	lock := ""
-	if tx.Dialector.Name() == "postgres" {
-		lock = " FOR UPDATE"
+	// Statements go straight to the transaction's connection: this runs
+	// for every change Countersign makes, and gorm's statement building
+	// would be a large part of its cost.
+	pg := tx.Dialector.Name() == "postgres"
+	conn, ctx := tx.Statement.ConnPool, tx.Statement.Context
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	// The head is read (and on PostgreSQL locked) once per transaction;
 	// later appends in the same group commit take it from the
@@ -62,11 +68,15 @@ func appendEvent(tx *gorm.DB, at time.Time, e Entry) (*models.AuditEvent, error)
 	local := models.Local(tx)
 	head, cached := cachedHead(local)
 	if !cached {
-		if err := tx.Raw(`SELECT seq, hash FROM audit_head WHERE id = 1` + lock).Scan(&head).Error; err != nil {
-			return nil, fmt.Errorf("audit: lock chain head: %w", err)
+		q := `SELECT seq, hash FROM audit_head WHERE id = 1`
+		if pg {
+			q += ` FOR UPDATE`
 		}
-		if head.Hash == "" {
-			return nil, errors.New("audit: chain head row is missing")
+		if err := conn.QueryRowContext(ctx, q).Scan(&head.Seq, &head.Hash); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil, errors.New("audit: chain head row is missing")
+			}
+			return nil, fmt.Errorf("audit: lock chain head: %w", err)
 		}
 	}
 	ev := &models.AuditEvent{
@@ -84,25 +94,23 @@ func appendEvent(tx *gorm.DB, at time.Time, e Entry) (*models.AuditEvent, error)
 		PrevHash:     head.Hash,
 	}
 	ev.Hash = string(NewHasher().Sum(FieldsOf(ev)))
-	// Plain statements rather than tx.Create: this runs for every change
-	// Countersign makes, and gorm's reflection would be much of its cost.
-	// On PostgreSQL the insert and the head update travel as one statement
-	// (one round trip fewer while the head is locked).
-	const insert = `INSERT INTO audit_events (seq, at_unix_us, type, actor_type, actor_id, actor_display, request_id, purpose, action, policy_ref, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`
-	args := []any{ev.Seq, ev.AtUnixUS, ev.Type, ev.ActorType, ev.ActorID, ev.ActorDisplay, ev.RequestID, ev.Purpose, ev.Action, ev.PolicyRef, ev.Payload, ev.PrevHash, ev.Hash}
-	var res *gorm.DB
-	if lock != "" {
-		res = tx.Exec(`WITH e AS (`+insert+` RETURNING seq, hash) UPDATE audit_head SET seq = e.seq, hash = e.hash FROM e WHERE audit_head.id = 1 AND audit_head.seq = ?`, append(args, head.Seq)...)
+	args := []any{ev.Seq, ev.AtUnixUS, ev.Type, string(ev.ActorType), ev.ActorID, ev.ActorDisplay, ev.RequestID, ev.Purpose, ev.Action, ev.PolicyRef, ev.Payload, ev.PrevHash, ev.Hash}
+	var res sql.Result
+	var err error
+	if pg {
+		// Insert and head update in one statement: one round trip fewer
+		// while the head is locked.
+		res, err = conn.ExecContext(ctx, `WITH e AS (INSERT INTO audit_events (seq, at_unix_us, type, actor_type, actor_id, actor_display, request_id, purpose, action, policy_ref, payload, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) RETURNING seq, hash) UPDATE audit_head SET seq = e.seq, hash = e.hash FROM e WHERE audit_head.id = 1 AND audit_head.seq = $14`, append(args, head.Seq)...)
 	} else {
-		if err := tx.Exec(insert, args...).Error; err != nil {
+		if _, err = conn.ExecContext(ctx, `INSERT INTO audit_events (seq, at_unix_us, type, actor_type, actor_id, actor_display, request_id, purpose, action, policy_ref, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...); err != nil {
 			return nil, fmt.Errorf("audit: insert event %d: %w", ev.Seq, err)
 		}
-		res = tx.Exec(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ?`, ev.Seq, ev.Hash, head.Seq)
+		res, err = conn.ExecContext(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ?`, ev.Seq, ev.Hash, head.Seq)
 	}
-	if res.Error != nil {
-		return nil, fmt.Errorf("audit: append event %d: %w", ev.Seq, res.Error)
+	if err != nil {
+		return nil, fmt.Errorf("audit: append event %d: %w", ev.Seq, err)
 	}
-	if res.RowsAffected != 1 {
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return nil, fmt.Errorf("audit: chain head moved during append (seq %d)", head.Seq)
 	}
 	local.Put(headKey, chainHead{Seq: ev.Seq, Hash: ev.Hash})
