@@ -26,6 +26,7 @@ type RequestReader interface {
 	Check(r *models.Request, a approval.Approver) error
 	SeesAll(a approval.Approver) bool
 	MayView(r *models.Request, a approval.Approver) bool
+	FindByPost(ctx context.Context, postID string) (*models.Request, error)
 }
 
 // RequestsOptions configures the request pages.

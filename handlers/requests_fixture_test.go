@@ -102,6 +102,7 @@ func (f *requestsFixture) router(u *session.User, lastErr *error) *echo.Echo {
 	e.GET("/", f.h.Dashboard)
 	e.GET("/requests", f.h.List)
 	e.GET("/requests/:id", f.h.Show)
+	e.GET("/mm/:post_id", f.h.FromPost)
 	return e
 }
 

@@ -48,6 +48,8 @@ type RequestPages interface {
 	List(c echo.Context) error
 	// Show serves GET /requests/:id.
 	Show(c echo.Context) error
+	// FromPost serves GET /mm/:post_id, the deep link from a chat post.
+	FromPost(c echo.Context) error
 }
 
 // validateAuth checks the options that only matter with sign-in.

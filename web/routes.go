@@ -70,6 +70,7 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 		})
 		e.GET("/requests", opts.Requests.List, requireUser)
 		e.GET("/requests/:id", opts.Requests.Show, requireUser)
+		e.GET("/mm/:post_id", opts.Requests.FromPost, requireUser)
 	} else {
 		e.GET("/", home.Show)
 	}

@@ -204,3 +204,25 @@ func (s *Service) Counts(ctx context.Context) (map[models.State]int64, error) {
 	}
 	return out, nil
 }
+
+// FindByPost returns the newest request born from the Mattermost post
+// postID: the post that triggered it (a slash command's or an agent's
+// proposal) or the root of the thread it was captured from.
+func (s *Service) FindByPost(ctx context.Context, postID string) (*models.Request, error) {
+	if postID == "" {
+		return nil, fmt.Errorf("approval: request for post: %w", models.ErrNotFound)
+	}
+	// The request the post triggered wins over one merely captured from
+	// the thread the post is the root of.
+	for _, column := range []string{"trigger_post_id", "root_post_id"} {
+		var r models.Request
+		err := s.store.DB(ctx).Where(column+" = ?", postID).Order("created_at DESC").Order("id DESC").Limit(1).Find(&r).Error
+		if err != nil {
+			return nil, fmt.Errorf("approval: request for post %s: %w", postID, err)
+		}
+		if r.ID != "" {
+			return &r, nil
+		}
+	}
+	return nil, fmt.Errorf("approval: request for post %s: %w", postID, models.ErrNotFound)
+}

@@ -126,3 +126,26 @@ func TestListActionableFollowsTheRules(t *testing.T) {
 		}
 	})
 }
+
+func TestFindByPost(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		ctx := context.Background()
+		svc := newSvc(s, approval.Config{})
+		first, _ := svc.Create(ctx, newRequest()) // root p1, trigger p3
+		in := humanRequest()
+		in.Source.RootPostID, in.Source.TriggerPostID = "p3", "p9" // a later request rooted at p3
+		second, _ := svc.Create(ctx, in)
+		for post, want := range map[string]string{"p3": first.ID, "p1": first.ID, "p9": second.ID} {
+			got, err := svc.FindByPost(ctx, post)
+			if err != nil || got.ID != want {
+				t.Errorf("FindByPost(%s) = %v, %v; want %s", post, got, err, want)
+			}
+		}
+		for _, post := range []string{"", "nope"} {
+			if _, err := svc.FindByPost(ctx, post); !errors.Is(err, models.ErrNotFound) {
+				t.Errorf("FindByPost(%q): %v, want ErrNotFound", post, err)
+			}
+		}
+	})
+}
