@@ -52,10 +52,15 @@ type RequestPages interface {
 	FromPost(c echo.Context) error
 }
 
+// RoutedPage is one page with a single GET handler.
+type RoutedPage interface {
+	Show(c echo.Context) error
+}
+
 // validateAuth checks the options that only matter with sign-in.
 func (o Options) validateAuth() error {
 	if o.Auth == nil {
-		if o.Requests != nil || o.Approvals != nil {
+		if o.Requests != nil || o.Approvals != nil || o.Integrity != nil {
 			return errors.New("web: options: Requests and Approvals need Auth (request pages are for signed-in people only)")
 		}
 		return nil

@@ -77,4 +77,7 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	if pa.decisions != nil {
 		e.POST("/requests/:id/decision", pa.decisions.Submit, requireUser)
 	}
+	if opts.Integrity != nil {
+		e.GET("/audit/integrity", opts.Integrity.Show, requireUser)
+	}
 }

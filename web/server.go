@@ -57,6 +57,9 @@ type Options struct {
 	BodyLimit string
 	// Version is the running build, shown in page footers.
 	Version string
+	// Integrity is the audit integrity page (*handlers.Integrity), served
+	// to signed-in people at /audit/integrity; it needs Auth.
+	Integrity RoutedPage
 	// AuditKey is the verifier key of the signed audit checkpoints
 	// ("origin+hash+base64"), published at AuditKeyPath so auditors can
 	// fetch it. Empty publishes nothing.

@@ -117,6 +117,9 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		go signCheckpoints(ctx, p.checkpoints, p.cfg.Audit.CheckpointInterval.D(), p.log)
 	}
 	if p.auth != nil {
+		if p.checkpoints != nil {
+			opts.Integrity = handlers.NewIntegrity(p.checkpoints, nil)
+		}
 		opts.Approvals = p.approvals
 		opts.Requests = handlers.NewRequests(p.approvals, handlers.RequestsOptions{
 			PublicURL: p.cfg.PublicURL, MattermostURL: p.cfg.Mattermost.SiteURL,

@@ -1,0 +1,82 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/labstack/echo/v4"
+
+	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/web/session"
+)
+
+func TestIntegrityPage(t *testing.T) {
+	f := newRequestsFixture(t, RequestsOptions{})
+	key, _, err := audit.GenerateKey("cs.example.com/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := audit.NewCheckpointer(f.store, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewIntegrity(cp, nil)
+	e := echo.New()
+	e.GET("/audit/integrity", h.Show, func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if c.Request().Header.Get("X-Test-Anonymous") == "" {
+				session.WithUser(c, userAuditor)
+			}
+			return next(c)
+		}
+	})
+	page := func() (*goquery.Document, string) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/audit/integrity", nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("status %d", rec.Code)
+		}
+		doc, err := goquery.NewDocumentFromReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		state, _ := doc.Find(`[data-testid="integrity"]`).Attr("data-state")
+		return doc, state
+	}
+	if _, state := page(); state != "none" {
+		t.Fatalf("before any checkpoint: state %q", state)
+	}
+	c, err := cp.Checkpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, state := page()
+	if state != "ok" || strings.TrimSpace(doc.Find(`[data-testid="integrity-size"]`).Text()) != "6" ||
+		!strings.Contains(doc.Find(`[data-testid="integrity-note"]`).Text(), "cs.example.com/audit") ||
+		strings.TrimSpace(doc.Find(`[data-testid="integrity-key"]`).Text()) != key.VerifierKey() || c.Size != 6 {
+		t.Fatalf("after a checkpoint: state %q, page %q", state, doc.Find(`[data-testid="integrity"]`).Text())
+	}
+	// An event hash rewritten behind the server's back: the live log no
+	// longer matches the signed root.
+	db, _ := f.store.SQL()
+	if _, err := db.Exec(`UPDATE audit_events SET hash = CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END || substr(hash, 2) WHERE seq = 3`); err != nil {
+		t.Fatal(err)
+	}
+	doc, state = page()
+	if state != "mismatch" || !strings.Contains(doc.Find(`[data-testid="integrity-status"]`).Text(), "no longer matches") {
+		t.Fatalf("after tampering: state %q, %q", state, doc.Find(`[data-testid="integrity-status"]`).Text())
+	}
+	// Signed-out visitors are refused.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/audit/integrity", nil)
+	req.Header.Set("X-Test-Anonymous", "1")
+	e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("anonymous: %d", rec.Code)
+	}
+}
