@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -123,13 +124,22 @@ func FromToolCall(c *models.ToolCall) ToolCall {
 	return tc
 }
 
+// errNotExact marks content the direct encoder leaves to Canonical.
+var errNotExact = errors.New("contenthash: integer beyond exact range")
+
 // PostHash returns the hex SHA-256 of one post's canonical form.
 func PostHash(p *models.ConversationPost) (string, error) {
-	b, err := Canonical(FromPost(p))
-	if err != nil {
-		return "", err
+	v := FromPost(p)
+	e := encoder{buf: make([]byte, 0, 256+len(v.Message))}
+	e.post(&v)
+	if e.err != nil {
+		b, err := Canonical(v)
+		if err != nil {
+			return "", err
+		}
+		return Sum(b), nil
 	}
-	return Sum(b), nil
+	return Sum(e.buf), nil
 }
 
 // OfRequest builds the content of a request from its stored parts. Posts
@@ -150,9 +160,23 @@ func OfRequest(r *models.Request, posts []models.ConversationPost, calls []model
 
 // Hash returns the hex SHA-256 of the content's canonical encoding.
 func Hash(c Content) (string, error) {
-	b, err := Canonical(c)
+	b, err := encodeContent(&c)
 	if err != nil {
 		return "", err
 	}
 	return Sum(b), nil
+}
+
+// encodeContent returns the canonical encoding of c: directly (see
+// encode.go), or through Canonical for what the direct path does not take.
+func encodeContent(c *Content) ([]byte, error) {
+	e := encoder{buf: make([]byte, 0, 4096)}
+	e.content(c)
+	if e.err == nil {
+		return e.buf, nil
+	}
+	if errors.Is(e.err, errNotExact) {
+		return Canonical(c)
+	}
+	return nil, e.err
 }
