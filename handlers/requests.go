@@ -50,7 +50,6 @@ type Requests struct {
 	mmURL     string
 	publicURL string
 	now       func() time.Time
-	verifier  contentVerifier
 }
 
 // NewRequests returns the request pages' handler. Register:
@@ -58,6 +57,7 @@ type Requests struct {
 //	GET /               → Dashboard (signed-in people)
 //	GET /requests       → List
 //	GET /requests/:id   → Show
+//	GET /mm/:post_id    → FromPost
 func NewRequests(svc RequestReader, opts RequestsOptions) *Requests {
 	now := opts.Now
 	if now == nil {

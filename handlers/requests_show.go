@@ -33,7 +33,7 @@ func (h *Requests) Show(c echo.Context) error {
 	if !h.svc.MayView(r, u.Approver()) {
 		return fmt.Errorf("request page: %s hidden from %s: %w", r.ID, u.Subject, models.ErrNotFound)
 	}
-	verified, err := h.verifier.verify(r)
+	_, verified, err := approval.VerifyContent(r)
 	if err != nil {
 		return fmt.Errorf("request page: verify content of %s: %w", r.ID, err)
 	}
