@@ -16,7 +16,7 @@ import (
 type Decider interface {
 	Get(ctx context.Context, id string) (*models.Request, error)
 	MayView(r *models.Request, a approval.Approver) bool
-	Check(r *models.Request, a approval.Approver) error
+	CanDecide(r *models.Request, a approval.Approver, contentHash string) error
 	Decide(ctx context.Context, d approval.Decision) (*approval.Outcome, error)
 }
 

@@ -49,16 +49,14 @@ func (h *Decisions) Submit(c echo.Context) error {
 	if !h.svc.MayView(req, u.Approver()) {
 		return fmt.Errorf("decision: %s hidden from %s: %w", id, u.Subject, models.ErrNotFound)
 	}
-	// Who may decide at all, early, for a clear answer before any
-	// re-authentication; Decide checks again inside its transaction.
-	if err := h.svc.Check(req, u.Approver()); err != nil {
+	// Whether the decision would be accepted now, before anyone is sent
+	// to re-authenticate; Decide checks again inside its transaction.
+	if err := h.svc.CanDecide(req, u.Approver(), f.ContentHash); err != nil {
+		if errors.Is(err, approval.ErrContentChanged) {
+			return h.contentChanged(c, id)
+		}
 		logEvent(h.log, c, slog.LevelWarn, "decision refused", slog.String("request", id), slog.String("sub", u.Subject), errAttr(err))
 		return err
-	}
-	// Likewise the content binding: no point asking for a step-up to
-	// decide on a page that is already out of date.
-	if f.ContentHash != req.ContentHash {
-		return h.contentChanged(c, id)
 	}
 	d := approval.Decision{
 		RequestID: id, Approver: u.Approver(), Verdict: models.Verdict(f.Verdict),

@@ -103,6 +103,28 @@ func ValidateVerdict(v models.Verdict, comment string) (string, error) {
 	return comment, nil
 }
 
+// CanDecide reports whether a decision by a on r, made on the content
+// with hash contentHash, would be accepted now: the approver may decide
+// (Check), the request is pending and unexpired, and the content is still
+// what the approver was shown. The portal calls it before asking for a
+// step-up, so nobody re-authenticates only to be refused; Decide applies
+// it again, inside its transaction, on the locked row.
+func (s *Service) CanDecide(r *models.Request, a Approver, contentHash string) error {
+	if err := s.Check(r, a); err != nil {
+		return err
+	}
+	if r.State != models.StatePending {
+		return fmt.Errorf("request %s is %s: %w", r.ID, r.State, ErrNotPending)
+	}
+	if !s.clock().Before(r.ExpiresAt) {
+		return fmt.Errorf("request %s expired at %s: %w", r.ID, r.ExpiresAt.Format("15:04:05Z"), ErrExpired)
+	}
+	if contentHash != r.ContentHash {
+		return ErrContentChanged
+	}
+	return nil
+}
+
 func (d *Decision) validate() error {
 	comment, err := ValidateVerdict(d.Verdict, d.Comment)
 	if err != nil {
@@ -145,19 +167,10 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 			}
 			return fmt.Errorf("load request %s: %w", d.RequestID, err)
 		}
-		if err := s.Check(&r, d.Approver); err != nil {
+		if err := s.CanDecide(&r, d.Approver, d.ContentHash); err != nil {
 			return err
 		}
 		now := s.clock()
-		if r.State != models.StatePending {
-			return fmt.Errorf("request %s is %s: %w", r.ID, r.State, ErrNotPending)
-		}
-		if !now.Before(r.ExpiresAt) {
-			return fmt.Errorf("request %s expired at %s: %w", r.ID, r.ExpiresAt.Format("15:04:05Z"), ErrExpired)
-		}
-		if d.ContentHash != r.ContentHash {
-			return ErrContentChanged
-		}
 		var prior int64
 		if err := tx.Model(&models.Decision{}).Where("request_id = ? AND approver_id = ? AND content_hash = ?", r.ID, d.Approver.Actor.ID, r.ContentHash).Count(&prior).Error; err != nil {
 			return fmt.Errorf("count decisions: %w", err)

@@ -263,3 +263,44 @@ func TestVisibility(t *testing.T) {
 		}
 	}
 }
+
+// TestCanDecideIsWhatDecideEnforces checks the pre-check the portal runs
+// before a step-up against what Decide then does.
+func TestCanDecideIsWhatDecideEnforces(t *testing.T) {
+	s := storetest.SQLite(t).Open(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	svc := newSvc(s, approval.Config{Now: func() time.Time { return now }})
+	r, _ := svc.Create(ctx, humanRequest())
+	cases := []struct {
+		name string
+		a    approval.Approver
+		hash string
+		at   time.Time
+		want error
+	}{
+		{"own request", carolA, r.ContentHash, now, approval.ErrSelfDecision},
+		{"other content", aliceA, strings.Repeat("1", 64), now, approval.ErrContentChanged},
+		{"expired", aliceA, r.ContentHash, now.Add(time.Hour), approval.ErrExpired},
+		{"eligible (denies it)", aliceA, r.ContentHash, now, nil},
+	}
+	for _, c := range cases {
+		now = c.at
+		err := svc.CanDecide(r, c.a, c.hash)
+		if (c.want == nil) != (err == nil) || (c.want != nil && !errors.Is(err, c.want)) {
+			t.Errorf("%s: CanDecide = %v, want %v", c.name, err, c.want)
+		}
+		_, derr := svc.Decide(ctx, approval.Decision{RequestID: r.ID, Approver: c.a, Verdict: models.VerdictDeny, Comment: "no", ContentHash: c.hash, StepUp: stepUp})
+		if c.want != nil && !errors.Is(derr, c.want) {
+			t.Errorf("%s: Decide = %v, want %v", c.name, derr, c.want)
+		}
+		if c.want == nil && derr != nil {
+			t.Errorf("%s: Decide = %v", c.name, derr)
+		}
+	}
+	// Now denied: no longer pending, for the pre-check as for Decide.
+	got, _ := svc.Get(ctx, r.ID)
+	if err := svc.CanDecide(got, bobA, got.ContentHash); !errors.Is(err, approval.ErrNotPending) {
+		t.Fatalf("after deny: %v", err)
+	}
+}
