@@ -260,16 +260,6 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return <-j.done
 }
 
-// LockingClause returns the row-lock suffix for "SELECT … FOR UPDATE" on
-// dialects that have it; SQLite's BEGIN IMMEDIATE already holds the write
-// lock for the whole transaction.
-func (s *Store) LockingClause() string {
-	if s.dialect == DialectPostgres {
-		return " FOR UPDATE"
-	}
-	return ""
-}
-
 func gormLogger(l *slog.Logger) logger.Interface {
 	if l == nil {
 		return logger.Discard

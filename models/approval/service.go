@@ -34,9 +34,6 @@ func New(store *models.Store, cfg Config) *Service {
 	return &Service{store: store, now: now, cfg: cfg}
 }
 
-// Rules returns the rules the service applies.
-func (s *Service) Rules() Config { return s.cfg }
-
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // Create validates in, stores the request with its conversation and tool
