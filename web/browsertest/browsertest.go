@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,23 +151,10 @@ func (r *recorder) listen(ev any) {
 		if en == nil {
 			return
 		}
-		if isFaviconProbe(en) {
-			return
-		}
 		if en.Level == log.EntryLevelError || isCSP(en.Text) {
 			r.add(fmt.Sprintf("%s %s: %s (%s)", en.Source, en.Level, en.Text, en.URL))
 		}
 	}
-}
-
-// isFaviconProbe reports a failed /favicon.ico load: Chromium asks for it
-// on its own for pages that declare no icon, so it is not the page's error.
-func isFaviconProbe(en *log.Entry) bool {
-	if en.Source != log.EntrySourceNetwork {
-		return false
-	}
-	u, err := url.Parse(en.URL)
-	return err == nil && u.Path == "/favicon.ico"
 }
 
 // isCSP reports whether a log text is a Content-Security-Policy violation,

@@ -11,7 +11,7 @@ import (
 // assets holds the templates and the stylesheet; an embed.FS is read-only,
 // so this is no mutable package state.
 //
-//go:embed templates/*.html static/demoidp.css
+//go:embed templates/*.html static/demoidp.css static/favicon.svg
 var assets embed.FS
 
 // pageData is the view model of every page; fields a page does not use
@@ -35,6 +35,7 @@ type pageData struct {
 type pages struct {
 	login, otp, message *template.Template
 	stylesheet          []byte
+	icon                []byte
 }
 
 func parsePages() (*pages, error) {
@@ -59,6 +60,9 @@ func parsePages() (*pages, error) {
 	if p.stylesheet, err = assets.ReadFile("static/demoidp.css"); err != nil {
 		return nil, fmt.Errorf("demoidp: read stylesheet: %w", err)
 	}
+	if p.icon, err = assets.ReadFile("static/favicon.svg"); err != nil {
+		return nil, fmt.Errorf("demoidp: read icon: %w", err)
+	}
 	return &p, nil
 }
 
@@ -77,6 +81,14 @@ func render(w http.ResponseWriter, t *template.Template, status int, data pageDa
 	h.Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// serveIcon serves the pages' icon, declared in the layout so browsers do
+// not probe for a /favicon.ico that does not exist.
+func (p *pages) serveIcon(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(p.icon)
 }
 
 func (p *pages) serveStylesheet(w http.ResponseWriter, _ *http.Request) {

@@ -115,6 +115,7 @@ func (p *Provider) routes() *http.ServeMux {
 	m.HandleFunc("POST /login/otp", p.loginOTP)
 	m.HandleFunc("GET /logged-out", p.loggedOut)
 	m.HandleFunc("GET /static/demoidp.css", p.pages.serveStylesheet)
+	m.HandleFunc("GET /static/favicon.svg", p.pages.serveIcon)
 	m.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	m.HandleFunc(p.op.AuthorizationEndpoint().Relative(), p.authorize)
 	m.HandleFunc(p.op.EndSessionEndpoint().Relative(), p.endSession)
