@@ -71,16 +71,19 @@ type Outcome struct {
 // Check applies the rules that do not need the database: who may decide
 // this request at all. The portal uses it to show or hide decision forms;
 // Decide applies it again inside the transaction.
+//
+// The personal reasons (own request, the agent's sponsor) come before the
+// role check, so a requester is told why they of all people may not decide.
 func (s *Service) Check(r *models.Request, a Approver) error {
-	if !s.cfg.mayDecide(a) {
-		return ErrNotApprover
-	}
 	if a.Actor.ID == r.RequesterID || sameName(a.Username, r.RequesterName) {
 		return ErrSelfDecision
 	}
 	if r.RequesterType == models.ActorAgent && !s.cfg.SponsorMayApprove &&
 		(a.Actor.ID == r.SponsorID || sameName(a.Username, r.SponsorName)) {
 		return ErrSponsorDecision
+	}
+	if !s.cfg.mayDecide(a) {
+		return ErrNotApprover
 	}
 	return nil
 }
