@@ -23,7 +23,7 @@ type RequestReader interface {
 	ListByRequester(ctx context.Context, who string, limit int) ([]models.Request, error)
 	RecentDecisions(ctx context.Context, limit int) ([]approval.DecisionRow, error)
 	Counts(ctx context.Context) (map[models.State]int64, error)
-	Check(r *models.Request, a approval.Approver) error
+	CanDecide(r *models.Request, a approval.Approver, contentHash string) error
 	SeesAll(a approval.Approver) bool
 	MayView(r *models.Request, a approval.Approver) bool
 	FindByPost(ctx context.Context, postID string) (*models.Request, error)

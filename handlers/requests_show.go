@@ -66,15 +66,18 @@ func decidedNotice(verdict string, r *models.Request, subject string) string {
 // can see itself: the state, the clock, whether u already decided this
 // content, and whether the stored content still matches its hash.
 func (h *Requests) decideView(c echo.Context, u *session.User, r *models.Request, verified bool) pages.DecideView {
-	switch {
-	case r.State != models.StatePending:
-		return pages.DecideView{Reason: fmt.Sprintf("This request is %s; it no longer takes decisions.", r.State)}
-	case !h.now().Before(r.ExpiresAt):
-		return pages.DecideView{Reason: "This request expired before enough approvers decided; it no longer takes decisions."}
-	case !verified:
+	if !verified {
 		return pages.DecideView{Reason: "Decisions are disabled because the stored content no longer matches its hash."}
 	}
-	if err := h.svc.Check(r, u.Approver()); err != nil {
+	// The domain's pre-check says whether a decision would be accepted;
+	// the page only words its answer.
+	if err := h.svc.CanDecide(r, u.Approver(), r.ContentHash); err != nil {
+		switch {
+		case errors.Is(err, approval.ErrNotPending):
+			return pages.DecideView{Reason: fmt.Sprintf("This request is %s; it no longer takes decisions.", r.State)}
+		case errors.Is(err, approval.ErrExpired):
+			return pages.DecideView{Reason: "This request expired before enough approvers decided; it no longer takes decisions."}
+		}
 		return pages.DecideView{Reason: checkReason(err)}
 	}
 	for _, d := range r.Decisions {

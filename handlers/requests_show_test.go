@@ -518,6 +518,8 @@ func TestRequestPageNotFound(t *testing.T) {
 func TestRequestPageAfterExpiry(t *testing.T) {
 	later := func() time.Time { return time.Now().Add(3 * time.Hour) }
 	f := newRequestsFixture(t, RequestsOptions{Now: later})
+	// The page and the domain read the same (moved) clock.
+	f.h = NewRequests(approval.New(f.store, approval.Config{ApproverRoles: []string{"approver"}, Now: later}), RequestsOptions{Now: later})
 	doc := f.page(t, userAlice, "/requests/"+f.byAction["restart"].ID)
 	if doc.Find(byTestID("request-head")+" "+byTestID("expired")).Length() != 1 {
 		t.Error("an expired pending request is not marked expired")
