@@ -1,0 +1,57 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Evaluate runs the rules in order and returns the first match's outcome.
+// Nothing matching means deny. A rule whose condition fails at run time
+// denies the request (fail closed) with Err set, so the caller can audit it.
+func (p *Policy) Evaluate(in Input) Outcome {
+	for _, r := range p.rules {
+		ok, err := r.matches(in)
+		if err != nil {
+			return Outcome{
+				Kind: OutcomeDeny, Rule: r.outcome.Rule, Condition: r.outcome.Condition,
+				Reason:      "the policy could not be evaluated for this request",
+				Explanation: fmt.Sprintf("denied: rule %s failed to evaluate", r.outcome.Rule),
+				Err:         fmt.Errorf("policy: rule %s: %w", r.outcome.Rule, err),
+			}
+		}
+		if ok {
+			out := r.outcome
+			out.Explanation = explain(out)
+			return out
+		}
+	}
+	return Outcome{Kind: OutcomeDeny, Reason: "no policy rule allows this request", Explanation: "denied: no rule matched (default deny)"}
+}
+
+// explain says an outcome in plain words.
+func explain(o Outcome) string {
+	var b strings.Builder
+	switch o.Kind {
+	case OutcomeDeny:
+		b.WriteString("denied")
+		if o.Reason != "" {
+			b.WriteString(": " + o.Reason)
+		}
+	case OutcomeAutoApprove:
+		b.WriteString("approved automatically")
+	case OutcomeRequire:
+		noun := "approvals"
+		if o.Approvals == 1 {
+			noun = "approval"
+		}
+		fmt.Fprintf(&b, "%d %s from %s needed", o.Approvals, noun, strings.Join(o.Roles, " or "))
+		if o.Window != "" {
+			fmt.Fprintf(&b, " inside change window %s", o.Window)
+		}
+	}
+	fmt.Fprintf(&b, ", rule %s", o.Rule)
+	if c := strings.TrimSpace(o.Condition); c != "" && c != "true" {
+		fmt.Fprintf(&b, ", because %s", c)
+	}
+	return b.String()
+}

@@ -1,0 +1,72 @@
+package policy
+
+import (
+	"slices"
+	"sync/atomic"
+)
+
+// Policy is one loaded, validated policy file. It is immutable: reloading
+// builds a new Policy and swaps it in a Holder.
+type Policy struct {
+	// Ref identifies this policy version in audit records and on request
+	// pages: the file name and the SHA-256 of its bytes.
+	Ref     string
+	actions []*Action
+	byName  map[string]*Action
+	rules   []*rule
+	roles   roleMap
+}
+
+// roleMap says which people hold which policy roles.
+type roleMap struct {
+	// idpGroups maps an IdP group (claim value) to roles.
+	idpGroups map[string][]string
+	// mattermostUsers maps a Mattermost username (lower case) to roles.
+	mattermostUsers map[string][]string
+}
+
+// rule is one compiled rule; see rules.go.
+type rule struct {
+	outcome Outcome
+	matches func(Input) (bool, error)
+}
+
+// Action returns the catalogue entry named name.
+func (p *Policy) Action(name string) (*Action, bool) {
+	a, ok := p.byName[name]
+	return a, ok
+}
+
+// Actions returns the catalogue in file order.
+func (p *Policy) Actions() []*Action { return slices.Clone(p.actions) }
+
+// ActionsFor returns the actions someone holding roles may ask for.
+func (p *Policy) ActionsFor(roles []string) []*Action {
+	var out []*Action
+	for _, a := range p.actions {
+		if a.MayRequest(roles) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Holder keeps the policy in force and lets a reload swap it atomically.
+// Readers call Current for each request and keep that one pointer for the
+// whole evaluation.
+type Holder struct {
+	p atomic.Pointer[Policy]
+}
+
+// NewHolder returns a Holder with p in force.
+func NewHolder(p *Policy) *Holder {
+	h := &Holder{}
+	h.p.Store(p)
+	return h
+}
+
+// Current returns the policy in force.
+func (h *Holder) Current() *Policy { return h.p.Load() }
+
+// Swap puts p in force.
+func (h *Holder) Swap(p *Policy) { h.p.Store(p) }
