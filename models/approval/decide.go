@@ -214,11 +214,12 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 		case out.Approvals >= r.RequiredApprovals:
 			to, reason = models.StateApproved, fmt.Sprintf("%d of %d approvals", out.Approvals, r.RequiredApprovals)
 		}
+		from := r.State
 		if err := s.bump(tx, &r, to, now, d.Approver.Actor, reason); err != nil {
 			return err
 		}
 		out.Request, out.Decision, out.Transitioned = &r, dec, to != ""
-		return nil
+		return s.runHooks(tx, Change{Kind: ChangeDecided, Request: &r, From: from, To: r.State, Decision: dec, Actor: d.Approver.Actor, Reason: reason, At: now})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("approval: decide: %w", err)

@@ -19,6 +19,9 @@ type Config struct {
 	// requests. Off by default: the sponsor is accountable for the agent and
 	// should not be its only check.
 	SponsorMayApprove bool
+	// Hooks run inside the transaction of every change, after its audit
+	// event, in order (see Hook).
+	Hooks []Hook
 }
 
 // Approver is a person deciding in the portal.

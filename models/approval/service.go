@@ -96,7 +96,10 @@ func (s *Service) Create(ctx context.Context, in NewRequest) (*models.Request, e
 				"required_approvals": req.RequiredApprovals, "expires_at": contenthash.TimeString(req.ExpiresAt),
 			},
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.runHooks(tx, Change{Kind: ChangeCreated, Request: req, From: "", To: req.State, Actor: in.Requester, At: now})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("approval: create request: %w", err)
@@ -153,7 +156,10 @@ func (s *Service) Move(ctx context.Context, t Transition) (*models.Request, erro
 			Action: out.Action, PolicyRef: out.PolicyRef,
 			Payload: map[string]any{"from": t.From, "to": t.To, "reason": t.Reason, "content_hash": out.ContentHash, "version": out.Version},
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.runHooks(tx, Change{Kind: ChangeMoved, Request: &out, From: t.From, To: t.To, Actor: t.Actor, Reason: t.Reason, At: now})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("approval: %w", err)

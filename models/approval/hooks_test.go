@@ -1,0 +1,64 @@
+package approval_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/storetest"
+)
+
+// TestHooksSeeEveryChangeAndTheirErrorsRollBack checks that hooks run for
+// create, move and decide with the right states, and that a failing hook
+// undoes the change together with its audit event.
+func TestHooksSeeEveryChangeAndTheirErrorsRollBack(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		var seen []approval.Change
+		fail := false
+		hook := approval.HookFunc(func(tx *gorm.DB, ch approval.Change) error {
+			if fail {
+				return errors.New("hook refused")
+			}
+			seen = append(seen, ch)
+			return nil
+		})
+		svc := approval.New(s, approval.Config{Hooks: []approval.Hook{hook}})
+		ctx := context.Background()
+		in := humanRequest()
+		in.RequiredApprovals = 1
+		req, err := svc.Create(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := decide(svc, req, aliceA, models.VerdictApprove, ""); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 2 || seen[0].Kind != approval.ChangeCreated || seen[0].To != models.StatePending ||
+			seen[1].Kind != approval.ChangeDecided || seen[1].From != models.StatePending || seen[1].To != models.StateApproved || seen[1].Decision == nil {
+			t.Fatalf("hooks saw %+v", seen)
+		}
+		before := len(events(t, s))
+		fail = true
+		_, err = svc.Move(ctx, approval.Transition{ID: req.ID, From: models.StateApproved, To: models.StateExecuted, Actor: models.SystemActor("test")})
+		if err == nil {
+			t.Fatal("a failing hook must fail the move")
+		}
+		got, _ := svc.Get(ctx, req.ID)
+		if got.State != models.StateApproved || len(events(t, s)) != before {
+			t.Fatalf("failed hook left the move behind: %s, %d events (want %d)", got.State, len(events(t, s)), before)
+		}
+		if _, err := svc.Create(ctx, humanRequest()); err == nil {
+			t.Fatal("a failing hook must fail the create")
+		}
+		var n int64
+		s.DB(ctx).Model(&models.Request{}).Count(&n)
+		if n != 1 {
+			t.Fatalf("failed create left %d requests", n)
+		}
+	})
+}
