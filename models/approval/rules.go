@@ -22,6 +22,8 @@ type Config struct {
 	// Hooks run inside the transaction of every change, after its audit
 	// event, in order (see Hook).
 	Hooks []Hook
+	// Policy gives the policy Submit applies; nil refuses Submit.
+	Policy PolicySource
 }
 
 // Approver is a person deciding in the portal.

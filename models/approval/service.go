@@ -38,13 +38,31 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microse
 
 // Create validates in, stores the request with its conversation and tool
 // chain, computes its content hash and records "request.created", all in one
-// transaction.
+// transaction. It applies no policy: in.RequiredApprovals and in.TTL are
+// taken as given (see Submit for requests that policy decides).
 func (s *Service) Create(ctx context.Context, in NewRequest) (*models.Request, error) {
-	params, err := in.validate()
+	now := s.clock()
+	req, posts, calls, err := prepare(in, now)
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock()
+	err = s.store.WithTx(ctx, func(tx *gorm.DB) error {
+		return s.insert(tx, req, posts, calls, in.Requester, now)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("approval: create request: %w", err)
+	}
+	req.Posts, req.ToolCalls = posts, calls
+	return req, nil
+}
+
+// prepare validates in and builds the request row, its conversation and
+// tool chain, with the content hash, ready for insert.
+func prepare(in NewRequest, now time.Time) (*models.Request, []models.ConversationPost, []models.ToolCall, error) {
+	params, err := in.validate()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	req := &models.Request{
 		ID: models.NewRequestID(), Kind: in.Kind, Action: in.Action, Params: params, Purpose: in.Purpose,
 		RequesterType: in.Requester.Type, RequesterID: in.Requester.ID, RequesterName: in.Requester.Display,
@@ -58,7 +76,7 @@ func (s *Service) Create(ctx context.Context, in NewRequest) (*models.Request, e
 	for i, p := range in.Posts {
 		p.ID, p.RequestID, p.Position = 0, req.ID, i
 		if p.Hash, err = contenthash.PostHash(&p); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		posts[i] = p
 	}
@@ -69,43 +87,42 @@ func (s *Service) Create(ctx context.Context, in NewRequest) (*models.Request, e
 		calls[i] = c
 	}
 	if req.ContentHash, err = contenthash.Hash(contenthash.OfRequest(req, posts, calls)); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	err = s.store.WithTx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Omit("Posts", "ToolCalls", "Decisions").Create(req).Error; err != nil {
-			return fmt.Errorf("insert request: %w", err)
+	return req, posts, calls, nil
+}
+
+// insert writes a prepared request with its audit event and runs the hooks,
+// inside tx.
+func (s *Service) insert(tx *gorm.DB, req *models.Request, posts []models.ConversationPost, calls []models.ToolCall, requester models.Actor, now time.Time) error {
+	if err := tx.Omit("Posts", "ToolCalls", "Decisions").Create(req).Error; err != nil {
+		return fmt.Errorf("insert request: %w", err)
+	}
+	if len(posts) > 0 {
+		if err := tx.CreateInBatches(posts, 200).Error; err != nil {
+			return fmt.Errorf("insert conversation: %w", err)
 		}
-		if len(posts) > 0 {
-			if err := tx.CreateInBatches(posts, 200).Error; err != nil {
-				return fmt.Errorf("insert conversation: %w", err)
-			}
+	}
+	if len(calls) > 0 {
+		if err := tx.CreateInBatches(calls, 200).Error; err != nil {
+			return fmt.Errorf("insert tool chain: %w", err)
 		}
-		if len(calls) > 0 {
-			if err := tx.CreateInBatches(calls, 200).Error; err != nil {
-				return fmt.Errorf("insert tool chain: %w", err)
-			}
-		}
-		_, err := audit.Append(tx, now, audit.Entry{
-			Type: "request.created", Actor: in.Requester, RequestID: req.ID, Purpose: req.Purpose,
-			Action: req.Action, PolicyRef: req.PolicyRef,
-			Payload: map[string]any{
-				"kind": req.Kind, "params": jsonRaw(req.Params), "content_hash": req.ContentHash,
-				"sponsor_id": req.SponsorID, "team_id": req.TeamID, "channel_id": req.ChannelID,
-				"root_post_id": req.RootPostID, "trigger_post_id": req.TriggerPostID,
-				"posts": len(posts), "tool_calls": len(calls),
-				"required_approvals": req.RequiredApprovals, "expires_at": contenthash.TimeString(req.ExpiresAt),
-			},
-		})
-		if err != nil {
-			return err
-		}
-		return s.runHooks(tx, Change{Kind: ChangeCreated, Request: req, From: "", To: req.State, Actor: in.Requester, At: now})
+	}
+	_, err := audit.Append(tx, now, audit.Entry{
+		Type: "request.created", Actor: requester, RequestID: req.ID, Purpose: req.Purpose,
+		Action: req.Action, PolicyRef: req.PolicyRef,
+		Payload: map[string]any{
+			"kind": req.Kind, "params": jsonRaw(req.Params), "content_hash": req.ContentHash,
+			"sponsor_id": req.SponsorID, "team_id": req.TeamID, "channel_id": req.ChannelID,
+			"root_post_id": req.RootPostID, "trigger_post_id": req.TriggerPostID,
+			"posts": len(posts), "tool_calls": len(calls),
+			"required_approvals": req.RequiredApprovals, "expires_at": contenthash.TimeString(req.ExpiresAt),
+		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("approval: create request: %w", err)
+		return err
 	}
-	req.Posts, req.ToolCalls = posts, calls
-	return req, nil
+	return s.runHooks(tx, Change{Kind: ChangeCreated, Request: req, From: "", To: req.State, Actor: requester, At: now})
 }
 
 // Transition asks to move request ID from state From to state To. From is

@@ -45,6 +45,13 @@ type Outcome struct {
 	// long the execution grant lives once approved. Zero means defaults.
 	RequestTTL time.Duration
 	GrantTTL   time.Duration
+	// Remind lists, as offsets from the request's creation, when pending
+	// approvers are reminded (DM in Mattermost).
+	Remind []time.Duration
+	// EscalateTo names roles that may also approve, and are told, once
+	// EscalateAfter has passed without enough approvals.
+	EscalateTo    []string
+	EscalateAfter time.Duration
 	// Explanation says the outcome in plain words, e.g. "2 approvals from
 	// sre needed, rule prod-changes, because params.env == \"prod\"".
 	Explanation string
