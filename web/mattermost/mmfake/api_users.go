@@ -78,3 +78,28 @@ func (s *Server) getTeam(w http.ResponseWriter, r *http.Request, _ string) {
 	}
 	writeJSON(w, http.StatusOK, t)
 }
+
+// getUserByUsername serves GET /users/username/{username} like GET
+// /users/{user_id}: 404 for an unknown name.
+func (s *Server) getUserByUsername(w http.ResponseWriter, r *http.Request, caller string) {
+	name := r.PathValue("username")
+	if !model.IsValidUsername(name) {
+		badID(w, "username")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range s.users {
+		if u.Username != name {
+			continue
+		}
+		view := u.DeepCopy()
+		if u.Id != caller {
+			view.NotifyProps = nil
+			view.LastPasswordUpdate = 0
+		}
+		writeJSON(w, http.StatusOK, view)
+		return
+	}
+	writeError(w, http.StatusNotFound, "app.user.missing_account.const", "Unable to find the user.")
+}

@@ -110,3 +110,13 @@ func (s *Server) faulty(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// ForgetPendingPostIDs drops the fake's memory of pending_post_ids, as a
+// real server does when its short-lived de-duplication cache expires: a
+// create repeated after that posts again. Tests use it to prove that
+// callers find their earlier post instead of relying on the cache.
+func (s *Server) ForgetPendingPostIDs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending = map[string]string{}
+}

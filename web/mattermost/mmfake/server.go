@@ -110,6 +110,7 @@ func (s *Server) routes() http.Handler {
 	}
 	api("GET /users/me", s.getMe)
 	api("GET /users/{user_id}", s.getUser)
+	api("GET /users/username/{username}", s.getUserByUsername)
 	api("GET /bots/{bot_user_id}", s.getBot)
 	api("GET /teams/{team_id}", s.getTeam)
 	api("GET /channels/{channel_id}", s.getChannel)

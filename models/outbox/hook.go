@@ -1,0 +1,93 @@
+package outbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
+)
+
+// Hook writes the chat work of every request change into the outbox, in
+// the change's own transaction (it implements approval.Hook):
+//
+//   - created: the request message (posted into the request's thread or
+//     channel) and DMs to the eligible approvers when it waits for them;
+//   - decided: the request message re-rendered, and a thread reply with
+//     the decision;
+//   - any move, and a changed content: the request message re-rendered;
+//   - a final state (approved, denied, expired, cancelled, executed,
+//     failed): the requester is told the outcome by DM (an agent's sponsor
+//     for an agent).
+type Hook struct{}
+
+// RequestChanged implements approval.Hook.
+func (Hook) RequestChanged(tx *gorm.DB, ch approval.Change) error {
+	r := ch.Request
+	now := ch.At
+	if now.IsZero() {
+		now = time.Now().UTC()
+	}
+	var rows []Message
+	add := func(lane string, kind Kind, recipient string, p Payload) error {
+		b, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, Message{
+			RequestID: r.ID, Lane: lane, Kind: kind, Recipient: recipient, Payload: string(b), IdemKey: newKey(),
+			State: StatePending, NextAttemptUS: us(now), CreatedAt: now, UpdatedAt: now,
+		})
+		return nil
+	}
+	thread := r.ID
+	switch ch.Kind {
+	case approval.ChangeCreated:
+		cp := ChatPost{RequestID: r.ID, IdemKey: newKey(), CreatedAt: now, UpdatedAt: now}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&cp).Error; err != nil {
+			return fmt.Errorf("outbox: request chat post: %w", err)
+		}
+		if err := add(thread, KindRequestPost, "", Payload{}); err != nil {
+			return err
+		}
+		if ch.To == models.StatePending {
+			if err := add(thread, KindNotifyApprovers, "", Payload{}); err != nil {
+				return err
+			}
+		}
+	case approval.ChangeDecided:
+		if err := add(thread, KindRequestPost, "", Payload{}); err != nil {
+			return err
+		}
+		if ch.Decision != nil {
+			if err := add(thread, KindDecisionReply, "", Payload{DecisionID: ch.Decision.ID}); err != nil {
+				return err
+			}
+		}
+	default:
+		if err := add(thread, KindRequestPost, "", Payload{}); err != nil {
+			return err
+		}
+	}
+	if ch.Moved() && (ch.To.Terminal() || ch.To == models.StateApproved) {
+		to := r.RequesterID
+		if r.RequesterType == models.ActorAgent {
+			to = r.SponsorID
+		}
+		if to != "" {
+			if err := add(r.ID+"/dm/"+to, KindOutcomeDM, to, Payload{State: string(ch.To), Actor: ch.Actor.Display, Reason: ch.Reason}); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.Create(&rows).Error; err != nil {
+		return fmt.Errorf("outbox: enqueue: %w", err)
+	}
+	return nil
+}
+
+var _ approval.Hook = Hook{}

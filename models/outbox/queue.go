@@ -1,0 +1,213 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/countersign/countersign/models"
+)
+
+// Queue is the outbox table's operations for workers.
+type Queue struct {
+	store *models.Store
+}
+
+// NewQueue returns the queue on store.
+func NewQueue(store *models.Store) *Queue { return &Queue{store: store} }
+
+// ErrLeaseLost means the row's lease ended and another worker took it
+// (or finished it): the caller's result is dropped, which is safe because
+// every delivery is idempotent.
+var ErrLeaseLost = errors.New("outbox: lease lost")
+
+// Claim leases up to limit due rows to owner until now+lease and returns
+// them in id order. A row is due when it is pending, its next attempt time
+// has come, nobody holds an unexpired lease on it, and no earlier row of
+// its lane is still pending. Each row is taken by compare-and-swap on its
+// lease, so concurrent workers (in one process or many) never hold the
+// same row; its attempt count goes up by one.
+func (q *Queue) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Message, error) {
+	if owner == "" || limit < 1 || lease <= 0 {
+		return nil, models.Invalid("claim", "owner, a positive lease and limit are required")
+	}
+	var claimed []Message
+	err := q.store.WithTx(ctx, func(tx *gorm.DB) error {
+		claimed = claimed[:0]
+		var cands []Message
+		err := tx.Raw(`SELECT * FROM outbox_messages o
+			WHERE o.state = ? AND o.next_attempt_us <= ? AND o.lease_until_us <= ?
+			AND NOT EXISTS (SELECT 1 FROM outbox_messages p WHERE p.lane = o.lane AND p.state = ? AND p.id < o.id)
+			ORDER BY o.id LIMIT ?`, StatePending, us(now), us(now), StatePending, limit).Scan(&cands).Error
+		if err != nil {
+			return fmt.Errorf("outbox: find due rows: %w", err)
+		}
+		until := us(now.Add(lease))
+		for _, m := range cands {
+			res := tx.Model(&Message{}).
+				Where("id = ? AND state = ? AND lease_until_us <= ?", m.ID, StatePending, us(now)).
+				Updates(map[string]any{"lease_owner": owner, "lease_until_us": until, "attempts": m.Attempts + 1, "updated_at": now})
+			if res.Error != nil {
+				return fmt.Errorf("outbox: claim row %d: %w", m.ID, res.Error)
+			}
+			if res.RowsAffected == 1 {
+				m.LeaseOwner, m.LeaseUntilUS, m.Attempts = owner, until, m.Attempts+1
+				claimed = append(claimed, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return claimed, nil
+}
+
+// finish updates a row owner still leases.
+func (q *Queue) finish(ctx context.Context, m *Message, owner string, updates map[string]any) error {
+	return q.store.WithTx(ctx, func(tx *gorm.DB) error {
+		return finishTx(tx, m, owner, updates)
+	})
+}
+
+func finishTx(tx *gorm.DB, m *Message, owner string, updates map[string]any) error {
+	updates["lease_owner"], updates["lease_until_us"] = "", 0
+	res := tx.Model(&Message{}).Where("id = ? AND state = ? AND lease_owner = ?", m.ID, StatePending, owner).Updates(updates)
+	if res.Error != nil {
+		return fmt.Errorf("outbox: update row %d: %w", m.ID, res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return fmt.Errorf("outbox: row %d: %w", m.ID, ErrLeaseLost)
+	}
+	return nil
+}
+
+// Done marks a row delivered; postID is the post it created, if any.
+func (q *Queue) Done(ctx context.Context, m *Message, owner, postID string, now time.Time) error {
+	return q.finish(ctx, m, owner, map[string]any{"state": StateDone, "post_id": postID, "last_error": "", "updated_at": now})
+}
+
+// Retry gives the row back for another attempt at next, noting why this
+// one failed (no secrets: callers pass error texts of package mattermost,
+// which never carry the token).
+func (q *Queue) Retry(ctx context.Context, m *Message, owner string, next time.Time, reason string, now time.Time) error {
+	return q.finish(ctx, m, owner, map[string]any{"next_attempt_us": us(next), "last_error": clip(reason), "updated_at": now})
+}
+
+// Fail marks a row failed for good with the reason: Mattermost refused it
+// (a 4xx other than 429) or it ran out of attempts.
+func (q *Queue) Fail(ctx context.Context, m *Message, owner, reason string, now time.Time) error {
+	return q.finish(ctx, m, owner, map[string]any{"state": StateFailed, "last_error": clip(reason), "updated_at": now})
+}
+
+// Expand marks parent done and queues children in the same transaction,
+// so a crash never leaves both or neither half-written.
+func (q *Queue) Expand(ctx context.Context, parent *Message, owner string, children []Message, now time.Time) error {
+	return q.store.WithTx(ctx, func(tx *gorm.DB) error {
+		if err := finishTx(tx, parent, owner, map[string]any{"state": StateDone, "last_error": "", "updated_at": now}); err != nil {
+			return err
+		}
+		for i := range children {
+			c := &children[i]
+			c.RequestID, c.State, c.IdemKey = parent.RequestID, StatePending, newKey()
+			c.NextAttemptUS, c.CreatedAt, c.UpdatedAt = us(now), now, now
+			if c.Payload == "" {
+				c.Payload = "{}"
+			}
+		}
+		if len(children) == 0 {
+			return nil
+		}
+		if err := tx.Create(&children).Error; err != nil {
+			return fmt.Errorf("outbox: queue expanded rows: %w", err)
+		}
+		return nil
+	})
+}
+
+// ChatPost returns the request's chat post record (models.ErrNotFound when
+// the request predates the outbox).
+func (q *Queue) ChatPost(ctx context.Context, requestID string) (*ChatPost, error) {
+	var cp ChatPost
+	err := q.store.DB(ctx).First(&cp, "request_id = ?", requestID).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("outbox: chat post of %s: %w", requestID, models.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("outbox: chat post of %s: %w", requestID, err)
+	}
+	return &cp, nil
+}
+
+// EnsureChatPost returns the request's chat post record, creating an
+// empty one (with a fresh idempotency key) for requests created before the
+// outbox existed.
+func (q *Queue) EnsureChatPost(ctx context.Context, requestID string, now time.Time) (*ChatPost, error) {
+	cp, err := q.ChatPost(ctx, requestID)
+	if !errors.Is(err, models.ErrNotFound) {
+		return cp, err
+	}
+	err = q.store.WithTx(ctx, func(tx *gorm.DB) error {
+		return tx.Exec(`INSERT INTO request_chat_posts (request_id, post_id, channel_id, root_id, idem_key, created_at, updated_at)
+			VALUES (?, '', '', '', ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`, requestID, newKey(), now, now).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: chat post of %s: %w", requestID, err)
+	}
+	return q.ChatPost(ctx, requestID)
+}
+
+// SetChatPost records the post created for a request, once: when another
+// worker recorded one first, its record wins and is returned.
+func (q *Queue) SetChatPost(ctx context.Context, requestID, postID, channelID, rootID string, now time.Time) (*ChatPost, error) {
+	err := q.store.WithTx(ctx, func(tx *gorm.DB) error {
+		return tx.Model(&ChatPost{}).Where("request_id = ? AND post_id = ''", requestID).
+			Updates(map[string]any{"post_id": postID, "channel_id": channelID, "root_id": rootID, "updated_at": now}).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: record chat post of %s: %w", requestID, err)
+	}
+	return q.ChatPost(ctx, requestID)
+}
+
+// ForRequest returns every row of a request in id order (for tests and
+// operators).
+func (q *Queue) ForRequest(ctx context.Context, requestID string) ([]Message, error) {
+	var out []Message
+	if err := q.store.DB(ctx).Where("request_id = ?", requestID).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("outbox: rows of %s: %w", requestID, err)
+	}
+	return out, nil
+}
+
+// Pending counts rows still waiting for delivery.
+func (q *Queue) Pending(ctx context.Context) (int64, error) {
+	var n int64
+	err := q.store.DB(ctx).Model(&Message{}).Where("state = ?", StatePending).Count(&n).Error
+	return n, err
+}
+
+// DecodePayload reads a row's payload.
+func (m *Message) DecodePayload() (Payload, error) {
+	var p Payload
+	if m.Payload == "" {
+		return p, nil
+	}
+	if err := json.Unmarshal([]byte(m.Payload), &p); err != nil {
+		return p, fmt.Errorf("outbox: row %d payload: %w", m.ID, err)
+	}
+	return p, nil
+}
+
+// clip bounds stored error texts.
+func clip(s string) string {
+	const max = 1000
+	if len(s) > max {
+		return s[:max]
+	}
+	return s
+}

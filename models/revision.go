@@ -1,0 +1,51 @@
+package models
+
+import "time"
+
+// PostRevision records that a captured post read differently when the
+// conversation was read again at decision time: its text and hash as
+// approvers had seen them, and as the post reads now (Deleted when it is
+// gone). OldContentHash and NewContentHash are the request's content hashes
+// before and after the change was applied.
+type PostRevision struct {
+	ID             int64 `gorm:"primaryKey"`
+	RequestID      string
+	PostID         string
+	OldMessage     string
+	OldHash        string
+	NewMessage     string
+	NewHash        string
+	Deleted        bool
+	OldContentHash string
+	NewContentHash string
+	DetectedAt     time.Time
+}
+
+// TableName pins the table name.
+func (PostRevision) TableName() string { return "post_revisions" }
+
+// LaterPost is a post written in a request's conversation after it was
+// captured. It is shown as later discussion, apart from the approved
+// content, and is not part of the content hash: what people said after
+// the request cannot change what was asked.
+type LaterPost struct {
+	ID               int64 `gorm:"primaryKey"`
+	RequestID        string
+	PostID           string
+	RootID           string
+	AuthorID         string
+	AuthorName       string
+	AuthorKind       AuthorKind
+	BotOwnerID       string
+	FromWebhook      bool
+	OverrideUsername string
+	ChannelMember    bool
+	Message          string
+	CreateAt         int64
+	EditAt           int64
+	Hash             string
+	RecordedAt       time.Time
+}
+
+// TableName pins the table name.
+func (LaterPost) TableName() string { return "later_posts" }
