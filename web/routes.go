@@ -39,6 +39,12 @@ func registerRoutes(e *echo.Echo, opts Options, a *assets, pa *portalAuth) {
 		e.Any(opts.DemoIdPPrefix+"/*", idp)
 	}
 
+	if opts.MattermostActions != nil {
+		// Machine endpoint: no session, no CSRF (exempt under /hooks/);
+		// each click proves itself with a signed context.
+		e.POST("/hooks/mattermost/action", opts.MattermostActions.Action)
+	}
+
 	if pa == nil {
 		// Without sign-in there is nothing to review; the landing page
 		// says sign-in comes with the portal.

@@ -82,6 +82,9 @@ type Options struct {
 	// `countersign demo` and tests only.
 	DemoIdP       http.Handler
 	DemoIdPPrefix string
+	// MattermostActions serves the buttons of Countersign's chat messages
+	// at POST /hooks/mattermost/action; nil leaves the route off.
+	MattermostActions *handlers.MattermostActions
 }
 
 // withDefaults fills optional fields and rejects unusable ones, so New fails
