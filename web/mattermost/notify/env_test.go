@@ -52,6 +52,7 @@ type env struct {
 	botID   string
 	channel *model.Channel
 	root    *model.Post
+	reply   *model.Post
 	people  map[string]*model.User
 }
 
@@ -70,7 +71,7 @@ func newEnv(t *testing.T, b storetest.Backend) *env {
 	e.botID = bot.Id
 	e.channel = fake.NewChannel(team.Id, "incidents", model.ChannelTypeOpen, append(ids, bot.Id)...)
 	e.root = fake.Post(e.channel.Id, e.people["carol"].Id, "payments-api is OOM looping, restart?")
-	fake.Reply(e.root.Id, e.people["bob"].Id, "heap dump attached, go ahead")
+	e.reply = fake.Reply(e.root.Id, e.people["bob"].Id, "heap dump attached, go ahead")
 	c, err := mattermost.New(mattermost.Config{
 		SiteURL: fake.URL(), BotToken: fake.NewToken(bot.Id), CallTimeout: 2 * time.Second,
 		MaxAttempts: 1, BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond,
