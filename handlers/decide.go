@@ -58,6 +58,9 @@ type DecisionsConfig struct {
 	Now func() time.Time
 	// Logger receives decisions and refusals (never tokens). Nil discards.
 	Logger *slog.Logger
+	// Rechecker, when set, reads the conversation again before a step-up
+	// and again before the decision is recorded.
+	Rechecker ConversationRechecker
 }
 
 // Decisions serves POST /requests/:id/decision and completes the
@@ -69,6 +72,8 @@ type Decisions struct {
 	policy   StepUpPolicy
 	now      func() time.Time
 	log      *slog.Logger
+	// rechecker is nil when Mattermost is not configured.
+	rechecker ConversationRechecker
 }
 
 // NewDecisions returns the decision handlers.
@@ -81,7 +86,7 @@ func NewDecisions(svc Decider, rp RelyingParty, sessions Sessions, cfg Decisions
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Decisions{svc: svc, rp: rp, sessions: sessions, policy: cfg.StepUp.withDefaults(), now: now, log: log}
+	return &Decisions{svc: svc, rp: rp, sessions: sessions, policy: cfg.StepUp.withDefaults(), now: now, log: log, rechecker: cfg.Rechecker}
 }
 
 // requestPath is the portal page of request id.

@@ -65,10 +65,16 @@ func (h *Decisions) FinishStepUp(c echo.Context, s *session.Session, r StepUpRes
 	}
 	logEvent(h.log, c, slog.LevelInfo, "step-up completed", slog.String("request", p.RequestID), slog.String("sub", nu.Subject),
 		slog.String("acr", nu.ACR), slog.Any("amr", nu.AMR))
+	// The conversation may have changed while the person signed in
+	// again: read it once more, so Decide sees the current content.
+	unchecked, err := h.recheck(c, p.RequestID, nu.Approver().Actor)
+	if err != nil {
+		return err
+	}
 	return h.decide(c, approval.Decision{
 		RequestID: p.RequestID, Approver: nu.Approver(), Verdict: models.Verdict(p.Verdict),
 		Comment: p.Comment, ContentHash: p.ContentHash, StepUp: nu.StepUp(),
-	})
+	}, unchecked)
 }
 
 // refused renders the page for a step-up that did not count: what went

@@ -58,12 +58,25 @@ func (h *Decisions) Submit(c echo.Context) error {
 		logEvent(h.log, c, slog.LevelWarn, "decision refused", slog.String("request", id), slog.String("sub", u.Subject), errAttr(err))
 		return err
 	}
+	// Read the conversation again before anyone re-authenticates: an
+	// edit or deletion since the capture changes the content, and the
+	// person is sent back to review it instead of signing in for nothing.
+	unchecked, err := h.recheck(c, id, u.Approver().Actor)
+	if err != nil {
+		return err
+	}
+	if req, err = h.svc.Get(c.Request().Context(), id); err != nil {
+		return err
+	}
+	if req.ContentHash != f.ContentHash {
+		return h.contentChanged(c, id)
+	}
 	d := approval.Decision{
 		RequestID: id, Approver: u.Approver(), Verdict: models.Verdict(f.Verdict),
 		Comment: f.Comment, ContentHash: f.ContentHash, StepUp: u.StepUp(),
 	}
 	if h.fresh(u) {
-		return h.decide(c, d)
+		return h.decide(c, d, unchecked)
 	}
 	return h.challenge(c, s, u, f, id)
 }
@@ -99,7 +112,7 @@ func (h *Decisions) challenge(c echo.Context, s *session.Session, u *session.Use
 // decide records d and redirects to the request page with the result. A
 // changed request gets its own page; every other refusal goes to the
 // error handler, which maps the domain's errors to 403/404/409.
-func (h *Decisions) decide(c echo.Context, d approval.Decision) error {
+func (h *Decisions) decide(c echo.Context, d approval.Decision, chatUnchecked bool) error {
 	out, err := h.svc.Decide(c.Request().Context(), d)
 	if errors.Is(err, approval.ErrContentChanged) {
 		return h.contentChanged(c, d.RequestID)
@@ -112,7 +125,11 @@ func (h *Decisions) decide(c echo.Context, d approval.Decision) error {
 		slog.String("request", d.RequestID), slog.String("sub", d.Approver.Actor.ID), slog.String("verdict", string(d.Verdict)),
 		slog.Int("approvals", out.Approvals), slog.Bool("transitioned", out.Transitioned),
 		slog.String("acr", d.StepUp.ACR), slog.Any("amr", d.StepUp.AMR))
-	return c.Redirect(http.StatusSeeOther, requestPath(d.RequestID)+"?decided="+string(d.Verdict))
+	target := requestPath(d.RequestID) + "?decided=" + string(d.Verdict)
+	if chatUnchecked {
+		target += "&chat=unchecked"
+	}
+	return c.Redirect(http.StatusSeeOther, target)
 }
 
 // contentChanged tells the person the request changed after they opened

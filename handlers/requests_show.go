@@ -40,6 +40,12 @@ func (h *Requests) Show(c echo.Context) error {
 	v := h.requestView(r, verified, h.now())
 	v.Decide = h.decideView(c, u, r, verified)
 	v.Notice = decidedNotice(c.QueryParam("decided"), r, u.Subject)
+	if v.Notice != "" && c.QueryParam("chat") == "unchecked" {
+		v.ChatNote = chatUncheckedNote
+	}
+	if v.Revisions, v.Later, err = h.conversationHistoryViews(c.Request().Context(), r, h.now()); err != nil {
+		return err
+	}
 	return render.Component(c, http.StatusOK, pages.Request(v))
 }
 

@@ -138,7 +138,7 @@ func newPortalAuth(opts Options) (*portalAuth, error) {
 	}
 	if opts.Approvals != nil {
 		p.decisions = handlers.NewDecisions(opts.Approvals, a.RP, mgr, handlers.DecisionsConfig{
-			StepUp: a.StepUp, Now: a.Now, Logger: opts.Logger,
+			StepUp: a.StepUp, Now: a.Now, Logger: opts.Logger, Rechecker: opts.Rechecker,
 		})
 	}
 	var finisher handlers.StepUpFinisher

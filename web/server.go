@@ -85,6 +85,9 @@ type Options struct {
 	// MattermostActions serves the buttons of Countersign's chat messages
 	// at POST /hooks/mattermost/action; nil leaves the route off.
 	MattermostActions *handlers.MattermostActions
+	// Rechecker reads a request's conversation again at decision time
+	// (*mattermost.Rechecker); nil decides on the capture alone.
+	Rechecker handlers.ConversationRechecker
 }
 
 // withDefaults fills optional fields and rejects unusable ones, so New fails

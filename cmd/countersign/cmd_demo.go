@@ -46,6 +46,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		RoleMap: map[string][]string{"sre": {"approver"}, "security": {"approver"}, "audit": {"auditor"}},
 	}
 	cfg.StepUp = StepUpConfig{MaxAge: Duration(5 * time.Minute), ACRValues: []string{demoidp.ACRMFA}}
+	// The demo talks to a real Mattermost only when one is named in the
+	// environment (COUNTERSIGN_MATTERMOST_*).
+	if err := applyMattermostEnv(&cfg, env); err != nil {
+		return err
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -95,6 +100,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	p := &portal{
 		cfg: cfg, log: log, store: store, approvals: svc, auth: authOptions(cfg, rp, store),
 		demoIdP: idp, demoPrefix: idp.PathPrefix(), checkpoints: cp,
+	}
+	if p.chat, err = newChat(cfg, store, svc, log); err != nil {
+		return err
 	}
 	return p.serve(ctx, func(a net.Addr) {
 		fmt.Fprintf(stdout, "Countersign demo listening on http://%s\n", a)

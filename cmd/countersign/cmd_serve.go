@@ -33,6 +33,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return err
 	}
 	p := &portal{cfg: cfg, log: log, store: store, approvals: approvalService(store, cfg), checkpoints: cp}
+	if p.chat, err = newChat(cfg, store, p.approvals, log); err != nil {
+		return err
+	}
 	if cfg.OIDC.Issuer != "" {
 		rp, err := relyingParty(ctx, cfg, nil)
 		if err != nil {

@@ -107,6 +107,9 @@ type ApprovalsConfig struct {
 type MattermostConfig struct {
 	// SiteURL is Mattermost's address, e.g. https://chat.example.com.
 	SiteURL string `yaml:"site_url"`
+	// Messages configures the bot's messages back into chat (see
+	// config_mattermost_messages.go).
+	Messages MattermostMessagesConfig `yaml:",inline"`
 }
 
 // LogConfig selects the log level.
@@ -299,7 +302,7 @@ func (c *Config) Validate() error {
 			return configErrorf("config: mattermost.site_url: %q must be an absolute URL", c.Mattermost.SiteURL)
 		}
 	}
-	return nil
+	return c.validateMattermostMessages()
 }
 
 // knownRoles are the roles Countersign understands.
@@ -323,6 +326,10 @@ func envKeys(v reflect.Value, prefix string, out map[string]reflect.Value) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" && strings.Contains(t.Field(i).Tag.Get("yaml"), ",inline") && v.Field(i).Kind() == reflect.Struct {
+			envKeys(v.Field(i), prefix, out)
+			continue
+		}
 		if tag == "" || tag == "-" {
 			continue
 		}

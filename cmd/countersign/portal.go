@@ -49,6 +49,7 @@ func approvalService(store *models.Store, cfg Config) *approval.Service {
 	return approval.New(store, approval.Config{
 		ApproverRoles:     cfg.Approvals.ApproverRoles,
 		SponsorMayApprove: cfg.Approvals.SponsorMayApprove,
+		Hooks:             chatHooks(cfg),
 	})
 }
 
@@ -92,6 +93,8 @@ type portal struct {
 	demoPrefix string
 	// checkpoints signs the audit log head; its key is published.
 	checkpoints *audit.Checkpointer
+	// chat posts back into Mattermost; nil when the bot is not configured.
+	chat *chatParts
 }
 
 // serve builds the web application and serves it until ctx ends. ready is
@@ -115,6 +118,13 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		ctx, stop := context.WithCancel(ctx)
 		defer stop()
 		go signCheckpoints(ctx, p.checkpoints, p.cfg.Audit.CheckpointInterval.D(), p.log)
+	}
+	if p.chat != nil {
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go p.chat.run(ctx)
+		opts.MattermostActions = p.chat.actions
+		opts.Rechecker = p.chat.rechecker
 	}
 	if p.auth != nil {
 		if p.checkpoints != nil {

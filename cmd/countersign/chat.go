@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/countersign/countersign/handlers"
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/outbox"
+	"github.com/countersign/countersign/web/mattermost"
+	"github.com/countersign/countersign/web/mattermost/notify"
+)
+
+// chatHooks are the approval hooks for messages back into chat: the
+// outbox hook when the bot is configured, none otherwise (nothing would
+// drain the rows).
+func chatHooks(cfg Config) []approval.Hook {
+	if !cfg.MattermostMessages() {
+		return nil
+	}
+	return []approval.Hook{outbox.Hook{}}
+}
+
+// chatParts are the running pieces of the Mattermost messages.
+type chatParts struct {
+	worker    *notify.Worker
+	actions   *handlers.MattermostActions
+	rechecker *mattermost.Rechecker
+}
+
+// newChat builds the bot client, the outbox worker, the button endpoint
+// and the decision-time re-check; nil when the bot is not configured.
+func newChat(cfg Config, store *models.Store, svc *approval.Service, log *slog.Logger) (*chatParts, error) {
+	if !cfg.MattermostMessages() {
+		return nil, nil
+	}
+	m := cfg.Mattermost.Messages
+	client, err := mattermost.New(mattermost.Config{SiteURL: cfg.Mattermost.SiteURL, BotToken: m.BotToken, Logger: log})
+	if err != nil {
+		return nil, &startupError{err: err}
+	}
+	key, err := notify.LoadActionKey(m.ActionKey, cfg.DataDir)
+	if err != nil {
+		return nil, &startupError{err: err}
+	}
+	signer, err := notify.NewSigner(key)
+	if err != nil {
+		return nil, &startupError{err: err}
+	}
+	render := notify.Renderer{PublicURL: cfg.PublicURL}
+	actionURL := strings.TrimRight(cfg.PublicURL, "/") + "/hooks/mattermost/action"
+	queue := outbox.NewQueue(store)
+	w, err := notify.NewWorker(notify.WorkerConfig{
+		Queue: queue, Chat: client, Requests: svc, Render: render, Directory: notify.StaticApprovers(m.Approvers),
+		Signer: signer, ActionURL: actionURL, MaxAttempts: m.OutboxMaxAttempts, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chat: %w", err)
+	}
+	return &chatParts{
+		worker:    w,
+		actions:   handlers.NewMattermostActions(notify.NewActions(svc, queue, signer, render, actionURL, nil, log)),
+		rechecker: mattermost.NewRechecker(client, svc, m.RecheckTimeout.D()),
+	}, nil
+}
+
+// run drains the outbox until ctx ends.
+func (c *chatParts) run(ctx context.Context) { c.worker.Run(ctx) }
