@@ -82,7 +82,16 @@ type Options struct {
 	// `countersign demo` and tests only.
 	DemoIdP       http.Handler
 	DemoIdPPrefix string
+	// Grants serves the grant keys at /.well-known/jwks.json and the
+	// executors' POST /api/v1/grants/redeem; nil serves neither.
+	Grants *handlers.Grants
+	// ExampleExecutor, when set, is mounted at ExampleExecutorPath (the
+	// demo's executor; see web/exampleexecutor).
+	ExampleExecutor http.Handler
 }
+
+// ExampleExecutorPath is where Options.ExampleExecutor is mounted.
+const ExampleExecutorPath = "/example-executor"
 
 // withDefaults fills optional fields and rejects unusable ones, so New fails
 // at start-up rather than on the first request.

@@ -59,8 +59,14 @@ type Env struct {
 // grant hooks.
 func New(t testing.TB, store *models.Store, extra ...approval.Hook) *Env {
 	t.Helper()
+	return NewIssuer(t, store, Issuer, extra...)
+}
+
+// NewIssuer is New with another issuer (a test server's URL).
+func NewIssuer(t testing.TB, store *models.Store, issuer string, extra ...approval.Hook) *Env {
+	t.Helper()
 	e := &Env{Store: store, Clock: NewClock(Start), Terms: terms.Terms{Executor: "deployer"}}
-	g, err := grant.New(store, grant.Config{Issuer: Issuer, Now: e.Clock.Now})
+	g, err := grant.New(store, grant.Config{Issuer: issuer, Now: e.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
