@@ -45,10 +45,11 @@ func openStore(ctx context.Context, opts models.OpenOptions) (*models.Store, err
 }
 
 // approvalService builds the domain service with the configured rules.
-func approvalService(store *models.Store, cfg Config) *approval.Service {
+func approvalService(store *models.Store, cfg Config, hooks ...approval.Hook) *approval.Service {
 	return approval.New(store, approval.Config{
 		ApproverRoles:     cfg.Approvals.ApproverRoles,
 		SponsorMayApprove: cfg.Approvals.SponsorMayApprove,
+		Hooks:             hooks,
 	})
 }
 
@@ -92,6 +93,10 @@ type portal struct {
 	demoPrefix string
 	// checkpoints signs the audit log head; its key is published.
 	checkpoints *audit.Checkpointer
+	// grants are grants, executions and their workers (nil: none).
+	grants *grantParts
+	// example is the demo's example executor (demo only).
+	example http.Handler
 }
 
 // serve builds the web application and serves it until ctx ends. ready is
@@ -116,6 +121,13 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		defer stop()
 		go signCheckpoints(ctx, p.checkpoints, p.cfg.Audit.CheckpointInterval.D(), p.log)
 	}
+	if p.grants != nil {
+		opts.Grants = p.grants.handler()
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		p.grants.start(ctx)
+	}
+	opts.ExampleExecutor = p.example
 	if p.auth != nil {
 		if p.checkpoints != nil {
 			opts.Integrity = handlers.NewIntegrity(p.checkpoints, nil)

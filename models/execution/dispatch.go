@@ -201,6 +201,9 @@ func (d *Dispatcher) post(ctx context.Context, e *Execution, x Executor) outcome
 	if err != nil {
 		return outcome{res: Result{Error: "load request: " + err.Error()}}
 	}
+	if r.State != models.StateApproved {
+		return outcome{final: true, res: Result{Error: fmt.Sprintf("the request is %s, no longer approved", r.State)}}
+	}
 	tok, err := d.svc.grants.Token(ctx, e.RequestID)
 	if errors.Is(err, models.ErrConflict) {
 		return outcome{final: true, res: Result{Error: "the grant is no longer usable (expired or its key retired)"}}

@@ -139,6 +139,14 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microse
 func Hook() approval.Hook {
 	return approval.HookFunc(func(tx *gorm.DB, ch approval.Change) error {
 		r := ch.Request
+		if ch.Moved() && ch.From == models.StateApproved {
+			// The request ended some other way (expiry, an operator):
+			// an execution nobody has attempted yet is dropped.
+			if err := tx.Where("request_id = ? AND state = ? AND attempts = 0", r.ID, StateQueued).Delete(&Execution{}).Error; err != nil {
+				return fmt.Errorf("execution: drop queued %s: %w", r.ID, err)
+			}
+			return nil
+		}
 		if !ch.Moved() || ch.To != models.StateApproved || r.Kind != models.KindAction || r.RequesterType == models.ActorAgent {
 			return nil
 		}
