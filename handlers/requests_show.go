@@ -40,6 +40,9 @@ func (h *Requests) Show(c echo.Context) error {
 	v := h.requestView(r, verified, h.now())
 	v.Decide = h.decideView(c, u, r, verified)
 	v.Notice = decidedNotice(c.QueryParam("decided"), r, u.Subject)
+	if v.Execution, err = h.executionView(c.Request().Context(), r.ID); err != nil {
+		return fmt.Errorf("request page: %w", err)
+	}
 	return render.Component(c, http.StatusOK, pages.Request(v))
 }
 

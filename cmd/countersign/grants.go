@@ -66,3 +66,11 @@ func (p *grantParts) handler() *handlers.Grants { return handlers.NewGrants(p.gr
 
 // String is for startup errors.
 func (p *grantParts) String() string { return fmt.Sprintf("grants(%s)", p.grants.Issuer()) }
+
+// executions returns what the request pages read executions from.
+func (p *portal) executions() handlers.ExecutionReader {
+	if p.grants == nil {
+		return nil
+	}
+	return p.grants.exec
+}
