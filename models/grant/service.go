@@ -178,9 +178,12 @@ func (s *Service) expire(tx *gorm.DB, r *models.Request, at time.Time) error {
 // expired (beyond the leeway) before now, oldest first, at most limit.
 func (s *Service) Overdue(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	var ids []string
+	// Only requests still approved: one that ended otherwise (an operator
+	// moved it) keeps an unredeemed grant that nobody can spend anyway.
 	err := s.store.DB(ctx).Model(&Grant{}).
-		Where("state = ? AND redeemed_at IS NULL AND expires_at < ?", StateIssued, now.Add(-s.cfg.Leeway)).
-		Order("expires_at").Limit(limit).Pluck("request_id", &ids).Error
+		Joins("JOIN requests ON requests.id = grants.request_id").
+		Where("grants.state = ? AND grants.redeemed_at IS NULL AND grants.expires_at < ? AND requests.state = ?", StateIssued, now.Add(-s.cfg.Leeway), models.StateApproved).
+		Order("grants.expires_at").Limit(limit).Pluck("grants.request_id", &ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("grant: overdue grants: %w", err)
 	}
