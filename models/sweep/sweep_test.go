@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/grant"
 	"github.com/countersign/countersign/models/grant/granttest"
 	"github.com/countersign/countersign/models/storetest"
@@ -164,6 +165,25 @@ func TestRemindersAndEscalationFollowTheClock(t *testing.T) {
 		}
 		if n != 1 {
 			t.Fatalf("%d reminders after a jump", n)
+		}
+	})
+}
+
+func TestGrantsOfRequestsThatEndedOtherwiseAreLeftAlone(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		e := granttest.New(t, b.Open(t))
+		sw := sweep.New(e.Store, e.Approvals, e.Grants, sweep.Config{Now: e.Clock.Now})
+		r := e.Approved(t, granttest.Human)
+		if _, err := e.Approvals.Move(ctx, approval.Transition{ID: r.ID, From: models.StateApproved, To: models.StateExecuted, Actor: models.SystemActor("operator")}); err != nil {
+			t.Fatal(err)
+		}
+		e.Clock.Advance(time.Hour)
+		if rep, err := sw.RunOnce(ctx); err != nil || rep != (sweep.Report{}) {
+			t.Fatalf("sweep: %+v %v", rep, err)
+		}
+		if state(t, e, r.ID) != models.StateExecuted {
+			t.Fatal("an executed request changed")
 		}
 	})
 }
