@@ -40,6 +40,9 @@ type RequestsOptions struct {
 	PublicURL string
 	// Now is the clock for relative times and expiry; nil means time.Now.
 	Now func() time.Time
+	// Executions shows each request's execution after its approved
+	// content (*execution.Service); nil shows none.
+	Executions ExecutionReader
 }
 
 // Requests serves the read-only request pages: the dashboard, the list of
@@ -50,6 +53,7 @@ type Requests struct {
 	mmURL     string
 	publicURL string
 	now       func() time.Time
+	execs     ExecutionReader
 }
 
 // NewRequests returns the request pages' handler. Register:
@@ -68,6 +72,7 @@ func NewRequests(svc RequestReader, opts RequestsOptions) *Requests {
 		mmURL:     strings.TrimRight(strings.TrimSpace(opts.MattermostURL), "/"),
 		publicURL: strings.TrimRight(strings.TrimSpace(opts.PublicURL), "/"),
 		now:       func() time.Time { return now().UTC() },
+		execs:     opts.Executions,
 	}
 }
 

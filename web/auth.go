@@ -136,6 +136,10 @@ func newPortalAuth(opts Options) (*portalAuth, error) {
 	if opts.DemoIdP != nil {
 		p.exempt = append(p.exempt, opts.DemoIdPPrefix+"/")
 	}
+	if opts.ExampleExecutor != nil {
+		// Called by the dispatcher with a grant, not by a browser form.
+		p.exempt = append(p.exempt, ExampleExecutorPath)
+	}
 	if opts.Approvals != nil {
 		p.decisions = handlers.NewDecisions(opts.Approvals, a.RP, mgr, handlers.DecisionsConfig{
 			StepUp: a.StepUp, Now: a.Now, Logger: opts.Logger, Rechecker: opts.Rechecker,

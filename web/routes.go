@@ -31,6 +31,14 @@ func registerRoutes(e *echo.Echo, opts Options, a *assets, pa *portalAuth) {
 		e.Match(getOrHead, AuditKeyPath, handlers.NewAuditKey(opts.AuditKey).Show)
 	}
 
+	if opts.Grants != nil {
+		e.Match(getOrHead, "/.well-known/jwks.json", opts.Grants.JWKS)
+		e.POST("/api/v1/grants/redeem", opts.Grants.Redeem)
+	}
+	if opts.ExampleExecutor != nil {
+		e.POST(ExampleExecutorPath, echo.WrapHandler(opts.ExampleExecutor))
+	}
+
 	if opts.DemoIdP != nil {
 		// The provider serves every path under its prefix itself; echo
 		// hands it the full, unstripped path.

@@ -88,7 +88,16 @@ type Options struct {
 	// Rechecker reads a request's conversation again at decision time
 	// (*mattermost.Rechecker); nil decides on the capture alone.
 	Rechecker handlers.ConversationRechecker
+	// Grants serves the grant keys at /.well-known/jwks.json and the
+	// executors' POST /api/v1/grants/redeem; nil serves neither.
+	Grants *handlers.Grants
+	// ExampleExecutor, when set, is mounted at ExampleExecutorPath (the
+	// demo's executor; see web/exampleexecutor).
+	ExampleExecutor http.Handler
 }
+
+// ExampleExecutorPath is where Options.ExampleExecutor is mounted.
+const ExampleExecutorPath = "/example-executor"
 
 // withDefaults fills optional fields and rejects unusable ones, so New fails
 // at start-up rather than on the first request.

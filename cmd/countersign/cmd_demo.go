@@ -14,8 +14,10 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/demodata"
+	"github.com/countersign/countersign/models/terms"
 	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/demoidp"
+	"github.com/countersign/countersign/web/exampleexecutor"
 )
 
 // demoClientID is the portal's client id at the demo provider.
@@ -63,7 +65,16 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	defer store.Close()
-	svc := approvalService(store, cfg)
+	// The example executor runs every demo action (see demoExecutor).
+	exec, err := demoExecutor(&cfg)
+	if err != nil {
+		return err
+	}
+	g, hooks, err := newGrants(ctx, store, cfg, func(*models.Request) terms.Terms { return terms.Terms{Executor: exampleexecutor.DefaultName} })
+	if err != nil {
+		return err
+	}
+	svc := approvalService(store, cfg, hooks...)
 	n, err := demodata.Seed(ctx, store, svc, time.Now())
 	if err != nil {
 		return err
@@ -100,6 +111,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	p := &portal{
 		cfg: cfg, log: log, store: store, approvals: svc, auth: authOptions(cfg, rp, store),
 		demoIdP: idp, demoPrefix: idp.PathPrefix(), checkpoints: cp,
+		grants: newGrantParts(store, svc, g, cfg, log), example: exec,
 	}
 	if p.chat, err = newChat(cfg, store, svc, log); err != nil {
 		return err
@@ -116,6 +128,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 			}
 		}
 		fmt.Fprintf(stdout, "  audit:    verifier key at http://%s/.well-known/countersign-audit-key\n", a)
+		fmt.Fprintf(stdout, "  grants:   keys at http://%s/.well-known/jwks.json, example executor at http://%s%s\n", a, a, web.ExampleExecutorPath)
 		fmt.Fprintf(stdout, "  health:   http://%s/healthz\n", a)
 		fmt.Fprintf(stdout, "  verify:   go run ./cmd/countersign audit verify --db %s\n", cfg.Database)
 		fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
@@ -145,4 +158,16 @@ func randomSecret() string {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// demoExecutor configures the example executor as the demo's only
+// executor, with a fresh credential at every start, and returns it.
+func demoExecutor(cfg *Config) (*exampleexecutor.Executor, error) {
+	token := randomSecret()
+	cfg.Executors = ExecutorsConfig{exampleexecutor.DefaultName: {URL: cfg.PublicURL + web.ExampleExecutorPath, Token: token, Timeout: Duration(10 * time.Second), MaxAttempts: 3}}
+	x, err := exampleexecutor.New(exampleexecutor.Config{Name: exampleexecutor.DefaultName, Issuer: cfg.PublicURL, Token: token})
+	if err != nil {
+		return nil, fmt.Errorf("demo: example executor: %w", err)
+	}
+	return x, nil
 }

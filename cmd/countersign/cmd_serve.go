@@ -32,7 +32,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err != nil {
 		return err
 	}
-	p := &portal{cfg: cfg, log: log, store: store, approvals: approvalService(store, cfg), checkpoints: cp}
+	// The policy's terms (executor, grant lifetime, reminders) are not
+	// wired yet: grants get the defaults.
+	g, hooks, err := newGrants(ctx, store, cfg, nil)
+	if err != nil {
+		return err
+	}
+	svc := approvalService(store, cfg, hooks...)
+	p := &portal{cfg: cfg, log: log, store: store, approvals: svc, checkpoints: cp, grants: newGrantParts(store, svc, g, cfg, log)}
 	if p.chat, err = newChat(cfg, store, p.approvals, log); err != nil {
 		return err
 	}

@@ -48,6 +48,8 @@ type Config struct {
 	// Mattermost integration).
 	Mattermost MattermostConfig `yaml:"mattermost"`
 	Audit      AuditConfig      `yaml:"audit"`
+	// Executors run approved actions (see config_executors.go).
+	Executors ExecutorsConfig `yaml:"executors"`
 }
 
 // AuditConfig controls the signed checkpoints of the audit log.
@@ -204,6 +206,9 @@ func LoadConfig(path string, env []string) (Config, error) {
 	if err := applyEnv(&cfg, env); err != nil {
 		return cfg, err
 	}
+	if err := cfg.Executors.resolveTokens(env); err != nil {
+		return cfg, err
+	}
 	if cfg.Database == "" {
 		cfg.Database = "sqlite:" + strings.TrimRight(cfg.DataDir, "/") + "/countersign.db"
 	}
@@ -296,6 +301,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.CheckpointInterval.D() < 10*time.Second {
 		return configErrorf("config: audit.checkpoint_interval must be at least 10s")
+	}
+	if err := c.Executors.validate(); err != nil {
+		return err
 	}
 	if c.Mattermost.SiteURL != "" {
 		if u, err := url.Parse(c.Mattermost.SiteURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

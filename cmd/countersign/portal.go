@@ -45,11 +45,11 @@ func openStore(ctx context.Context, opts models.OpenOptions) (*models.Store, err
 }
 
 // approvalService builds the domain service with the configured rules.
-func approvalService(store *models.Store, cfg Config) *approval.Service {
+func approvalService(store *models.Store, cfg Config, hooks ...approval.Hook) *approval.Service {
 	return approval.New(store, approval.Config{
 		ApproverRoles:     cfg.Approvals.ApproverRoles,
 		SponsorMayApprove: cfg.Approvals.SponsorMayApprove,
-		Hooks:             chatHooks(cfg),
+		Hooks:             append(chatHooks(cfg), hooks...),
 	})
 }
 
@@ -95,6 +95,10 @@ type portal struct {
 	checkpoints *audit.Checkpointer
 	// chat posts back into Mattermost; nil when the bot is not configured.
 	chat *chatParts
+	// grants are grants, executions and their workers (nil: none).
+	grants *grantParts
+	// example is the demo's example executor (demo only).
+	example http.Handler
 }
 
 // serve builds the web application and serves it until ctx ends. ready is
@@ -126,6 +130,13 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		opts.MattermostActions = p.chat.actions
 		opts.Rechecker = p.chat.rechecker
 	}
+	if p.grants != nil {
+		opts.Grants = p.grants.handler()
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		p.grants.start(ctx)
+	}
+	opts.ExampleExecutor = p.example
 	if p.auth != nil {
 		if p.checkpoints != nil {
 			opts.Integrity = handlers.NewIntegrity(p.checkpoints, nil)
@@ -133,6 +144,7 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		opts.Approvals = p.approvals
 		opts.Requests = handlers.NewRequests(p.approvals, handlers.RequestsOptions{
 			PublicURL: p.cfg.PublicURL, MattermostURL: p.cfg.Mattermost.SiteURL,
+			Executions: p.executions(),
 		})
 	}
 	e, err := web.New(opts)

@@ -175,9 +175,10 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 		t.Fatalf("demo exit %d", code)
 	}
 	_ = base
-	// The audit chain the demo wrote verifies.
+	// The audit chain the demo wrote verifies (6 request events, the grant
+	// key's creation and the seeded approval's grant).
 	code, out, errOut := runCmd("audit", "verify", "--db", "sqlite:"+filepath.Join(data, "countersign.db"))
-	if code != exitOK || !regexp.MustCompile(`^ok 6 events, head [0-9a-f]{64}\n$`).MatchString(out) {
+	if code != exitOK || !regexp.MustCompile(`^ok 8 events, head [0-9a-f]{64}\n$`).MatchString(out) {
 		t.Fatalf("verify: exit %d, %q %q", code, out, errOut)
 	}
 }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/countersign/countersign/handlers"
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/execution"
+	"github.com/countersign/countersign/models/grant"
+	"github.com/countersign/countersign/models/sweep"
+	"github.com/countersign/countersign/models/terms"
+)
+
+// workerInterval is how often the dispatcher and the sweeper run.
+const workerInterval = 5 * time.Second
+
+// grantParts are grants, executions and the follow-up sweeper.
+type grantParts struct {
+	grants     *grant.Service
+	exec       *execution.Service
+	creds      *execution.Credentials
+	dispatcher *execution.Dispatcher
+	sweeper    *sweep.Sweeper
+}
+
+// newGrants creates the grant service (and the first signing key) and
+// returns the approval hooks that must run inside every change: terms
+// (src gives them; nil means defaults), grant minting and execution queueing.
+func newGrants(ctx context.Context, store *models.Store, cfg Config, src terms.Source) (*grant.Service, []approval.Hook, error) {
+	g, err := grant.New(store, grant.Config{Issuer: cfg.PublicURL, Terms: src})
+	if err != nil {
+		return nil, nil, &startupError{err: err}
+	}
+	if _, err := g.EnsureKey(ctx); err != nil {
+		return nil, nil, &startupError{err: err}
+	}
+	return g, []approval.Hook{terms.Hook(src), g.Hook(), execution.Hook()}, nil
+}
+
+// newGrantParts builds the execution service and the workers.
+func newGrantParts(store *models.Store, approvals *approval.Service, g *grant.Service, cfg Config, log *slog.Logger) *grantParts {
+	execs := map[string]execution.Executor{}
+	for name, x := range cfg.Executors {
+		execs[name] = execution.Executor{URL: x.URL, Timeout: x.Timeout.D(), MaxAttempts: x.MaxAttempts}
+	}
+	svc := execution.New(store, approvals, g, nil)
+	return &grantParts{
+		grants: g, exec: svc, creds: execution.NewCredentials(cfg.Executors.tokens()),
+		dispatcher: execution.NewDispatcher(svc, execution.DispatcherConfig{Executors: execs, Logger: log}),
+		sweeper:    sweep.New(store, approvals, g, sweep.Config{Logger: log}),
+	}
+}
+
+// start runs the workers until ctx ends.
+func (p *grantParts) start(ctx context.Context) {
+	go p.dispatcher.Run(ctx, workerInterval)
+	go p.sweeper.Run(ctx, workerInterval)
+}
+
+// handler returns the JWKS and redeem endpoints.
+func (p *grantParts) handler() *handlers.Grants { return handlers.NewGrants(p.grants, p.creds) }
+
+// String is for startup errors.
+func (p *grantParts) String() string { return fmt.Sprintf("grants(%s)", p.grants.Issuer()) }
+
+// executions returns what the request pages read executions from.
+func (p *portal) executions() handlers.ExecutionReader {
+	if p.grants == nil {
+		return nil
+	}
+	return p.grants.exec
+}

@@ -1,0 +1,37 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/execution"
+	"github.com/countersign/countersign/templates/pages"
+)
+
+// ExecutionReader loads a request's execution (*execution.Service).
+type ExecutionReader interface {
+	Get(ctx context.Context, requestID string) (*execution.Execution, error)
+}
+
+// executionView builds the "after approval" panel; nil when nothing ran.
+func (h *Requests) executionView(ctx context.Context, id string) (*pages.ExecutionView, error) {
+	if h.execs == nil {
+		return nil, nil
+	}
+	e, err := h.execs.Get(ctx, id)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	v := &pages.ExecutionView{
+		Executor: e.Executor, Mode: string(e.Mode), State: string(e.State), Attempts: e.Attempts,
+		Output: e.Output, Error: e.Error, ReportedBy: e.ReportedBy,
+	}
+	if e.FinishedAt != nil {
+		v.FinishedAt = e.FinishedAt.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	return v, nil
+}
