@@ -39,6 +39,8 @@ func registerRoutes(e *echo.Echo, opts Options, a *assets, pa *portalAuth) {
 		e.Any(opts.DemoIdPPrefix+"/*", idp)
 	}
 
+	registerChatRoutes(e, opts.Chat)
+
 	if pa == nil {
 		// Without sign-in there is nothing to review; the landing page
 		// says sign-in comes with the portal.

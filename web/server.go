@@ -82,6 +82,10 @@ type Options struct {
 	// `countersign demo` and tests only.
 	DemoIdP       http.Handler
 	DemoIdPPrefix string
+
+	// Chat is the Mattermost slash command and the agent API (see
+	// ChatRoutes); nil serves neither.
+	Chat *ChatRoutes
 }
 
 // withDefaults fills optional fields and rejects unusable ones, so New fails
