@@ -42,6 +42,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	} else {
 		log.Warn("no oidc.issuer configured: the portal serves only its public pages (no sign-in, no decisions)")
 	}
+	// The policy source joins here when policy files are loaded; until
+	// then Submit refuses and the command says no policy is loaded.
+	if p.chat, err = chatRoutes(ctx, cfg, log, store, p.approvals, nil, nil); err != nil {
+		return err
+	}
 	return p.serve(ctx, func(a net.Addr) {
 		log.Info("countersign listening", "addr", a.String(), "public_url", cfg.PublicURL, "database", string(store.Dialect()), "sign_in", p.auth != nil, "version", version)
 	})

@@ -48,6 +48,9 @@ type Config struct {
 	// Mattermost integration).
 	Mattermost MattermostConfig `yaml:"mattermost"`
 	Audit      AuditConfig      `yaml:"audit"`
+	// Agents are the registered agents; AgentAPI how they authenticate.
+	Agents   AgentList      `yaml:"agents"`
+	AgentAPI AgentAPIConfig `yaml:"agent_api"`
 }
 
 // AuditConfig controls the signed checkpoints of the audit log.
@@ -107,6 +110,10 @@ type ApprovalsConfig struct {
 type MattermostConfig struct {
 	// SiteURL is Mattermost's address, e.g. https://chat.example.com.
 	SiteURL string `yaml:"site_url"`
+	// BotToken is Countersign's bot account access token (reads threads).
+	BotToken string `yaml:"bot_token"`
+	// CommandTokens are the slash command's tokens (several while rotating).
+	CommandTokens []string `yaml:"command_tokens"`
 }
 
 // LogConfig selects the log level.
@@ -293,6 +300,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.CheckpointInterval.D() < 10*time.Second {
 		return configErrorf("config: audit.checkpoint_interval must be at least 10s")
+	}
+	if err := c.validateChat(); err != nil {
+		return err
 	}
 	if c.Mattermost.SiteURL != "" {
 		if u, err := url.Parse(c.Mattermost.SiteURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/web"
@@ -49,6 +50,7 @@ func approvalService(store *models.Store, cfg Config) *approval.Service {
 	return approval.New(store, approval.Config{
 		ApproverRoles:     cfg.Approvals.ApproverRoles,
 		SponsorMayApprove: cfg.Approvals.SponsorMayApprove,
+		Hooks:             []approval.Hook{agents.IdempotencyHook{}},
 	})
 }
 
@@ -92,6 +94,8 @@ type portal struct {
 	demoPrefix string
 	// checkpoints signs the audit log head; its key is published.
 	checkpoints *audit.Checkpointer
+	// chat is the slash command and agent API (chat.go); nil when off.
+	chat *web.ChatRoutes
 }
 
 // serve builds the web application and serves it until ctx ends. ready is
@@ -109,6 +113,7 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		Version:   version,
 		Auth:      p.auth,
 		DemoIdP:   p.demoIdP, DemoIdPPrefix: p.demoPrefix,
+		Chat:      p.chat,
 	}
 	if p.checkpoints != nil {
 		opts.AuditKey = p.checkpoints.VerifierKey()
