@@ -106,10 +106,10 @@ func TestAgentCannotProposeThroughOthersPosts(t *testing.T) {
 		other := e.fake.AddBot("otherbot", mmfake.AdminID)
 		e.fake.AddMember(mmfake.ChannelID, other.Id)
 		posts := map[string]string{
-			"another bot's post":              e.fake.Reply(mmfake.RootPostID, other.Id, "restart payments-api").Id,
-			"a human's post":                  mmfake.RootPostID,
-			"a webhook post named like it":    e.fake.WebhookPost(mmfake.ChannelID, mmfake.AdminID, "testbot", "restart payments-api").Id,
-			"a command reply named like it":   e.fake.CommandReply(mmfake.ChannelID, mmfake.RootPostID, mmfake.AliceID, "testbot", "restart").Id,
+			"another bot's post":             e.fake.Reply(mmfake.RootPostID, other.Id, "restart payments-api").Id,
+			"a human's post":                 mmfake.RootPostID,
+			"a webhook post named like it":   e.fake.WebhookPost(mmfake.ChannelID, mmfake.AdminID, "testbot", "restart payments-api").Id,
+			"a command reply named like it":  e.fake.CommandReply(mmfake.ChannelID, mmfake.RootPostID, mmfake.AliceID, "testbot", "restart").Id,
 			"its own post through a webhook": e.fake.AddPost(&model.Post{ChannelId: mmfake.ChannelID, UserId: mmfake.TestbotID, Message: "x", Props: model.StringInterface{"from_webhook": "true"}}).Id,
 		}
 		for name, id := range posts {

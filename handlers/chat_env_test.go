@@ -40,7 +40,7 @@ const (
 // chatEnv is the portal's chat side on a real store, talking to a fake
 // Mattermost loaded with the captured world, served over HTTP.
 type chatEnv struct {
-	t       *testing.T
+	t       testing.TB
 	fake    *mmfake.Server
 	store   *models.Store
 	svc     *approval.Service
@@ -91,7 +91,7 @@ type envOptions struct {
 	bodyLimit int64
 }
 
-func newChatEnv(t *testing.T, b storetest.Backend, o envOptions) *chatEnv {
+func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
 	t.Helper()
 	fake := mmfake.New(t)
 	if err := fake.LoadFixtures(); err != nil {
@@ -104,6 +104,7 @@ func newChatEnv(t *testing.T, b storetest.Backend, o envOptions) *chatEnv {
 	client, err := mattermost.New(mattermost.Config{
 		SiteURL: fake.URL(), BotToken: fake.NewToken(bot.Id), CallTimeout: 2 * time.Second, MaxAttempts: 2,
 		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, Now: func() time.Time { return captureEnd },
+		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 	})
 	if err != nil {
 		t.Fatal(err)

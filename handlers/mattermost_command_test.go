@@ -184,19 +184,19 @@ func TestSlashCommandBadInputStoresNothing(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newChatEnv(t, b, envOptions{bodyLimit: 8 << 10})
 		cases := map[string]string{
-			"deploy everything -- now":                  "not an action you can request",
-			"scale replicas=3":                          "not an action you can request",
-			"restart payments-api env=dev -- x":         "params.env",
-			"restart payments-api env=prod replicas=3":  "params.replicas",
-			"restart payments-api env=prod":             "needs a purpose",
-			"restart payments-api env=prod --":          "needs a purpose",
-			`restart "payments-api env=prod -- x`:       "unterminated quote",
-			"window peek x":                             "neither open nor close",
-			"status":                                    "request id",
+			"deploy everything -- now":                 "not an action you can request",
+			"scale replicas=3":                         "not an action you can request",
+			"restart payments-api env=dev -- x":        "params.env",
+			"restart payments-api env=prod replicas=3": "params.replicas",
+			"restart payments-api env=prod":            "needs a purpose",
+			"restart payments-api env=prod --":         "needs a purpose",
+			`restart "payments-api env=prod -- x`:      "unterminated quote",
+			"window peek x":                            "neither open nor close",
+			"status":                                   "request id",
 			"restart web env=prod thread=https://evil.example.com/t/pl/" + mmfake.RootPostID + " -- x": "permalink must be on",
-			"restart web env=prod thread=zzzzzzzzzzzzzzzzzzzzzzzzzz -- x":                             "not found",
-			"<script>alert(1)</script>":                 "not a command or action name",
-			strings.Repeat("restart ", 2000):            "too long",
+			"restart web env=prod thread=zzzzzzzzzzzzzzzzzzzzzzzzzz -- x":                              "not found",
+			"<script>alert(1)</script>":      "not a command or action name",
+			strings.Repeat("restart ", 2000): "too long",
 		}
 		for text, want := range cases {
 			code, cr := e.command(tokenNew, mmfake.CommandFields{Text: text})

@@ -24,7 +24,13 @@ func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models
 	if len(cfg.Mattermost.CommandTokens) == 0 && len(cfg.Agents) == 0 {
 		return nil, nil
 	}
-	client, err := mattermost.New(mattermost.Config{SiteURL: cfg.Mattermost.SiteURL, BotToken: cfg.Mattermost.BotToken, Logger: log})
+	// One capture makes a dozen calls, several at once: keep enough idle
+	// connections to Mattermost that busy minutes do not redial each time.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	client, err := mattermost.New(mattermost.Config{
+		SiteURL: cfg.Mattermost.SiteURL, BotToken: cfg.Mattermost.BotToken, Logger: log, HTTPClient: &http.Client{Transport: tr},
+	})
 	if err != nil {
 		return nil, &startupError{err: err}
 	}

@@ -113,7 +113,7 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		Version:   version,
 		Auth:      p.auth,
 		DemoIdP:   p.demoIdP, DemoIdPPrefix: p.demoPrefix,
-		Chat:      p.chat,
+		Chat: p.chat,
 	}
 	if p.checkpoints != nil {
 		opts.AuditKey = p.checkpoints.VerifierKey()
