@@ -52,6 +52,7 @@ func registerRoutes(e *echo.Echo, opts Options, a *assets, pa *portalAuth) {
 		// each click proves itself with a signed context.
 		e.POST("/hooks/mattermost/action", opts.MattermostActions.Action)
 	}
+	registerChatRoutes(e, opts.Chat)
 
 	if pa == nil {
 		// Without sign-in there is nothing to review; the landing page

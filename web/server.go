@@ -94,6 +94,10 @@ type Options struct {
 	// ExampleExecutor, when set, is mounted at ExampleExecutorPath (the
 	// demo's executor; see web/exampleexecutor).
 	ExampleExecutor http.Handler
+
+	// Chat is the Mattermost slash command and the agent API (see
+	// ChatRoutes); nil serves neither.
+	Chat *ChatRoutes
 }
 
 // ExampleExecutorPath is where Options.ExampleExecutor is mounted.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/demodata"
+	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/terms"
 	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/demoidp"
@@ -30,6 +31,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	fs := newFlagSet("demo", "[--data DIR] [--addr HOST:PORT]", stderr)
 	dataDir := fs.String("data", "./data/demo", "directory for the demo's SQLite database (created if missing)")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
+	mmURL := fs.String("mattermost-url", "", "Mattermost site URL: turns on the slash command and the agent API")
+	mmToken := fs.String("mattermost-bot-token", "", "Countersign's bot token on that Mattermost")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,6 +56,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if err := applyMattermostEnv(&cfg, env); err != nil {
 		return err
 	}
+	chat, serviceClients := configureDemoChat(&cfg, *mmURL, *mmToken)
+	pol, err := demoPolicy()
+	if err != nil {
+		return err
+	}
+	holder := policy.NewHolder(pol)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -74,7 +83,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if err != nil {
 		return err
 	}
-	svc := approvalService(store, cfg, hooks...)
+	svc := approvalService(store, cfg, holder, hooks...)
 	n, err := demodata.Seed(ctx, store, svc, time.Now())
 	if err != nil {
 		return err
@@ -93,6 +102,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 			RedirectURIs:           []string{cfg.PublicURL + "/auth/callback"},
 			PostLogoutRedirectURIs: []string{cfg.PublicURL + "/"},
 		}},
+		ServiceClients: serviceClients,
 	})
 	if err != nil {
 		return fmt.Errorf("demo: identity provider: %w", err)
@@ -116,6 +126,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if p.chat, err = newChat(cfg, store, svc, log); err != nil {
 		return err
 	}
+	if p.inbound, err = chatRoutes(ctx, cfg, log, store, svc, holder, web.InProcessClient(idp)); err != nil {
+		return err
+	}
+	if err := chat.createKey(ctx, store, cfg); err != nil {
+		return fmt.Errorf("demo: agent key: %w", err)
+	}
 	return p.serve(ctx, func(a net.Addr) {
 		fmt.Fprintf(stdout, "Countersign demo listening on http://%s\n", a)
 		fmt.Fprintf(stdout, "  data:     %s (SQLite; %d demo requests seeded this start)\n", cfg.Database, n)
@@ -129,6 +145,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		}
 		fmt.Fprintf(stdout, "  audit:    verifier key at http://%s/.well-known/countersign-audit-key\n", a)
 		fmt.Fprintf(stdout, "  grants:   keys at http://%s/.well-known/jwks.json, example executor at http://%s%s\n", a, a, web.ExampleExecutorPath)
+		chat.print(stdout, cfg)
 		fmt.Fprintf(stdout, "  health:   http://%s/healthz\n", a)
 		fmt.Fprintf(stdout, "  verify:   go run ./cmd/countersign audit verify --db %s\n", cfg.Database)
 		fmt.Fprintln(stdout, "Press Ctrl-C to stop.")

@@ -38,7 +38,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err != nil {
 		return err
 	}
-	svc := approvalService(store, cfg, hooks...)
+	svc := approvalService(store, cfg, nil, hooks...)
 	p := &portal{cfg: cfg, log: log, store: store, approvals: svc, checkpoints: cp, grants: newGrantParts(store, svc, g, cfg, log)}
 	if p.chat, err = newChat(cfg, store, p.approvals, log); err != nil {
 		return err
@@ -51,6 +51,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		p.auth = authOptions(cfg, rp, store)
 	} else {
 		log.Warn("no oidc.issuer configured: the portal serves only its public pages (no sign-in, no decisions)")
+	}
+	// The policy source joins here when policy files are loaded; until
+	// then Submit refuses and the command says no policy is loaded.
+	if p.inbound, err = chatRoutes(ctx, cfg, log, store, p.approvals, nil, nil); err != nil {
+		return err
 	}
 	return p.serve(ctx, func(a net.Addr) {
 		log.Info("countersign listening", "addr", a.String(), "public_url", cfg.PublicURL, "database", string(store.Dialect()), "sign_in", p.auth != nil, "version", version)

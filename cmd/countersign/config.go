@@ -50,6 +50,9 @@ type Config struct {
 	Audit      AuditConfig      `yaml:"audit"`
 	// Executors run approved actions (see config_executors.go).
 	Executors ExecutorsConfig `yaml:"executors"`
+	// Agents are the registered agents; AgentAPI how they authenticate.
+	Agents   AgentList      `yaml:"agents"`
+	AgentAPI AgentAPIConfig `yaml:"agent_api"`
 }
 
 // AuditConfig controls the signed checkpoints of the audit log.
@@ -112,6 +115,8 @@ type MattermostConfig struct {
 	// Messages configures the bot's messages back into chat (see
 	// config_mattermost_messages.go).
 	Messages MattermostMessagesConfig `yaml:",inline"`
+	// CommandTokens are the slash command's tokens (several while rotating).
+	CommandTokens []string `yaml:"command_tokens"`
 }
 
 // LogConfig selects the log level.
@@ -303,6 +308,9 @@ func (c *Config) Validate() error {
 		return configErrorf("config: audit.checkpoint_interval must be at least 10s")
 	}
 	if err := c.Executors.validate(); err != nil {
+		return err
+	}
+	if err := c.validateChat(); err != nil {
 		return err
 	}
 	if c.Mattermost.SiteURL != "" {

@@ -65,6 +65,8 @@ Usage:
   countersign audit verify --bundle FILE --key KEY
   countersign audit verify-receipt --receipt FILE --key KEY
                                        check a bundle or a receipt offline
+  countersign agent key (create AGENT | revoke ID | list) --config FILE
+                                       manage agent API keys (shown once, stored hashed)
   countersign healthcheck [--url URL]  probe a running portal (for container health checks)
   countersign version                  print the version
 
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		err = cmdDemo(ctx, args[1:], stdout, stderr, env)
 	case "audit":
 		err = cmdAudit(ctx, args[1:], stdout, stderr, env)
+	case "agent":
+		err = cmdAgent(ctx, args[1:], stdout, stderr, env)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

@@ -14,6 +14,7 @@ import (
 
 	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/web"
@@ -45,11 +46,12 @@ func openStore(ctx context.Context, opts models.OpenOptions) (*models.Store, err
 }
 
 // approvalService builds the domain service with the configured rules.
-func approvalService(store *models.Store, cfg Config, hooks ...approval.Hook) *approval.Service {
+func approvalService(store *models.Store, cfg Config, pol approval.PolicySource, hooks ...approval.Hook) *approval.Service {
 	return approval.New(store, approval.Config{
 		ApproverRoles:     cfg.Approvals.ApproverRoles,
 		SponsorMayApprove: cfg.Approvals.SponsorMayApprove,
-		Hooks:             append(chatHooks(cfg), hooks...),
+		Hooks:             append(append(chatHooks(cfg), hooks...), agents.IdempotencyHook{}),
+		Policy:            pol,
 	})
 }
 
@@ -99,6 +101,8 @@ type portal struct {
 	grants *grantParts
 	// example is the demo's example executor (demo only).
 	example http.Handler
+	// inbound is the slash command and agent API (chat_inbound.go); nil when off.
+	inbound *web.ChatRoutes
 }
 
 // serve builds the web application and serves it until ctx ends. ready is
@@ -116,6 +120,7 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		Version:   version,
 		Auth:      p.auth,
 		DemoIdP:   p.demoIdP, DemoIdPPrefix: p.demoPrefix,
+		Chat: p.inbound,
 	}
 	if p.checkpoints != nil {
 		opts.AuditKey = p.checkpoints.VerifierKey()

@@ -17,6 +17,9 @@ type Config struct {
 	Issuer string
 	// Clients are the relying parties allowed to use the provider.
 	Clients []Client
+	// ServiceClients are machine clients using the client-credentials
+	// grant (see ServiceClient).
+	ServiceClients []ServiceClient
 	// Users are the demo accounts (see GenerateUsers).
 	Users []User
 

@@ -48,6 +48,10 @@ func New(cfg Config) (*Provider, error) {
 		}
 		clients[c.ID] = newRegisteredClient(c, s.issuer+"/login", s.tokenTTL)
 	}
+	services, err := registerServiceClients(cfg.ServiceClients, clients, s.tokenTTL)
+	if err != nil {
+		return nil, err
+	}
 	pg, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -59,6 +63,7 @@ func New(cfg Config) (*Provider, error) {
 			key:      key,
 			creds:    creds,
 			clients:  clients,
+			services: services,
 			requests: make(map[string]*authRequest),
 			codes:    make(map[string]codeGrant),
 			tokens:   make(map[string]accessToken),

@@ -50,6 +50,8 @@ type store struct {
 	key     *signingKey
 	creds   *credentialChecker
 	clients map[string]*registeredClient
+	// services are the client-credentials clients (client_credentials.go).
+	services map[string]*serviceClient
 
 	mu       sync.Mutex
 	requests map[string]*authRequest

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/countersign/countersign/handlers"
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/agents"
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/web"
+	"github.com/countersign/countersign/web/agentauth"
+	"github.com/countersign/countersign/web/mattermost"
+)
+
+// chatRoutes builds the slash command (with mattermost.command_tokens) and
+// the agent API (with agents), or returns nil when neither is configured.
+// pol is the policy in force (the same source approval.Config.Policy
+// uses); idpClient reaches the IdP for agent tokens (nil: the default
+// client).
+func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models.Store, svc *approval.Service, pol approval.PolicySource, idpClient *http.Client) (*web.ChatRoutes, error) {
+	if len(cfg.Mattermost.CommandTokens) == 0 && len(cfg.Agents) == 0 {
+		return nil, nil
+	}
+	// One capture makes a dozen calls, several at once: keep enough idle
+	// connections to Mattermost that busy minutes do not redial each time.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	client, err := mattermost.New(mattermost.Config{
+		SiteURL: cfg.Mattermost.SiteURL, BotToken: cfg.Mattermost.Messages.BotToken, Logger: log, HTTPClient: &http.Client{Transport: tr},
+	})
+	if err != nil {
+		return nil, &startupError{err: err}
+	}
+	routes := &web.ChatRoutes{}
+	if len(cfg.Mattermost.CommandTokens) > 0 {
+		cmd, err := handlers.NewMattermostCommand(client, svc, handlers.MattermostCommandOptions{
+			Tokens: cfg.Mattermost.CommandTokens, PublicURL: cfg.PublicURL, Policy: pol, Logger: log,
+		})
+		if err != nil {
+			return nil, &startupError{err: err}
+		}
+		routes.Command = cmd
+	}
+	if len(cfg.Agents) > 0 {
+		reg, err := cfg.registry()
+		if err != nil {
+			return nil, configErrorf("config: agents: %v", err)
+		}
+		ac := agentauth.Config{Keys: agents.NewKeys(store, reg, nil), Registry: reg, HTTPClient: idpClient}
+		if cfg.AgentAPI.Audience != "" {
+			ac.Issuer, ac.Audience = cfg.OIDC.Issuer, cfg.AgentAPI.Audience
+		}
+		auth, err := agentauth.New(ctx, ac)
+		if err != nil {
+			return nil, &startupError{err: fmt.Errorf("agent api: %w", err)}
+		}
+		routes.Agents = handlers.NewAgentAPI(auth, client, svc, agents.Store{S: store}, agents.Store{S: store}, handlers.AgentAPIOptions{
+			PublicURL: cfg.PublicURL, Policy: pol, Logger: log,
+		})
+	}
+	return routes, nil
+}

@@ -1,0 +1,157 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/agents"
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/web/mattermost"
+)
+
+// AgentAuthenticator turns an Authorization header into a registered
+// agent (API key or client-credentials JWT). Any failure is a 401.
+type AgentAuthenticator interface {
+	Authenticate(ctx context.Context, authorization string) (*agents.Agent, error)
+}
+
+// ProposalCapturer reads an agent's proposal thread from Mattermost
+// (*mattermost.Client satisfies it).
+type ProposalCapturer interface {
+	Capture(ctx context.Context, req mattermost.CaptureRequest) (*mattermost.Capture, error)
+	BotUserID(ctx context.Context) (string, error)
+}
+
+// AgentRequestService is what the agent API needs from the approval
+// service (*approval.Service satisfies it).
+type AgentRequestService interface {
+	Submit(ctx context.Context, in approval.NewRequest, roles []string) (*approval.Submitted, error)
+	Get(ctx context.Context, id string) (*models.Request, error)
+}
+
+// IdempotencyStore finds the request an earlier call with the same
+// Idempotency-Key made.
+type IdempotencyStore interface {
+	FindIdempotent(ctx context.Context, agent, key string) (*agents.Idempotency, error)
+}
+
+// StateReader reads only a request's state, cheaply, for long polls.
+type StateReader interface {
+	State(ctx context.Context, id string) (models.State, error)
+}
+
+// GrantSource hands out the execution grant of an approved request (wired
+// by the grants feature; nil leaves grants out of the answer).
+type GrantSource interface {
+	Token(ctx context.Context, requestID string) (string, error)
+}
+
+// Agent API defaults.
+const (
+	DefaultAPIBodyLimit    = 1 << 20
+	DefaultMaxWait         = 60 * time.Second
+	DefaultPollInterval    = 500 * time.Millisecond
+	DefaultCaptureDeadline = 10 * time.Second
+)
+
+// AgentAPIOptions configures the agent API.
+type AgentAPIOptions struct {
+	PublicURL string
+	Policy    approval.PolicySource
+	Grants    GrantSource
+	// BodyLimit bounds a request body in bytes.
+	BodyLimit int64
+	// MaxWait caps ?wait=; PollInterval is how often a long poll reads
+	// the state (the store is shared by every replica, so this works with
+	// several).
+	MaxWait      time.Duration
+	PollInterval time.Duration
+	// CaptureDeadline bounds the reading of the proposal thread.
+	CaptureDeadline time.Duration
+	Logger          *slog.Logger
+}
+
+// AgentAPI serves the agent API under /api/v1.
+type AgentAPI struct {
+	auth    AgentAuthenticator
+	chat    ProposalCapturer
+	svc     AgentRequestService
+	idem    IdempotencyStore
+	states  StateReader
+	opts    AgentAPIOptions
+	baseURL string
+}
+
+// NewAgentAPI returns the agent API. Register:
+//
+//	POST /api/v1/requests     → Create
+//	GET  /api/v1/requests/:id → Show
+func NewAgentAPI(auth AgentAuthenticator, chat ProposalCapturer, svc AgentRequestService, idem IdempotencyStore, states StateReader, opts AgentAPIOptions) *AgentAPI {
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = DefaultAPIBodyLimit
+	}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = DefaultMaxWait
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = DefaultPollInterval
+	}
+	if opts.CaptureDeadline <= 0 {
+		opts.CaptureDeadline = DefaultCaptureDeadline
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &AgentAPI{auth: auth, chat: chat, svc: svc, idem: idem, states: states, opts: opts, baseURL: strings.TrimRight(opts.PublicURL, "/")}
+}
+
+// agent authenticates the caller or answers 401.
+func (h *AgentAPI) agent(c echo.Context) (*agents.Agent, bool) {
+	a, err := h.auth.Authenticate(c.Request().Context(), c.Request().Header.Get("Authorization"))
+	if err != nil || a == nil {
+		reason := "unknown"
+		if err != nil {
+			reason = err.Error()
+		}
+		h.opts.Logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "agent api: credential refused", slog.String("reason", reason), slog.String("remote", c.RealIP()))
+		return nil, false
+	}
+	return a, true
+}
+
+// requestView is what the API says about a request.
+type requestView struct {
+	ID                string          `json:"id"`
+	State             models.State    `json:"state"`
+	URL               string          `json:"url"`
+	Outcome           string          `json:"outcome,omitempty"`
+	Action            string          `json:"action"`
+	RequiredApprovals int             `json:"required_approvals"`
+	Decisions         DecisionSummary `json:"decisions"`
+	ExpiresAt         time.Time       `json:"expires_at"`
+	// Grant is the execution grant, once approved and when grants are on.
+	Grant string `json:"grant,omitempty"`
+}
+
+func (h *AgentAPI) view(r *models.Request) requestView {
+	return requestView{
+		ID: r.ID, State: r.State, URL: h.baseURL + requestPath(r.ID), Action: r.Action,
+		RequiredApprovals: r.RequiredApprovals, Decisions: summarize(r), ExpiresAt: r.ExpiresAt,
+	}
+}
+
+// failLoad answers a failed request load.
+func (h *AgentAPI) failLoad(c echo.Context, err error) error {
+	if errors.Is(err, models.ErrNotFound) {
+		return apiFail(c, http.StatusNotFound, "id", "no such request")
+	}
+	h.opts.Logger.Error("agent api: load request", "error", err.Error())
+	return apiFail(c, http.StatusInternalServerError, "", "internal error")
+}

@@ -1,0 +1,141 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/chatcmd"
+	"github.com/countersign/countersign/models/policy"
+	"github.com/countersign/countersign/web/mattermost"
+)
+
+// WindowOpenAction is the action name of a change-window request.
+const WindowOpenAction = "window.open"
+
+// mattermostRoles is implemented by a policy that maps Mattermost users to
+// roles; without it requesters have no roles (actions open to anyone stay
+// available).
+type mattermostRoles interface {
+	RolesForMattermostUser(username string) []string
+}
+
+// rolesOf returns the policy roles of a Mattermost username.
+func rolesOf(p *policy.Policy, username string) []string {
+	if r, ok := any(p).(mattermostRoles); ok {
+		return r.RolesForMattermostUser(username)
+	}
+	return nil
+}
+
+// create opens a request for an action or a change window: check it
+// against the catalogue, capture the conversation, submit. Every refusal
+// happens before anything is stored.
+func (h *MattermostCommand) create(c echo.Context, chatCtx context.Context, inv *invocation) error {
+	p := h.currentPolicy()
+	if p == nil {
+		return h.reply(c, "No policy is loaded, so nothing can be requested yet. Nothing was stored.")
+	}
+	roles := rolesOf(p, inv.user.Username)
+	cmd := inv.cmd
+	in := approval.NewRequest{Requester: inv.actor, Purpose: cmd.Purpose}
+	if cmd.Verb == chatcmd.VerbWindowOpen {
+		in.Kind, in.Action = models.KindWindow, WindowOpenAction
+		in.Params = map[string]any{"window": cmd.Window, "duration": cmd.Duration}
+	} else {
+		act, ok := p.Action(cmd.Action)
+		if !ok || !act.MayRequest(roles) {
+			// An action the caller may not request is as unknown to them
+			// as one that does not exist.
+			return h.reply(c, fmt.Sprintf("%q is not an action you can request. Nothing was stored.\n\n%s", cmd.Action, h.actionList(p, roles)))
+		}
+		params, err := cmd.Params(act)
+		if err != nil {
+			return h.reply(c, fmt.Sprintf("%s Nothing was stored.\nUsage: `/countersign %s`", refusal(err), act.Usage()))
+		}
+		if act.PurposeRequired && cmd.Purpose == "" {
+			return h.reply(c, fmt.Sprintf("%s needs a purpose: add `-- why` at the end. Nothing was stored.\nUsage: `/countersign %s`", act.Name, act.Usage()))
+		}
+		in.Kind, in.Action, in.Params = models.KindAction, act.Name, params
+	}
+
+	capt, err := h.capture(chatCtx, inv)
+	if err != nil {
+		h.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "mattermost command: capture failed", slog.String("error", err.Error()))
+		var ve *models.ValidationError
+		if errors.As(err, &ve) {
+			return h.reply(c, refusal(err)+" Nothing was stored.")
+		}
+		return h.reply(c, "Countersign could not read the conversation ("+chatTrouble(err)+"). Nothing was stored; try again in a moment.")
+	}
+	in.Source, in.Posts = capt.Source, capt.Posts
+
+	sub, err := h.svc.Submit(c.Request().Context(), in, roles)
+	if err != nil {
+		var ve *models.ValidationError
+		if errors.As(err, &ve) {
+			return h.reply(c, refusal(err)+" Nothing was stored.")
+		}
+		h.log.LogAttrs(c.Request().Context(), slog.LevelError, "mattermost command: submit failed", slog.String("error", err.Error()))
+		return h.reply(c, "Countersign could not store the request. Nothing was stored; try again in a moment.")
+	}
+	r := sub.Request
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** %s — %s.\n", r.ID, describe(r), outcomeWords(sub))
+	if note := capt.Note(); note != "" {
+		b.WriteString(note + "\n")
+	}
+	fmt.Fprintf(&b, "Review it in Countersign: %s", h.requestURL(r.ID))
+	return h.reply(c, b.String())
+}
+
+// capture reads the conversation the command belongs to: the thread the
+// requester named with thread=, else the thread the command was typed in
+// (root_id, sent by newer servers), else the channel's recent posts.
+// Countersign's own posts are left out.
+func (h *MattermostCommand) capture(ctx context.Context, inv *invocation) (*mattermost.Capture, error) {
+	req := mattermost.CaptureRequest{ChannelID: inv.channelID, PostRef: inv.cmd.Thread}
+	if req.PostRef == "" {
+		req.PostRef = inv.rootID
+	}
+	if bot, err := h.chat.BotUserID(ctx); err == nil {
+		req.ExcludeUserIDs = []string{bot}
+	} else {
+		return nil, err
+	}
+	return h.chat.Capture(ctx, req)
+}
+
+func (h *MattermostCommand) currentPolicy() *policy.Policy {
+	if h.policy == nil {
+		return nil
+	}
+	return h.policy.Current()
+}
+
+// describe is a one-line summary of what a request asks for.
+func describe(r *models.Request) string {
+	s := "`" + r.Action
+	if r.Params != "" && r.Params != "{}" {
+		s += " " + r.Params
+	}
+	s += "`"
+	if r.Purpose != "" {
+		s += " for “" + r.Purpose + "”"
+	}
+	return s
+}
+
+// outcomeWords says in plain words what the policy decided.
+func outcomeWords(sub *approval.Submitted) string {
+	if sub.Outcome.Explanation != "" {
+		return sub.Outcome.Explanation
+	}
+	return string(sub.Request.State)
+}

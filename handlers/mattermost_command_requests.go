@@ -1,0 +1,173 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/policy"
+)
+
+// helpText lists the syntax and only the actions the caller may request.
+func (h *MattermostCommand) helpText(inv *invocation) string {
+	var b strings.Builder
+	b.WriteString("**Countersign** — ask for an operational action; people with the right role approve it in the portal.\n\n")
+	p := h.currentPolicy()
+	if p == nil {
+		b.WriteString("No policy is loaded, so there is nothing to request yet.\n\n")
+	} else {
+		b.WriteString(h.actionList(p, rolesOf(p, inv.user.Username)) + "\n\n")
+	}
+	b.WriteString("Bare arguments fill the required parameters in order; name the others `key=value` (quote values with spaces: `note=\"two words\"`). Add `thread=<permalink>` to attach a thread.\n")
+	b.WriteString("`/countersign status REQ-…` · `/countersign open REQ-…` · `/countersign cancel REQ-…`\n")
+	b.WriteString("`/countersign window open NAME DURATION -- purpose` · `/countersign window close NAME`")
+	return b.String()
+}
+
+// actionList names the actions someone with roles may request.
+func (h *MattermostCommand) actionList(p *policy.Policy, roles []string) string {
+	acts := p.ActionsFor(roles)
+	if len(acts) == 0 {
+		return "There are no actions you can request."
+	}
+	var b strings.Builder
+	b.WriteString("Actions you can request:")
+	for _, a := range acts {
+		fmt.Fprintf(&b, "\n- `/countersign %s`", a.Usage())
+		if a.Description != "" {
+			b.WriteString(" — " + a.Description)
+		}
+	}
+	return b.String()
+}
+
+// visible loads a request the caller may see: their own, their agent's
+// (as sponsor), or any when the policy gives them a role. Anything else
+// reads as not found, so ids do not leak.
+func (h *MattermostCommand) visible(c echo.Context, inv *invocation) (*models.Request, error) {
+	r, err := h.svc.Get(c.Request().Context(), inv.cmd.RequestID)
+	if err != nil {
+		return nil, err
+	}
+	if r.RequesterID == inv.user.Id || strings.EqualFold(r.SponsorName, inv.user.Username) {
+		return r, nil
+	}
+	if p := h.currentPolicy(); p != nil && len(rolesOf(p, inv.user.Username)) > 0 {
+		return r, nil
+	}
+	return nil, fmt.Errorf("request %s hidden from %s: %w", r.ID, inv.user.Id, models.ErrNotFound)
+}
+
+// lookupFailed words a failed load.
+func (h *MattermostCommand) lookupFailed(c echo.Context, inv *invocation, err error) error {
+	if errors.Is(err, models.ErrNotFound) {
+		return h.reply(c, fmt.Sprintf("There is no request %s that you can see.", inv.cmd.RequestID))
+	}
+	h.log.Error("mattermost command: load request", "error", err.Error())
+	return h.reply(c, "Countersign could not load that request; try again in a moment.")
+}
+
+// status answers with where a request stands.
+func (h *MattermostCommand) status(c echo.Context, inv *invocation) error {
+	r, err := h.visible(c, inv)
+	if err != nil {
+		return h.lookupFailed(c, inv, err)
+	}
+	sum := summarize(r)
+	text := fmt.Sprintf("**%s** %s is **%s**: %d of %d approvals", r.ID, describe(r), r.State, sum.Approvals, r.RequiredApprovals)
+	if sum.Denials > 0 {
+		text += fmt.Sprintf(", %d denial", sum.Denials)
+	}
+	return h.reply(c, text+".\n"+h.requestURL(r.ID))
+}
+
+// open sends the person's browser to the request page.
+func (h *MattermostCommand) open(c echo.Context, inv *invocation) error {
+	r, err := h.visible(c, inv)
+	if err != nil {
+		return h.lookupFailed(c, inv, err)
+	}
+	return c.JSON(http.StatusOK, &model.CommandResponse{
+		ResponseType: model.CommandResponseTypeEphemeral,
+		Text:         "Opening " + r.ID + ": " + h.requestURL(r.ID),
+		GotoLocation: h.requestURL(r.ID),
+	})
+}
+
+// cancel withdraws a pending request; only the person who made it may.
+func (h *MattermostCommand) cancel(c echo.Context, inv *invocation) error {
+	r, err := h.visible(c, inv)
+	if err != nil {
+		return h.lookupFailed(c, inv, err)
+	}
+	if r.RequesterType != models.ActorHuman || r.RequesterID != inv.user.Id {
+		return h.reply(c, fmt.Sprintf("Only the person who made %s can cancel it.", r.ID))
+	}
+	if r.State != models.StatePending {
+		return h.reply(c, fmt.Sprintf("%s is %s, so it can no longer be cancelled.", r.ID, r.State))
+	}
+	_, err = h.svc.Move(c.Request().Context(), approval.Transition{
+		ID: r.ID, From: models.StatePending, To: models.StateCancelled, Actor: inv.actor, Reason: "cancelled by the requester from Mattermost",
+	})
+	switch {
+	case err == nil:
+		return h.reply(c, fmt.Sprintf("%s is cancelled. %s", r.ID, h.requestURL(r.ID)))
+	case errors.Is(err, models.ErrConflict), errors.Is(err, models.ErrIllegalTransition):
+		return h.reply(c, fmt.Sprintf("%s changed meanwhile and can no longer be cancelled. %s", r.ID, h.requestURL(r.ID)))
+	}
+	h.log.Error("mattermost command: cancel", "request_id", r.ID, "error", err.Error())
+	return h.reply(c, "Countersign could not cancel the request; nothing changed. Try again in a moment.")
+}
+
+// closeWindow ends a change window early.
+func (h *MattermostCommand) closeWindow(c echo.Context, inv *invocation) error {
+	if h.windows == nil {
+		return h.reply(c, "Closing change windows is not available on this Countersign.")
+	}
+	err := h.windows.Close(c.Request().Context(), inv.cmd.Window, inv.actor)
+	switch {
+	case err == nil:
+		return h.reply(c, fmt.Sprintf("Change window %s is closed.", inv.cmd.Window))
+	case errors.Is(err, models.ErrNotFound):
+		return h.reply(c, fmt.Sprintf("There is no open change window named %s.", inv.cmd.Window))
+	case errors.Is(err, models.ErrForbidden):
+		return h.reply(c, fmt.Sprintf("You may not close change window %s.", inv.cmd.Window))
+	}
+	h.log.Error("mattermost command: close window", "window", inv.cmd.Window, "error", err.Error())
+	return h.reply(c, "Countersign could not close the window; nothing changed. Try again in a moment.")
+}
+
+// DecisionSummary counts the decisions that still count: those made on the
+// request's current content.
+type DecisionSummary struct {
+	Approvals int      `json:"approvals"`
+	Denials   int      `json:"denials"`
+	Approvers []string `json:"approvers"`
+}
+
+// summarize counts r's current decisions.
+func summarize(r *models.Request) DecisionSummary {
+	s := DecisionSummary{Approvers: []string{}}
+	for _, d := range r.Decisions {
+		if d.ContentHash != r.ContentHash {
+			continue
+		}
+		switch d.Verdict {
+		case models.VerdictApprove:
+			s.Approvals++
+			if !slices.Contains(s.Approvers, d.ApproverName) {
+				s.Approvers = append(s.Approvers, d.ApproverName)
+			}
+		case models.VerdictDeny:
+			s.Denials++
+		}
+	}
+	return s
+}
