@@ -24,6 +24,8 @@ type Config struct {
 	Hooks []Hook
 	// Policy gives the policy Submit applies; nil refuses Submit.
 	Policy PolicySource
+	// Windows tells Submit which change windows are open; nil means none.
+	Windows WindowSource
 }
 
 // Approver is a person deciding in the portal.
