@@ -65,6 +65,8 @@ Usage:
   countersign audit verify --bundle FILE --key KEY
   countersign audit verify-receipt --receipt FILE --key KEY
                                        check a bundle or a receipt offline
+  countersign policy lint FILE         check a policy file (problems as FILE:LINE)
+  countersign policy test FILE [CASES] evaluate sample requests against a policy
   countersign healthcheck [--url URL]  probe a running portal (for container health checks)
   countersign version                  print the version
 
@@ -88,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		err = cmdAudit(ctx, args[1:], stdout, stderr, env)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, args[1:], stdout, stderr)
+	case "policy":
+		err = cmdPolicy(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "countersign", version)
 	case "help", "-h", "--help":

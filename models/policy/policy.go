@@ -70,3 +70,6 @@ func (h *Holder) Current() *Policy { return h.p.Load() }
 
 // Swap puts p in force.
 func (h *Holder) Swap(p *Policy) { h.p.Store(p) }
+
+// RuleCount returns the number of rules.
+func (p *Policy) RuleCount() int { return len(p.rules) }
