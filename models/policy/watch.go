@@ -192,4 +192,3 @@ func (w *Watcher) Status() Status {
 	defer w.mu.Unlock()
 	return w.status
 }
-
