@@ -58,10 +58,24 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	defer store.Close()
-	svc := approvalService(store, cfg)
+	if cfg.Policy.File, err = writeDemoPolicy(*dataDir); err != nil {
+		return err
+	}
+	rt, err := startPolicy(cfg.Policy, store, log)
+	if err != nil {
+		return err
+	}
+	svc := approvalService(store, cfg, rt)
 	n, err := demodata.Seed(ctx, store, svc, time.Now())
 	if err != nil {
 		return err
+	}
+	if n > 0 {
+		m, err := seedPolicyRequests(ctx, svc)
+		if err != nil {
+			return err
+		}
+		n += m
 	}
 
 	// A real OpenID provider, mounted in the portal's own server, with
@@ -93,7 +107,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	p := &portal{
-		cfg: cfg, log: log, store: store, approvals: svc, auth: authOptions(cfg, rp, store),
+		cfg: cfg, log: log, store: store, approvals: svc, auth: authOptions(cfg, rp, store, rt), policy: rt,
 		demoIdP: idp, demoPrefix: idp.PathPrefix(), checkpoints: cp,
 	}
 	return p.serve(ctx, func(a net.Addr) {
@@ -107,6 +121,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 				fmt.Fprintf(stdout, "       %s\n", uri)
 			}
 		}
+		fmt.Fprintf(stdout, "  policy:   %s (%s; edit it and it reloads; check it with: countersign policy lint %s)\n", cfg.Policy.File, rt.status().Ref, cfg.Policy.File)
 		fmt.Fprintf(stdout, "  audit:    verifier key at http://%s/.well-known/countersign-audit-key\n", a)
 		fmt.Fprintf(stdout, "  health:   http://%s/healthz\n", a)
 		fmt.Fprintf(stdout, "  verify:   go run ./cmd/countersign audit verify --db %s\n", cfg.Database)

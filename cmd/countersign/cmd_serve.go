@@ -32,17 +32,21 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err != nil {
 		return err
 	}
-	p := &portal{cfg: cfg, log: log, store: store, approvals: approvalService(store, cfg), checkpoints: cp}
+	rt, err := startPolicy(cfg.Policy, store, log)
+	if err != nil {
+		return err
+	}
+	p := &portal{cfg: cfg, log: log, store: store, approvals: approvalService(store, cfg, rt), checkpoints: cp, policy: rt}
 	if cfg.OIDC.Issuer != "" {
 		rp, err := relyingParty(ctx, cfg, nil)
 		if err != nil {
 			return err
 		}
-		p.auth = authOptions(cfg, rp, store)
+		p.auth = authOptions(cfg, rp, store, rt)
 	} else {
 		log.Warn("no oidc.issuer configured: the portal serves only its public pages (no sign-in, no decisions)")
 	}
 	return p.serve(ctx, func(a net.Addr) {
-		log.Info("countersign listening", "addr", a.String(), "public_url", cfg.PublicURL, "database", string(store.Dialect()), "sign_in", p.auth != nil, "version", version)
+		log.Info("countersign listening", "addr", a.String(), "public_url", cfg.PublicURL, "database", string(store.Dialect()), "sign_in", p.auth != nil, "policy", rt.status().Ref, "version", version)
 	})
 }

@@ -48,6 +48,7 @@ type Config struct {
 	// Mattermost integration).
 	Mattermost MattermostConfig `yaml:"mattermost"`
 	Audit      AuditConfig      `yaml:"audit"`
+	Policy     PolicyConfig     `yaml:"policy"`
 }
 
 // AuditConfig controls the signed checkpoints of the audit log.
@@ -285,6 +286,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StepUp.MaxAge.D() < 30*time.Second || c.StepUp.MaxAge.D() > time.Hour {
 		return configErrorf("config: step_up.max_age must be between 30s and 1h")
+	}
+	if err := c.Policy.validate(); err != nil {
+		return err
 	}
 	for _, r := range c.Approvals.ApproverRoles {
 		if !knownRoles[r] {

@@ -44,12 +44,19 @@ func openStore(ctx context.Context, opts models.OpenOptions) (*models.Store, err
 	return s, nil
 }
 
-// approvalService builds the domain service with the configured rules.
-func approvalService(store *models.Store, cfg Config) *approval.Service {
-	return approval.New(store, approval.Config{
+// approvalService builds the domain service with the configured rules and
+// the policy runtime (policy in force, open windows, the hook that opens
+// windows when their request is approved).
+func approvalService(store *models.Store, cfg Config, rt *policyRuntime) *approval.Service {
+	ac := approval.Config{
 		ApproverRoles:     cfg.Approvals.ApproverRoles,
 		SponsorMayApprove: cfg.Approvals.SponsorMayApprove,
-	})
+	}
+	if rt != nil {
+		ac.Policy, ac.Windows = rt.holder, rt.windows
+		ac.Hooks = append(ac.Hooks, rt.windows.Hook())
+	}
+	return approval.New(store, ac)
 }
 
 // relyingParty discovers the configured IdP; redirectBase is the portal's
@@ -68,9 +75,13 @@ func relyingParty(ctx context.Context, cfg Config, client *http.Client) (*oidcrp
 }
 
 // authOptions turns the configuration into the portal's sign-in options.
-func authOptions(cfg Config, rp *oidcrp.RP, store *models.Store) *web.AuthOptions {
+func authOptions(cfg Config, rp *oidcrp.RP, store *models.Store, rt *policyRuntime) *web.AuthOptions {
+	var policyRoles func([]string) []string
+	if rt != nil {
+		policyRoles = rt.rolesForGroups
+	}
 	return &web.AuthOptions{
-		RP: rp, Store: store, Roles: cfg.OIDC.RoleMap, UsernameClaim: cfg.OIDC.UsernameClaim,
+		RP: rp, Store: store, Roles: cfg.OIDC.RoleMap, UsernameClaim: cfg.OIDC.UsernameClaim, PolicyRoles: policyRoles,
 		IdleTimeout: cfg.Session.IdleTimeout.D(), AbsoluteTimeout: cfg.Session.AbsoluteTimeout.D(),
 		StepUp: handlers.StepUpPolicy{
 			MaxAge: cfg.StepUp.MaxAge.D(), ACRValues: cfg.StepUp.ACRValues,
@@ -92,6 +103,8 @@ type portal struct {
 	demoPrefix string
 	// checkpoints signs the audit log head; its key is published.
 	checkpoints *audit.Checkpointer
+	// policy is the policy in force, its watcher and the change windows.
+	policy *policyRuntime
 }
 
 // serve builds the web application and serves it until ctx ends. ready is
@@ -116,7 +129,13 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		defer stop()
 		go signCheckpoints(ctx, p.checkpoints, p.cfg.Audit.CheckpointInterval.D(), p.log)
 	}
+	if p.policy != nil {
+		p.policy.run(ctx, p.log)
+	}
 	if p.auth != nil {
+		if p.policy != nil {
+			opts.Windows = handlers.NewWindows(p.policy.windows, handlers.PolicyState{Status: p.policy.status, Policy: p.policy.holder.Current}, nil)
+		}
 		if p.checkpoints != nil {
 			opts.Integrity = handlers.NewIntegrity(p.checkpoints, nil)
 		}
