@@ -160,7 +160,9 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 	if code, _ := get(t, base+"/readyz"); code != 200 {
 		t.Fatalf("readyz %d", code)
 	}
-	if !strings.Contains(stdout.String(), "4 demo requests seeded") {
+	// Four sample requests plus three submitted under the demo policy
+	// (one denied, one approved automatically, one window request).
+	if !strings.Contains(stdout.String(), "7 demo requests seeded") || !strings.Contains(stdout.String(), "policy.yaml@") {
 		t.Fatalf("demo output lacks the seed line: %s", stdout.String())
 	}
 	if code := stop(); code != exitOK {
@@ -175,9 +177,11 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 		t.Fatalf("demo exit %d", code)
 	}
 	_ = base
-	// The audit chain the demo wrote verifies.
+	// The audit chain the demo wrote verifies: 4 sample requests (6
+	// events), the policy loaded at each start (2), and the three policy
+	// submissions (denied 2, auto-approved 2, pending 1).
 	code, out, errOut := runCmd("audit", "verify", "--db", "sqlite:"+filepath.Join(data, "countersign.db"))
-	if code != exitOK || !regexp.MustCompile(`^ok 6 events, head [0-9a-f]{64}\n$`).MatchString(out) {
+	if code != exitOK || !regexp.MustCompile(`^ok 13 events, head [0-9a-f]{64}\n$`).MatchString(out) {
 		t.Fatalf("verify: exit %d, %q %q", code, out, errOut)
 	}
 }
