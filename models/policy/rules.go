@@ -28,6 +28,8 @@ type rule struct {
 	// conjunct. Other requests skip the rule without running CEL, which
 	// cannot change the result: a false conjunct makes && false.
 	actions map[string]bool
+	// guards are conjuncts Go decides without CEL (see guards.go).
+	guards []guard
 }
 
 // matches reports whether the rule applies to in (act holds in's CEL
@@ -38,6 +40,11 @@ func (r *rule) matches(in *Input, act interpreter.Activation) (bool, error) {
 	}
 	if w := r.outcome.Window; w != "" && !contains(in.OpenWindows, w) {
 		return false, nil
+	}
+	for _, g := range r.guards {
+		if g(in) {
+			return false, nil
+		}
 	}
 	return r.cond.eval(act)
 }
@@ -107,6 +114,7 @@ func (b *builder) rules(p *Policy, doc *fileDoc) {
 		if r.actions == nil {
 			r.actions = requiredActions(c.ast)
 		}
+		r.guards = guardsOf(c.ast)
 		p.rules = append(p.rules, r)
 	}
 }
