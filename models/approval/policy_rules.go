@@ -36,6 +36,17 @@ func (s *Service) mayDecide(r *models.Request, a Approver) bool {
 	return false
 }
 
+// requesterOnlyRole reports whether role is one the policy in force
+// declares but never names as an approver or escalation role: it lets
+// people ask, not see everyone's requests.
+func (s *Service) requesterOnlyRole(role string) bool {
+	if s.cfg.Policy == nil {
+		return false
+	}
+	p := s.cfg.Policy.Current()
+	return p != nil && p.HasRole(role) && !p.Decides(role)
+}
+
 // CheckStepUp applies the request's own step-up rules (max_age, acr) to the
 // evidence of a decision made at now. Requests without them pass; the
 // portal's configured step-up applies to every decision besides.

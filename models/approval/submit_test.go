@@ -348,3 +348,19 @@ func TestDecideHonoursTheRequestsStepUp(t *testing.T) {
 		}
 	})
 }
+
+// TestRequesterOnlyPolicyRolesDoNotSeeEverything: a policy role no rule
+// names as approver (here dev) lets people ask, not see all requests; an
+// approving policy role (sre) and configured roles do.
+func TestRequesterOnlyPolicyRolesDoNotSeeEverything(t *testing.T) {
+	s := storetest.SQLite(t).Open(t)
+	svc := approval.New(s, approval.Config{Policy: fixedPolicy{loadPolicy(t, submitPolicy)}})
+	for _, c := range []struct {
+		roles []string
+		want  bool
+	}{{[]string{"dev"}, false}, {[]string{"sre"}, true}, {[]string{"leads"}, true}, {[]string{"auditor"}, true}, {[]string{"dev", "approver"}, true}, {nil, false}} {
+		if got := svc.SeesAll(approver("x", "x", c.roles...)); got != c.want {
+			t.Errorf("roles %v: SeesAll %v, want %v", c.roles, got, c.want)
+		}
+	}
+}

@@ -40,5 +40,16 @@ func (p *Policy) Roles() []string {
 	return out
 }
 
+// Decides reports whether some rule names role as an approver or
+// escalation role.
+func (p *Policy) Decides(role string) bool {
+	for _, r := range p.rules {
+		if contains(r.outcome.Roles, role) || contains(r.outcome.EscalateTo, role) {
+			return true
+		}
+	}
+	return false
+}
+
 // HasRole reports whether the policy declares role.
 func (p *Policy) HasRole(role string) bool { return p.roles.names[role] }
