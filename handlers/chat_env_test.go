@@ -79,7 +79,7 @@ func testPolicy(t testing.TB) *policy.Policy {
 			{Name: "env", Required: true, Allowed: []string{"prod", "staging"}},
 		}},
 		{Name: "scale", Requesters: []string{"sre"}, Params: []policy.Param{{Name: "replicas", Type: policy.ParamInt, Required: true}}},
-	}, policy.RequireForAll("everything", 2, "approver"))
+	}, policy.RequireForAll("everything", 2, "approver"), policy.WithWindow("db-maint", 4*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,14 @@ func (h *Decisions) FinishStepUp(c echo.Context, s *session.Session, r StepUpRes
 			slog.String("reason", "auth_time missing or older than the challenge"), slog.String("sub", u.Subject))
 		return h.refused(c, http.StatusForbidden, "Your identity provider did not confirm a new sign-in. You have to enter your credentials again.", p)
 	}
-	if err := h.rp.StepUpSatisfied(id, h.policy.MaxAge, h.policy.ACRValues, h.policy.AMRAny, h.now()); err != nil {
+	// The request's own step-up rules (from the policy rule that matched)
+	// tighten the portal's.
+	req, err := h.svc.Get(c.Request().Context(), p.RequestID)
+	if err != nil {
+		return err
+	}
+	pol := h.policy.forRequest(req)
+	if err := h.rp.StepUpSatisfied(id, pol.MaxAge, pol.ACRValues, pol.AMRAny, h.now()); err != nil {
 		ap := classifyAuthError(err)
 		logEvent(h.log, c, slog.LevelWarn, "step-up refused", slog.String("request", p.RequestID), slog.String("sub", u.Subject), errAttr(err))
 		return h.refused(c, ap.status, ap.message, p)

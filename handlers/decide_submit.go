@@ -75,24 +75,25 @@ func (h *Decisions) Submit(c echo.Context) error {
 		RequestID: id, Approver: u.Approver(), Verdict: models.Verdict(f.Verdict),
 		Comment: f.Comment, ContentHash: f.ContentHash, StepUp: u.StepUp(),
 	}
-	if h.fresh(u) {
+	pol := h.policy.forRequest(req)
+	if h.fresh(u, pol) {
 		return h.decide(c, d, unchecked)
 	}
-	return h.challenge(c, s, u, f, id)
+	return h.challenge(c, s, u, f, id, pol)
 }
 
 // fresh reports whether the session's latest authentication satisfies the
-// step-up policy now.
-func (h *Decisions) fresh(u *session.User) bool {
-	return h.rp.StepUpSatisfied(u.Evidence(), h.policy.MaxAge, h.policy.ACRValues, h.policy.AMRAny, h.now()) == nil
+// step-up policy pol now.
+func (h *Decisions) fresh(u *session.User, pol StepUpPolicy) bool {
+	return h.rp.StepUpSatisfied(u.Evidence(), pol.MaxAge, pol.ACRValues, pol.AMRAny, h.now()) == nil
 }
 
 // challenge parks the decision in the session and sends the browser to
-// the IdP for a fresh, strong authentication.
-func (h *Decisions) challenge(c echo.Context, s *session.Session, u *session.User, f decisionForm, id string) error {
-	maxAge := h.policy.MaxAge
+// the IdP for a fresh, strong authentication meeting pol.
+func (h *Decisions) challenge(c echo.Context, s *session.Session, u *session.User, f decisionForm, id string, pol StepUpPolicy) error {
+	maxAge := pol.MaxAge
 	authURL, pending, err := h.rp.Begin(oidcrp.AuthOptions{
-		Prompt: "login", MaxAge: &maxAge, ACRValues: h.policy.ACRValues, EssentialACR: h.policy.EssentialACR,
+		Prompt: "login", MaxAge: &maxAge, ACRValues: pol.ACRValues, EssentialACR: pol.EssentialACR && len(pol.ACRValues) > 0,
 	})
 	if err != nil {
 		return fmt.Errorf("step-up: begin: %w", err)

@@ -79,7 +79,7 @@ func (h *Requests) requestView(r *models.Request, verified bool, now time.Time) 
 		Requester: requesterView(r), State: string(r.State),
 		Created: timeView(r.CreatedAt, now), Expires: timeView(r.ExpiresAt, now),
 		Expired:   r.State == models.StatePending && !now.Before(r.ExpiresAt),
-		PolicyRef: r.PolicyRef, Required: r.RequiredApprovals,
+		PolicyRef: r.PolicyRef, PolicyExplanation: r.PolicyExplanation, Required: r.RequiredApprovals,
 		Source: pages.RequestSource{
 			TeamName: r.TeamName, ChannelName: r.ChannelName, ChannelURL: h.channelURL(r.TeamName, r.ChannelName),
 			RootPostID: r.RootPostID, RootURL: h.permalink(r.TeamName, r.RootPostID),

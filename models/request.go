@@ -39,6 +39,9 @@ type Request struct {
 	PolicyRef string
 	// RequiredApprovals is how many distinct approvers must approve.
 	RequiredApprovals int
+	// ApprovalRules are what the matching policy rule decided (see
+	// request_policy.go).
+	ApprovalRules `gorm:"embedded"`
 
 	CreatedAt time.Time
 	UpdatedAt time.Time

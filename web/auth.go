@@ -24,6 +24,9 @@ type AuthOptions struct {
 	Store *models.Store
 	// Roles maps IdP groups (the RP's roles claim) to Countersign roles.
 	Roles map[string][]string
+	// PolicyRoles adds the policy's roles for the person's IdP groups at
+	// sign-in (see session.Mapping.PolicyRoles); nil adds none.
+	PolicyRoles func(groups []string) []string
 	// UsernameClaim is the ID token claim used as the username, matched
 	// against Mattermost usernames. Default "preferred_username".
 	UsernameClaim string
@@ -60,7 +63,7 @@ type RoutedPage interface {
 // validateAuth checks the options that only matter with sign-in.
 func (o Options) validateAuth() error {
 	if o.Auth == nil {
-		if o.Requests != nil || o.Approvals != nil || o.Integrity != nil {
+		if o.Requests != nil || o.Approvals != nil || o.Integrity != nil || o.Windows != nil {
 			return errors.New("web: options: Requests and Approvals need Auth (request pages are for signed-in people only)")
 		}
 		return nil
@@ -150,7 +153,7 @@ func newPortalAuth(opts Options) (*portalAuth, error) {
 		finisher = p.decisions
 	}
 	p.auth = handlers.NewAuth(a.RP, mgr, finisher, handlers.AuthConfig{
-		Mapping:   session.Mapping{Roles: a.Roles, UsernameClaim: a.UsernameClaim},
+		Mapping:   session.Mapping{Roles: a.Roles, UsernameClaim: a.UsernameClaim, PolicyRoles: a.PolicyRoles},
 		PublicURL: opts.PublicURL,
 		Logger:    opts.Logger,
 	})

@@ -95,4 +95,7 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	if opts.Integrity != nil {
 		e.GET("/audit/integrity", opts.Integrity.Show, requireUser)
 	}
+	if opts.Windows != nil {
+		e.GET("/windows", opts.Windows.Show, requireUser)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/window"
 	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/agentauth"
 	"github.com/countersign/countersign/web/mattermost"
@@ -20,7 +21,12 @@ import (
 // pol is the policy in force (the same source approval.Config.Policy
 // uses); idpClient reaches the IdP for agent tokens (nil: the default
 // client).
-func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models.Store, svc *approval.Service, pol approval.PolicySource, idpClient *http.Client) (*web.ChatRoutes, error) {
+func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models.Store, svc *approval.Service, rt *policyRuntime, grants handlers.GrantSource, idpClient *http.Client) (*web.ChatRoutes, error) {
+	var pol approval.PolicySource
+	var windows handlers.WindowCloser
+	if rt != nil {
+		pol, windows = rt.holder, windowCloser{rt.windows}
+	}
 	if len(cfg.Mattermost.CommandTokens) == 0 && len(cfg.Agents) == 0 {
 		return nil, nil
 	}
@@ -37,7 +43,7 @@ func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models
 	routes := &web.ChatRoutes{}
 	if len(cfg.Mattermost.CommandTokens) > 0 {
 		cmd, err := handlers.NewMattermostCommand(client, svc, handlers.MattermostCommandOptions{
-			Tokens: cfg.Mattermost.CommandTokens, PublicURL: cfg.PublicURL, Policy: pol, Logger: log,
+			Tokens: cfg.Mattermost.CommandTokens, PublicURL: cfg.PublicURL, Policy: pol, Windows: windows, Logger: log,
 		})
 		if err != nil {
 			return nil, &startupError{err: err}
@@ -58,8 +64,17 @@ func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models
 			return nil, &startupError{err: fmt.Errorf("agent api: %w", err)}
 		}
 		routes.Agents = handlers.NewAgentAPI(auth, client, svc, agents.Store{S: store}, agents.Store{S: store}, handlers.AgentAPIOptions{
-			PublicURL: cfg.PublicURL, Policy: pol, Logger: log,
+			PublicURL: cfg.PublicURL, Policy: pol, Grants: grants, Logger: log,
 		})
 	}
 	return routes, nil
+}
+
+// windowCloser adapts the windows service to the command's WindowCloser.
+type windowCloser struct{ s *window.Service }
+
+// Close closes the open window name, audited as actor.
+func (w windowCloser) Close(ctx context.Context, name string, actor models.Actor) error {
+	_, err := w.s.Close(ctx, name, actor)
+	return err
 }

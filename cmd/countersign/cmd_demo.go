@@ -14,8 +14,6 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/demodata"
-	"github.com/countersign/countersign/models/policy"
-	"github.com/countersign/countersign/models/terms"
 	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/demoidp"
 	"github.com/countersign/countersign/web/exampleexecutor"
@@ -57,11 +55,6 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	chat, serviceClients := configureDemoChat(&cfg, *mmURL, *mmToken)
-	pol, err := demoPolicy()
-	if err != nil {
-		return err
-	}
-	holder := policy.NewHolder(pol)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -74,19 +67,33 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	defer store.Close()
+	if cfg.Policy.File, err = writeDemoPolicy(*dataDir); err != nil {
+		return err
+	}
+	rt, err := startPolicy(cfg.Policy, store, log)
+	if err != nil {
+		return err
+	}
 	// The example executor runs every demo action (see demoExecutor).
 	exec, err := demoExecutor(&cfg)
 	if err != nil {
 		return err
 	}
-	g, hooks, err := newGrants(ctx, store, cfg, func(*models.Request) terms.Terms { return terms.Terms{Executor: exampleexecutor.DefaultName} })
+	g, hooks, err := newGrants(ctx, store, cfg, policyTerms(rt, exampleexecutor.DefaultName))
 	if err != nil {
 		return err
 	}
-	svc := approvalService(store, cfg, holder, hooks...)
+	svc := approvalService(store, cfg, rt, hooks...)
 	n, err := demodata.Seed(ctx, store, svc, time.Now())
 	if err != nil {
 		return err
+	}
+	if n > 0 {
+		m, err := seedPolicyRequests(ctx, svc)
+		if err != nil {
+			return err
+		}
+		n += m
 	}
 
 	// A real OpenID provider, mounted in the portal's own server, with
@@ -119,14 +126,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	p := &portal{
-		cfg: cfg, log: log, store: store, approvals: svc, auth: authOptions(cfg, rp, store),
+		cfg: cfg, log: log, store: store, approvals: svc, auth: authOptions(cfg, rp, store, rt), policy: rt,
 		demoIdP: idp, demoPrefix: idp.PathPrefix(), checkpoints: cp,
 		grants: newGrantParts(store, svc, g, cfg, log), example: exec,
 	}
 	if p.chat, err = newChat(cfg, store, svc, log); err != nil {
 		return err
 	}
-	if p.inbound, err = chatRoutes(ctx, cfg, log, store, svc, holder, web.InProcessClient(idp)); err != nil {
+	if p.inbound, err = chatRoutes(ctx, cfg, log, store, svc, rt, g, web.InProcessClient(idp)); err != nil {
 		return err
 	}
 	if err := chat.createKey(ctx, store, cfg); err != nil {
@@ -143,6 +150,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 				fmt.Fprintf(stdout, "       %s\n", uri)
 			}
 		}
+		fmt.Fprintf(stdout, "  policy:   %s (%s; edit it and it reloads; check it with: countersign policy lint %s)\n", cfg.Policy.File, rt.status().Ref, cfg.Policy.File)
 		fmt.Fprintf(stdout, "  audit:    verifier key at http://%s/.well-known/countersign-audit-key\n", a)
 		fmt.Fprintf(stdout, "  grants:   keys at http://%s/.well-known/jwks.json, example executor at http://%s%s\n", a, a, web.ExampleExecutorPath)
 		chat.print(stdout, cfg)

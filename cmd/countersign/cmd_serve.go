@@ -32,14 +32,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err != nil {
 		return err
 	}
-	// The policy's terms (executor, grant lifetime, reminders) are not
-	// wired yet: grants get the defaults.
-	g, hooks, err := newGrants(ctx, store, cfg, nil)
+	rt, err := startPolicy(cfg.Policy, store, log)
 	if err != nil {
 		return err
 	}
-	svc := approvalService(store, cfg, nil, hooks...)
-	p := &portal{cfg: cfg, log: log, store: store, approvals: svc, checkpoints: cp, grants: newGrantParts(store, svc, g, cfg, log)}
+	g, hooks, err := newGrants(ctx, store, cfg, policyTerms(rt, ""))
+	if err != nil {
+		return err
+	}
+	svc := approvalService(store, cfg, rt, hooks...)
+	p := &portal{cfg: cfg, log: log, store: store, approvals: svc, checkpoints: cp, policy: rt, grants: newGrantParts(store, svc, g, cfg, log)}
 	if p.chat, err = newChat(cfg, store, p.approvals, log); err != nil {
 		return err
 	}
@@ -48,16 +50,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		if err != nil {
 			return err
 		}
-		p.auth = authOptions(cfg, rp, store)
+		p.auth = authOptions(cfg, rp, store, rt)
 	} else {
 		log.Warn("no oidc.issuer configured: the portal serves only its public pages (no sign-in, no decisions)")
 	}
 	// The policy source joins here when policy files are loaded; until
 	// then Submit refuses and the command says no policy is loaded.
-	if p.inbound, err = chatRoutes(ctx, cfg, log, store, p.approvals, nil, nil); err != nil {
+	if p.inbound, err = chatRoutes(ctx, cfg, log, store, p.approvals, rt, g, nil); err != nil {
 		return err
 	}
 	return p.serve(ctx, func(a net.Addr) {
-		log.Info("countersign listening", "addr", a.String(), "public_url", cfg.PublicURL, "database", string(store.Dialect()), "sign_in", p.auth != nil, "version", version)
+		log.Info("countersign listening", "addr", a.String(), "public_url", cfg.PublicURL, "database", string(store.Dialect()), "sign_in", p.auth != nil, "policy", rt.status().Ref, "version", version)
 	})
 }

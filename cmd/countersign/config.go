@@ -53,6 +53,7 @@ type Config struct {
 	// Agents are the registered agents; AgentAPI how they authenticate.
 	Agents   AgentList      `yaml:"agents"`
 	AgentAPI AgentAPIConfig `yaml:"agent_api"`
+	Policy   PolicyConfig   `yaml:"policy"`
 }
 
 // AuditConfig controls the signed checkpoints of the audit log.
@@ -298,6 +299,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StepUp.MaxAge.D() < 30*time.Second || c.StepUp.MaxAge.D() > time.Hour {
 		return configErrorf("config: step_up.max_age must be between 30s and 1h")
+	}
+	if err := c.Policy.validate(); err != nil {
+		return err
 	}
 	for _, r := range c.Approvals.ApproverRoles {
 		if !knownRoles[r] {

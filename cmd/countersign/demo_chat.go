@@ -8,7 +8,6 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/demodata"
-	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/web/demoidp"
 )
 
@@ -17,19 +16,6 @@ const (
 	demoAgentClient = "deploy-bot"
 	demoAPIAudience = "countersign-api"
 )
-
-// demoPolicy is the demo's catalogue with one rule: every request needs
-// one approval from an approver.
-func demoPolicy() (*policy.Policy, error) {
-	return policy.Build("demo-policy", []*policy.Action{
-		{Name: "restart", Description: "restart a service", PurposeRequired: true, Params: []policy.Param{
-			{Name: "service", Required: true, Pattern: `[a-z0-9-]+`},
-			{Name: "env", Required: true, Allowed: []string{"prod", "staging"}},
-		}},
-		{Name: "rotate-secret", Description: "rotate a secret", PurposeRequired: true, Params: []policy.Param{{Name: "secret", Required: true}}},
-		{Name: "flush-cache", Description: "flush a cache", Params: []policy.Param{{Name: "cache", Required: true}}},
-	}, policy.RequireForAll("demo-default", 1, "approver"))
-}
 
 // demoChat is what the demo adds for chat: a slash-command token, the demo
 // agent with an API key, and its client-credentials client at the IdP.

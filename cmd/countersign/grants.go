@@ -74,3 +74,25 @@ func (p *portal) executions() handlers.ExecutionReader {
 	}
 	return p.grants.exec
 }
+
+// policyTerms derives a request's grant and reminder terms from what the
+// policy froze on it at submission (models.ApprovalRules) and the executor
+// the catalogue names for its action; fallback is the executor used when
+// the catalogue names none (the demo's example executor).
+func policyTerms(rt *policyRuntime, fallback string) terms.Source {
+	return func(r *models.Request) terms.Terms {
+		t := terms.Terms{
+			GrantTTL: r.GrantTTL, Roles: r.ApproverRoles, Remind: r.Remind,
+			EscalateTo: r.EscalateRoles, EscalateAfter: r.EscalateAfter,
+		}
+		if rt != nil && rt.holder.Current() != nil {
+			if a, ok := rt.holder.Current().Action(r.Action); ok {
+				t.Executor = a.Executor
+			}
+		}
+		if fallback != "" {
+			t.Executor = fallback
+		}
+		return t
+	}
+}

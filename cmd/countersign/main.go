@@ -67,6 +67,8 @@ Usage:
                                        check a bundle or a receipt offline
   countersign agent key (create AGENT | revoke ID | list) --config FILE
                                        manage agent API keys (shown once, stored hashed)
+  countersign policy lint FILE         check a policy file (problems as FILE:LINE)
+  countersign policy test FILE [CASES] evaluate sample requests against a policy
   countersign healthcheck [--url URL]  probe a running portal (for container health checks)
   countersign version                  print the version
 
@@ -92,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		err = cmdAgent(ctx, args[1:], stdout, stderr, env)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, args[1:], stdout, stderr)
+	case "policy":
+		err = cmdPolicy(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "countersign", version)
 	case "help", "-h", "--help":

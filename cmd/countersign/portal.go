@@ -45,14 +45,24 @@ func openStore(ctx context.Context, opts models.OpenOptions) (*models.Store, err
 	return s, nil
 }
 
-// approvalService builds the domain service with the configured rules.
-func approvalService(store *models.Store, cfg Config, pol approval.PolicySource, hooks ...approval.Hook) *approval.Service {
-	return approval.New(store, approval.Config{
+// approvalService builds the domain service with the configured rules,
+// the policy runtime (policy in force, open windows, the hook that opens
+// windows when their request is approved) and the hooks of the other parts
+// (grants, chat outbox, agent idempotency), all run inside each change's
+// transaction.
+func approvalService(store *models.Store, cfg Config, rt *policyRuntime, hooks ...approval.Hook) *approval.Service {
+	ac := approval.Config{
 		ApproverRoles:     cfg.Approvals.ApproverRoles,
 		SponsorMayApprove: cfg.Approvals.SponsorMayApprove,
-		Hooks:             append(append(chatHooks(cfg), hooks...), agents.IdempotencyHook{}),
-		Policy:            pol,
-	})
+	}
+	if rt != nil {
+		ac.Policy, ac.Windows = rt.holder, rt.windows
+		ac.Hooks = append(ac.Hooks, rt.windows.Hook())
+	}
+	ac.Hooks = append(ac.Hooks, hooks...)
+	ac.Hooks = append(ac.Hooks, chatHooks(cfg)...)
+	ac.Hooks = append(ac.Hooks, agents.IdempotencyHook{})
+	return approval.New(store, ac)
 }
 
 // relyingParty discovers the configured IdP; redirectBase is the portal's
@@ -71,9 +81,13 @@ func relyingParty(ctx context.Context, cfg Config, client *http.Client) (*oidcrp
 }
 
 // authOptions turns the configuration into the portal's sign-in options.
-func authOptions(cfg Config, rp *oidcrp.RP, store *models.Store) *web.AuthOptions {
+func authOptions(cfg Config, rp *oidcrp.RP, store *models.Store, rt *policyRuntime) *web.AuthOptions {
+	var policyRoles func([]string) []string
+	if rt != nil {
+		policyRoles = rt.rolesForGroups
+	}
 	return &web.AuthOptions{
-		RP: rp, Store: store, Roles: cfg.OIDC.RoleMap, UsernameClaim: cfg.OIDC.UsernameClaim,
+		RP: rp, Store: store, Roles: cfg.OIDC.RoleMap, UsernameClaim: cfg.OIDC.UsernameClaim, PolicyRoles: policyRoles,
 		IdleTimeout: cfg.Session.IdleTimeout.D(), AbsoluteTimeout: cfg.Session.AbsoluteTimeout.D(),
 		StepUp: handlers.StepUpPolicy{
 			MaxAge: cfg.StepUp.MaxAge.D(), ACRValues: cfg.StepUp.ACRValues,
@@ -103,6 +117,8 @@ type portal struct {
 	example http.Handler
 	// inbound is the slash command and agent API (chat_inbound.go); nil when off.
 	inbound *web.ChatRoutes
+	// policy is the policy in force, its watcher and the change windows.
+	policy *policyRuntime
 }
 
 // serve builds the web application and serves it until ctx ends. ready is
@@ -128,6 +144,9 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		defer stop()
 		go signCheckpoints(ctx, p.checkpoints, p.cfg.Audit.CheckpointInterval.D(), p.log)
 	}
+	if p.policy != nil {
+		p.policy.run(ctx, p.log)
+	}
 	if p.chat != nil {
 		ctx, stop := context.WithCancel(ctx)
 		defer stop()
@@ -143,6 +162,9 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 	}
 	opts.ExampleExecutor = p.example
 	if p.auth != nil {
+		if p.policy != nil {
+			opts.Windows = handlers.NewWindows(p.policy.windows, handlers.PolicyState{Status: p.policy.status, Policy: p.policy.holder.Current}, nil)
+		}
 		if p.checkpoints != nil {
 			opts.Integrity = handlers.NewIntegrity(p.checkpoints, nil)
 		}

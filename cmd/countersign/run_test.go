@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/models/storetest"
 )
@@ -160,7 +161,9 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 	if code, _ := get(t, base+"/readyz"); code != 200 {
 		t.Fatalf("readyz %d", code)
 	}
-	if !strings.Contains(stdout.String(), "4 demo requests seeded") {
+	// Four sample requests plus three submitted under the demo policy
+	// (one denied, one approved automatically, one window request).
+	if !strings.Contains(stdout.String(), "7 demo requests seeded") || !strings.Contains(stdout.String(), "policy.yaml@") {
 		t.Fatalf("demo output lacks the seed line: %s", stdout.String())
 	}
 	if code := stop(); code != exitOK {
@@ -175,12 +178,49 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 		t.Fatalf("demo exit %d", code)
 	}
 	_ = base
-	// The audit chain the demo wrote verifies (6 request events, the grant
-	// key's creation and the seeded approval's grant).
-	code, out, errOut := runCmd("audit", "verify", "--db", "sqlite:"+filepath.Join(data, "countersign.db"))
-	if code != exitOK || !regexp.MustCompile(`^ok 8 events, head [0-9a-f]{64}\n$`).MatchString(out) {
+	// The audit chain the demo wrote verifies, and holds what the two
+	// starts did: 4 sample requests (6 events), the policy loaded at each
+	// start, three policy submissions (denied, approved automatically, a
+	// window request), the grant key and the grants of the two approved
+	// requests. The example executor may already have run the
+	// auto-approved one; its events come on top.
+	dsn := "sqlite:" + filepath.Join(data, "countersign.db")
+	code, out, errOut := runCmd("audit", "verify", "--db", dsn)
+	if code != exitOK || !regexp.MustCompile(`^ok [0-9]+ events, head [0-9a-f]{64}\n$`).MatchString(out) {
 		t.Fatalf("verify: exit %d, %q %q", code, out, errOut)
 	}
+	got := eventTypes(t, dsn)
+	want := map[string]int{
+		"request.created": 7, "request.approved": 2, "request.executed": 1, "request.denied": 1,
+		"policy.loaded": 2, "grant.key_created": 1, "grant.issued": 2,
+	}
+	for typ, n := range want {
+		if got[typ] != n {
+			t.Errorf("audit events %s: %d, want %d (all: %v)", typ, got[typ], n, got)
+		}
+	}
+}
+
+// eventTypes counts the audit events of the database at dsn by type.
+func eventTypes(t *testing.T, dsn string) map[string]int {
+	t.Helper()
+	store, err := models.Open(context.Background(), models.OpenOptions{DSN: dsn, Existing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var rows []struct {
+		Type string
+		N    int
+	}
+	if err := store.DB(context.Background()).Raw("SELECT type, COUNT(*) AS n FROM audit_events GROUP BY type").Scan(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, r := range rows {
+		out[r.Type] = r.N
+	}
+	return out
 }
 
 func TestServeWithConfigAndEnvironment(t *testing.T) {

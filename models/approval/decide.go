@@ -82,7 +82,7 @@ func (s *Service) Check(r *models.Request, a Approver) error {
 		(a.Actor.ID == r.SponsorID || sameName(a.Username, r.SponsorName)) {
 		return ErrSponsorDecision
 	}
-	if !s.cfg.mayDecide(a) {
+	if !s.mayDecide(r, a) {
 		return ErrNotApprover
 	}
 	return nil
@@ -174,6 +174,9 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 			return err
 		}
 		now := s.clock()
+		if err := CheckStepUp(&r, d.StepUp, now); err != nil {
+			return err
+		}
 		var prior int64
 		if err := tx.Model(&models.Decision{}).Where("request_id = ? AND approver_id = ? AND content_hash = ?", r.ID, d.Approver.Actor.ID, r.ContentHash).Count(&prior).Error; err != nil {
 			return fmt.Errorf("count decisions: %w", err)

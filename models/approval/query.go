@@ -3,6 +3,7 @@ package approval
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -135,14 +136,15 @@ func (s *Service) List(ctx context.Context, f Filter) (*Page, error) {
 // ListActionable returns the pending, unexpired requests a may decide and
 // has not decided yet, newest first. The same rules as Check apply, in SQL.
 func (s *Service) ListActionable(ctx context.Context, a Approver, f Filter) (*Page, error) {
-	if !s.cfg.mayDecide(a) {
+	roleCond, roleArgs := s.roleCondition(a)
+	if roleCond == "" {
 		return &Page{}, nil
 	}
 	f.States = []models.State{models.StatePending}
 	now := s.clock()
 	name := strings.ToLower(a.Username)
-	return s.page(ctx, f, func(q *gorm.DB) *gorm.DB {
-		q = q.Where("expires_at > ?", now).
+	p, err := s.page(ctx, f, func(q *gorm.DB) *gorm.DB {
+		q = q.Where(roleCond, roleArgs...).Where("expires_at > ?", now).
 			Where("requester_id <> ? AND LOWER(requester_name) <> ?", a.Actor.ID, name).
 			Where("NOT EXISTS (SELECT 1 FROM decisions d WHERE d.request_id = requests.id AND d.approver_id = ? AND d.content_hash = requests.content_hash)", a.Actor.ID)
 		if !s.cfg.SponsorMayApprove {
@@ -150,6 +152,13 @@ func (s *Service) ListActionable(ctx context.Context, a Approver, f Filter) (*Pa
 		}
 		return q
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The SQL role match is a superset (escalation time, LIKE wildcards);
+	// the domain rule has the last word.
+	p.Items = slices.DeleteFunc(p.Items, func(r models.Request) bool { return !s.mayDecide(&r, a) })
+	return p, nil
 }
 
 // ListByRequester returns requests made by the person with this chat

@@ -24,6 +24,8 @@ type Config struct {
 	Hooks []Hook
 	// Policy gives the policy Submit applies; nil refuses Submit.
 	Policy PolicySource
+	// Windows tells Submit which change windows are open; nil means none.
+	Windows WindowSource
 }
 
 // Approver is a person deciding in the portal.
@@ -66,9 +68,17 @@ func (c Config) mayDecide(a Approver) bool {
 }
 
 // SeesAll reports whether a may see every request: anyone the company has
-// given a Countersign role (approver, auditor, admin). People without one see
-// only what concerns them (see MayView).
-func (s *Service) SeesAll(a Approver) bool { return len(a.Roles) > 0 }
+// given a Countersign role (approver, auditor, admin) or a policy role that
+// approves. People without one — including those whose only roles are the
+// policy's requester roles — see only what concerns them (see MayView).
+func (s *Service) SeesAll(a Approver) bool {
+	for _, r := range a.Roles {
+		if !s.requesterOnlyRole(r) {
+			return true
+		}
+	}
+	return false
+}
 
 // MayView reports whether a may see request r: everything with a role, or
 // otherwise their own requests (as requester, or as an agent's sponsor).

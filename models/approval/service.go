@@ -108,16 +108,19 @@ func (s *Service) insert(tx *gorm.DB, req *models.Request, posts []models.Conver
 			return fmt.Errorf("insert tool chain: %w", err)
 		}
 	}
+	payload := map[string]any{
+		"kind": req.Kind, "params": jsonRaw(req.Params), "content_hash": req.ContentHash,
+		"sponsor_id": req.SponsorID, "team_id": req.TeamID, "channel_id": req.ChannelID,
+		"root_post_id": req.RootPostID, "trigger_post_id": req.TriggerPostID,
+		"posts": len(posts), "tool_calls": len(calls),
+		"required_approvals": req.RequiredApprovals, "expires_at": contenthash.TimeString(req.ExpiresAt),
+	}
+	if pp := policyPayload(req); pp != nil {
+		payload["policy"] = pp
+	}
 	_, err := audit.Append(tx, now, audit.Entry{
 		Type: "request.created", Actor: requester, RequestID: req.ID, Purpose: req.Purpose,
-		Action: req.Action, PolicyRef: req.PolicyRef,
-		Payload: map[string]any{
-			"kind": req.Kind, "params": jsonRaw(req.Params), "content_hash": req.ContentHash,
-			"sponsor_id": req.SponsorID, "team_id": req.TeamID, "channel_id": req.ChannelID,
-			"root_post_id": req.RootPostID, "trigger_post_id": req.TriggerPostID,
-			"posts": len(posts), "tool_calls": len(calls),
-			"required_approvals": req.RequiredApprovals, "expires_at": contenthash.TimeString(req.ExpiresAt),
-		},
+		Action: req.Action, PolicyRef: req.PolicyRef, Payload: payload,
 	})
 	if err != nil {
 		return err

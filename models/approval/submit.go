@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/models/policy"
 )
 
@@ -16,10 +17,21 @@ type PolicySource interface {
 	Current() *policy.Policy
 }
 
+// WindowSource tells which change windows are open; *window.Service is one.
+type WindowSource interface {
+	OpenWindowNames(ctx context.Context, at time.Time) ([]string, error)
+}
+
 // Defaults apply when the policy's outcome leaves a value unset.
 const (
 	DefaultRequestTTL = time.Hour
 )
+
+// ErrNoPolicy: Submit was called while no policy is loaded.
+var ErrNoPolicy = fmt.Errorf("no policy is loaded, so no request can be opened: %w", models.ErrForbidden)
+
+// ErrNotRequester: the requester's roles may not ask for this action.
+var ErrNotRequester = fmt.Errorf("your roles may not ask for this action: %w", models.ErrForbidden)
 
 // Submitted is what Submit did: the stored request and the policy outcome
 // that decided its fate.
@@ -30,36 +42,38 @@ type Submitted struct {
 
 // Submit opens a request under the policy in force: the action must be in
 // the catalogue with valid parameters (and a purpose when the action needs
-// one); the first matching rule decides whether it is denied, approved on
-// its own, or waits for approvers. Denied and auto-approved requests are
-// still stored and audited; creation and that first move commit together.
-// in.RequiredApprovals, in.TTL and in.PolicyRef are set from the outcome.
-// Bad input is *models.ValidationError and nothing is stored.
+// one) and the requester's roles must be among its requesters; a window
+// request (Kind window, Action window.open) must name a declared window and
+// a duration within its limit. The first matching rule, seeing the open
+// change windows, decides whether the request is denied, approved on its
+// own, or waits for approvers; the rule's settings (approver roles,
+// step-up, grant lifetime, escalation, reminders, explanation) are stored on
+// the request. Denied and auto-approved requests are still stored and
+// audited; creation and that first move commit together. A rule that failed
+// to evaluate denies the request and its error is audited as
+// "policy.error" in the same transaction. Bad input is
+// *models.ValidationError and nothing is stored.
 func (s *Service) Submit(ctx context.Context, in NewRequest, roles []string) (*Submitted, error) {
 	if s.cfg.Policy == nil || s.cfg.Policy.Current() == nil {
-		return nil, fmt.Errorf("approval: submit: no policy is loaded: %w", models.ErrForbidden)
+		return nil, fmt.Errorf("approval: submit: %w", ErrNoPolicy)
 	}
 	p := s.cfg.Policy.Current()
 	now := s.clock()
-	if in.Kind == models.KindAction {
-		act, ok := p.Action(in.Action)
-		if !ok {
-			return nil, models.Invalid("action", fmt.Sprintf("%q is not in the action catalogue", in.Action))
-		}
-		params, err := act.CheckParams(in.Params)
-		if err != nil {
-			return nil, err
-		}
-		in.Params = params
-		if act.PurposeRequired && in.Purpose == "" {
-			return nil, models.Invalid("purpose", fmt.Sprintf("%s needs a purpose (after --)", act.Name))
+	if err := s.checkAgainstCatalogue(p, &in, roles); err != nil {
+		return nil, err
+	}
+	var open []string
+	if s.cfg.Windows != nil {
+		var err error
+		if open, err = s.cfg.Windows.OpenWindowNames(ctx, now); err != nil {
+			return nil, fmt.Errorf("approval: submit: open windows: %w", err)
 		}
 	}
 	out := p.Evaluate(policy.Input{
 		Action: in.Action, Params: in.Params, Purpose: in.Purpose,
 		Requester: policy.Requester{Type: string(in.Requester.Type), ID: in.Requester.ID, Name: in.Requester.Display, Roles: roles, Sponsor: in.Requester.SponsorName},
 		Source:    policy.Source{Team: in.Source.TeamName, Channel: in.Source.ChannelName},
-		Time:      now,
+		Time:      now, OpenWindows: open,
 	})
 	in.PolicyRef = p.Ref
 	if out.Rule != "" {
@@ -74,9 +88,20 @@ func (s *Service) Submit(ctx context.Context, in NewRequest, roles []string) (*S
 	if err != nil {
 		return nil, err
 	}
+	req.ApprovalRules = rulesFrom(out)
 	err = s.store.WithTx(ctx, func(tx *gorm.DB) error {
 		if err := s.insert(tx, req, posts, calls, in.Requester, now); err != nil {
 			return err
+		}
+		actor := models.SystemActor("policy")
+		if out.Err != nil {
+			// Fail closed, but visibly: the rule's error is part of the record.
+			if _, err := audit.Append(tx, now, audit.Entry{
+				Type: "policy.error", Actor: actor, RequestID: req.ID, Purpose: req.Purpose, Action: req.Action, PolicyRef: req.PolicyRef,
+				Payload: map[string]any{"rule": out.Rule, "error": out.Err.Error(), "outcome": string(out.Kind)},
+			}); err != nil {
+				return err
+			}
 		}
 		var to models.State
 		switch out.Kind {
@@ -87,7 +112,6 @@ func (s *Service) Submit(ctx context.Context, in NewRequest, roles []string) (*S
 		default:
 			return nil
 		}
-		actor := models.SystemActor("policy")
 		if err := s.bump(tx, req, to, now, actor, out.Explanation); err != nil {
 			return err
 		}
@@ -98,4 +122,39 @@ func (s *Service) Submit(ctx context.Context, in NewRequest, roles []string) (*S
 	}
 	req.Posts, req.ToolCalls = posts, calls
 	return &Submitted{Request: req, Outcome: out}, nil
+}
+
+// checkAgainstCatalogue validates in against the policy's catalogue (or
+// its window declarations) and normalises its parameters.
+func (s *Service) checkAgainstCatalogue(p *policy.Policy, in *NewRequest, roles []string) error {
+	switch in.Kind {
+	case models.KindWindow:
+		if in.Action != policy.ActionWindowOpen {
+			return models.Invalid("action", fmt.Sprintf("window requests ask for %s", policy.ActionWindowOpen))
+		}
+		params, _, err := p.CheckWindowParams(in.Params)
+		if err != nil {
+			return err
+		}
+		in.Params = params
+	case models.KindAction:
+		act, ok := p.Action(in.Action)
+		if !ok {
+			return models.Invalid("action", fmt.Sprintf("%q is not in the action catalogue", in.Action))
+		}
+		params, err := act.CheckParams(in.Params)
+		if err != nil {
+			return err
+		}
+		in.Params = params
+		if act.PurposeRequired && in.Purpose == "" {
+			return models.Invalid("purpose", fmt.Sprintf("%s needs a purpose (after --)", act.Name))
+		}
+		if !act.MayRequest(roles) {
+			return fmt.Errorf("approval: submit %s: %w", act.Name, ErrNotRequester)
+		}
+	default:
+		return models.Invalid("kind", "must be action or window")
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // BuildOption adds rules to a policy made with Build.
@@ -45,11 +46,7 @@ func RequireForAll(name string, n int, roles ...string) BuildOption {
 		if len(roles) == 0 {
 			return fmt.Errorf("rule %s: at least one approver role is needed", name)
 		}
-		p.rules = append(p.rules, &rule{
-			outcome: Outcome{Kind: OutcomeRequire, Rule: name, Condition: "true", Approvals: n, Roles: append([]string(nil), roles...)},
-			matches: func(Input) (bool, error) { return true, nil },
-		})
-		return nil
+		return p.addBuiltRule(Outcome{Kind: OutcomeRequire, Rule: name, Condition: "true", Approvals: n, Roles: append([]string(nil), roles...)})
 	}
 }
 
@@ -57,10 +54,39 @@ func RequireForAll(name string, n int, roles ...string) BuildOption {
 // action with reason.
 func DenyAction(name, action, reason string) BuildOption {
 	return func(p *Policy) error {
-		p.rules = append(p.rules, &rule{
-			outcome: Outcome{Kind: OutcomeDeny, Rule: name, Condition: fmt.Sprintf("request.action == %q", action), Reason: reason},
-			matches: func(in Input) (bool, error) { return in.Action == action, nil },
-		})
+		return p.addBuiltRule(Outcome{Kind: OutcomeDeny, Rule: name, Condition: fmt.Sprintf("request.action == %q", action), Reason: reason})
+	}
+}
+
+// addBuiltRule compiles o.Condition with the same CEL environment as
+// policy files and appends the rule.
+func (p *Policy) addBuiltRule(o Outcome) error {
+	env, err := newEnv()
+	if err != nil {
+		return err
+	}
+	c, issues := compile(env, o.Condition)
+	if len(issues) > 0 {
+		return fmt.Errorf("rule %s: %s", o.Rule, issues[0].msg)
+	}
+	p.rules = append(p.rules, &rule{outcome: o, cond: c})
+	return nil
+}
+
+// WithWindow declares a change window that may be opened for at most max.
+func WithWindow(name string, max time.Duration) BuildOption {
+	return func(p *Policy) error {
+		if _, dup := p.windows[name]; dup {
+			return fmt.Errorf("window %s is declared twice", name)
+		}
+		if max <= 0 {
+			max = DefaultWindowMaxDuration
+		}
+		if p.windows == nil {
+			p.windows = map[string]Window{}
+		}
+		p.windows[name] = Window{Name: name, MaxDuration: max}
+		p.windowOrder = append(p.windowOrder, name)
 		return nil
 	}
 }

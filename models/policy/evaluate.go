@@ -8,19 +8,31 @@ import (
 // Evaluate runs the rules in order and returns the first match's outcome.
 // Nothing matching means deny. A rule whose condition fails at run time
 // denies the request (fail closed) with Err set, so the caller can audit it.
+// A rule tied to a change window matches only while that window is in
+// in.OpenWindows.
 func (p *Policy) Evaluate(in Input) Outcome {
+	act, err := activation(in)
+	if err != nil {
+		return Outcome{
+			Kind: OutcomeDeny, Reason: "the policy could not be evaluated for this request",
+			Explanation: "denied: the request could not be presented to the policy",
+			Err:         fmt.Errorf("policy: %w", err),
+		}
+	}
 	for _, r := range p.rules {
-		ok, err := r.matches(in)
+		ok, err := r.matches(&in, act)
 		if err != nil {
-			return Outcome{
+			out := Outcome{
 				Kind: OutcomeDeny, Rule: r.outcome.Rule, Condition: r.outcome.Condition,
-				Reason:      "the policy could not be evaluated for this request",
-				Explanation: fmt.Sprintf("denied: rule %s failed to evaluate", r.outcome.Rule),
-				Err:         fmt.Errorf("policy: rule %s: %w", r.outcome.Rule, err),
+				Reason: "the policy could not be evaluated for this request",
+				Err:    fmt.Errorf("policy: rule %s: %w", r.outcome.Rule, err),
 			}
+			out.Explanation = fmt.Sprintf("denied: rule %s failed to evaluate (%v)", r.outcome.Rule, err)
+			return out
 		}
 		if ok {
 			out := r.outcome
+			out.Roles = append([]string(nil), out.Roles...)
 			out.Explanation = explain(out)
 			return out
 		}
@@ -39,6 +51,9 @@ func explain(o Outcome) string {
 		}
 	case OutcomeAutoApprove:
 		b.WriteString("approved automatically")
+		if o.Window != "" {
+			fmt.Fprintf(&b, " inside change window %s", o.Window)
+		}
 	case OutcomeRequire:
 		noun := "approvals"
 		if o.Approvals == 1 {
@@ -51,7 +66,7 @@ func explain(o Outcome) string {
 	}
 	fmt.Fprintf(&b, ", rule %s", o.Rule)
 	if c := strings.TrimSpace(o.Condition); c != "" && c != "true" {
-		fmt.Fprintf(&b, ", because %s", c)
+		fmt.Fprintf(&b, ", because %s", strings.Join(strings.Fields(c), " "))
 	}
 	return b.String()
 }

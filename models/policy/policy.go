@@ -15,6 +15,10 @@ type Policy struct {
 	byName  map[string]*Action
 	rules   []*rule
 	roles   roleMap
+	// windows are the change windows that may be opened, by name, and
+	// windowOrder their file order.
+	windows     map[string]Window
+	windowOrder []string
 }
 
 // roleMap says which people hold which policy roles.
@@ -23,12 +27,8 @@ type roleMap struct {
 	idpGroups map[string][]string
 	// mattermostUsers maps a Mattermost username (lower case) to roles.
 	mattermostUsers map[string][]string
-}
-
-// rule is one compiled rule; see rules.go.
-type rule struct {
-	outcome Outcome
-	matches func(Input) (bool, error)
+	// names are the declared roles.
+	names map[string]bool
 }
 
 // Action returns the catalogue entry named name.
@@ -70,3 +70,6 @@ func (h *Holder) Current() *Policy { return h.p.Load() }
 
 // Swap puts p in force.
 func (h *Holder) Swap(p *Policy) { h.p.Store(p) }
+
+// RuleCount returns the number of rules.
+func (p *Policy) RuleCount() int { return len(p.rules) }

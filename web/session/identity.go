@@ -29,6 +29,11 @@ type Mapping struct {
 	// against Mattermost usernames). Default "preferred_username"; "email",
 	// "sub", "name" or any other string claim of the ID token work too.
 	UsernameClaim string
+	// PolicyRoles, when set, adds the roles the policy in force gives the
+	// person's IdP groups (policy.Policy.RolesForIdPGroups), on top of
+	// Roles. It is asked at every sign-in, so a reloaded policy applies
+	// from the next sign-in on.
+	PolicyRoles func(groups []string) []string
 }
 
 // User maps id to a User: username from the configured claim, roles from
@@ -65,6 +70,13 @@ func (m Mapping) roles(groups []string) []string {
 	var out []string
 	for _, g := range groups {
 		for _, r := range m.Roles[g] {
+			if r != "" && !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	if m.PolicyRoles != nil {
+		for _, r := range m.PolicyRoles(groups) {
 			if r != "" && !slices.Contains(out, r) {
 				out = append(out, r)
 			}

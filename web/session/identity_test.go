@@ -92,3 +92,21 @@ func TestWithEvidenceKeepsThePersonAndReplacesTheProof(t *testing.T) {
 		t.Errorf("Evidence() = %+v", ev)
 	}
 }
+
+func TestMappingAddsPolicyRoles(t *testing.T) {
+	var asked []string
+	m := Mapping{
+		Roles: map[string][]string{"sre": {"approver"}},
+		PolicyRoles: func(groups []string) []string {
+			asked = groups
+			return []string{"sre", "approver"}
+		},
+	}
+	u, err := m.User(identity())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(u.Roles, []string{"approver", "sre"}) || len(asked) == 0 {
+		t.Errorf("roles %v (policy asked with %v)", u.Roles, asked)
+	}
+}

@@ -1,0 +1,113 @@
+package approval
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/policy"
+)
+
+// Step-up refusals from a request's own rules.
+var (
+	// ErrStepUpStale: the decision's authentication is older than the
+	// request's step-up max_age allows.
+	ErrStepUpStale = fmt.Errorf("your sign-in is not recent enough for this request: %w", models.ErrForbidden)
+	// ErrStepUpWeak: the decision's authentication class (acr) is not one
+	// the request's rule accepts.
+	ErrStepUpWeak = fmt.Errorf("your sign-in is not strong enough for this request: %w", models.ErrForbidden)
+)
+
+// mayDecide reports whether a's roles let them decide r now: the roles the
+// matching policy rule named (plus escalation roles once due), or the
+// configured approver roles for requests without their own.
+func (s *Service) mayDecide(r *models.Request, a Approver) bool {
+	roles := r.DeciderRoles(s.clock())
+	if roles == nil {
+		return s.cfg.mayDecide(a)
+	}
+	for _, have := range a.Roles {
+		if slices.Contains(roles, have) {
+			return true
+		}
+	}
+	return false
+}
+
+// requesterOnlyRole reports whether role is one the policy in force
+// declares but never names as an approver or escalation role: it lets
+// people ask, not see everyone's requests.
+func (s *Service) requesterOnlyRole(role string) bool {
+	if s.cfg.Policy == nil {
+		return false
+	}
+	p := s.cfg.Policy.Current()
+	return p != nil && p.HasRole(role) && !p.Decides(role)
+}
+
+// CheckStepUp applies the request's own step-up rules (max_age, acr) to the
+// evidence of a decision made at now. Requests without them pass; the
+// portal's configured step-up applies to every decision besides.
+func CheckStepUp(r *models.Request, su StepUp, now time.Time) error {
+	if r.StepUpMaxAge > 0 && (su.AuthTime.IsZero() || now.Sub(su.AuthTime) > r.StepUpMaxAge) {
+		return fmt.Errorf("request %s needs a sign-in within %s: %w", r.ID, r.StepUpMaxAge, ErrStepUpStale)
+	}
+	if len(r.StepUpACR) > 0 && !slices.Contains(r.StepUpACR, su.ACR) {
+		return fmt.Errorf("request %s needs acr %v, got %q: %w", r.ID, []string(r.StepUpACR), su.ACR, ErrStepUpWeak)
+	}
+	return nil
+}
+
+// rulesFrom turns a policy outcome into the settings stored on a request.
+func rulesFrom(out policy.Outcome) models.ApprovalRules {
+	r := models.ApprovalRules{PolicyExplanation: out.Explanation, PolicyWindow: out.Window, GrantTTL: out.GrantTTL}
+	if out.Kind != policy.OutcomeRequire {
+		return r
+	}
+	r.ApproverRoles = slices.Clone(out.Roles)
+	r.StepUpMaxAge = out.StepUp.MaxAge
+	r.StepUpACR = slices.Clone(out.StepUp.ACR)
+	r.EscalateRoles = slices.Clone(out.EscalateTo)
+	r.EscalateAfter = out.EscalateAfter
+	r.Remind = slices.Clone(out.Remind)
+	return r
+}
+
+// policyPayload is the part of the request.created audit event that
+// records what the policy decided, when it decided anything.
+func policyPayload(r *models.Request) map[string]any {
+	if r.PolicyExplanation == "" {
+		return nil
+	}
+	durs := make([]string, len(r.Remind))
+	for i, d := range r.Remind {
+		durs[i] = d.String()
+	}
+	return map[string]any{
+		"explanation": r.PolicyExplanation, "approver_roles": nonNil(r.ApproverRoles), "window": r.PolicyWindow,
+		"step_up_max_age": r.StepUpMaxAge.String(), "step_up_acr": nonNil(r.StepUpACR), "grant_ttl": r.GrantTTL.String(),
+		"escalate_to": nonNil(r.EscalateRoles), "escalate_after": r.EscalateAfter.String(), "remind": durs,
+	}
+}
+
+// roleCondition is the SQL form of mayDecide without the escalation time:
+// requests without their own approver roles when a holds a configured
+// approver role, and requests naming one of a's roles as approver or
+// escalation role. Empty when a can decide nothing.
+func (s *Service) roleCondition(a Approver) (string, []any) {
+	var conds []string
+	var args []any
+	if s.cfg.mayDecide(a) {
+		conds = append(conds, "approver_roles = ''")
+	}
+	for _, r := range a.Roles {
+		conds = append(conds, "(' ' || approver_roles || ' ') LIKE ?", "(' ' || escalate_roles || ' ') LIKE ?")
+		args = append(args, "% "+r+" %", "% "+r+" %")
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return "(" + strings.Join(conds, " OR ") + ")", args
+}

@@ -1,0 +1,95 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// benchPolicy builds a policy of 200 rules over 40 actions in which the
+// request under test matches only the last rule. Typical rules are
+// conjunctions of comparisons, most of which the Go guards decide; with
+// worst true every condition needs CEL to run.
+func benchPolicy(tb testing.TB, worst bool) *Policy {
+	var b strings.Builder
+	b.WriteString("version: 1\nroles:\n  sre: {}\n  dev: {}\nwindows: [{name: prod}]\nactions:\n")
+	for a := 0; a < 40; a++ {
+		fmt.Fprintf(&b, "  - {name: act-%d, params: [{name: env, allowed: [staging, prod]}, {name: service}, {name: replicas, type: int}]}\n", a)
+	}
+	b.WriteString("rules:\n")
+	for i := 0; i < 199; i++ {
+		var when string
+		switch i % 4 {
+		case 0:
+			when = fmt.Sprintf(`request.action == "act-%d" && request.params.env == "prod" && "sre" in requester.roles`, i%40)
+		case 1:
+			when = fmt.Sprintf(`request.params.service == "svc-%d" && requester.type == "human"`, i)
+		case 2:
+			when = fmt.Sprintf(`source.channel == "chan-%d" || request.purpose.startsWith("INC-%d-")`, i, i)
+		case 3:
+			when = fmt.Sprintf(`"prod" in window && request.params.replicas > %d && requester.name == "user-%d"`, 100+i, i)
+		}
+		if worst {
+			when = fmt.Sprintf(`(request.params.service == "svc-%d" || requester.name == "user-%d") && request.params.replicas > %d`, i, i, i)
+		}
+		fmt.Fprintf(&b, "  - name: r%03d\n    when: '%s'\n    require: {approvals: 1, roles: [sre]}\n", i, strings.ReplaceAll(when, "'", "''"))
+	}
+	b.WriteString("  - name: prod-changes\n    when: 'request.params.env == \"prod\"'\n    require: {approvals: 2, roles: [sre]}\n")
+	p, err := Parse("bench.yaml", []byte(b.String()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if p.RuleCount() != 200 {
+		tb.Fatalf("%d rules", p.RuleCount())
+	}
+	return p
+}
+
+func benchInput() Input {
+	return Input{
+		Action: "act-7", Params: map[string]any{"env": "prod", "service": "payments", "replicas": int64(3)}, Purpose: "OOM loop, INC-4211",
+		Requester:   Requester{Type: "human", ID: "u1", Name: "alice", Roles: []string{"dev"}},
+		Source:      Source{Team: "ops", Channel: "incidents"},
+		Time:        time.Now(),
+		OpenWindows: []string{"prod"},
+	}
+}
+
+// BenchmarkEvaluate200Rules measures one request's evaluation against 200
+// rules, matching the last; it reports the 99th percentile of the per-call
+// times as p99-µs.
+func BenchmarkEvaluate200Rules(b *testing.B) {
+	for _, worst := range []bool{false, true} {
+		name := "typical"
+		if worst {
+			name = "every-rule-runs-cel"
+		}
+		b.Run(name, func(b *testing.B) {
+			p := benchPolicy(b, worst)
+			in := benchInput()
+			if out := p.Evaluate(in); out.Rule != "prod-changes" || out.Err != nil {
+				b.Fatalf("matched %q (%v)", out.Rule, out.Err)
+			}
+			samples := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				out := p.Evaluate(in)
+				samples = append(samples, time.Since(t0))
+				if out.Kind != OutcomeRequire {
+					b.Fatal(out.Kind)
+				}
+			}
+			b.StopTimer()
+			slices.Sort(samples)
+			pct := func(q float64) float64 {
+				return float64(samples[min(len(samples)-1, int(q*float64(len(samples))))]) / 1e3
+			}
+			b.ReportMetric(pct(0.50), "p50-µs")
+			b.ReportMetric(pct(0.99), "p99-µs")
+		})
+	}
+}

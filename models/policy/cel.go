@@ -1,0 +1,244 @@
+package policy
+
+import (
+	"fmt"
+	"reflect"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/ext"
+	"cel.dev/cel-go/interpreter"
+)
+
+// CostLimit bounds the work one rule condition may do for one request
+// (CEL's abstract cost units). A condition that exceeds it fails, and the
+// request is denied (fail closed).
+const CostLimit = 10_000
+
+// MaxConditionLen bounds a rule condition's source text.
+const MaxConditionLen = 4096
+
+// The CEL view of a request. Field names are the ones rules use.
+type (
+	celRequest struct {
+		Action  string         `cel:"action"`
+		Params  map[string]any `cel:"params"`
+		Purpose string         `cel:"purpose"`
+	}
+	celRequester struct {
+		Type    string   `cel:"type"`
+		ID      string   `cel:"id"`
+		Name    string   `cel:"name"`
+		Roles   []string `cel:"roles"`
+		Sponsor string   `cel:"sponsor"`
+	}
+	celSource struct {
+		Team    string `cel:"team"`
+		Channel string `cel:"channel"`
+	}
+)
+
+// newEnv declares the variables every condition may use:
+//
+//	request   {action string, params map(string, dyn), purpose string}
+//	requester {type, id, name string, roles list(string), sponsor string}
+//	source    {team, channel string}
+//	time      timestamp
+//	window    list(string) of open change windows
+func newEnv() (*cel.Env, error) {
+	return cel.NewEnv(
+		ext.NativeTypes(ext.ParseStructTags(true),
+			reflect.TypeOf(celRequest{}), reflect.TypeOf(celRequester{}), reflect.TypeOf(celSource{})),
+		cel.Variable("request", cel.ObjectType("policy.celRequest")),
+		cel.Variable("requester", cel.ObjectType("policy.celRequester")),
+		cel.Variable("source", cel.ObjectType("policy.celSource")),
+		cel.Variable("time", cel.TimestampType),
+		cel.Variable("window", cel.ListType(cel.StringType)),
+		ext.Strings(),
+	)
+}
+
+// Upper bounds on the sizes of what a condition sees, for static cost
+// estimates. Submit admits less: at most 64 parameters, string parameters
+// of 256 bytes, a purpose of 2000 bytes.
+const (
+	maxInputString = 4096
+	maxInputList   = 256
+)
+
+// sizeEstimator bounds the sizes of the input variables' strings, lists and
+// maps for cel's static cost estimate.
+type sizeEstimator struct{}
+
+func (sizeEstimator) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
+	if n.Path() == nil || n.Type() == nil {
+		return nil
+	}
+	switch n.Type().Kind() {
+	case types.StringKind, types.BytesKind:
+		return &cost.SizeEstimate{Min: 0, Max: maxInputString}
+	case types.ListKind, types.MapKind:
+		return &cost.SizeEstimate{Min: 0, Max: maxInputList}
+	}
+	return nil
+}
+
+func (sizeEstimator) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}
+
+// compiled is one type-checked condition ready to run.
+type compiled struct {
+	prg cel.Program
+	ast *cel.Ast
+}
+
+// celIssue is a compile problem at a line and column of the expression.
+type celIssue struct {
+	line, col int
+	msg       string
+}
+
+// compile parses and type-checks src; it must be a bool expression.
+func compile(env *cel.Env, src string) (*compiled, []celIssue) {
+	if len(src) > MaxConditionLen {
+		return nil, []celIssue{{msg: fmt.Sprintf("condition is longer than %d bytes", MaxConditionLen)}}
+	}
+	a, iss := env.Compile(src)
+	if iss != nil && iss.Err() != nil {
+		var out []celIssue
+		for _, e := range iss.Errors() {
+			out = append(out, celIssue{line: e.Location.Line(), col: e.Location.Column() + 1, msg: e.Message})
+		}
+		return nil, out
+	}
+	if !a.OutputType().IsExactType(cel.BoolType) {
+		return nil, []celIssue{{msg: fmt.Sprintf("condition must be a bool expression, not %s", a.OutputType())}}
+	}
+	// A condition whose worst-case cost, for inputs of the sizes Submit
+	// admits, is within the limit runs without per-evaluation cost
+	// tracking (which would triple the time of a simple comparison); any
+	// other is tracked and stopped at the limit.
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if est, err := env.EstimateCost(a, sizeEstimator{}); err != nil || est.Max > CostLimit {
+		opts = append(opts, cel.CostLimit(CostLimit))
+	}
+	prg, err := env.Program(a, opts...)
+	if err != nil {
+		return nil, []celIssue{{msg: err.Error()}}
+	}
+	return &compiled{prg: prg, ast: a}, nil
+}
+
+// eval runs the condition on act.
+func (c *compiled) eval(act interpreter.Activation) (bool, error) {
+	v, _, err := c.prg.Eval(act)
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.Value().(bool)
+	if !ok {
+		return false, fmt.Errorf("condition returned %v, not a bool", v.Type())
+	}
+	return b, nil
+}
+
+// activation builds the variables for one evaluation; it is shared by
+// every rule the request meets.
+func activation(in Input) (interpreter.Activation, error) {
+	params := in.Params
+	if params == nil {
+		params = map[string]any{}
+	}
+	roles := in.Requester.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	windows := in.OpenWindows
+	if windows == nil {
+		windows = []string{}
+	}
+	at := in.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return interpreter.NewActivation(map[string]any{
+		"request":   celRequest{Action: in.Action, Params: params, Purpose: in.Purpose},
+		"requester": celRequester{Type: in.Requester.Type, ID: in.Requester.ID, Name: in.Requester.Name, Roles: roles, Sponsor: in.Requester.Sponsor},
+		"source":    celSource{Team: in.Source.Team, Channel: in.Source.Channel},
+		"time":      at.UTC(),
+		"window":    windows,
+	})
+}
+
+// literals are the names a condition compares with, found statically so a
+// rule naming an unknown action, role or window is refused at load.
+type literals struct {
+	actions []string
+	roles   []string
+	windows []string
+}
+
+// findLiterals walks the checked AST for `request.action == "x"`,
+// `request.action in ["x", "y"]`, `"r" in requester.roles` and
+// `"w" in window`.
+func findLiterals(a *cel.Ast) literals {
+	var out literals
+	celast.PreOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if e.Kind() != celast.CallKind {
+			return
+		}
+		call := e.AsCall()
+		args := call.Args()
+		if len(args) != 2 {
+			return
+		}
+		switch call.FunctionName() {
+		case operators.Equals, operators.NotEquals:
+			for i := 0; i < 2; i++ {
+				if isSelect(args[i], "request", "action") {
+					out.actions = append(out.actions, stringLits(args[1-i])...)
+				}
+			}
+		case operators.In:
+			switch {
+			case isSelect(args[1], "requester", "roles"):
+				out.roles = append(out.roles, stringLits(args[0])...)
+			case isIdent(args[1], "window"):
+				out.windows = append(out.windows, stringLits(args[0])...)
+			case isSelect(args[0], "request", "action"):
+				out.actions = append(out.actions, stringLits(args[1])...)
+			}
+		}
+	}))
+	return out
+}
+
+func isIdent(e celast.Expr, name string) bool {
+	return e.Kind() == celast.IdentKind && e.AsIdent() == name
+}
+
+func isSelect(e celast.Expr, operand, field string) bool {
+	return e.Kind() == celast.SelectKind && e.AsSelect().FieldName() == field && isIdent(e.AsSelect().Operand(), operand)
+}
+
+// stringLits returns the string constants of e (a literal or a list of them).
+func stringLits(e celast.Expr) []string {
+	switch e.Kind() {
+	case celast.LiteralKind:
+		if s, ok := e.AsLiteral().Value().(string); ok {
+			return []string{s}
+		}
+	case celast.ListKind:
+		var out []string
+		for _, el := range e.AsList().Elements() {
+			out = append(out, stringLits(el)...)
+		}
+		return out
+	}
+	return nil
+}
