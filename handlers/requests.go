@@ -10,6 +10,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -40,6 +41,15 @@ type RequestsOptions struct {
 	PublicURL string
 	// Now is the clock for relative times and expiry; nil means time.Now.
 	Now func() time.Time
+	// Receipts finds the audit events of decisions so each decision links
+	// its receipt (*audit.Checkpointer); nil shows no receipt links.
+	Receipts DecisionEventFinder
+}
+
+// DecisionEventFinder locates the audit events that recorded a request's
+// decisions.
+type DecisionEventFinder interface {
+	DecisionEvents(ctx context.Context, requestID string) ([]audit.DecisionEvent, error)
 }
 
 // Requests serves the read-only request pages: the dashboard, the list of
@@ -50,6 +60,7 @@ type Requests struct {
 	mmURL     string
 	publicURL string
 	now       func() time.Time
+	receipts  DecisionEventFinder
 }
 
 // NewRequests returns the request pages' handler. Register:
@@ -68,6 +79,7 @@ func NewRequests(svc RequestReader, opts RequestsOptions) *Requests {
 		mmURL:     strings.TrimRight(strings.TrimSpace(opts.MattermostURL), "/"),
 		publicURL: strings.TrimRight(strings.TrimSpace(opts.PublicURL), "/"),
 		now:       func() time.Time { return now().UTC() },
+		receipts:  opts.Receipts,
 	}
 }
 

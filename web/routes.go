@@ -80,4 +80,5 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	if opts.Integrity != nil {
 		e.GET("/audit/integrity", opts.Integrity.Show, requireUser)
 	}
+	registerAuditRoutes(e, opts.Audit)
 }

@@ -60,6 +60,9 @@ type Options struct {
 	// Integrity is the audit integrity page (*handlers.Integrity), served
 	// to signed-in people at /audit/integrity; it needs Auth.
 	Integrity RoutedPage
+	// Audit is the audit search, exports, bundles and receipts
+	// (*handlers.AuditLog); nil leaves them off. Needs Auth.
+	Audit AuditPages
 	// AuditKey is the verifier key of the signed audit checkpoints
 	// ("origin+hash+base64"), published at AuditKeyPath so auditors can
 	// fetch it. Empty publishes nothing.

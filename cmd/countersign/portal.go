@@ -117,13 +117,15 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		go signCheckpoints(ctx, p.checkpoints, p.cfg.Audit.CheckpointInterval.D(), p.log)
 	}
 	if p.auth != nil {
-		if p.checkpoints != nil {
-			opts.Integrity = handlers.NewIntegrity(p.checkpoints, nil)
-		}
 		opts.Approvals = p.approvals
-		opts.Requests = handlers.NewRequests(p.approvals, handlers.RequestsOptions{
-			PublicURL: p.cfg.PublicURL, MattermostURL: p.cfg.Mattermost.SiteURL,
-		})
+		reqOpts := handlers.RequestsOptions{PublicURL: p.cfg.PublicURL, MattermostURL: p.cfg.Mattermost.SiteURL}
+		auditOpts := handlers.AuditLogOptions{Requests: p.approvals, MattermostURL: p.cfg.Mattermost.SiteURL}
+		if p.checkpoints != nil {
+			opts.Integrity = handlers.NewIntegrity(audit.NewIntegrityCache(p.checkpoints, 0), nil)
+			reqOpts.Receipts, auditOpts.Prover = p.checkpoints, p.checkpoints
+		}
+		opts.Requests = handlers.NewRequests(p.approvals, reqOpts)
+		opts.Audit = handlers.NewAuditLog(audit.NewSearcher(p.store), auditOpts)
 	}
 	e, err := web.New(opts)
 	if err != nil {
