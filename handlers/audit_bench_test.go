@@ -115,4 +115,3 @@ func procStatus(b *testing.B) map[string]float64 {
 	}
 	return out
 }
-

@@ -23,7 +23,7 @@ type AuditSearchView struct {
 // AuditSearchForm holds the filters as typed.
 type AuditSearchForm struct {
 	Actor, Purpose, Action, Channel, From, To string
-	Roles, States, Verdicts              []Option
+	Roles, States, Verdicts                   []Option
 }
 
 // Option is one choice of a select.
