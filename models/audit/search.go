@@ -130,6 +130,13 @@ func searchSQL(pg bool, q Query, limit int) (string, []any) {
 		acted := `(e.actor_id = ? OR LOWER(e.actor_display) = LOWER(?))`
 		requested := `e.request_id IN (SELECT id FROM requests WHERE requester_id = ? OR LOWER(requester_name) = LOWER(?))`
 		sponsored := `e.request_id IN (SELECT id FROM requests WHERE sponsor_id = ? OR LOWER(sponsor_name) = LOWER(?))`
+		if pg {
+			// = ANY(ARRAY(…)) is an index condition, so PostgreSQL can AND
+			// the actor's bitmap with the full-text one and read only the
+			// rows matching both; IN (subquery) would be a per-row filter.
+			requested = `e.request_id = ANY(ARRAY(SELECT id FROM requests WHERE requester_id = ? OR LOWER(requester_name) = LOWER(?)))`
+			sponsored = `e.request_id = ANY(ARRAY(SELECT id FROM requests WHERE sponsor_id = ? OR LOWER(sponsor_name) = LOWER(?)))`
+		}
 		a := []any{q.Actor, q.Actor}
 		switch q.Role {
 		case RoleActed:
@@ -183,7 +190,16 @@ func searchSQL(pg bool, q Query, limit int) (string, []any) {
 		b.WriteString(` WHERE `)
 		b.WriteString(strings.Join(where, ` AND `))
 	}
-	b.WriteString(` ORDER BY e.seq DESC`)
+	if pg && q.Actor != "" {
+		// The actor's events are a few thousand rows found through their
+		// indexes; sorting them beats PostgreSQL's favourite plan of
+		// walking the primary key backwards and filtering (the whole
+		// table when the combination is rare). "+ 0" hides the order
+		// from that index.
+		b.WriteString(` ORDER BY e.seq + 0 DESC`)
+	} else {
+		b.WriteString(` ORDER BY e.seq DESC`)
+	}
 	if limit > 0 {
 		fmt.Fprintf(&b, ` LIMIT %d`, limit)
 	}
