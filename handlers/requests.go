@@ -10,6 +10,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -43,6 +44,15 @@ type RequestsOptions struct {
 	// Executions shows each request's execution after its approved
 	// content (*execution.Service); nil shows none.
 	Executions ExecutionReader
+	// Receipts finds the audit events of decisions so each decision links
+	// its receipt (*audit.Checkpointer); nil shows no receipt links.
+	Receipts DecisionEventFinder
+}
+
+// DecisionEventFinder locates the audit events that recorded a request's
+// decisions.
+type DecisionEventFinder interface {
+	DecisionEvents(ctx context.Context, requestID string) ([]audit.DecisionEvent, error)
 }
 
 // Requests serves the read-only request pages: the dashboard, the list of
@@ -54,6 +64,7 @@ type Requests struct {
 	publicURL string
 	now       func() time.Time
 	execs     ExecutionReader
+	receipts  DecisionEventFinder
 }
 
 // NewRequests returns the request pages' handler. Register:
@@ -73,6 +84,7 @@ func NewRequests(svc RequestReader, opts RequestsOptions) *Requests {
 		publicURL: strings.TrimRight(strings.TrimSpace(opts.PublicURL), "/"),
 		now:       func() time.Time { return now().UTC() },
 		execs:     opts.Executions,
+		receipts:  opts.Receipts,
 	}
 }
 

@@ -38,6 +38,9 @@ func (h *Requests) Show(c echo.Context) error {
 		return fmt.Errorf("request page: verify content of %s: %w", r.ID, err)
 	}
 	v := h.requestView(r, verified, h.now())
+	if err := h.linkReceipts(c.Request().Context(), r, v.Decisions); err != nil {
+		return fmt.Errorf("request page: %w", err)
+	}
 	v.Decide = h.decideView(c, u, r, verified)
 	v.Notice = decidedNotice(c.QueryParam("decided"), r, u.Subject)
 	if v.Notice != "" && c.QueryParam("chat") == "unchecked" {

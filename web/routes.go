@@ -98,4 +98,5 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	if opts.Windows != nil {
 		e.GET("/windows", opts.Windows.Show, requireUser)
 	}
+	registerAuditRoutes(e, opts.Audit)
 }

@@ -63,6 +63,9 @@ type Options struct {
 	// Windows is the change-windows page (*handlers.Windows), served to
 	// signed-in people at /windows; it needs Auth.
 	Windows RoutedPage
+	// Audit is the audit search, exports, bundles and receipts
+	// (*handlers.AuditLog); nil leaves them off. Needs Auth.
+	Audit AuditPages
 	// AuditKey is the verifier key of the signed audit checkpoints
 	// ("origin+hash+base64"), published at AuditKeyPath so auditors can
 	// fetch it. Empty publishes nothing.

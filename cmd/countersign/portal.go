@@ -165,14 +165,15 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		if p.policy != nil {
 			opts.Windows = handlers.NewWindows(p.policy.windows, handlers.PolicyState{Status: p.policy.status, Policy: p.policy.holder.Current}, nil)
 		}
-		if p.checkpoints != nil {
-			opts.Integrity = handlers.NewIntegrity(p.checkpoints, nil)
-		}
 		opts.Approvals = p.approvals
-		opts.Requests = handlers.NewRequests(p.approvals, handlers.RequestsOptions{
-			PublicURL: p.cfg.PublicURL, MattermostURL: p.cfg.Mattermost.SiteURL,
-			Executions: p.executions(),
-		})
+		reqOpts := handlers.RequestsOptions{PublicURL: p.cfg.PublicURL, MattermostURL: p.cfg.Mattermost.SiteURL, Executions: p.executions()}
+		auditOpts := handlers.AuditLogOptions{Requests: p.approvals, MattermostURL: p.cfg.Mattermost.SiteURL}
+		if p.checkpoints != nil {
+			opts.Integrity = handlers.NewIntegrity(audit.NewIntegrityCache(p.checkpoints, 0), nil)
+			reqOpts.Receipts, auditOpts.Prover = p.checkpoints, p.checkpoints
+		}
+		opts.Requests = handlers.NewRequests(p.approvals, reqOpts)
+		opts.Audit = handlers.NewAuditLog(audit.NewSearcher(p.store), auditOpts)
 	}
 	e, err := web.New(opts)
 	if err != nil {

@@ -346,13 +346,24 @@ func (c *Checkpointer) VerifyLatest(ctx context.Context) (*Checkpoint, error) {
 	if row == nil {
 		return nil, fmt.Errorf("audit: no checkpoint yet: %w", models.ErrNotFound)
 	}
+	var acc treeAcc
+	return c.verifyRow(ctx, row, &acc)
+}
+
+// verifyRow extends acc, the compact range of the first acc.size leaves as
+// already read from the log, with the stored event hashes up to the
+// checkpoint's size, and checks its signed root and head hash. acc is left
+// at the checkpoint's size when the root matches.
+func (c *Checkpointer) verifyRow(ctx context.Context, row *checkpointRow, acc *treeAcc) (*Checkpoint, error) {
 	cp, err := row.checkpoint()
 	if err != nil {
 		return nil, err
 	}
-	var acc treeAcc
+	if uint64(cp.Size) < acc.size {
+		return cp, &Problem{Seq: cp.Size, Kind: ProblemSequence, Detail: fmt.Sprintf("checkpoint %d is older than the %d events already verified", cp.Size, acc.size)}
+	}
 	var leaf [HashSize]byte
-	err = c.tree.leaves(ctx, 0, uint64(cp.Size), func(l []byte) error {
+	err = c.tree.leaves(ctx, acc.size, uint64(cp.Size), func(l []byte) error {
 		copy(leaf[:], l)
 		acc.add(&leaf)
 		return nil

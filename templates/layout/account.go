@@ -12,6 +12,9 @@ type Account struct {
 	// like every state change.
 	CSRFField string
 	CSRFToken string
+	// Auditor is true when the person may use the audit search (the
+	// navigation links it only then).
+	Auditor bool
 }
 
 type accountKey struct{}

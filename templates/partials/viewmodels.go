@@ -190,6 +190,11 @@ type Decision struct {
 	// is the request's current hash.
 	ContentHash string
 	Counts      bool
+	// ReceiptURL downloads the decision's audit receipt; empty when
+	// receipts are off. ReceiptPending is true when no signed checkpoint
+	// covers the decision yet (the download signs one first).
+	ReceiptURL     string
+	ReceiptPending bool
 }
 
 // DecisionForm is what the Approve and Deny forms carry.

@@ -1,0 +1,89 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/web/session"
+)
+
+// AuditSearcher is what the audit pages need from the search
+// (*audit.Searcher).
+type AuditSearcher interface {
+	Search(ctx context.Context, q audit.Query) (*audit.Page, error)
+	Export(ctx context.Context, w io.Writer, format audit.ExportFormat, q audit.Query) (int64, error)
+}
+
+// AuditProver is what receipts and bundles need from the checkpointer
+// (*audit.Checkpointer).
+type AuditProver interface {
+	Receipt(ctx context.Context, seq int64) (*audit.Receipt, error)
+	EventRequest(ctx context.Context, seq int64) (string, error)
+	WriteBundle(ctx context.Context, w io.Writer, from, to int64) error
+}
+
+// RequestViewer decides who may see a request (*approval.Service).
+type RequestViewer interface {
+	Get(ctx context.Context, id string) (*models.Request, error)
+	MayView(r *models.Request, a approval.Approver) bool
+}
+
+// AuditLogOptions configures the audit pages.
+type AuditLogOptions struct {
+	// Prover serves receipts and bundles; nil turns both off (404).
+	Prover AuditProver
+	// Requests decides who may download the receipt of a request's event.
+	Requests RequestViewer
+	// MattermostURL is the Mattermost site URL for thread links; empty
+	// hides them.
+	MattermostURL string
+	// Now is the clock for relative times; nil means time.Now.
+	Now func() time.Time
+}
+
+// AuditLog serves the audit search, its exports, ranged bundles and
+// decision receipts. Register:
+//
+//	GET /audit               → Search        (auditor, admin)
+//	GET /audit/export.csv    → ExportCSV     (auditor, admin)
+//	GET /audit/export.jsonl  → ExportJSONL   (auditor, admin)
+//	GET /audit/bundle        → Bundle        (auditor, admin)
+//	GET /audit/receipt/:seq  → Receipt       (anyone who may see the event's request)
+type AuditLog struct {
+	search   AuditSearcher
+	prover   AuditProver
+	requests RequestViewer
+	mmURL    string
+	now      func() time.Time
+}
+
+// NewAuditLog returns the audit pages' handler.
+func NewAuditLog(search AuditSearcher, opts AuditLogOptions) *AuditLog {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &AuditLog{search: search, prover: opts.Prover, requests: opts.Requests,
+		mmURL: strings.TrimRight(strings.TrimSpace(opts.MattermostURL), "/"), now: now}
+}
+
+// auditor returns the signed-in user if they may use the audit search;
+// others are refused with 403 (the page's existence is no secret).
+func auditor(c echo.Context) (*session.User, error) {
+	u, err := signedIn(c)
+	if err != nil {
+		return nil, err
+	}
+	if !audit.MaySearch(u.Roles) {
+		return nil, fmt.Errorf("audit log: %s lacks the auditor or admin role: %w", u.Subject, models.ErrForbidden)
+	}
+	return u, nil
+}

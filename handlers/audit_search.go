@@ -1,0 +1,124 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/templates/pages"
+	"github.com/countersign/countersign/web/render"
+)
+
+// Search serves GET /audit: the filter form and one page of results. A
+// malformed filter is shown on the page with status 400, the form kept as
+// typed.
+func (h *AuditLog) Search(c echo.Context) error {
+	if _, err := auditor(c); err != nil {
+		return err
+	}
+	raw := c.QueryParams()
+	v := pages.AuditSearchView{Form: auditForm(raw), PageStart: raw.Get("before") == ""}
+	q, err := audit.ParseQuery(raw)
+	var page *audit.Page
+	if err == nil {
+		page, err = h.search.Search(c.Request().Context(), q)
+	}
+	var ve *models.ValidationError
+	if errors.As(err, &ve) {
+		v.Error = fmt.Sprintf("Check the %s filter: %s.", ve.Field, ve.Reason)
+		return render.Component(c, http.StatusBadRequest, pages.AuditSearch(v))
+	}
+	if err != nil {
+		return fmt.Errorf("audit search: %w", err)
+	}
+	share := q.Values()
+	if raw.Get("limit") != "" {
+		share.Set("limit", strconv.Itoa(q.Limit))
+	}
+	v.FirstURL = "/audit?" + share.Encode()
+	v.ExportCSV = "/audit/export.csv?" + q.Values().Encode()
+	v.ExportJSONL = "/audit/export.jsonl?" + q.Values().Encode()
+	if page.Next != 0 {
+		next := cloneValues(share)
+		next.Set("before", strconv.FormatInt(page.Next, 10))
+		v.NextURL = "/audit?" + next.Encode()
+	}
+	now := h.now()
+	for i := range page.Hits {
+		v.Rows = append(v.Rows, h.auditRow(&page.Hits[i], now))
+	}
+	return render.Component(c, http.StatusOK, pages.AuditSearch(v))
+}
+
+// auditRow is the view of one result.
+func (h *AuditLog) auditRow(hit *audit.Hit, now time.Time) pages.AuditRow {
+	e := &hit.Event
+	r := pages.AuditRow{
+		Seq: strconv.FormatInt(e.Seq, 10), At: timeView(time.UnixMicro(e.AtUnixUS), now), Type: e.Type,
+		Actor: firstNonEmpty(e.ActorDisplay, e.ActorID), ActorID: e.ActorID, ActorType: e.ActorType,
+		RequestID: e.RequestID, Purpose: e.Purpose, Action: e.Action,
+		RequestState: string(hit.Request.State), Channel: hit.Request.ChannelName,
+	}
+	if verdict, ok := strings.CutPrefix(e.Type, "decision."); ok && models.Verdict(verdict).Valid() {
+		r.Verdict = verdict
+		if h.prover != nil {
+			r.ReceiptURL = receiptPath(e.Seq)
+		}
+	}
+	if e.RequestID != "" {
+		r.RequestURL = requestPath(e.RequestID)
+		if h.mmURL != "" && hit.Request.TeamName != "" && hit.Request.ThreadPostID() != "" {
+			r.ThreadURL = h.mmURL + "/" + url.PathEscape(hit.Request.TeamName) + "/pl/" + url.PathEscape(hit.Request.ThreadPostID())
+		}
+	}
+	return r
+}
+
+// receiptPath is where the receipt of event seq is downloaded.
+func receiptPath(seq int64) string { return "/audit/receipt/" + strconv.FormatInt(seq, 10) }
+
+// auditForm echoes the submitted filters into the form.
+func auditForm(v url.Values) pages.AuditSearchForm {
+	f := pages.AuditSearchForm{
+		Actor: v.Get("actor"), Purpose: v.Get("purpose"), Action: v.Get("action"), Channel: v.Get("channel"),
+		From: v.Get("from"), To: v.Get("to"),
+	}
+	role := v.Get("role")
+	for _, o := range []pages.Option{{Value: "", Label: "any part"}, {Value: string(audit.RoleActed), Label: "who acted"},
+		{Value: string(audit.RoleRequester), Label: "requester"}, {Value: string(audit.RoleSponsor), Label: "agent's sponsor"}} {
+		o.Selected = o.Value == role
+		f.Roles = append(f.Roles, o)
+	}
+	verdict := v.Get("verdict")
+	for _, o := range []pages.Option{{Value: "", Label: "any event"}, {Value: string(models.VerdictApprove), Label: "approvals"},
+		{Value: string(models.VerdictDeny), Label: "denials"}} {
+		o.Selected = o.Value == verdict
+		f.Verdicts = append(f.Verdicts, o)
+	}
+	selected := map[string]bool{}
+	for _, raw := range v["state"] {
+		for _, s := range strings.Split(raw, ",") {
+			selected[strings.TrimSpace(s)] = true
+		}
+	}
+	for _, s := range models.AllStates {
+		f.States = append(f.States, pages.Option{Value: string(s), Label: string(s), Selected: selected[string(s)]})
+	}
+	return f
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}

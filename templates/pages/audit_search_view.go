@@ -1,0 +1,54 @@
+package pages
+
+import "github.com/countersign/countersign/templates/partials"
+
+// AuditSearchView is the audit search page: the filter form as submitted
+// (so the URL reproduces it), the message for a malformed filter, one page
+// of results newest first, and links to the next page and the exports.
+type AuditSearchView struct {
+	Form AuditSearchForm
+	// Error explains a malformed filter; no results are shown with it.
+	Error string
+	Rows  []AuditRow
+	// NextURL is the link to the next (older) page; empty on the last.
+	NextURL string
+	// PageStart is true on the first page (no cursor).
+	PageStart bool
+	// FirstURL returns to the newest page of the same search.
+	FirstURL string
+	// ExportCSV and ExportJSONL carry the same filters.
+	ExportCSV, ExportJSONL string
+}
+
+// AuditSearchForm holds the filters as typed.
+type AuditSearchForm struct {
+	Actor, Purpose, Action, Channel, From, To string
+	Roles, States, Verdicts                   []Option
+}
+
+// Option is one choice of a select.
+type Option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// AuditRow is one event in the results.
+type AuditRow struct {
+	Seq  string
+	At   partials.Time
+	Type string
+	// Verdict is "approve" or "deny" for decision events.
+	Verdict   string
+	Actor     string
+	ActorID   string
+	ActorType string
+	RequestID string
+	// RequestURL, ThreadURL and ReceiptURL are empty when not applicable.
+	RequestURL   string
+	ThreadURL    string
+	ReceiptURL   string
+	Purpose      string
+	Action       string
+	RequestState string
+	Channel      string
+}
