@@ -108,7 +108,8 @@ func (e *policyEnv) submit(t *testing.T) *models.Request {
 }
 
 // approveAs records a portal approval: the IdP subject differs from the
-// Mattermost user id, so only the chat username links the two.
+// Mattermost user id and the display name from the username, so only the
+// chat username stored with the decision links the two.
 func (e *policyEnv) approveAs(t *testing.T, id, who string, roles ...string) {
 	t.Helper()
 	r, err := e.svc.Get(context.Background(), id)
@@ -116,7 +117,7 @@ func (e *policyEnv) approveAs(t *testing.T, id, who string, roles ...string) {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.Decide(context.Background(), approval.Decision{
-		RequestID: id, Approver: approval.Approver{Actor: models.Actor{Type: models.ActorHuman, ID: "idp-" + who, Display: strings.ToUpper(who)}, Username: who, Roles: roles},
+		RequestID: id, Approver: approval.Approver{Actor: models.Actor{Type: models.ActorHuman, ID: "idp-" + who, Display: "Dr. " + strings.ToUpper(who)}, Username: who, Roles: roles},
 		Verdict: models.VerdictApprove, ContentHash: r.ContentHash,
 		StepUp: approval.StepUp{AuthTime: e.clock.Now(), ACR: "urn:example:mfa", AMR: []string{"otp"}},
 	}); err != nil {
