@@ -319,3 +319,25 @@ func TestCancelPostsAThreadNote(t *testing.T) {
 		}
 	})
 }
+
+// TestUnusedGrantExpiryPostsAThreadNote: an approved request whose grant
+// runs out unused says so in its thread.
+func TestUnusedGrantExpiryPostsAThreadNote(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newPolicyEnv(t, b)
+		r := e.submit(t)
+		e.approveAs(t, r.ID, "alice", "sre")
+		e.approveAs(t, r.ID, "bob", "sre")
+		drain(t, e.worker)
+		e.step(t, terms.DefaultGrantTTL+grant.DefaultLeeway+time.Second)
+		if got, err := e.svc.Get(context.Background(), r.ID); err != nil || got.State != models.StateExpired {
+			t.Fatalf("request %v %v, want expired", got.State, err)
+		}
+		if notes := e.threadWith(r.ID, "its execution grant was not used in time"); len(notes) != 1 {
+			t.Fatalf("grant expiry notes: %q", notes)
+		}
+		if notes := e.threadWith(r.ID, "without enough approvals"); len(notes) != 0 {
+			t.Fatalf("an approved request said it lacked approvals: %q", notes)
+		}
+	})
+}
