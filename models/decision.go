@@ -9,8 +9,11 @@ type Decision struct {
 	RequestID    string
 	ApproverID   string
 	ApproverName string
-	Verdict      Verdict
-	Comment      string
+	// ApproverUsername is the decider's chat username (lower case) when the
+	// portal knew it: reminders skip people who have decided.
+	ApproverUsername string
+	Verdict          Verdict
+	Comment          string
 	// ContentHash is the hash the approver saw; a decision whose hash differs
 	// from the request's current one no longer counts.
 	ContentHash string

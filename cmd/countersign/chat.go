@@ -10,6 +10,7 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/outbox"
+	"github.com/countersign/countersign/models/sweep"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/mattermost/notify"
 )
@@ -24,6 +25,27 @@ func chatHooks(cfg Config) []approval.Hook {
 	return []approval.Hook{outbox.Hook{}}
 }
 
+// chatReminders is the sweeper's notifier: reminders and escalations
+// queued for chat when the bot is configured; nil otherwise (they are
+// only audited).
+func chatReminders(cfg Config) sweep.Notifier {
+	if !cfg.MattermostMessages() {
+		return nil
+	}
+	return outbox.Reminders{}
+}
+
+// chatDirectory says whom to DM about a request: the Mattermost users the
+// policy in force lists under the request's approver roles (and its
+// escalation roles once escalated), with the configured static list.
+func chatDirectory(cfg Config, rt *policyRuntime) notify.ApproverDirectory {
+	d := notify.PolicyApprovers{Static: cfg.Mattermost.Messages.Approvers, DefaultRoles: cfg.Approvals.ApproverRoles}
+	if rt != nil {
+		d.Policy = rt.holder
+	}
+	return d
+}
+
 // chatParts are the running pieces of the Mattermost messages.
 type chatParts struct {
 	worker    *notify.Worker
@@ -33,7 +55,7 @@ type chatParts struct {
 
 // newChat builds the bot client, the outbox worker, the button endpoint
 // and the decision-time re-check; nil when the bot is not configured.
-func newChat(cfg Config, store *models.Store, svc *approval.Service, log *slog.Logger) (*chatParts, error) {
+func newChat(cfg Config, store *models.Store, svc *approval.Service, rt *policyRuntime, log *slog.Logger) (*chatParts, error) {
 	if !cfg.MattermostMessages() {
 		return nil, nil
 	}
@@ -54,7 +76,7 @@ func newChat(cfg Config, store *models.Store, svc *approval.Service, log *slog.L
 	actionURL := strings.TrimRight(cfg.PublicURL, "/") + "/hooks/mattermost/action"
 	queue := outbox.NewQueue(store)
 	w, err := notify.NewWorker(notify.WorkerConfig{
-		Queue: queue, Chat: client, Requests: svc, Render: render, Directory: notify.StaticApprovers(m.Approvers),
+		Queue: queue, Chat: client, Requests: svc, Render: render, Directory: chatDirectory(cfg, rt),
 		Signer: signer, ActionURL: actionURL, MaxAttempts: m.OutboxMaxAttempts, Logger: log,
 	})
 	if err != nil {

@@ -130,7 +130,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		demoIdP: idp, demoPrefix: idp.PathPrefix(), checkpoints: cp,
 		grants: newGrantParts(store, svc, g, cfg, log), example: exec,
 	}
-	if p.chat, err = newChat(cfg, store, svc, log); err != nil {
+	if p.chat, err = newChat(cfg, store, svc, rt, log); err != nil {
 		return err
 	}
 	if p.inbound, err = chatRoutes(ctx, cfg, log, store, svc, rt, g, web.InProcessClient(idp)); err != nil {

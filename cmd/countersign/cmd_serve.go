@@ -42,7 +42,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	}
 	svc := approvalService(store, cfg, rt, hooks...)
 	p := &portal{cfg: cfg, log: log, store: store, approvals: svc, checkpoints: cp, policy: rt, grants: newGrantParts(store, svc, g, cfg, log)}
-	if p.chat, err = newChat(cfg, store, p.approvals, log); err != nil {
+	if p.chat, err = newChat(cfg, store, p.approvals, rt, log); err != nil {
 		return err
 	}
 	if cfg.OIDC.Issuer != "" {

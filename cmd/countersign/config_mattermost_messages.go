@@ -16,8 +16,9 @@ type MattermostMessagesConfig struct {
 	// COUNTERSIGN_MATTERMOST_BOT_TOKEN rather than the file). With SiteURL
 	// it turns on messages, DMs, buttons and re-checks at decision time.
 	BotToken string `yaml:"bot_token"`
-	// Approvers are the Mattermost usernames DMed about every new request
-	// (never the requester or an agent's sponsor).
+	// Approvers are Mattermost usernames DMed about every new request and
+	// its reminders, in addition to the people the policy lists under the
+	// request's approver roles (never the requester or an agent's sponsor).
 	Approvers []string `yaml:"approvers"`
 	// ActionKey signs the buttons' context (hex, at least 32 bytes);
 	// empty: a key is created in data_dir. Replicas must share it.

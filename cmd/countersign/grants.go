@@ -41,7 +41,9 @@ func newGrants(ctx context.Context, store *models.Store, cfg Config, src terms.S
 	return g, []approval.Hook{terms.Hook(src), g.Hook(), execution.Hook()}, nil
 }
 
-// newGrantParts builds the execution service and the workers.
+// newGrantParts builds the execution service and the workers; the
+// sweeper hands reminders and escalations to chatReminders (chat when the
+// bot is configured, else the audit log only).
 func newGrantParts(store *models.Store, approvals *approval.Service, g *grant.Service, cfg Config, log *slog.Logger) *grantParts {
 	execs := map[string]execution.Executor{}
 	for name, x := range cfg.Executors {
@@ -51,7 +53,7 @@ func newGrantParts(store *models.Store, approvals *approval.Service, g *grant.Se
 	return &grantParts{
 		grants: g, exec: svc, creds: execution.NewCredentials(cfg.Executors.tokens()),
 		dispatcher: execution.NewDispatcher(svc, execution.DispatcherConfig{Executors: execs, Logger: log}),
-		sweeper:    sweep.New(store, approvals, g, sweep.Config{Logger: log}),
+		sweeper:    sweep.New(store, approvals, g, sweep.Config{Logger: log, Notifier: chatReminders(cfg)}),
 	}
 }
 

@@ -186,7 +186,8 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 		}
 		dec := &models.Decision{
 			RequestID: r.ID, ApproverID: d.Approver.Actor.ID, ApproverName: d.Approver.Actor.Display,
-			Verdict: d.Verdict, Comment: d.Comment, ContentHash: r.ContentHash,
+			ApproverUsername: strings.ToLower(d.Approver.Username),
+			Verdict:          d.Verdict, Comment: d.Comment, ContentHash: r.ContentHash,
 			AuthTime: d.StepUp.AuthTime.UTC().Truncate(time.Microsecond), ACR: d.StepUp.ACR, AMR: strings.Join(d.StepUp.AMR, " "),
 			IDTokenHash: d.StepUp.IDTokenHash, CreatedAt: now,
 		}

@@ -20,6 +20,8 @@ import (
 //   - decided: the request message re-rendered, and a thread reply with
 //     the decision;
 //   - any move, and a changed content: the request message re-rendered;
+//   - cancelled or expired: a note in the thread (who cancelled; that it
+//     expired without enough approvals, or with its grant unused);
 //   - a final state (approved, denied, expired, cancelled, executed,
 //     failed): the requester is told the outcome by DM (an agent's sponsor
 //     for an agent).
@@ -70,6 +72,15 @@ func (Hook) RequestChanged(tx *gorm.DB, ch approval.Change) error {
 		}
 	default:
 		if err := add(thread, KindRequestPost, "", Payload{}); err != nil {
+			return err
+		}
+	}
+	if ch.Moved() && (ch.To == models.StateCancelled || ch.To == models.StateExpired) {
+		note := NoteCancelled
+		if ch.To == models.StateExpired {
+			note = NoteExpired
+		}
+		if err := add(thread, KindThreadNote, "", Payload{Note: note, From: string(ch.From), Actor: ch.Actor.Display, Reason: ch.Reason}); err != nil {
 			return err
 		}
 	}

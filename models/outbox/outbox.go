@@ -85,6 +85,11 @@ type Payload struct {
 	State      string `json:"state,omitempty"`
 	Actor      string `json:"actor,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+	// Note, From and Roles describe a thread note or a follow-up (see
+	// followup.go).
+	Note  Note     `json:"note,omitempty"`
+	From  string   `json:"from,omitempty"`
+	Roles []string `json:"roles,omitempty"`
 }
 
 // ChatPost is the one message Countersign keeps per request in chat.

@@ -170,7 +170,7 @@ func (w *Worker) handle(ctx context.Context, m *outbox.Message) {
 	attrs := []any{slog.Int64("row", m.ID), slog.String("request", m.RequestID), slog.String("kind", string(m.Kind)), slog.Int("attempt", m.Attempts)}
 	var ferr error
 	switch {
-	case err == nil && m.Kind == outbox.KindNotifyApprovers:
+	case err == nil && m.Kind.Expands():
 		ferr = w.cfg.Queue.Expand(ctx, m, w.cfg.Owner, children, now)
 	case err == nil:
 		ferr = w.cfg.Queue.Done(ctx, m, w.cfg.Owner, postID, now)
@@ -217,7 +217,7 @@ func permanent(err error) bool {
 var errPermanent = errors.New("cannot be delivered")
 
 // deliver performs one row. It returns the post created, if any, and for
-// KindNotifyApprovers the rows to queue instead.
+// the kinds that expand (outbox.Kind.Expands) the rows to queue instead.
 func (w *Worker) deliver(ctx context.Context, m *outbox.Message) (string, []outbox.Message, error) {
 	r, err := w.cfg.Requests.Get(ctx, m.RequestID)
 	if errors.Is(err, models.ErrNotFound) {
@@ -249,6 +249,8 @@ func (w *Worker) deliver(ctx context.Context, m *outbox.Message) (string, []outb
 		}
 		id, err := w.directMessage(ctx, m, uid, w.cfg.Render.ApproverDM(r))
 		return id, nil, err
+	case outbox.KindRemindApprovers, outbox.KindEscalate, outbox.KindReminderDM, outbox.KindEscalationDM, outbox.KindThreadNote:
+		return w.deliverFollowUp(ctx, m, r)
 	case outbox.KindOutcomeDM:
 		p, err := m.DecodePayload()
 		if err != nil {
@@ -346,6 +348,12 @@ func (w *Worker) decisionReply(ctx context.Context, m *outbox.Message, r *models
 	if d == nil {
 		return "", fmt.Errorf("decision %d of %s: %w", p.DecisionID, r.ID, errPermanent)
 	}
+	return w.threadReply(ctx, m, r, w.cfg.Render.DecisionReply(r, d))
+}
+
+// threadReply replies in the request's thread (under the request message
+// when it is top-level) with text, once.
+func (w *Worker) threadReply(ctx context.Context, m *outbox.Message, r *models.Request, text string) (string, error) {
 	cp, err := w.cfg.Queue.EnsureChatPost(ctx, r.ID, w.cfg.Now().UTC())
 	if err != nil {
 		return "", err
@@ -360,7 +368,7 @@ func (w *Worker) decisionReply(ctx context.Context, m *outbox.Message, r *models
 		}
 	}
 	post := &model.Post{
-		ChannelId: channelID, RootId: rootID, Message: w.cfg.Render.DecisionReply(r, d), PendingPostId: m.IdemKey,
+		ChannelId: channelID, RootId: rootID, Message: text, PendingPostId: m.IdemKey,
 		Props: model.StringInterface{outbox.PropKey: m.IdemKey, outbox.PropRequest: r.ID},
 	}
 	created, err := w.createOnce(ctx, m, post, m.IdemKey, m.CreatedAt)
