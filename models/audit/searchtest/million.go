@@ -50,6 +50,11 @@ func LargeActors() []string {
 func humanName(i int) string { return fmt.Sprintf("%s.%03d", firstNames[i%len(firstNames)], i) }
 func agentName(i int) string { return fmt.Sprintf("deploy-bot-%02d", i) }
 
+// generatorVersion names the kept databases; raise it when build changes
+// what it writes. Schema changes need no new build: opening the kept
+// database applies the newer migrations to it.
+const generatorVersion = 1
+
 // Large opens (building it the first time) a store holding n generated
 // events over about n/5 requests with realistic purposes, actors, channels
 // and decisions, with a valid hash chain. The database is kept for later
@@ -68,7 +73,7 @@ func Large(b testing.TB, backend string, n int) *models.Store {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			b.Fatal(err)
 		}
-		dsn = "sqlite:" + filepath.Join(dir, fmt.Sprintf("audit-%d-v%d.db", n, models.SchemaVersion(models.DialectSQLite)))
+		dsn = "sqlite:" + filepath.Join(dir, fmt.Sprintf("audit-%d-g%d.db", n, generatorVersion))
 	case "postgres":
 		base := storetest.PostgresBaseDSN()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -77,7 +82,7 @@ func Large(b testing.TB, backend string, n int) *models.Store {
 		if err != nil {
 			b.Skipf("no PostgreSQL at %s: %v", base, err)
 		}
-		schema := fmt.Sprintf("cs_bench_audit_%d_v%d", n, models.SchemaVersion(models.DialectPostgres))
+		schema := fmt.Sprintf("cs_bench_audit_%d_g%d", n, generatorVersion)
 		if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
 			b.Fatal(err)
 		}
