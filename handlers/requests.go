@@ -43,6 +43,9 @@ type RequestsOptions struct {
 	// Executions shows each request's execution after its approved
 	// content (*execution.Service); nil shows none.
 	Executions ExecutionReader
+	// Grants shows each request's grant next to its execution
+	// (*grant.Service); nil shows none.
+	Grants GrantReader
 }
 
 // Requests serves the read-only request pages: the dashboard, the list of
@@ -54,6 +57,7 @@ type Requests struct {
 	publicURL string
 	now       func() time.Time
 	execs     ExecutionReader
+	grants    GrantReader
 }
 
 // NewRequests returns the request pages' handler. Register:
@@ -73,6 +77,7 @@ func NewRequests(svc RequestReader, opts RequestsOptions) *Requests {
 		publicURL: strings.TrimRight(strings.TrimSpace(opts.PublicURL), "/"),
 		now:       func() time.Time { return now().UTC() },
 		execs:     opts.Executions,
+		grants:    opts.Grants,
 	}
 }
 

@@ -171,7 +171,7 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		opts.Approvals = p.approvals
 		opts.Requests = handlers.NewRequests(p.approvals, handlers.RequestsOptions{
 			PublicURL: p.cfg.PublicURL, MattermostURL: p.cfg.Mattermost.SiteURL,
-			Executions: p.executions(),
+			Executions: p.executions(), Grants: p.grantRecords(),
 		})
 	}
 	e, err := web.New(opts)

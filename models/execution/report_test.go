@@ -76,7 +76,10 @@ func TestAgentReportIsValidatedBeforeAnythingIsStored(t *testing.T) {
 			t.Fatal("bad input changed the request or was audited as a refusal")
 		}
 		// Within the tolerated skew a report from a fast clock is taken.
-		ok := with(func(x *execution.Result) { x.OutputDigest = digest; x.EndedAt = granttest.Start.Add(execution.MaxClockSkew - time.Second) })
+		ok := with(func(x *execution.Result) {
+			x.OutputDigest = digest
+			x.EndedAt = granttest.Start.Add(execution.MaxClockSkew - time.Second)
+		})
 		e, err := rg.exec.RecordResult(ctx, r.ID, ok, granttest.Agent)
 		if err != nil || e.OutputDigest != digest || e.Output != "" || !e.StartedAt.Equal(ok.StartedAt) || !e.EndedAt.Equal(ok.EndedAt) {
 			t.Fatalf("digest report: %+v %v", e, err)
