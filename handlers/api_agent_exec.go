@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -44,12 +45,10 @@ type executionSummary struct {
 func summarizeExecution(e *execution.Execution) *executionSummary {
 	s := &executionSummary{State: e.State, Mode: e.Mode, ReportedBy: e.ReportedBy, OutputDigest: e.OutputDigest, Error: e.Error}
 	if e.FinishedAt != nil {
-		s.FinishedAt = e.FinishedAt.UTC().Format(rfc3339)
+		s.FinishedAt = e.FinishedAt.UTC().Format(time.RFC3339)
 	}
 	return s
 }
-
-const rfc3339 = "2006-01-02T15:04:05Z07:00"
 
 // sha256Hex is a hex SHA-256 digest.
 var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
@@ -130,7 +129,7 @@ func (h *AgentAPI) RedeemGrant(c echo.Context) error {
 	}
 	ans := agentRedeemAnswer{redeemAnswer: redeemAnswer{
 		Status: "redeemed", RequestID: red.RequestID, Action: red.Action, Params: json.RawMessage(red.Params),
-		JTI: red.JTI, ExpiresAt: red.ExpiresAt.UTC().Format(rfc3339),
+		JTI: red.JTI, ExpiresAt: red.ExpiresAt.UTC().Format(time.RFC3339),
 	}}
 	if h.opts.Results != nil {
 		ans.ResultURL = h.baseURL + "/api/v1/requests/" + red.RequestID + "/result"
