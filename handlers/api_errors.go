@@ -15,6 +15,9 @@ import (
 type apiError struct {
 	Error string `json:"error"`
 	Field string `json:"field,omitempty"`
+	// Reason is a stable code for refusals the caller may act on (a
+	// grant's refusal reason, "not_redeemed", "already_reported"…).
+	Reason string `json:"reason,omitempty"`
 }
 
 // apiFail answers with status and a JSON error.

@@ -66,6 +66,11 @@ type AgentAPIOptions struct {
 	PublicURL string
 	Policy    approval.PolicySource
 	Grants    GrantSource
+	// Redeemer lets an agent spend its request's grant and Results lets
+	// it report the run (wired by the grants feature); nil answers 404 on
+	// their endpoints.
+	Redeemer AgentGrantRedeemer
+	Results  AgentResultRecorder
 	// BodyLimit bounds a request body in bytes.
 	BodyLimit int64
 	// MaxWait caps ?wait=; PollInterval is how often a long poll reads
@@ -91,8 +96,10 @@ type AgentAPI struct {
 
 // NewAgentAPI returns the agent API. Register:
 //
-//	POST /api/v1/requests     → Create
-//	GET  /api/v1/requests/:id → Show
+//	POST /api/v1/requests                  → Create
+//	GET  /api/v1/requests/:id              → Show
+//	POST /api/v1/requests/:id/grant/redeem → RedeemGrant
+//	POST /api/v1/requests/:id/result       → ReportResult
 func NewAgentAPI(auth AgentAuthenticator, chat ProposalCapturer, svc AgentRequestService, idem IdempotencyStore, states StateReader, opts AgentAPIOptions) *AgentAPI {
 	if opts.BodyLimit <= 0 {
 		opts.BodyLimit = DefaultAPIBodyLimit
@@ -138,6 +145,12 @@ type requestView struct {
 	ExpiresAt         time.Time       `json:"expires_at"`
 	// Grant is the execution grant, once approved and when grants are on.
 	Grant string `json:"grant,omitempty"`
+	// RedeemURL and ResultURL say where to redeem the grant and report
+	// the result, alongside the grant.
+	RedeemURL string `json:"redeem_url,omitempty"`
+	ResultURL string `json:"result_url,omitempty"`
+	// Execution is the recorded run, once there is one.
+	Execution *executionSummary `json:"execution,omitempty"`
 }
 
 func (h *AgentAPI) view(r *models.Request) requestView {

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -63,7 +65,14 @@ func (h *AgentAPI) Show(c echo.Context) error {
 			return apiFail(c, http.StatusServiceUnavailable, "", "the request is approved but its grant is not available yet; try again")
 		}
 		v.Grant = tok
+		if h.opts.Redeemer != nil {
+			v.RedeemURL = h.baseURL + "/api/v1/requests/" + r.ID + "/grant/redeem"
+		}
+		if h.opts.Results != nil {
+			v.ResultURL = h.baseURL + "/api/v1/requests/" + r.ID + "/result"
+		}
 	}
+	h.addExecution(ctx, &v)
 	return c.JSON(http.StatusOK, v)
 }
 
@@ -92,4 +101,20 @@ func (h *AgentAPI) waitForChange(c echo.Context, id string, since models.State, 
 			}
 		}
 	}
+}
+
+// addExecution adds the recorded run to v, when there is one. A failure
+// to read it leaves it out (the state already says how it ended).
+func (h *AgentAPI) addExecution(ctx context.Context, v *requestView) {
+	if h.opts.Results == nil || (v.State != models.StateExecuted && v.State != models.StateFailed && v.State != models.StateApproved) {
+		return
+	}
+	e, err := h.opts.Results.Get(ctx, v.ID)
+	if err != nil {
+		if !errors.Is(err, models.ErrNotFound) {
+			h.opts.Logger.Error("agent api: load execution", "request_id", v.ID, "error", err.Error())
+		}
+		return
+	}
+	v.Execution = summarizeExecution(e)
 }

@@ -47,6 +47,9 @@ type RequestsOptions struct {
 	// Receipts finds the audit events of decisions so each decision links
 	// its receipt (*audit.Checkpointer); nil shows no receipt links.
 	Receipts DecisionEventFinder
+	// Grants shows each request's grant next to its execution
+	// (*grant.Service); nil shows none.
+	Grants GrantReader
 }
 
 // DecisionEventFinder locates the audit events that recorded a request's
@@ -65,6 +68,7 @@ type Requests struct {
 	now       func() time.Time
 	execs     ExecutionReader
 	receipts  DecisionEventFinder
+	grants    GrantReader
 }
 
 // NewRequests returns the request pages' handler. Register:
@@ -85,6 +89,7 @@ func NewRequests(svc RequestReader, opts RequestsOptions) *Requests {
 		now:       func() time.Time { return now().UTC() },
 		execs:     opts.Executions,
 		receipts:  opts.Receipts,
+		grants:    opts.Grants,
 	}
 }
 

@@ -15,11 +15,11 @@ type ExecutionReader interface {
 }
 
 // executionView builds the "after approval" panel; nil when nothing ran.
-func (h *Requests) executionView(ctx context.Context, id string) (*pages.ExecutionView, error) {
+func (h *Requests) executionView(ctx context.Context, r *models.Request) (*pages.ExecutionView, error) {
 	if h.execs == nil {
 		return nil, nil
 	}
-	e, err := h.execs.Get(ctx, id)
+	e, err := h.execs.Get(ctx, r.ID)
 	if errors.Is(err, models.ErrNotFound) {
 		return nil, nil
 	}
@@ -28,7 +28,18 @@ func (h *Requests) executionView(ctx context.Context, id string) (*pages.Executi
 	}
 	v := &pages.ExecutionView{
 		Executor: e.Executor, Mode: string(e.Mode), State: string(e.State), Attempts: e.Attempts,
-		Output: e.Output, Error: e.Error, ReportedBy: e.ReportedBy,
+		Output: e.Output, Error: e.Error, ReportedBy: redeemerWords(r, e.ReportedBy),
+	}
+	v.OutputDigest = e.OutputDigest
+	if e.StartedAt != nil && e.EndedAt != nil {
+		end := "15:04:05 UTC"
+		if e.StartedAt.UTC().YearDay() != e.EndedAt.UTC().YearDay() || e.StartedAt.UTC().Year() != e.EndedAt.UTC().Year() {
+			end = "2006-01-02 15:04:05 UTC"
+		}
+		v.Ran = e.StartedAt.UTC().Format("2006-01-02 15:04:05") + " – " + e.EndedAt.UTC().Format(end)
+		if d := durationText(*e.StartedAt, *e.EndedAt); d != "" {
+			v.Ran += " (" + d + ")"
+		}
 	}
 	if e.FinishedAt != nil {
 		v.FinishedAt = e.FinishedAt.UTC().Format("2006-01-02 15:04:05 UTC")

@@ -49,7 +49,10 @@ func (h *Requests) Show(c echo.Context) error {
 	if v.Revisions, v.Later, err = h.conversationHistoryViews(c.Request().Context(), r, h.now()); err != nil {
 		return err
 	}
-	if v.Execution, err = h.executionView(c.Request().Context(), r.ID); err != nil {
+	if v.Execution, err = h.executionView(c.Request().Context(), r); err != nil {
+		return fmt.Errorf("request page: %w", err)
+	}
+	if v.Grant, err = h.grantView(c.Request().Context(), r, h.now()); err != nil {
 		return fmt.Errorf("request page: %w", err)
 	}
 	return render.Component(c, http.StatusOK, pages.Request(v))

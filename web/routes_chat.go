@@ -17,6 +17,8 @@ type ChatRoutes struct {
 	Agents interface {
 		Create(echo.Context) error
 		Show(echo.Context) error
+		RedeemGrant(echo.Context) error
+		ReportResult(echo.Context) error
 	}
 }
 
@@ -34,5 +36,7 @@ func registerChatRoutes(e *echo.Echo, r *ChatRoutes) {
 	if r.Agents != nil {
 		e.POST("/api/v1/requests", r.Agents.Create)
 		e.GET("/api/v1/requests/:id", r.Agents.Show)
+		e.POST("/api/v1/requests/:id/grant/redeem", r.Agents.RedeemGrant)
+		e.POST("/api/v1/requests/:id/result", r.Agents.ReportResult)
 	}
 }

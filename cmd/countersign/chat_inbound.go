@@ -19,9 +19,10 @@ import (
 // chatRoutes builds the slash command (with mattermost.command_tokens) and
 // the agent API (with agents), or returns nil when neither is configured.
 // pol is the policy in force (the same source approval.Config.Policy
-// uses); idpClient reaches the IdP for agent tokens (nil: the default
-// client).
-func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models.Store, svc *approval.Service, rt *policyRuntime, grants handlers.GrantSource, idpClient *http.Client) (*web.ChatRoutes, error) {
+// uses); gp gives agents their grants, redeems them and records the
+// results agents report (nil: no grants); idpClient reaches the IdP for
+// agent tokens (nil: the default client).
+func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models.Store, svc *approval.Service, rt *policyRuntime, gp *grantParts, idpClient *http.Client) (*web.ChatRoutes, error) {
 	var pol approval.PolicySource
 	var windows handlers.WindowCloser
 	if rt != nil {
@@ -63,9 +64,11 @@ func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models
 		if err != nil {
 			return nil, &startupError{err: fmt.Errorf("agent api: %w", err)}
 		}
-		routes.Agents = handlers.NewAgentAPI(auth, client, svc, agents.Store{S: store}, agents.Store{S: store}, handlers.AgentAPIOptions{
-			PublicURL: cfg.PublicURL, Policy: pol, Grants: grants, Logger: log,
-		})
+		opts := handlers.AgentAPIOptions{PublicURL: cfg.PublicURL, Policy: pol, Logger: log}
+		if gp != nil {
+			opts.Grants, opts.Redeemer, opts.Results = gp.grants, gp.grants, gp.exec
+		}
+		routes.Agents = handlers.NewAgentAPI(auth, client, svc, agents.Store{S: store}, agents.Store{S: store}, opts)
 	}
 	return routes, nil
 }

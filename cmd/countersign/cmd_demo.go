@@ -133,7 +133,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if p.chat, err = newChat(cfg, store, svc, rt, log); err != nil {
 		return err
 	}
-	if p.inbound, err = chatRoutes(ctx, cfg, log, store, svc, rt, g, web.InProcessClient(idp)); err != nil {
+	if p.inbound, err = chatRoutes(ctx, cfg, log, store, svc, rt, p.grants, web.InProcessClient(idp)); err != nil {
 		return err
 	}
 	if err := chat.createKey(ctx, store, cfg); err != nil {

@@ -56,7 +56,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	}
 	// The policy source joins here when policy files are loaded; until
 	// then Submit refuses and the command says no policy is loaded.
-	if p.inbound, err = chatRoutes(ctx, cfg, log, store, p.approvals, rt, g, nil); err != nil {
+	if p.inbound, err = chatRoutes(ctx, cfg, log, store, p.approvals, rt, p.grants, nil); err != nil {
 		return err
 	}
 	return p.serve(ctx, func(a net.Addr) {

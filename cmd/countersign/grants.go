@@ -77,6 +77,14 @@ func (p *portal) executions() handlers.ExecutionReader {
 	return p.grants.exec
 }
 
+// grantRecords returns what the request pages read grants from.
+func (p *portal) grantRecords() handlers.GrantReader {
+	if p.grants == nil {
+		return nil
+	}
+	return p.grants.grants
+}
+
 // policyTerms derives a request's grant and reminder terms from what the
 // policy froze on it at submission (models.ApprovalRules) and the executor
 // the catalogue names for its action; fallback is the executor used when

@@ -166,7 +166,7 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 			opts.Windows = handlers.NewWindows(p.policy.windows, handlers.PolicyState{Status: p.policy.status, Policy: p.policy.holder.Current}, nil)
 		}
 		opts.Approvals = p.approvals
-		reqOpts := handlers.RequestsOptions{PublicURL: p.cfg.PublicURL, MattermostURL: p.cfg.Mattermost.SiteURL, Executions: p.executions()}
+		reqOpts := handlers.RequestsOptions{PublicURL: p.cfg.PublicURL, MattermostURL: p.cfg.Mattermost.SiteURL, Executions: p.executions(), Grants: p.grantRecords()}
 		auditOpts := handlers.AuditLogOptions{Requests: p.approvals, MattermostURL: p.cfg.Mattermost.SiteURL}
 		if p.checkpoints != nil {
 			opts.Integrity = handlers.NewIntegrity(audit.NewIntegrityCache(p.checkpoints, 0), nil)

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 	"unicode/utf8"
 
@@ -22,7 +23,6 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
-	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/models/contenthash"
 	"github.com/countersign/countersign/models/grant"
 )
@@ -64,9 +64,16 @@ type Execution struct {
 	LeaseUntil    *time.Time
 	// Output is canonical JSON text of what the executor answered (empty
 	// when nothing usable came back).
-	Output     string
-	Error      string
-	ReportedBy string
+	Output string
+	// OutputDigest is the digest an agent reported instead of its output
+	// (e.g. sha256:<hex>); empty otherwise.
+	OutputDigest string
+	Error        string
+	ReportedBy   string
+	// StartedAt and EndedAt are the run's times as the agent reported
+	// them; nil for webhook executions.
+	StartedAt  *time.Time
+	EndedAt    *time.Time
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	FinishedAt *time.Time
@@ -87,8 +94,45 @@ type Result struct {
 	Succeeded bool
 	// Output is any JSON value (nil for none).
 	Output json.RawMessage
+	// OutputDigest stands for an output the reporter keeps to itself
+	// ("<algorithm>:<hex>", e.g. sha256:…); at most one of Output and
+	// OutputDigest is given.
+	OutputDigest string
 	// Error explains a failure in words.
 	Error string
+	// StartedAt and EndedAt are when the run started and ended, as the
+	// reporter says (agents report them; zero for none).
+	StartedAt, EndedAt time.Time
+}
+
+// outputDigestPattern is the accepted form of an output digest, the same
+// as a tool call's in the request's chain.
+var outputDigestPattern = regexp.MustCompile(`^[a-z0-9-]{1,16}:[0-9a-fA-F]{32,128}$`)
+
+// MaxClockSkew is how far in the future a reported time may lie (the
+// reporter's clock may run ahead of ours).
+const MaxClockSkew = 5 * time.Minute
+
+// checkReport validates what only agents report: the digest form and
+// the run's times, which must be given, in order, and not in the future.
+func (r Result) checkReport(now time.Time) error {
+	if len(r.Output) > 0 && string(r.Output) != "null" && r.OutputDigest != "" {
+		return models.Invalid("output_digest", "give either output or output_digest, not both")
+	}
+	if r.OutputDigest != "" && !outputDigestPattern.MatchString(r.OutputDigest) {
+		return models.Invalid("output_digest", "must look like sha256:<hex>")
+	}
+	switch {
+	case r.StartedAt.IsZero():
+		return models.Invalid("started_at", "is required (RFC 3339)")
+	case r.EndedAt.IsZero():
+		return models.Invalid("ended_at", "is required (RFC 3339)")
+	case r.EndedAt.Before(r.StartedAt):
+		return models.Invalid("ended_at", "must not be before started_at")
+	case r.EndedAt.After(now.Add(MaxClockSkew)):
+		return models.Invalid("ended_at", "lies in the future")
+	}
+	return nil
 }
 
 // normalize validates r and returns its canonical output text.
@@ -178,78 +222,11 @@ func (s *Service) Get(ctx context.Context, requestID string) (*Execution, error)
 	return &e, nil
 }
 
-// ErrNotRedeemed: an agent reported a result without having redeemed the
-// grant, so it had no authority to act.
-var ErrNotRedeemed = fmt.Errorf("the grant was not redeemed, so nothing may have run: %w", models.ErrConflict)
-
-// RecordResult records the result an agent reports for its own approved
-// request, whose grant it redeemed, and ends the request executed or
-// failed. Only the requesting agent may report (models.ErrForbidden), once
-// (models.ErrConflict afterwards).
-func (s *Service) RecordResult(ctx context.Context, requestID string, res Result, actor models.Actor) (*Execution, error) {
-	out, msg, err := res.normalize()
-	if err != nil {
-		return nil, err
-	}
-	if err := actor.Validate("actor"); err != nil {
-		return nil, err
-	}
-	var e Execution
-	err = s.store.WithTx(ctx, func(tx *gorm.DB) error {
-		var r models.Request
-		if err := tx.Omit("Posts", "ToolCalls", "Decisions").Take(&r, "id = ?", requestID).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return fmt.Errorf("request %s: %w", requestID, models.ErrNotFound)
-			}
-			return fmt.Errorf("load request %s: %w", requestID, err)
-		}
-		if actor.Type != models.ActorAgent || r.RequesterType != models.ActorAgent || r.RequesterID != actor.ID {
-			return fmt.Errorf("only the requesting agent reports this result: %w", models.ErrForbidden)
-		}
-		if r.State != models.StateApproved {
-			return fmt.Errorf("request %s is %s: %w", r.ID, r.State, models.ErrConflict)
-		}
-		var g grant.Grant
-		if err := tx.Take(&g, "request_id = ?", r.ID).Error; err != nil || g.RedeemedAt == nil {
-			return ErrNotRedeemed
-		}
-		now := s.clock()
-		e = Execution{
-			RequestID: r.ID, Executor: g.Audience, Mode: ModeAgent, State: stateOf(res.Succeeded), Attempts: 1,
-			NextAttemptAt: now, Output: out, Error: msg, ReportedBy: actor.ID, CreatedAt: now, UpdatedAt: now, FinishedAt: &now,
-		}
-		if err := tx.Create(&e).Error; err != nil {
-			return fmt.Errorf("result of %s was already recorded: %w", r.ID, models.ErrConflict)
-		}
-		return auditResult(tx, &r, &e, actor, now)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("execution: record result: %w", err)
-	}
-	if err := s.conclude(ctx, &e); err != nil {
-		return &e, err
-	}
-	return &e, nil
-}
-
 func stateOf(ok bool) State {
 	if ok {
 		return StateSucceeded
 	}
 	return StateFailed
-}
-
-// auditResult appends "execution.succeeded" or "execution.failed".
-func auditResult(tx *gorm.DB, r *models.Request, e *Execution, actor models.Actor, now time.Time) error {
-	payload := map[string]any{
-		"executor": e.Executor, "mode": e.Mode, "attempts": e.Attempts, "error": e.Error,
-		"output_sha256": contenthash.Sum([]byte(e.Output)),
-	}
-	_, err := audit.Append(tx, now, audit.Entry{
-		Type: "execution." + string(e.State), Actor: actor, RequestID: r.ID, Purpose: r.Purpose,
-		Action: r.Action, PolicyRef: r.PolicyRef, Payload: payload,
-	})
-	return err
 }
 
 // conclude moves the request to executed or failed after its execution

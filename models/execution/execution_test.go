@@ -251,7 +251,7 @@ func TestAgentReportsItsResult(t *testing.T) {
 		if n, _ := rg.dispatcher(3).RunOnce(ctx); n != 0 {
 			t.Fatal("an agent's request was dispatched to a webhook")
 		}
-		res := execution.Result{Succeeded: true, Output: json.RawMessage(`{"rotated": true}`)}
+		res := execution.Result{Succeeded: true, Output: json.RawMessage(`{"rotated": true}`), StartedAt: granttest.Start, EndedAt: granttest.Start.Add(time.Second)}
 		if _, err := rg.exec.RecordResult(ctx, r.ID, res, granttest.Agent); !errors.Is(err, execution.ErrNotRedeemed) {
 			t.Fatalf("result before redeeming: %v", err)
 		}
@@ -265,7 +265,7 @@ func TestAgentReportsItsResult(t *testing.T) {
 		if _, err := rg.exec.RecordResult(ctx, r.ID, res, other); !errors.Is(err, models.ErrForbidden) {
 			t.Fatalf("another agent's report: %v", err)
 		}
-		if _, err := rg.exec.RecordResult(ctx, r.ID, execution.Result{Output: json.RawMessage(`{bad`)}, granttest.Agent); !errors.Is(err, models.ErrInvalid) {
+		if _, err := rg.exec.RecordResult(ctx, r.ID, execution.Result{Output: json.RawMessage(`{bad`), StartedAt: res.StartedAt, EndedAt: res.EndedAt}, granttest.Agent); !errors.Is(err, models.ErrInvalid) {
 			t.Fatalf("bad output: %v", err)
 		}
 		ex, err := rg.exec.RecordResult(ctx, r.ID, res, granttest.Agent)

@@ -35,6 +35,7 @@ const (
 	ReasonUnknownGrant   Reason = "unknown_grant"
 	ReasonReplayed       Reason = "replayed"
 	ReasonNotApproved    Reason = "request_not_approved"
+	ReasonWrongRequest   Reason = "wrong_request"
 )
 
 // RefusedError is a refused redemption. It matches models.ErrConflict for
@@ -92,12 +93,31 @@ type verified struct {
 // "grant.redeemed" in the same transaction; every refusal is audited
 // "grant.refused" with its reason and returned as *RefusedError.
 func (s *Service) Redeem(ctx context.Context, token, paramsHash string, redeemer models.Actor) (*Redeemed, error) {
+	return s.redeem(ctx, "", token, paramsHash, redeemer)
+}
+
+// RedeemRequest is Redeem for a redeemer that names the request it acts
+// on (an agent calling its request's redeem endpoint): a grant of any
+// other request is refused (ReasonWrongRequest) and audited before it can
+// be spent.
+func (s *Service) RedeemRequest(ctx context.Context, requestID, token, paramsHash string, redeemer models.Actor) (*Redeemed, error) {
+	if requestID == "" {
+		return nil, models.Invalid("request", "is required")
+	}
+	return s.redeem(ctx, requestID, token, paramsHash, redeemer)
+}
+
+// redeem is Redeem; a non-empty requestID must be the grant's subject.
+func (s *Service) redeem(ctx context.Context, requestID, token, paramsHash string, redeemer models.Actor) (*Redeemed, error) {
 	now := s.clock()
 	v, rerr := s.verify(ctx, token, now)
 	if rerr != nil {
 		return nil, s.refuse(ctx, now, rerr, token, nil, redeemer)
 	}
 	c := &v.claims
+	if requestID != "" && c.Subject != requestID {
+		return nil, s.refuse(ctx, now, refused(ReasonWrongRequest, "this grant is for another request"), token, c, redeemer)
+	}
 	if len(c.Audience) != 1 {
 		return nil, s.refuse(ctx, now, refused(ReasonWrongAudience, "the grant must name exactly one audience"), token, c, redeemer)
 	}
