@@ -19,6 +19,25 @@ import (
 // rfc3339Micro is the text form of times inside audit payloads.
 const rfc3339Micro = "2006-01-02T15:04:05.000000Z07:00"
 
+// loadLocked loads request id without its children and, on PostgreSQL,
+// locks its row until the transaction ends (SQLite's BEGIN IMMEDIATE
+// already serialises writers), so that changes counted against it are
+// counted one at a time.
+func loadLocked(tx *gorm.DB, id string) (*models.Request, error) {
+	var r models.Request
+	q := tx.Omit("Posts", "ToolCalls", "Decisions")
+	if tx.Dialector.Name() == "postgres" {
+		q = q.Clauses(lockForUpdate)
+	}
+	if err := q.First(&r, "id = ?", id).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, fmt.Errorf("request %s: %w", id, models.ErrNotFound)
+		}
+		return nil, fmt.Errorf("load request %s: %w", id, err)
+	}
+	return &r, nil
+}
+
 // lockForUpdate locks the loaded row until the transaction ends (PostgreSQL;
 // SQLite's write transaction already excludes other writers).
 var lockForUpdate = clause.Locking{Strength: "UPDATE"}
@@ -159,22 +178,15 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 	var out Outcome
 	err := s.store.WithTx(ctx, func(tx *gorm.DB) error {
 		out = Outcome{}
-		var r models.Request
-		q := tx.Omit("Posts", "ToolCalls", "Decisions")
-		if tx.Dialector.Name() == "postgres" {
-			q = q.Clauses(lockForUpdate)
+		r, err := loadLocked(tx, d.RequestID)
+		if err != nil {
+			return err
 		}
-		if err := q.First(&r, "id = ?", d.RequestID).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return fmt.Errorf("request %s: %w", d.RequestID, models.ErrNotFound)
-			}
-			return fmt.Errorf("load request %s: %w", d.RequestID, err)
-		}
-		if err := s.CanDecide(&r, d.Approver, d.ContentHash); err != nil {
+		if err := s.CanDecide(r, d.Approver, d.ContentHash); err != nil {
 			return err
 		}
 		now := s.clock()
-		if err := CheckStepUp(&r, d.StepUp, now); err != nil {
+		if err := CheckStepUp(r, d.StepUp, now); err != nil {
 			return err
 		}
 		var prior int64
@@ -219,11 +231,11 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 			to, reason = models.StateApproved, fmt.Sprintf("%d of %d approvals", out.Approvals, r.RequiredApprovals)
 		}
 		from := r.State
-		if err := s.bump(tx, &r, to, now, d.Approver.Actor, reason); err != nil {
+		if err := s.bump(tx, r, to, now, d.Approver.Actor, reason); err != nil {
 			return err
 		}
-		out.Request, out.Decision, out.Transitioned = &r, dec, to != ""
-		return s.runHooks(tx, Change{Kind: ChangeDecided, Request: &r, From: from, To: r.State, Decision: dec, Actor: d.Approver.Actor, Reason: reason, At: now})
+		out.Request, out.Decision, out.Transitioned = r, dec, to != ""
+		return s.runHooks(tx, Change{Kind: ChangeDecided, Request: r, From: from, To: r.State, Decision: dec, Actor: d.Approver.Actor, Reason: reason, At: now})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("approval: decide: %w", err)

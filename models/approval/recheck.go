@@ -2,7 +2,6 @@ package approval
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -82,16 +81,9 @@ func (s *Service) ApplyRecheck(ctx context.Context, rc Recheck) (*RecheckOutcome
 	var out RecheckOutcome
 	err := s.store.WithTx(ctx, func(tx *gorm.DB) error {
 		out = RecheckOutcome{}
-		var r models.Request
-		q := tx.Omit("Posts", "ToolCalls", "Decisions")
-		if tx.Dialector.Name() == "postgres" {
-			q = q.Clauses(lockForUpdate)
-		}
-		if err := q.First(&r, "id = ?", rc.RequestID).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return fmt.Errorf("request %s: %w", rc.RequestID, models.ErrNotFound)
-			}
-			return fmt.Errorf("load request %s: %w", rc.RequestID, err)
+		r, err := loadLocked(tx, rc.RequestID)
+		if err != nil {
+			return err
 		}
 		if r.Version != rc.Version || r.ContentHash != rc.ContentHash {
 			return fmt.Errorf("request %s changed since it was re-read: %w", r.ID, models.ErrConflict)
@@ -100,17 +92,17 @@ func (s *Service) ApplyRecheck(ctx context.Context, rc Recheck) (*RecheckOutcome
 			return fmt.Errorf("request %s is %s: %w", r.ID, r.State, ErrNotPending)
 		}
 		now := s.clock()
-		n, err := s.recordLater(tx, &r, rc.Later, now)
+		n, err := s.recordLater(tx, r, rc.Later, now)
 		if err != nil {
 			return err
 		}
 		out.LaterRecorded = n
 		if len(rc.Changed) > 0 {
-			if err := s.changeContent(tx, &r, rc, now, &out); err != nil {
+			if err := s.changeContent(tx, r, rc, now, &out); err != nil {
 				return err
 			}
 		}
-		out.Request = &r
+		out.Request = r
 		return nil
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package approval
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"time"
@@ -127,34 +128,13 @@ func (s *Service) Submit(ctx context.Context, in NewRequest, roles []string) (*S
 // checkAgainstCatalogue validates in against the policy's catalogue (or
 // its window declarations) and normalises its parameters.
 func (s *Service) checkAgainstCatalogue(p *policy.Policy, in *NewRequest, roles []string) error {
-	switch in.Kind {
-	case models.KindWindow:
-		if in.Action != policy.ActionWindowOpen {
-			return models.Invalid("action", fmt.Sprintf("window requests ask for %s", policy.ActionWindowOpen))
-		}
-		params, _, err := p.CheckWindowParams(in.Params)
-		if err != nil {
-			return err
-		}
-		in.Params = params
-	case models.KindAction:
-		act, ok := p.Action(in.Action)
-		if !ok {
-			return models.Invalid("action", fmt.Sprintf("%q is not in the action catalogue", in.Action))
-		}
-		params, err := act.CheckParams(in.Params)
-		if err != nil {
-			return err
-		}
-		in.Params = params
-		if act.PurposeRequired && in.Purpose == "" {
-			return models.Invalid("purpose", fmt.Sprintf("%s needs a purpose (after --)", act.Name))
-		}
-		if !act.MayRequest(roles) {
-			return fmt.Errorf("approval: submit %s: %w", act.Name, ErrNotRequester)
-		}
-	default:
-		return models.Invalid("kind", "must be action or window")
+	params, err := p.CheckRequest(in.Kind, in.Action, in.Params, in.Purpose, roles)
+	if errors.Is(err, policy.ErrMayNotRequest) {
+		return fmt.Errorf("approval: submit %s: %w", in.Action, ErrNotRequester)
 	}
+	if err != nil {
+		return err
+	}
+	in.Params = params
 	return nil
 }

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -188,7 +187,7 @@ func (p *Policy) Run(c Case) CaseResult {
 		in.Requester.Roles = p.RolesForMattermostUser(in.Requester.Name)
 	}
 	res := CaseResult{Case: c}
-	res.Invalid = p.checkRequest(c.Kind, &in)
+	in.Params, res.Invalid = p.CheckRequest(models.Kind(c.Kind), in.Action, in.Params, in.Purpose, in.Requester.Roles)
 	if res.Invalid != nil {
 		res.Pass = c.Expect.Outcome == "invalid"
 		if !res.Pass {
@@ -220,30 +219,3 @@ func (p *Policy) Run(c Case) CaseResult {
 	return res
 }
 
-// checkRequest applies the catalogue (or window) checks Submit applies.
-func (p *Policy) checkRequest(kind string, in *Input) error {
-	if kind == string(models.KindWindow) {
-		if in.Action != ActionWindowOpen {
-			return models.Invalid("action", "window requests ask for "+ActionWindowOpen)
-		}
-		params, _, err := p.CheckWindowParams(in.Params)
-		in.Params = params
-		return err
-	}
-	act, ok := p.Action(in.Action)
-	if !ok {
-		return models.Invalid("action", fmt.Sprintf("%q is not in the action catalogue", in.Action))
-	}
-	params, err := act.CheckParams(in.Params)
-	if err != nil {
-		return err
-	}
-	in.Params = params
-	if act.PurposeRequired && in.Purpose == "" {
-		return models.Invalid("purpose", act.Name+" needs a purpose")
-	}
-	if !act.MayRequest(in.Requester.Roles) {
-		return errors.New("the requester's roles may not ask for " + act.Name)
-	}
-	return nil
-}
