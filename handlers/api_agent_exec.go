@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/execution"
 	"github.com/countersign/countersign/models/grant"
 )
@@ -88,18 +89,7 @@ type agentRedeemAnswer struct {
 // and are audited; so is a grant presented by another agent or for another
 // request.
 func (h *AgentAPI) RedeemGrant(c echo.Context) error {
-	a, ok := h.agent(c)
-	if !ok {
-		return apiFail(c, http.StatusUnauthorized, "", "a valid agent credential is required")
-	}
-	if h.opts.Redeemer == nil {
-		return apiFail(c, http.StatusNotFound, "", "grants are not enabled on this portal")
-	}
-	id := models.NormalizeRequestID(c.Param("id"))
-	if id == "" || len(id) > 64 {
-		return apiFail(c, http.StatusNotFound, "id", "no such request")
-	}
-	raw, ok, err := h.readAPIBody(c)
+	a, id, raw, ok, err := h.requestCall(c, h.opts.Redeemer != nil, "grants")
 	if !ok {
 		return err
 	}
@@ -154,4 +144,27 @@ func redeemHash(f *redeemForm) (string, error) {
 		return "", models.Invalid("params_sha256", "must be 64 hexadecimal digits")
 	}
 	return f.ParamsSHA256, nil
+}
+
+// requestCall does what every agent call on one of its requests starts
+// with: authenticate the agent (401), check the feature is on (404 naming
+// it), take the request id from the path and read the body. ok is false
+// when the answer has been written; err is then what to return.
+func (h *AgentAPI) requestCall(c echo.Context, enabled bool, feature string) (a *agents.Agent, id string, raw []byte, ok bool, err error) {
+	a, ok = h.agent(c)
+	if !ok {
+		return nil, "", nil, false, apiFail(c, http.StatusUnauthorized, "", "a valid agent credential is required")
+	}
+	if !enabled {
+		return nil, "", nil, false, apiFail(c, http.StatusNotFound, "", feature+" are not enabled on this portal")
+	}
+	id = models.NormalizeRequestID(c.Param("id"))
+	if id == "" || len(id) > 64 {
+		return nil, "", nil, false, apiFail(c, http.StatusNotFound, "id", "no such request")
+	}
+	raw, ok, err = h.readAPIBody(c)
+	if !ok {
+		return nil, "", nil, false, err
+	}
+	return a, id, raw, true, nil
 }

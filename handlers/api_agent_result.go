@@ -71,18 +71,7 @@ func reportedTime(field, s string) (time.Time, error) {
 // second report or one for a request no longer approved is a 409 with a
 // reason. Refusals are audited.
 func (h *AgentAPI) ReportResult(c echo.Context) error {
-	a, ok := h.agent(c)
-	if !ok {
-		return apiFail(c, http.StatusUnauthorized, "", "a valid agent credential is required")
-	}
-	if h.opts.Results == nil {
-		return apiFail(c, http.StatusNotFound, "", "execution results are not enabled on this portal")
-	}
-	id := models.NormalizeRequestID(c.Param("id"))
-	if id == "" || len(id) > 64 {
-		return apiFail(c, http.StatusNotFound, "id", "no such request")
-	}
-	raw, ok, err := h.readAPIBody(c)
+	a, id, raw, ok, err := h.requestCall(c, h.opts.Results != nil, "execution results")
 	if !ok {
 		return err
 	}
