@@ -115,13 +115,13 @@ func (s *Store) runBatch(first *txJob) {
 			if tx.Error != nil {
 				return
 			}
-			if relErr := releaseSavepoint(tx, sp); relErr != nil {
+			if relErr := s.releaseSavepoint(tx, sp); relErr != nil {
 				failBatch(tx, batch, relErr)
 				return
 			}
 			continue
 		}
-		if err := releaseSavepoint(tx, sp); err != nil {
+		if err := s.releaseSavepoint(tx, sp); err != nil {
 			j.done <- err
 			failBatch(tx, batch, err)
 			return
@@ -137,13 +137,18 @@ func (s *Store) runBatch(first *txJob) {
 	}
 }
 
-// releaseSavepoint ends a job's savepoint once the job is done (kept or
-// rolled back), so at most one savepoint is open at a time. Savepoints
-// left open would stack up over the batch, and SQLite copies every page a
-// job touches into the statement journal once per open savepoint: with
-// the same few pages (table and index tails, the audit chain) touched by
-// every job, that copying cost more than the jobs themselves.
-func releaseSavepoint(tx *gorm.DB, sp string) error {
+// releaseSavepoint ends a job's savepoint on SQLite once the job is done
+// (kept or rolled back), so at most one savepoint is open at a time.
+// Savepoints left open stack up over the batch, and SQLite copies every
+// page a job touches into the statement journal once per open savepoint:
+// with the same few pages (table and index tails, the audit chain)
+// touched by every job, that copying cost about as much as the jobs
+// themselves. PostgreSQL keeps no such journal, and there the RELEASE
+// would only add a round trip per job, so it is skipped.
+func (s *Store) releaseSavepoint(tx *gorm.DB, sp string) error {
+	if s.dialect != DialectSQLite {
+		return nil
+	}
 	if err := tx.Exec("RELEASE SAVEPOINT " + sp).Error; err != nil {
 		return fmt.Errorf("store: release savepoint: %w", err)
 	}
