@@ -89,6 +89,9 @@ func testPolicy(t testing.TB) *policy.Policy {
 type envOptions struct {
 	deadline  time.Duration
 	bodyLimit int64
+	// cacheTTL turns on the bot's lookup cache (as configured in
+	// production, mattermost.cache_ttl); 0 leaves it off.
+	cacheTTL time.Duration
 }
 
 func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
@@ -104,7 +107,7 @@ func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
 	client, err := mattermost.New(mattermost.Config{
 		SiteURL: fake.URL(), BotToken: fake.NewToken(bot.Id), CallTimeout: 2 * time.Second, MaxAttempts: 2,
 		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, Now: func() time.Time { return captureEnd },
-		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, CacheTTL: o.cacheTTL,
 	})
 	if err != nil {
 		t.Fatal(err)

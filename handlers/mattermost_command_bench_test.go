@@ -34,7 +34,8 @@ type benchTarget struct {
 }
 
 func slashTarget(b *testing.B) benchTarget {
-	e := newChatEnv(b, storetest.SQLite(b), envOptions{})
+	// The lookup cache as shipped (mattermost.cache_ttl: 30s).
+	e := newChatEnv(b, storetest.SQLite(b), envOptions{cacheTTL: 30 * time.Second})
 	f := mmfake.CommandFields{
 		TeamID: mmfake.TeamID, TeamDomain: "testteam", ChannelID: mmfake.ChannelID, ChannelName: "fixture-chan",
 		UserID: mmfake.AliceID, UserName: "alice", Command: "/countersign", RootID: mmfake.RootPostID,

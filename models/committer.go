@@ -115,7 +115,16 @@ func (s *Store) runBatch(first *txJob) {
 			if tx.Error != nil {
 				return
 			}
+			if relErr := s.releaseSavepoint(tx, sp); relErr != nil {
+				failBatch(tx, batch, relErr)
+				return
+			}
 			continue
+		}
+		if err := s.releaseSavepoint(tx, sp); err != nil {
+			j.done <- err
+			failBatch(tx, batch, err)
+			return
 		}
 		batch = append(batch, j)
 	}
@@ -123,6 +132,32 @@ func (s *Store) runBatch(first *txJob) {
 	if err != nil {
 		err = fmt.Errorf("store: commit: %w", err)
 	}
+	for _, b := range batch {
+		b.done <- err
+	}
+}
+
+// releaseSavepoint ends a job's savepoint on SQLite once the job is done
+// (kept or rolled back), so at most one savepoint is open at a time.
+// Savepoints left open stack up over the batch, and SQLite copies every
+// page a job touches into the statement journal once per open savepoint:
+// with the same few pages (table and index tails, the audit chain)
+// touched by every job, that copying cost about as much as the jobs
+// themselves. PostgreSQL keeps no such journal, and there the RELEASE
+// would only add a round trip per job, so it is skipped.
+func (s *Store) releaseSavepoint(tx *gorm.DB, sp string) error {
+	if s.dialect != DialectSQLite {
+		return nil
+	}
+	if err := tx.Exec("RELEASE SAVEPOINT " + sp).Error; err != nil {
+		return fmt.Errorf("store: release savepoint: %w", err)
+	}
+	return nil
+}
+
+// failBatch rolls the transaction back and fails every job kept in it.
+func failBatch(tx *gorm.DB, batch []*txJob, err error) {
+	tx.Rollback()
 	for _, b := range batch {
 		b.done <- err
 	}

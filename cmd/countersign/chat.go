@@ -60,7 +60,7 @@ func newChat(cfg Config, store *models.Store, svc *approval.Service, rt *policyR
 		return nil, nil
 	}
 	m := cfg.Mattermost.Messages
-	client, err := mattermost.New(mattermost.Config{SiteURL: cfg.Mattermost.SiteURL, BotToken: m.BotToken, Logger: log})
+	client, err := mattermost.New(mattermost.Config{SiteURL: cfg.Mattermost.SiteURL, BotToken: m.BotToken, Logger: log, CacheTTL: cfg.Mattermost.CacheTTL.D()})
 	if err != nil {
 		return nil, &startupError{err: err}
 	}

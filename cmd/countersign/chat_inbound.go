@@ -37,6 +37,7 @@ func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models
 	tr.MaxIdleConnsPerHost = 64
 	client, err := mattermost.New(mattermost.Config{
 		SiteURL: cfg.Mattermost.SiteURL, BotToken: cfg.Mattermost.Messages.BotToken, Logger: log, HTTPClient: &http.Client{Transport: tr},
+		CacheTTL: cfg.Mattermost.CacheTTL.D(),
 	})
 	if err != nil {
 		return nil, &startupError{err: err}

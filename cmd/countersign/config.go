@@ -118,6 +118,9 @@ type MattermostConfig struct {
 	Messages MattermostMessagesConfig `yaml:",inline"`
 	// CommandTokens are the slash command's tokens (several while rotating).
 	CommandTokens []string `yaml:"command_tokens"`
+	// CacheTTL is how long the bot reuses accounts, bot records, channels
+	// and teams it looked up (0: off; see config_mattermost_cache.go).
+	CacheTTL Duration `yaml:"cache_ttl"`
 }
 
 // LogConfig selects the log level.
@@ -181,6 +184,8 @@ func DefaultConfig() Config {
 		StepUp:    StepUpConfig{MaxAge: Duration(5 * time.Minute)},
 		Approvals: ApprovalsConfig{ApproverRoles: []string{"approver"}},
 		Audit:     AuditConfig{CheckpointInterval: Duration(10 * time.Minute)},
+
+		Mattermost: MattermostConfig{CacheTTL: Duration(defaultMattermostCacheTTL)},
 	}
 }
 
@@ -321,6 +326,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Mattermost.SiteURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return configErrorf("config: mattermost.site_url: %q must be an absolute URL", c.Mattermost.SiteURL)
 		}
+	}
+	if err := c.validateMattermostCache(); err != nil {
+		return err
 	}
 	return c.validateMattermostMessages()
 }

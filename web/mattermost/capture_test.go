@@ -2,8 +2,10 @@ package mattermost
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,7 +155,10 @@ func TestCaptureSlashReplyImpersonation(t *testing.T) {
 	}
 }
 
-// Each author is looked up once per capture, however many posts they wrote.
+// Each author is looked up once per capture, however many posts they
+// wrote, and all of them together: one POST /users/ids and one POST
+// /channels/{id}/members/ids for the whole capture, GetBot only for the
+// bot author, no lookup one account at a time.
 func TestCaptureResolvesEachAuthorOnce(t *testing.T) {
 	e := newEnv(t, nil)
 	for i := range 10 {
@@ -163,16 +168,36 @@ func TestCaptureResolvesEachAuthorOnce(t *testing.T) {
 	if _, err := e.client.Capture(context.Background(), CaptureRequest{PostRef: mmfake.RootPostID}); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{mmfake.AliceID, mmfake.BobID, mmfake.TestbotID} {
-		if n := e.fake.Count("GET", "/api/v4/users/"+id); n != 1 {
-			t.Errorf("user %s looked up %d times", id, n)
+	authors := []string{mmfake.AliceID, mmfake.BobID, mmfake.TestbotID}
+	slices.Sort(authors)
+	for _, path := range []string{"/api/v4/users/ids", "/api/v4/channels/" + mmfake.ChannelID + "/members/ids"} {
+		var bodies []string
+		for _, r := range e.fake.Requests() {
+			if r.Method == "POST" && r.Path == path {
+				bodies = append(bodies, string(r.Body))
+			}
 		}
-		if n := e.fake.Count("GET", "/api/v4/channels/"+mmfake.ChannelID+"/members/"+id); n != 1 {
-			t.Errorf("membership of %s looked up %d times", id, n)
+		var ids []string
+		if len(bodies) == 1 {
+			_ = json.Unmarshal([]byte(bodies[0]), &ids)
+			slices.Sort(ids)
+		}
+		if !slices.Equal(ids, authors) {
+			t.Errorf("POST %s: bodies %q, want one with each of %v once", path, bodies, authors)
+		}
+	}
+	for _, id := range authors {
+		if n := e.fake.Count("GET", "/api/v4/users/"+id) + e.fake.Count("GET", "/api/v4/channels/"+mmfake.ChannelID+"/members/"+id); n != 0 {
+			t.Errorf("%s looked up one by one %d times", id, n)
 		}
 	}
 	if n := e.fake.Count("GET", "/api/v4/bots/"+mmfake.TestbotID); n != 1 {
 		t.Errorf("bot looked up %d times", n)
+	}
+	for _, id := range []string{mmfake.AliceID, mmfake.BobID} {
+		if n := e.fake.Count("GET", "/api/v4/bots/"+id); n != 0 {
+			t.Errorf("GetBot for human %s", id)
+		}
 	}
 }
 

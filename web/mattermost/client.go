@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"sync"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -20,6 +21,13 @@ type Client struct {
 
 	meMu sync.Mutex
 	me   string
+
+	// Short-lived lookups (see cache.go); nil when CacheTTL is 0. Values
+	// are never modified once stored.
+	users    *ttlCache[*model.User]
+	bots     *ttlCache[*model.Bot]
+	channels *ttlCache[*model.Channel]
+	teams    *ttlCache[*model.Team]
 }
 
 // New builds a Client from cfg. It does not contact Mattermost; call
@@ -32,7 +40,13 @@ func New(cfg Config) (*Client, error) {
 	api := model.NewAPIv4Client(site.String())
 	api.HTTPClient = cfg.HTTPClient
 	api.SetToken(cfg.BotToken)
-	return &Client{cfg: cfg, site: site, api: api, log: cfg.Logger}, nil
+	return &Client{
+		cfg: cfg, site: site, api: api, log: cfg.Logger,
+		users:    newTTLCache[*model.User](cfg.CacheTTL, cfg.CacheSize, cfg.Now),
+		bots:     newTTLCache[*model.Bot](cfg.CacheTTL, cfg.CacheSize, cfg.Now),
+		channels: newTTLCache[*model.Channel](cfg.CacheTTL, cfg.CacheSize, cfg.Now),
+		teams:    newTTLCache[*model.Team](cfg.CacheTTL, cfg.CacheSize, cfg.Now),
+	}, nil
 }
 
 // SiteURL returns the normalized site URL (no trailing slash), the base of
@@ -102,59 +116,144 @@ func (c *Client) getChannelSince(ctx context.Context, channelID string, since in
 }
 
 // getUser fetches an account: the only trustworthy answer to "is this a
-// bot?".
+// bot?". The answer may come from the cache; it must not be modified.
 func (c *Client) getUser(ctx context.Context, userID string) (*model.User, error) {
+	if u, ok := c.users.get(userID); ok {
+		return u, nil
+	}
 	var u *model.User
 	err := c.call(ctx, "get user "+userID, func(ctx context.Context) (r *model.Response, err error) {
 		u, r, err = c.api.GetUser(ctx, userID, "")
 		return r, err
 	})
-	return u, err
+	if err != nil {
+		return nil, err
+	}
+	c.users.put(u.Id, u)
+	return u, nil
+}
+
+// idsPerCall bounds the ids sent in one batch lookup, so a capture of
+// hundreds of authors stays within what a server accepts in one body.
+const idsPerCall = 100
+
+// getUsers fetches the accounts of ids (distinct, valid ids) with as few
+// calls as possible: cached ones are reused, the others come from POST
+// /users/ids, idsPerCall at a time. Ids Mattermost does not return are
+// absent from the map; the caller decides what that means.
+func (c *Client) getUsers(ctx context.Context, ids []string) (map[string]*model.User, error) {
+	out := make(map[string]*model.User, len(ids))
+	var missing []string
+	for _, id := range ids {
+		if u, ok := c.users.get(id); ok {
+			out[id] = u
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	for chunk := range slices.Chunk(missing, idsPerCall) {
+		var users []*model.User
+		err := c.call(ctx, fmt.Sprintf("get %d users by id", len(chunk)), func(ctx context.Context) (r *model.Response, err error) {
+			users, r, err = c.api.GetUsersByIds(ctx, chunk)
+			return r, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		asked := make(map[string]bool, len(chunk))
+		for _, id := range chunk {
+			asked[id] = true
+		}
+		for _, u := range users {
+			// Only what was asked for: an answer can never put words in
+			// another account's mouth.
+			if u != nil && asked[u.Id] {
+				out[u.Id] = u
+				c.users.put(u.Id, u)
+			}
+		}
+	}
+	return out, nil
 }
 
 // getBot fetches a bot record for its owner. Mattermost answers 404 when
-// the bot account lacks read_others_bots.
+// the bot account lacks read_others_bots. The answer may come from the
+// cache; failures are never cached.
 func (c *Client) getBot(ctx context.Context, userID string) (*model.Bot, error) {
+	if b, ok := c.bots.get(userID); ok {
+		return b, nil
+	}
 	var b *model.Bot
 	err := c.call(ctx, "get bot "+userID, func(ctx context.Context) (r *model.Response, err error) {
 		b, r, err = c.api.GetBotIncludeDeleted(ctx, userID, "")
 		return r, err
 	})
-	return b, err
+	if err != nil {
+		return nil, err
+	}
+	c.bots.put(userID, b)
+	return b, nil
 }
 
-// getChannel fetches a channel's record (name, team).
+// getChannel fetches a channel's record (name, team), possibly cached.
+// It is not what guards access: the posts themselves are always read
+// fresh, with the bot's permissions.
 func (c *Client) getChannel(ctx context.Context, channelID string) (*model.Channel, error) {
+	if ch, ok := c.channels.get(channelID); ok {
+		return ch, nil
+	}
 	var ch *model.Channel
 	err := c.call(ctx, "get channel "+channelID, func(ctx context.Context) (r *model.Response, err error) {
 		ch, r, err = c.api.GetChannel(ctx, channelID)
 		return r, err
 	})
-	return ch, err
+	if err != nil {
+		return nil, err
+	}
+	c.channels.put(channelID, ch)
+	return ch, nil
 }
 
-// getTeam fetches a team's record (name for permalinks).
+// getTeam fetches a team's record (name for permalinks), possibly cached.
 func (c *Client) getTeam(ctx context.Context, teamID string) (*model.Team, error) {
+	if t, ok := c.teams.get(teamID); ok {
+		return t, nil
+	}
 	var t *model.Team
 	err := c.call(ctx, "get team "+teamID, func(ctx context.Context) (r *model.Response, err error) {
 		t, r, err = c.api.GetTeam(ctx, teamID, "")
 		return r, err
 	})
-	return t, err
+	if err != nil {
+		return nil, err
+	}
+	c.teams.put(teamID, t)
+	return t, nil
 }
 
-// isChannelMember reports whether userID is a member of channelID; a 404
-// from Mattermost means "not a member".
-func (c *Client) isChannelMember(ctx context.Context, channelID, userID string) (bool, error) {
-	err := c.call(ctx, fmt.Sprintf("get membership of user %s in channel %s", userID, channelID), func(ctx context.Context) (r *model.Response, err error) {
-		_, r, err = c.api.GetChannelMember(ctx, channelID, userID, "")
-		return r, err
-	})
-	if err != nil {
-		if isStatus(err, 404) {
-			return false, nil
+// channelMembers reports which of userIDs (distinct, valid ids) are
+// members of channelID now, with POST /channels/{id}/members/ids,
+// idsPerCall at a time. Membership is never cached.
+func (c *Client) channelMembers(ctx context.Context, channelID string, userIDs []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(userIDs))
+	for chunk := range slices.Chunk(userIDs, idsPerCall) {
+		var members model.ChannelMembers
+		err := c.call(ctx, fmt.Sprintf("get membership of %d users in channel %s", len(chunk), channelID), func(ctx context.Context) (r *model.Response, err error) {
+			members, r, err = c.api.GetChannelMembersByIds(ctx, channelID, chunk)
+			return r, err
+		})
+		if err != nil {
+			return nil, err
 		}
-		return false, err
+		asked := make(map[string]bool, len(chunk))
+		for _, id := range chunk {
+			asked[id] = true
+		}
+		for _, m := range members {
+			if m.ChannelId == channelID && asked[m.UserId] {
+				out[m.UserId] = true
+			}
+		}
 	}
-	return true, nil
+	return out, nil
 }

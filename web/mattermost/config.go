@@ -25,7 +25,7 @@ const (
 	// when no thread is named: enough context, not the channel's history.
 	DefaultWindowPosts = 50
 	DefaultWindowAge   = 24 * time.Hour
-	// DefaultConcurrency bounds parallel author lookups in one capture.
+	// DefaultConcurrency bounds parallel bot-record lookups in one capture.
 	DefaultConcurrency = 8
 )
 
@@ -58,11 +58,21 @@ type Config struct {
 	MaxMessageBytes int
 	// Window is the default channel window when no thread is named.
 	Window Window
-	// Concurrency bounds parallel author lookups.
+	// Concurrency bounds parallel bot-record lookups of one capture.
 	Concurrency int
 
+	// CacheTTL is how long accounts, bot records, channels and teams
+	// looked up are reused (see cache.go for why a short TTL is safe for
+	// provenance); 0 turns the cache off. Posts and channel membership are
+	// never cached.
+	CacheTTL time.Duration
+	// CacheSize bounds each kind of cached record; 0 means
+	// DefaultCacheSize.
+	CacheSize int
+
 	// HTTPClient carries the requests (its Timeout is not used: each call
-	// has CallTimeout). Nil means a new http.Client.
+	// has CallTimeout). Nil means a client on a copy of Go's default
+	// transport keeping DefaultIdleConnsPerHost idle connections.
 	HTTPClient *http.Client
 	// Logger receives retries and degraded lookups. Nil discards.
 	Logger *slog.Logger
@@ -97,6 +107,7 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 	defInt(&c.MaxPosts, DefaultMaxPosts)
 	defInt(&c.MaxMessageBytes, approval.MaxMessageBytes)
 	defInt(&c.Concurrency, DefaultConcurrency)
+	defInt(&c.CacheSize, DefaultCacheSize)
 	defInt(&c.Window.MaxPosts, DefaultWindowPosts)
 	def(&c.Window.MaxAge, DefaultWindowAge)
 	if c.MaxPosts > approval.MaxPosts {
@@ -106,8 +117,11 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 		return c, nil, fmt.Errorf("%w: max message bytes %d is above the %d a request can hold", ErrConfig, c.MaxMessageBytes, approval.MaxMessageBytes)
 	}
 	c.Window.MaxPosts = min(c.Window.MaxPosts, c.MaxPosts)
+	if c.CacheTTL < 0 {
+		return c, nil, fmt.Errorf("%w: cache TTL must not be negative (0 turns the cache off)", ErrConfig)
+	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{}
+		c.HTTPClient = &http.Client{Transport: defaultTransport()}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -116,6 +130,21 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 		c.Now = time.Now
 	}
 	return c, site, nil
+}
+
+// DefaultIdleConnsPerHost is how many idle connections to Mattermost the
+// default transport keeps. Go's default of 2 is far below what concurrent
+// commands and captures use: every surplus connection would be closed
+// after its call and dialled (with TLS) again for the next.
+const DefaultIdleConnsPerHost = 64
+
+// defaultTransport is Go's default transport with enough idle connections
+// per host for concurrent captures.
+func defaultTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = max(tr.MaxIdleConns, DefaultIdleConnsPerHost)
+	tr.MaxIdleConnsPerHost = DefaultIdleConnsPerHost
+	return tr
 }
 
 // parseSiteURL accepts an absolute http(s) URL without credentials, query

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -26,20 +27,75 @@ type author struct {
 	member bool
 }
 
-// authors resolves each account once per capture, a few at a time.
+// authors is what one capture learned about its authors.
 type authors struct {
 	byID     map[string]*author
 	warnings []string
 }
 
-// resolveAuthors looks up every distinct user id: GetUser for the account
-// (is_bot is the only trustworthy bot flag), GetBot for a bot's owner, and
-// the channel membership. A bot whose record the Countersign bot may not
-// read (Mattermost answers 404 without read_others_bots) keeps an empty
-// owner and adds a warning; any other failure fails the capture, because
-// a post whose author is unknown must not be shown as if it were known.
+// resolveAuthors looks up every distinct user id with as few calls as
+// possible: the accounts in one POST /users/ids (is_bot is the only
+// trustworthy bot flag; recently seen accounts may come from the cache),
+// the channel membership of all of them in one POST
+// /channels/{id}/members/ids (never cached), both at once, and then
+// GetBot for each bot author's owner. A bot whose record the Countersign
+// bot may not read (Mattermost answers 404 without read_others_bots)
+// keeps an empty owner and adds a warning. Any other failure — and an
+// account Mattermost does not return — fails the capture, because a post
+// whose author is unknown must not be shown as if it were known.
+// Deactivated accounts are returned by Mattermost and resolved like the
+// others: their posts stay theirs.
 func (c *Client) resolveAuthors(ctx context.Context, channelID string, userIDs []string) (*authors, error) {
-	res := &authors{byID: make(map[string]*author, len(userIDs))}
+	ids := distinctIDs(userIDs)
+	res := &authors{byID: make(map[string]*author, len(ids))}
+	if len(ids) == 0 {
+		return res, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		members   map[string]bool
+		memberErr error
+		done      = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		members, memberErr = c.channelMembers(ctx, channelID, ids)
+		if memberErr != nil {
+			cancel()
+		}
+	}()
+	users, userErr := c.getUsers(ctx, ids)
+	if userErr != nil {
+		cancel()
+	}
+	<-done
+	switch {
+	case userErr != nil:
+		return nil, fmt.Errorf("resolve authors: %w", userErr)
+	case memberErr != nil:
+		return nil, fmt.Errorf("resolve membership of authors: %w", memberErr)
+	}
+	var botIDs []string
+	for _, id := range ids {
+		u := users[id]
+		if u == nil {
+			return nil, fmt.Errorf("resolve author %s: %w: Mattermost did not return this account", id, models.ErrNotFound)
+		}
+		res.byID[id] = &author{username: u.Username, isBot: u.IsBot, member: members[id]}
+		if u.IsBot {
+			botIDs = append(botIDs, id)
+		}
+	}
+	if err := c.resolveOwners(ctx, res, botIDs); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// resolveOwners reads the bot record of each bot author for its owner, a
+// few at a time (Mattermost has no batch lookup of bots).
+func (c *Client) resolveOwners(ctx context.Context, res *authors, botIDs []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -48,18 +104,13 @@ func (c *Client) resolveAuthors(ctx context.Context, channelID string, userIDs [
 		wg       sync.WaitGroup
 	)
 	sem := make(chan struct{}, c.cfg.Concurrency)
-	seen := map[string]bool{}
-	for _, id := range userIDs {
-		if id == "" || seen[id] {
-			continue
-		}
-		seen[id] = true
+	for _, id := range botIDs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			a, warning, err := c.resolveAuthor(ctx, channelID, id)
+			owner, warning, err := c.resolveOwner(ctx, id, res.byID[id].username)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -69,44 +120,42 @@ func (c *Client) resolveAuthors(ctx context.Context, channelID string, userIDs [
 				}
 				return
 			}
-			res.byID[id] = a
+			res.byID[id].ownerID = owner
 			if warning != "" {
 				res.warnings = append(res.warnings, warning)
 			}
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	return res, nil
+	slices.Sort(res.warnings)
+	return firstErr
 }
 
-// resolveAuthor looks up one account.
-func (c *Client) resolveAuthor(ctx context.Context, channelID, userID string) (*author, string, error) {
-	u, err := c.getUser(ctx, userID)
-	if err != nil {
-		return nil, "", fmt.Errorf("resolve author %s: %w", userID, err)
+// resolveOwner reads one bot's owner; an unreadable record is a warning,
+// not a failure.
+func (c *Client) resolveOwner(ctx context.Context, userID, username string) (owner, warning string, err error) {
+	b, err := c.getBot(ctx, userID)
+	switch {
+	case err == nil:
+		return b.OwnerId, "", nil
+	case errors.Is(err, models.ErrNotFound), errors.Is(err, models.ErrForbidden):
+		c.log.LogAttrs(ctx, slog.LevelWarn, "mattermost: bot owner not readable", slog.String("bot_user_id", userID))
+		return "", fmt.Sprintf("owner of bot @%s (%s) unknown: the Countersign bot may not read bot records (grant it read_others_bots)", username, userID), nil
+	default:
+		return "", "", fmt.Errorf("resolve owner of bot %s: %w", userID, err)
 	}
-	a := &author{username: u.Username, isBot: u.IsBot}
-	warning := ""
-	if u.IsBot {
-		b, err := c.getBot(ctx, userID)
-		switch {
-		case err == nil:
-			a.ownerID = b.OwnerId
-		case errors.Is(err, models.ErrNotFound), errors.Is(err, models.ErrForbidden):
-			warning = fmt.Sprintf("owner of bot @%s (%s) unknown: the Countersign bot may not read bot records (grant it read_others_bots)", u.Username, userID)
-			c.log.LogAttrs(ctx, slog.LevelWarn, "mattermost: bot owner not readable", slog.String("bot_user_id", userID))
-		default:
-			return nil, "", fmt.Errorf("resolve owner of bot %s: %w", userID, err)
+}
+
+// distinctIDs returns the non-empty ids of a list, each once, sorted.
+func distinctIDs(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id != "" {
+			out = append(out, id)
 		}
 	}
-	a.member, err = c.isChannelMember(ctx, channelID, userID)
-	if err != nil {
-		return nil, "", fmt.Errorf("resolve membership of %s: %w", userID, err)
-	}
-	return a, warning, nil
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // conversationPost records one post with the provenance found on the

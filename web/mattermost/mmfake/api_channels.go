@@ -67,6 +67,30 @@ func (s *Server) getChannelMember(w http.ResponseWriter, r *http.Request, caller
 	writeJSON(w, http.StatusOK, m)
 }
 
+// getChannelMembersByIds serves POST /channels/{channel_id}/members/ids:
+// the memberships of a JSON array of user ids in one answer
+// (model.ChannelMembers). Users who are not members are simply absent, as
+// on the server; the caller must be able to read the channel.
+func (s *Server) getChannelMembersByIds(w http.ResponseWriter, r *http.Request, caller string) {
+	ids, ok := idList(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.channelFor(w, r, caller)
+	if !ok {
+		return
+	}
+	out := make(model.ChannelMembers, 0, len(ids))
+	for _, id := range ids {
+		if m, ok := s.members[ch.Id][id]; ok {
+			out = append(out, *m)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 // getChannelPosts serves GET /channels/{channel_id}/posts in its two
 // modes. With since: every post updated after that time, deleted ones
 // included (clients sync deletions that way). Otherwise a page (page,

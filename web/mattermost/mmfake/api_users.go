@@ -1,7 +1,9 @@
 package mmfake
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -102,4 +104,49 @@ func (s *Server) getUserByUsername(w http.ResponseWriter, r *http.Request, calle
 		return
 	}
 	writeError(w, http.StatusNotFound, "app.user.missing_account.const", "Unable to find the user.")
+}
+
+// getUsersByIds serves POST /users/ids: the accounts of a JSON array of
+// ids, in one answer, each sanitized as GET /users/{id} sanitizes it. As
+// on the server, ids without an account are simply absent from the answer
+// (deactivated accounts are included, with their delete_at), the order is
+// not that of the request, and an empty or malformed body is a 400.
+func (s *Server) getUsersByIds(w http.ResponseWriter, r *http.Request, caller string) {
+	if r.URL.Query().Has("since") {
+		writeError(w, http.StatusNotImplemented, "mmfake.not_implemented", "mmfake: users/ids?since= is not implemented; see README.md to add it")
+		return
+	}
+	ids, ok := idList(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*model.User, 0, len(ids))
+	for _, id := range ids {
+		u, ok := s.users[id]
+		if !ok {
+			continue
+		}
+		view := u.DeepCopy()
+		if id != caller {
+			view.NotifyProps = nil
+			view.LastPasswordUpdate = 0
+		}
+		out = append(out, view)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// idList reads the JSON array of ids that the batch endpoints take,
+// de-duplicated and sorted like model.SortedArrayFromJSON does on the
+// server; an empty or malformed array answers 400.
+func idList(w http.ResponseWriter, r *http.Request) ([]string, bool) {
+	var ids []string
+	if err := json.NewDecoder(r.Body).Decode(&ids); err != nil || len(ids) == 0 {
+		writeError(w, http.StatusBadRequest, "api.context.invalid_body_param.app_error", "Invalid or missing user_ids in request body.")
+		return nil, false
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), true
 }
