@@ -45,7 +45,11 @@ func TestChatRoutesWireAgentGrantsAndResults(t *testing.T) {
 	}
 	call := func(gp *grantParts, path, body string) (int, map[string]any) {
 		t.Helper()
-		routes, err := chatRoutes(ctx, cfg, log, store, svc, nil, gp, nil)
+		bot, err := botClient(cfg, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		routes, err := chatRoutes(ctx, cfg, log, store, svc, bot, nil, gp, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

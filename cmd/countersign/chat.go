@@ -55,15 +55,11 @@ type chatParts struct {
 
 // newChat builds the bot client, the outbox worker, the button endpoint
 // and the decision-time re-check; nil when the bot is not configured.
-func newChat(cfg Config, store *models.Store, svc *approval.Service, rt *policyRuntime, log *slog.Logger) (*chatParts, error) {
-	if !cfg.MattermostMessages() {
+func newChat(cfg Config, store *models.Store, svc *approval.Service, client *mattermost.Client, rt *policyRuntime, log *slog.Logger) (*chatParts, error) {
+	if !cfg.MattermostMessages() || client == nil {
 		return nil, nil
 	}
 	m := cfg.Mattermost.Messages
-	client, err := mattermost.New(mattermost.Config{SiteURL: cfg.Mattermost.SiteURL, BotToken: m.BotToken, Logger: log, CacheTTL: cfg.Mattermost.CacheTTL.D()})
-	if err != nil {
-		return nil, &startupError{err: err}
-	}
 	key, err := notify.LoadActionKey(m.ActionKey, cfg.DataDir)
 	if err != nil {
 		return nil, &startupError{err: err}

@@ -22,7 +22,7 @@ import (
 // uses); gp gives agents their grants, redeems them and records the
 // results agents report (nil: no grants); idpClient reaches the IdP for
 // agent tokens (nil: the default client).
-func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models.Store, svc *approval.Service, rt *policyRuntime, gp *grantParts, idpClient *http.Client) (*web.ChatRoutes, error) {
+func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models.Store, svc *approval.Service, client *mattermost.Client, rt *policyRuntime, gp *grantParts, idpClient *http.Client) (*web.ChatRoutes, error) {
 	var pol approval.PolicySource
 	var windows handlers.WindowCloser
 	if rt != nil {
@@ -30,17 +30,6 @@ func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models
 	}
 	if len(cfg.Mattermost.CommandTokens) == 0 && len(cfg.Agents) == 0 {
 		return nil, nil
-	}
-	// One capture makes a dozen calls, several at once: keep enough idle
-	// connections to Mattermost that busy minutes do not redial each time.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 64
-	client, err := mattermost.New(mattermost.Config{
-		SiteURL: cfg.Mattermost.SiteURL, BotToken: cfg.Mattermost.Messages.BotToken, Logger: log, HTTPClient: &http.Client{Transport: tr},
-		CacheTTL: cfg.Mattermost.CacheTTL.D(),
-	})
-	if err != nil {
-		return nil, &startupError{err: err}
 	}
 	routes := &web.ChatRoutes{}
 	if len(cfg.Mattermost.CommandTokens) > 0 {
@@ -81,4 +70,21 @@ type windowCloser struct{ s *window.Service }
 func (w windowCloser) Close(ctx context.Context, name string, actor models.Actor) error {
 	_, err := w.s.Close(ctx, name, actor)
 	return err
+}
+
+// botClient is the one Mattermost client of a process, shared by the slash
+// command, the agent API, the outbox worker and the decision-time re-check
+// (one connection pool, one lookup cache); nil when no bot is configured.
+func botClient(cfg Config, log *slog.Logger) (*mattermost.Client, error) {
+	if cfg.Mattermost.SiteURL == "" || cfg.Mattermost.Messages.BotToken == "" {
+		return nil, nil
+	}
+	client, err := mattermost.New(mattermost.Config{
+		SiteURL: cfg.Mattermost.SiteURL, BotToken: cfg.Mattermost.Messages.BotToken, Logger: log,
+		CacheTTL: cfg.Mattermost.CacheTTL.D(),
+	})
+	if err != nil {
+		return nil, &startupError{err: err}
+	}
+	return client, nil
 }

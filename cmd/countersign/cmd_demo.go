@@ -130,10 +130,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		demoIdP: idp, demoPrefix: idp.PathPrefix(), checkpoints: cp,
 		grants: newGrantParts(store, svc, g, cfg, log), example: exec,
 	}
-	if p.chat, err = newChat(cfg, store, svc, rt, log); err != nil {
+	bot, err := botClient(cfg, log)
+	if err != nil {
 		return err
 	}
-	if p.inbound, err = chatRoutes(ctx, cfg, log, store, svc, rt, p.grants, web.InProcessClient(idp)); err != nil {
+	if p.chat, err = newChat(cfg, store, svc, bot, rt, log); err != nil {
+		return err
+	}
+	if p.inbound, err = chatRoutes(ctx, cfg, log, store, svc, bot, rt, p.grants, web.InProcessClient(idp)); err != nil {
 		return err
 	}
 	if err := chat.createKey(ctx, store, cfg); err != nil {

@@ -42,7 +42,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	}
 	svc := approvalService(store, cfg, rt, hooks...)
 	p := &portal{cfg: cfg, log: log, store: store, approvals: svc, checkpoints: cp, policy: rt, grants: newGrantParts(store, svc, g, cfg, log)}
-	if p.chat, err = newChat(cfg, store, p.approvals, rt, log); err != nil {
+	bot, err := botClient(cfg, log)
+	if err != nil {
+		return err
+	}
+	if p.chat, err = newChat(cfg, store, p.approvals, bot, rt, log); err != nil {
 		return err
 	}
 	if cfg.OIDC.Issuer != "" {
@@ -56,7 +60,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	}
 	// The policy source joins here when policy files are loaded; until
 	// then Submit refuses and the command says no policy is loaded.
-	if p.inbound, err = chatRoutes(ctx, cfg, log, store, p.approvals, rt, p.grants, nil); err != nil {
+	if p.inbound, err = chatRoutes(ctx, cfg, log, store, p.approvals, bot, rt, p.grants, nil); err != nil {
 		return err
 	}
 	return p.serve(ctx, func(a net.Addr) {

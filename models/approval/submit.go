@@ -1,8 +1,8 @@
 package approval
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 

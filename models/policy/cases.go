@@ -218,4 +218,3 @@ func (p *Policy) Run(c Case) CaseResult {
 	res.Why = strings.Join(diffs, "; ")
 	return res
 }
-
