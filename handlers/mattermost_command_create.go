@@ -19,19 +19,13 @@ import (
 // WindowOpenAction is the action name of a change-window request.
 const WindowOpenAction = "window.open"
 
-// mattermostRoles is implemented by a policy that maps Mattermost users to
-// roles; without it requesters have no roles (actions open to anyone stay
-// available).
-type mattermostRoles interface {
-	RolesForMattermostUser(username string) []string
-}
-
-// rolesOf returns the policy roles of a Mattermost username.
+// rolesOf returns the policy roles of a Mattermost username (none without
+// a policy).
 func rolesOf(p *policy.Policy, username string) []string {
-	if r, ok := any(p).(mattermostRoles); ok {
-		return r.RolesForMattermostUser(username)
+	if p == nil {
+		return nil
 	}
-	return nil
+	return p.RolesForMattermostUser(username)
 }
 
 // create opens a request for an action or a change window: check it
