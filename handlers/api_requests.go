@@ -27,6 +27,8 @@ type AgentAuthenticator interface {
 type ProposalCapturer interface {
 	Capture(ctx context.Context, req mattermost.CaptureRequest) (*mattermost.Capture, error)
 	BotUserID(ctx context.Context) (string, error)
+	// UserIDByUsername resolves the sponsor's account.
+	UserIDByUsername(ctx context.Context, username string) (string, error)
 }
 
 // AgentRequestService is what the agent API needs from the approval

@@ -104,6 +104,15 @@ func (h *AgentAPI) Create(c echo.Context) error {
 		return apiFail(c, status, "proposal_post_id", proposalProblem(status))
 	}
 	in.Source, in.Posts = capt.Source, capt.Posts
+	// The sponsor is configured by username; chat messages (the outcome
+	// DM, the cancel button) need the account's id.
+	if in.Requester.SponsorID, err = h.sponsorID(ctx, a); err != nil {
+		h.opts.Logger.LogAttrs(ctx, slog.LevelError, "agent api: sponsor not resolved", slog.String("agent", a.Name), slog.String("sponsor", a.Sponsor), slog.String("error", err.Error()))
+		if errors.Is(err, models.ErrNotFound) || errors.Is(err, models.ErrInvalid) {
+			return apiFail(c, http.StatusInternalServerError, "", fmt.Sprintf("this agent's sponsor @%s is not a Mattermost user; ask an administrator to fix the agent's registration", a.Sponsor))
+		}
+		return apiFail(c, http.StatusServiceUnavailable, "", proposalProblem(http.StatusServiceUnavailable))
+	}
 
 	sub, err := h.svc.Submit(agents.WithIdempotency(ctx, a.Name, key, bodyHash), in, a.Roles)
 	if err != nil {
@@ -229,6 +238,13 @@ func (h *AgentAPI) captureProposal(ctx context.Context, a *agents.Agent, postID 
 		return nil, http.StatusForbidden, err
 	}
 	return capt, 0, nil
+}
+
+// sponsorID finds the Mattermost account id of the agent's sponsor.
+func (h *AgentAPI) sponsorID(ctx context.Context, a *agents.Agent) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.opts.CaptureDeadline)
+	defer cancel()
+	return h.chat.UserIDByUsername(ctx, a.Sponsor)
 }
 
 // proposalProblem words a refused proposal post.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -86,7 +87,7 @@ func TestAgentProposesThroughOwnPost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.RequesterType != models.ActorAgent || r.RequesterID != mmfake.TestbotID || r.SponsorName != "admin" ||
+		if r.RequesterType != models.ActorAgent || r.RequesterID != mmfake.TestbotID || r.SponsorName != "admin" || r.SponsorID != mmfake.AdminID ||
 			r.TriggerPostID != prop.Id || r.RootPostID != mmfake.RootPostID || len(r.ToolCalls) != 2 || r.ToolCalls[1].ParentID != "c1" {
 			t.Fatalf("stored %+v", r)
 		}
@@ -260,6 +261,25 @@ func TestAgentReadsOnlyOwnRequests(t *testing.T) {
 		}
 		if code, _ := e.api("GET", "/api/v1/requests/"+id, "", nil, nil); code != 401 {
 			t.Errorf("no credential: %d", code)
+		}
+	})
+}
+
+// TestAgentWithUnknownSponsorIsRefused: a sponsor configured by a username
+// Mattermost does not know is a registration error; the proposal is refused
+// with a message saying so and nothing is stored.
+func TestAgentWithUnknownSponsorIsRefused(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newChatEnv(t, b, envOptions{sponsor: "ghost"})
+		prop := e.fake.Reply(mmfake.RootPostID, mmfake.TestbotID, "I propose restarting payments-api in prod.")
+		code, out := e.api("POST", "/api/v1/requests", e.agentKey(), proposalBody(prop.Id), nil)
+		if code != http.StatusInternalServerError || !strings.Contains(fmt.Sprint(out["error"]), "@ghost is not a Mattermost user") {
+			t.Fatalf("create: %d %v", code, out)
+		}
+		var n int64
+		e.store.DB(context.Background()).Model(&models.Request{}).Count(&n)
+		if n != 0 {
+			t.Fatalf("%d requests stored", n)
 		}
 	})
 }

@@ -92,6 +92,8 @@ type envOptions struct {
 	// cacheTTL turns on the bot's lookup cache (as configured in
 	// production, mattermost.cache_ttl); 0 leaves it off.
 	cacheTTL time.Duration
+	// sponsor is the registered agent's sponsor; empty means "admin".
+	sponsor string
 }
 
 func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
@@ -114,7 +116,10 @@ func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
 	}
 	s := b.Open(t)
 	svc := approval.New(s, approval.Config{Policy: policy.NewHolder(testPolicy(t)), Hooks: []approval.Hook{agents.IdempotencyHook{}}})
-	reg, err := agents.NewRegistry([]agents.Agent{{Name: "testbot", BotUserID: mmfake.TestbotID, Sponsor: "admin"}})
+	if o.sponsor == "" {
+		o.sponsor = "admin"
+	}
+	reg, err := agents.NewRegistry([]agents.Agent{{Name: "testbot", BotUserID: mmfake.TestbotID, Sponsor: o.sponsor}})
 	if err != nil {
 		t.Fatal(err)
 	}
