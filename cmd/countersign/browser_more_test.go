@@ -115,6 +115,7 @@ func TestBrowserAuditWindowsExecution(t *testing.T) {
 			if v := evalJS[string](t, dave, `document.querySelector('[data-testid="f-actor"]').value`); v != "carol" {
 				t.Errorf("the form lost the actor filter: %q", v)
 			}
+			dave.phone(t, "audit-phone")
 			autoID = dave.text(t, `[data-testid="audit-row"] [data-testid="row-request"]`)
 			dave.clickNav(t, `[data-testid="audit-row"] [data-testid="row-request"]`)
 			dave.waitFor(t, "request-page")
@@ -200,6 +201,7 @@ func TestBrowserAuditWindowsExecution(t *testing.T) {
 				t.Errorf("grant and execution are not shown after the approved content")
 			}
 			browsertest.Screenshot(t, dave.ctx, "request-executed")
+			dave.phone(t, "request-executed-phone")
 		}},
 		{"e_windows_page_shows_policy_and_waiting_window", func(t *testing.T) {
 			dave.clickNav(t, `[data-testid="portal-nav"] a[href="/windows"]`)
