@@ -147,8 +147,6 @@ type HTTPConfig struct {
 type RequestConfig struct {
 	// DefaultTTL is how long a pending request waits for decisions.
 	DefaultTTL Duration `yaml:"default_ttl"`
-	// RequiredApprovals is the default N of N-of-M.
-	RequiredApprovals int `yaml:"required_approvals"`
 }
 
 // Duration is a time.Duration written like "90s" or "1h30m".
@@ -178,7 +176,7 @@ func DefaultConfig() Config {
 		DataDir:   "./data",
 		Log:       LogConfig{Level: "info"},
 		HTTP:      HTTPConfig{BodyLimit: "1M", ShutdownTimeout: Duration(10 * time.Second)},
-		Request:   RequestConfig{DefaultTTL: Duration(time.Hour), RequiredApprovals: 1},
+		Request:   RequestConfig{DefaultTTL: Duration(time.Hour)},
 		OIDC:      OIDCConfig{Scopes: []string{"profile", "email"}, RolesClaim: "groups", UsernameClaim: "preferred_username"},
 		Session:   SessionConfig{IdleTimeout: Duration(30 * time.Minute), AbsoluteTimeout: Duration(12 * time.Hour)},
 		StepUp:    StepUpConfig{MaxAge: Duration(5 * time.Minute)},
@@ -277,9 +275,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Request.DefaultTTL.D() < time.Minute {
 		return configErrorf("config: requests.default_ttl must be at least 1m")
-	}
-	if c.Request.RequiredApprovals < 1 || c.Request.RequiredApprovals > 10 {
-		return configErrorf("config: requests.required_approvals must be between 1 and 10")
 	}
 	if c.OIDC.Issuer != "" {
 		if u, err := url.Parse(c.OIDC.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

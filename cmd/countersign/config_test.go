@@ -30,7 +30,7 @@ requests:
   default_ttl: 2h
 `)
 	cfg, err := LoadConfig(p, []string{
-		"COUNTERSIGN_REQUESTS_REQUIRED_APPROVALS=2",
+		"COUNTERSIGN_MATTERMOST_OUTBOX_MAX_ATTEMPTS=2",
 		"COUNTERSIGN_LOG_LEVEL=debug",
 		"COUNTERSIGN_HTTP_BEHIND_TLS_PROXY=true",
 		"COUNTERSIGN_TEST_POSTGRES=ignored",
@@ -40,7 +40,7 @@ requests:
 		t.Fatal(err)
 	}
 	if cfg.Listen != "0.0.0.0:9000" || cfg.HTTP.BodyLimit != "512K" || cfg.HTTP.ShutdownTimeout.D() != 20*time.Second ||
-		cfg.Request.DefaultTTL.D() != 2*time.Hour || cfg.Request.RequiredApprovals != 2 || cfg.Log.Level != "debug" ||
+		cfg.Request.DefaultTTL.D() != 2*time.Hour || cfg.Mattermost.Messages.OutboxMaxAttempts != 2 || cfg.Log.Level != "debug" ||
 		!cfg.HTTP.BehindTLSProxy || !cfg.TLS() || cfg.Database != "postgres://cs@db.internal/cs" {
 		t.Fatalf("loaded %+v", cfg)
 	}
@@ -74,10 +74,11 @@ func TestLoadConfigErrorsNameTheProblem(t *testing.T) {
 		{"bad level", "log:\n  level: loud\n", nil, "log.level"},
 		{"bad body limit", "http:\n  body_limit: lots\n", nil, "body_limit"},
 		{"half tls", "http:\n  tls_cert: /x.pem\n", nil, "set together"},
-		{"bad approvals", "requests:\n  required_approvals: 0\n", nil, "required_approvals"},
+		{"bad attempts", "mattermost:\n  outbox_max_attempts: -1\n", nil, "outbox_max_attempts"},
+		{"removed key", "requests:\n  required_approvals: 2\n", nil, "unknown field"},
 		{"unknown env", "", []string{"COUNTERSIGN_DATABSE=x"}, "unknown environment variable COUNTERSIGN_DATABSE"},
 		{"bad env bool", "", []string{"COUNTERSIGN_HTTP_BEHIND_TLS_PROXY=maybe"}, "not true or false"},
-		{"bad env int", "", []string{"COUNTERSIGN_REQUESTS_REQUIRED_APPROVALS=two"}, "not a whole number"},
+		{"bad env int", "", []string{"COUNTERSIGN_MATTERMOST_OUTBOX_MAX_ATTEMPTS=two"}, "not a whole number"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

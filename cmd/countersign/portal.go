@@ -54,6 +54,7 @@ func approvalService(store *models.Store, cfg Config, rt *policyRuntime, hooks .
 	ac := approval.Config{
 		ApproverRoles:     cfg.Approvals.ApproverRoles,
 		SponsorMayApprove: cfg.Approvals.SponsorMayApprove,
+		DefaultTTL:        cfg.Request.DefaultTTL.D(),
 	}
 	if rt != nil {
 		ac.Policy, ac.Windows = rt.holder, rt.windows

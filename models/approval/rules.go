@@ -22,6 +22,9 @@ type Config struct {
 	// Hooks run inside the transaction of every change, after its audit
 	// event, in order (see Hook).
 	Hooks []Hook
+	// DefaultTTL is how long a request submitted under a rule without its
+	// own ttl waits for decisions; 0 means DefaultRequestTTL.
+	DefaultTTL time.Duration
 	// Policy gives the policy Submit applies; nil refuses Submit.
 	Policy PolicySource
 	// Windows tells Submit which change windows are open; nil means none.

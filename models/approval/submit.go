@@ -82,6 +82,9 @@ func (s *Service) Submit(ctx context.Context, in NewRequest, roles []string) (*S
 	}
 	in.TTL = out.RequestTTL
 	if in.TTL <= 0 {
+		in.TTL = s.cfg.DefaultTTL
+	}
+	if in.TTL <= 0 {
 		in.TTL = DefaultRequestTTL
 	}
 	in.RequiredApprovals = max(out.Approvals, 1)

@@ -364,3 +364,28 @@ func TestRequesterOnlyPolicyRolesDoNotSeeEverything(t *testing.T) {
 		}
 	}
 }
+
+// TestSubmitTakesTheConfiguredTTLWhenTheRuleSetsNone: a rule's own ttl
+// wins; without one the service's DefaultTTL applies, and without that the
+// package default.
+func TestSubmitTakesTheConfiguredTTLWhenTheRuleSetsNone(t *testing.T) {
+	s := storetest.SQLite(t).Open(t)
+	src := strings.Replace(submitPolicy, "      ttl: 90m\n", "", 1)
+	if src == submitPolicy {
+		t.Fatal("the test policy no longer has the ttl line this test removes")
+	}
+	pol := fixedPolicy{loadPolicy(t, src)}
+	for _, tc := range []struct {
+		cfg  time.Duration
+		want time.Duration
+	}{{3 * time.Hour, 3 * time.Hour}, {0, approval.DefaultRequestTTL}} {
+		svc := approval.New(s, approval.Config{Policy: pol, DefaultTTL: tc.cfg})
+		sub, err := svc.Submit(context.Background(), submitReq("prod"), []string{"sre"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sub.Request.ExpiresAt.Sub(sub.Request.CreatedAt); got != tc.want {
+			t.Errorf("DefaultTTL %s: request waits %s, want %s", tc.cfg, got, tc.want)
+		}
+	}
+}
