@@ -50,7 +50,8 @@ func (r *reportRefusal) Unwrap() error { return r.err }
 // RecordResult records the result an agent reports for its own approved
 // request, whose grant it redeemed, and ends the request executed or
 // failed. Only the requesting agent may report (models.ErrForbidden), only
-// after redeeming (ErrNotRedeemed) and only once (ErrAlreadyReported);
+// after redeeming (ErrNotRedeemed), only once (ErrAlreadyReported) and
+// only before the result timeout ended the request (ErrResultTimedOut);
 // each such refusal is audited "execution.refused" with its reason, in a
 // transaction of its own. Bad input (models.ErrInvalid) and unknown
 // requests (models.ErrNotFound) change nothing and are not audited.
@@ -109,6 +110,13 @@ func (s *Service) RecordResult(ctx context.Context, requestID string, res Result
 	})
 	var rr *reportRefusal
 	if errors.As(err, &rr) {
+		if rr.reason == RefusedAlreadyReported {
+			// The execution on record may be the result timeout's, which
+			// a late report must hear about in its own words.
+			if prev, gerr := s.Get(ctx, requestID); gerr == nil && prev.ReportedBy == TimedOutBy {
+				rr.reason, rr.err = RefusedTimedOut, ErrResultTimedOut
+			}
+		}
 		return nil, s.refuseReport(ctx, now, rr, actor)
 	}
 	if err != nil {
