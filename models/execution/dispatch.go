@@ -299,7 +299,7 @@ func (d *Dispatcher) finish(ctx context.Context, e *Execution, res Result) error
 	e.State, e.Output, e.Error, e.FinishedAt = stateOf(res.Succeeded), out, msg, &now
 	done := false
 	err = d.svc.store.WithTx(ctx, func(tx *gorm.DB) error {
-		upd := tx.Model(&Execution{}).Where("request_id = ? AND lease_owner = ? AND attempts = ?", e.RequestID, d.owner, e.Attempts).
+		upd := tx.Model(&Execution{}).Where("request_id = ? AND lease_owner = ? AND attempts = ? AND state = ?", e.RequestID, d.owner, e.Attempts, StateRunning).
 			Updates(map[string]any{"state": e.State, "output": out, "error": msg, "lease_until": nil, "finished_at": now, "updated_at": now, "reported_by": "executor:" + e.Executor})
 		if upd.Error != nil {
 			return fmt.Errorf("record result of %s: %w", e.RequestID, upd.Error)

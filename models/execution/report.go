@@ -82,11 +82,14 @@ func (s *Service) RecordResult(ctx context.Context, requestID string, res Result
 		if actor.Type != models.ActorAgent || r.RequesterType != models.ActorAgent || r.RequesterID != actor.ID {
 			return refuse(RefusedNotRequester, ErrNotRequester)
 		}
-		var n int64
-		if err := tx.Model(&Execution{}).Where("request_id = ?", r.ID).Count(&n).Error; err != nil {
+		var prev []Execution
+		if err := tx.Where("request_id = ?", r.ID).Limit(1).Find(&prev).Error; err != nil {
 			return fmt.Errorf("look up execution of %s: %w", r.ID, err)
 		}
-		if n > 0 {
+		if len(prev) > 0 {
+			if prev[0].ReportedBy == TimedOutBy {
+				return refuse(RefusedTimedOut, ErrResultTimedOut)
+			}
 			return refuse(RefusedAlreadyReported, ErrAlreadyReported)
 		}
 		if r.State != models.StateApproved {
@@ -111,8 +114,9 @@ func (s *Service) RecordResult(ctx context.Context, requestID string, res Result
 	var rr *reportRefusal
 	if errors.As(err, &rr) {
 		if rr.reason == RefusedAlreadyReported {
-			// The execution on record may be the result timeout's, which
-			// a late report must hear about in its own words.
+			// A concurrent insert beat ours (the transaction is gone, so
+			// look again): it may be the result timeout's, which a late
+			// report must hear about in its own words.
 			if prev, gerr := s.Get(ctx, requestID); gerr == nil && prev.ReportedBy == TimedOutBy {
 				rr.reason, rr.err = RefusedTimedOut, ErrResultTimedOut
 			}
