@@ -68,8 +68,9 @@ func reportedTime(field, s string) (time.Time, error) {
 // redeemed the grant. The request ends executed (status ok) or failed
 // (status error); the answer is the request as GET shows it. Another
 // agent's request reads as 404, like GET; a report before redeeming, a
-// second report or one for a request no longer approved is a 409 with a
-// reason. Refusals are audited.
+// second report, one after the result timeout ended the request failed
+// (reason result_timed_out) or one for a request no longer approved is a
+// 409 with a reason. Refusals are audited.
 func (h *AgentAPI) ReportResult(c echo.Context) error {
 	a, id, raw, ok, err := h.requestCall(c, h.opts.Results != nil, "execution results")
 	if !ok {
@@ -98,6 +99,8 @@ func (h *AgentAPI) ReportResult(c echo.Context) error {
 		return apiFail(c, http.StatusNotFound, "id", "no such request")
 	case errors.Is(err, execution.ErrNotRedeemed):
 		return c.JSON(http.StatusConflict, apiError{Error: "redeem the grant before acting; nothing may have run without it", Reason: string(execution.RefusedNotRedeemed)})
+	case errors.Is(err, execution.ErrResultTimedOut):
+		return c.JSON(http.StatusConflict, apiError{Error: "no result came within the result timeout after the grant was redeemed; the request failed and this result is not recorded", Reason: string(execution.RefusedTimedOut)})
 	case errors.Is(err, execution.ErrAlreadyReported):
 		return c.JSON(http.StatusConflict, apiError{Error: "the result of this request was already reported", Reason: string(execution.RefusedAlreadyReported)})
 	case errors.Is(err, models.ErrConflict):

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/execution"
 	"github.com/countersign/countersign/models/grant"
 	"github.com/countersign/countersign/templates/pages"
 )
@@ -63,6 +64,9 @@ func audienceWords(r *models.Request, aud string) string {
 
 // redeemerWords names who redeemed a grant (an executor or the agent).
 func redeemerWords(r *models.Request, by string) string {
+	if by == execution.TimedOutBy {
+		return "Countersign: no result came in time"
+	}
 	if name, ok := strings.CutPrefix(by, "executor:"); ok {
 		return "executor " + name
 	}

@@ -147,6 +147,10 @@ type HTTPConfig struct {
 type RequestConfig struct {
 	// DefaultTTL is how long a pending request waits for decisions.
 	DefaultTTL Duration `yaml:"default_ttl"`
+	// ResultTimeout is how long an approved request whose grant was
+	// redeemed waits for its result before it ends failed (default 1h;
+	// see config_result_timeout.go).
+	ResultTimeout Duration `yaml:"result_timeout"`
 }
 
 // Duration is a time.Duration written like "90s" or "1h30m".
@@ -176,7 +180,7 @@ func DefaultConfig() Config {
 		DataDir:   "./data",
 		Log:       LogConfig{Level: "info"},
 		HTTP:      HTTPConfig{BodyLimit: "1M", ShutdownTimeout: Duration(10 * time.Second)},
-		Request:   RequestConfig{DefaultTTL: Duration(time.Hour)},
+		Request:   RequestConfig{DefaultTTL: Duration(time.Hour), ResultTimeout: Duration(time.Hour)},
 		OIDC:      OIDCConfig{Scopes: []string{"profile", "email"}, RolesClaim: "groups", UsernameClaim: "preferred_username"},
 		Session:   SessionConfig{IdleTimeout: Duration(30 * time.Minute), AbsoluteTimeout: Duration(12 * time.Hour)},
 		StepUp:    StepUpConfig{MaxAge: Duration(5 * time.Minute)},
@@ -312,6 +316,9 @@ func (c *Config) Validate() error {
 		return configErrorf("config: audit.checkpoint_interval must be at least 10s")
 	}
 	if err := c.Executors.validate(); err != nil {
+		return err
+	}
+	if err := c.validateResultTimeout(); err != nil {
 		return err
 	}
 	if err := c.validateChat(); err != nil {

@@ -53,7 +53,7 @@ func newGrantParts(store *models.Store, approvals *approval.Service, g *grant.Se
 	return &grantParts{
 		grants: g, exec: svc, creds: execution.NewCredentials(cfg.Executors.tokens()),
 		dispatcher: execution.NewDispatcher(svc, execution.DispatcherConfig{Executors: execs, Logger: log}),
-		sweeper:    sweep.New(store, approvals, g, sweep.Config{Logger: log, Notifier: chatReminders(cfg)}),
+		sweeper:    sweep.New(store, approvals, g, sweep.Config{Logger: log, Notifier: chatReminders(cfg), ResultTimeout: cfg.Request.ResultTimeout.D()}),
 	}
 }
 

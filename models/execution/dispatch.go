@@ -257,13 +257,13 @@ func (d *Dispatcher) retry(ctx context.Context, e *Execution, msg string) error 
 		wait = d.cfg.MaxBackoff
 	}
 	err := d.svc.store.WithTx(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&Execution{}).Where("request_id = ? AND lease_owner = ? AND attempts = ?", e.RequestID, d.owner, e.Attempts).
+		res := tx.Model(&Execution{}).Where("request_id = ? AND lease_owner = ? AND attempts = ? AND state = ?", e.RequestID, d.owner, e.Attempts, StateRunning).
 			Updates(map[string]any{"state": StateQueued, "lease_until": nil, "next_attempt_at": now.Add(wait), "error": clipErr(msg), "updated_at": now})
 		if res.Error != nil {
 			return fmt.Errorf("schedule retry of %s: %w", e.RequestID, res.Error)
 		}
 		if res.RowsAffected != 1 {
-			return nil // lease lost: another worker owns it now
+			return nil // lease lost (another worker owns it) or the result timeout ended it
 		}
 		r := models.Request{}
 		if err := tx.Omit("Posts", "ToolCalls", "Decisions").Take(&r, "id = ?", e.RequestID).Error; err != nil {
@@ -305,7 +305,7 @@ func (d *Dispatcher) finish(ctx context.Context, e *Execution, res Result) error
 			return fmt.Errorf("record result of %s: %w", e.RequestID, upd.Error)
 		}
 		if upd.RowsAffected != 1 {
-			return nil
+			return d.lateAnswer(tx, e, now)
 		}
 		var r models.Request
 		if err := tx.Omit("Posts", "ToolCalls", "Decisions").Take(&r, "id = ?", e.RequestID).Error; err != nil {
@@ -340,4 +340,24 @@ func (d *Dispatcher) reconcile(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// lateAnswer audits an executor's answer that came after the result
+// timeout had ended the request failed: it is not recorded, but the audit
+// log shows that it came and what it said.
+func (d *Dispatcher) lateAnswer(tx *gorm.DB, e *Execution, now time.Time) error {
+	var cur Execution
+	if err := tx.Take(&cur, "request_id = ?", e.RequestID).Error; err != nil || cur.ReportedBy != TimedOutBy {
+		return nil
+	}
+	var r models.Request
+	if err := tx.Omit("Posts", "ToolCalls", "Decisions").Take(&r, "id = ?", e.RequestID).Error; err != nil {
+		return fmt.Errorf("load request %s: %w", e.RequestID, err)
+	}
+	_, err := audit.Append(tx, now, audit.Entry{
+		Type: "execution.refused", Actor: models.Actor{Type: models.ActorSystem, ID: "executor:" + e.Executor, Display: e.Executor},
+		RequestID: r.ID, Purpose: r.Purpose, Action: r.Action, PolicyRef: r.PolicyRef,
+		Payload: map[string]any{"reason": string(RefusedTimedOut), "request_state": string(r.State), "answered": string(e.State), "error": e.Error},
+	})
+	return err
 }

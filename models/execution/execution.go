@@ -179,10 +179,15 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microse
 // Hook queues the webhook execution of every approved action request made
 // by a person, in the approving transaction (after the grant hook, whose
 // grant names the executor). Agents' requests are not queued: the agent
-// redeems its grant and reports the result.
+// redeems its grant and reports the result. When the sweeper ends a
+// request whose result never came (TimeoutActor), Hook records the failed
+// execution that says so, or vetoes the move when a result won the race.
 func Hook() approval.Hook {
 	return approval.HookFunc(func(tx *gorm.DB, ch approval.Change) error {
 		r := ch.Request
+		if isTimeout(ch) {
+			return recordTimeout(tx, ch)
+		}
 		if ch.Moved() && ch.From == models.StateApproved {
 			// The request ended some other way (expiry, an operator):
 			// an execution nobody has attempted yet is dropped.

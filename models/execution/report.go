@@ -50,7 +50,8 @@ func (r *reportRefusal) Unwrap() error { return r.err }
 // RecordResult records the result an agent reports for its own approved
 // request, whose grant it redeemed, and ends the request executed or
 // failed. Only the requesting agent may report (models.ErrForbidden), only
-// after redeeming (ErrNotRedeemed) and only once (ErrAlreadyReported);
+// after redeeming (ErrNotRedeemed), only once (ErrAlreadyReported) and
+// only before the result timeout ended the request (ErrResultTimedOut);
 // each such refusal is audited "execution.refused" with its reason, in a
 // transaction of its own. Bad input (models.ErrInvalid) and unknown
 // requests (models.ErrNotFound) change nothing and are not audited.
@@ -81,11 +82,14 @@ func (s *Service) RecordResult(ctx context.Context, requestID string, res Result
 		if actor.Type != models.ActorAgent || r.RequesterType != models.ActorAgent || r.RequesterID != actor.ID {
 			return refuse(RefusedNotRequester, ErrNotRequester)
 		}
-		var n int64
-		if err := tx.Model(&Execution{}).Where("request_id = ?", r.ID).Count(&n).Error; err != nil {
+		var prev []Execution
+		if err := tx.Where("request_id = ?", r.ID).Limit(1).Find(&prev).Error; err != nil {
 			return fmt.Errorf("look up execution of %s: %w", r.ID, err)
 		}
-		if n > 0 {
+		if len(prev) > 0 {
+			if prev[0].ReportedBy == TimedOutBy {
+				return refuse(RefusedTimedOut, ErrResultTimedOut)
+			}
 			return refuse(RefusedAlreadyReported, ErrAlreadyReported)
 		}
 		if r.State != models.StateApproved {
@@ -109,6 +113,14 @@ func (s *Service) RecordResult(ctx context.Context, requestID string, res Result
 	})
 	var rr *reportRefusal
 	if errors.As(err, &rr) {
+		if rr.reason == RefusedAlreadyReported {
+			// A concurrent insert beat ours (the transaction is gone, so
+			// look again): it may be the result timeout's, which a late
+			// report must hear about in its own words.
+			if prev, gerr := s.Get(ctx, requestID); gerr == nil && prev.ReportedBy == TimedOutBy {
+				rr.reason, rr.err = RefusedTimedOut, ErrResultTimedOut
+			}
+		}
 		return nil, s.refuseReport(ctx, now, rr, actor)
 	}
 	if err != nil {

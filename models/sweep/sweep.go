@@ -1,8 +1,10 @@
 // Package sweep is the worker that keeps time for requests: it expires
 // pending requests past their deadline and approved requests whose grant
-// ran out unused, reminds approvers at the policy's offsets and escalates
-// to further roles. Every step is a compare-and-swap, so several replicas
-// may sweep at once without reminding or expiring anything twice.
+// ran out unused, fails approved requests whose grant was redeemed but
+// whose result never came within the result timeout, reminds approvers
+// at the policy's offsets and escalates to further roles. Every step is a
+// compare-and-swap, so several replicas may sweep at once without
+// reminding, expiring or failing anything twice.
 package sweep
 
 import (
@@ -44,6 +46,10 @@ type Config struct {
 	// Notifier receives reminders and escalations; nil records them in the
 	// audit log only.
 	Notifier Notifier
+	// ResultTimeout is how long an approved request whose grant was
+	// redeemed waits for its result before it ends failed; zero means
+	// execution.DefaultResultTimeout (1h).
+	ResultTimeout time.Duration
 	// Batch bounds the rows handled per step and run; zero means 100.
 	Batch  int
 	Logger *slog.Logger
@@ -77,6 +83,9 @@ type Report struct {
 	ExpiredGrants   int
 	Reminders       int
 	Escalations     int
+	// UnreportedResults counts requests ended failed because no result
+	// came within the result timeout after their grant was redeemed.
+	UnreportedResults int
 }
 
 // Run sweeps every interval until ctx ends.
@@ -106,6 +115,9 @@ func (s *Sweeper) RunOnce(ctx context.Context) (Report, error) {
 	if rep.ExpiredGrants, err = s.expireGrants(ctx, now); err != nil {
 		return rep, err
 	}
+	if rep.UnreportedResults, err = s.failUnreported(ctx, now); err != nil {
+		return rep, err
+	}
 	if rep.Reminders, rep.Escalations, err = s.followUp(ctx, now); err != nil {
 		return rep, err
 	}
@@ -120,12 +132,15 @@ func (s *Sweeper) move(ctx context.Context, id string, from, to models.State, re
 	switch {
 	case err == nil:
 		return true, nil
-	case errors.Is(err, models.ErrConflict):
+	case isConflict(err):
 		return false, nil
 	default:
 		return false, fmt.Errorf("sweep: %s → %s: %w", id, to, err)
 	}
 }
+
+// isConflict reports a lost compare-and-swap.
+func isConflict(err error) bool { return errors.Is(err, models.ErrConflict) }
 
 // expirePending ends pending requests whose time ran out.
 func (s *Sweeper) expirePending(ctx context.Context, now time.Time) (int, error) {
