@@ -48,6 +48,11 @@ const (
 	NoteExpired Note = "expired"
 	// NoteEscalated: the request was escalated to further roles (roles).
 	NoteEscalated Note = "escalated"
+	// NoteExecuted: the approved action ran (actor: who reported it).
+	NoteExecuted Note = "executed"
+	// NoteFailed: the approved action failed or no result came in time
+	// (reason).
+	NoteFailed Note = "failed"
 )
 
 // Reminders queues the chat work of the sweeper's reminders and

@@ -75,11 +75,7 @@ func (Hook) RequestChanged(tx *gorm.DB, ch approval.Change) error {
 			return err
 		}
 	}
-	if ch.Moved() && (ch.To == models.StateCancelled || ch.To == models.StateExpired) {
-		note := NoteCancelled
-		if ch.To == models.StateExpired {
-			note = NoteExpired
-		}
+	if note, ok := threadNotes[ch.To]; ok && ch.Moved() {
 		if err := add(thread, KindThreadNote, "", Payload{Note: note, From: string(ch.From), Actor: ch.Actor.Display, Reason: ch.Reason}); err != nil {
 			return err
 		}
@@ -99,6 +95,15 @@ func (Hook) RequestChanged(tx *gorm.DB, ch approval.Change) error {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	return nil
+}
+
+// threadNotes are the states whose arrival is told in the request's
+// thread besides the updated message (decisions have their own replies).
+var threadNotes = map[models.State]Note{
+	models.StateCancelled: NoteCancelled,
+	models.StateExpired:   NoteExpired,
+	models.StateExecuted:  NoteExecuted,
+	models.StateFailed:    NoteFailed,
 }
 
 var _ approval.Hook = Hook{}

@@ -341,3 +341,35 @@ func TestUnusedGrantExpiryPostsAThreadNote(t *testing.T) {
 		}
 	})
 }
+
+// TestExecutionOutcomePostsAThreadNote: how the approved action ended is
+// told in the thread, a failure with its reason (escaped as text).
+func TestExecutionOutcomePostsAThreadNote(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newPolicyEnv(t, b)
+		ok, bad := e.submit(t), e.submit(t)
+		for _, r := range []*models.Request{ok, bad} {
+			e.approveAs(t, r.ID, "alice", "sre")
+			e.approveAs(t, r.ID, "bob", "sre")
+		}
+		drain(t, e.worker)
+		sys := models.SystemActor("executor")
+		if _, err := e.svc.Move(context.Background(), approval.Transition{ID: ok.ID, From: models.StateApproved, To: models.StateExecuted, Actor: sys}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Move(context.Background(), approval.Transition{ID: bad.ID, From: models.StateApproved, To: models.StateFailed, Actor: sys, Reason: "exit 1: **boom** <script>"}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, e.worker)
+		if notes := e.threadWith(ok.ID, "was executed"); len(notes) != 1 {
+			t.Fatalf("executed notes: %q", notes)
+		}
+		notes := e.threadWith(bad.ID, "failed: ")
+		if len(notes) != 1 || strings.Contains(notes[0], "**boom**") || !strings.Contains(notes[0], "boom") {
+			t.Fatalf("failed notes (reason must be there, escaped): %q", notes)
+		}
+		if notes := e.threadWith(ok.ID, "failed: "); len(notes) != 0 {
+			t.Fatalf("the executed request got a failure note: %q", notes)
+		}
+	})
+}

@@ -45,7 +45,8 @@ func (rn Renderer) EscalationDM(r *models.Request, roles []string) string {
 }
 
 // ThreadNote is a note in the request's thread that is not a decision:
-// an escalation, a cancellation (by whom) or an expiry.
+// an escalation, a cancellation (by whom), an expiry, or how the approved
+// action ended.
 func (rn Renderer) ThreadNote(r *models.Request, p outbox.Payload) string {
 	link := rn.RequestURL(r.ID)
 	switch p.Note {
@@ -62,6 +63,14 @@ func (rn Renderer) ThreadNote(r *models.Request, p outbox.Payload) string {
 			return fmt.Sprintf("⌛ %s expired: its execution grant was not used in time · %s", r.ID, link)
 		}
 		return fmt.Sprintf("⌛ %s expired without enough approvals (%d of %d) · %s", r.ID, approvals(r), r.RequiredApprovals, link)
+	case outbox.NoteExecuted:
+		return fmt.Sprintf("✅ %s was executed · %s", r.ID, link)
+	case outbox.NoteFailed:
+		why := Escape(p.Reason, 300)
+		if why == "" {
+			why = "the executor reported a failure"
+		}
+		return fmt.Sprintf("❌ %s failed: %s · %s", r.ID, why, link)
 	}
 	return fmt.Sprintf("%s %s is now **%s** · %s", StateEmoji(r.State), r.ID, Escape(string(r.State), 20), link)
 }
