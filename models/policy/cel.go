@@ -10,6 +10,7 @@ import (
 	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/ext"
 	"cel.dev/cel-go/interpreter"
 )
@@ -25,9 +26,9 @@ const MaxConditionLen = 4096
 // The CEL view of a request. Field names are the ones rules use.
 type (
 	celRequest struct {
-		Action  string         `cel:"action"`
-		Params  map[string]any `cel:"params"`
-		Purpose string         `cel:"purpose"`
+		Action  string  `cel:"action"`
+		Params  ref.Val `cel:"params"`
+		Purpose string  `cel:"purpose"`
 	}
 	celRequester struct {
 		Type    string   `cel:"type"`
@@ -167,7 +168,7 @@ func activation(in Input) (interpreter.Activation, error) {
 		at = time.Now()
 	}
 	return interpreter.NewActivation(map[string]any{
-		"request":   celRequest{Action: in.Action, Params: params, Purpose: in.Purpose},
+		"request":   celRequest{Action: in.Action, Params: types.DefaultTypeAdapter.NativeToValue(params), Purpose: in.Purpose},
 		"requester": celRequester{Type: in.Requester.Type, ID: in.Requester.ID, Name: in.Requester.Name, Roles: roles, Sponsor: in.Requester.Sponsor},
 		"source":    celSource{Team: in.Source.Team, Channel: in.Source.Channel},
 		"time":      at.UTC(),

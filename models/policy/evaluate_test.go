@@ -172,3 +172,32 @@ func TestHolderSwap(t *testing.T) {
 		t.Fatal("current is not b")
 	}
 }
+
+// TestEvaluateParamsPresence: rules can ask whether a parameter was given
+// (has) and read the map's size, with and without the parameter.
+func TestEvaluateParamsPresence(t *testing.T) {
+	p := mustParse(t, `version: 1
+roles: {sre: {}}
+actions: [{name: a, params: [{name: env}, {name: n, type: int}]}]
+rules:
+  - name: with-env
+    when: has(request.params.env) && request.params.env == "prod" && request.params.size() == 2
+    deny: prod
+  - name: rest
+    when: '!has(request.params.env)'
+    auto_approve: {}
+`)
+	for _, tc := range []struct {
+		params map[string]any
+		rule   string
+	}{
+		{map[string]any{"env": "prod", "n": int64(1)}, "with-env"},
+		{map[string]any{"env": "prod"}, ""},
+		{map[string]any{"n": int64(1)}, "rest"},
+		{nil, "rest"},
+	} {
+		if out := p.Evaluate(input("a", tc.params)); out.Rule != tc.rule || out.Err != nil {
+			t.Errorf("params %v: rule %q err %v, want rule %q", tc.params, out.Rule, out.Err, tc.rule)
+		}
+	}
+}
