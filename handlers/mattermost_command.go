@@ -33,7 +33,7 @@ type ChatReader interface {
 type CommandService interface {
 	Submit(ctx context.Context, in approval.NewRequest, roles []string) (*approval.Submitted, error)
 	Get(ctx context.Context, id string) (*models.Request, error)
-	Move(ctx context.Context, t approval.Transition) (*models.Request, error)
+	Cancel(ctx context.Context, id, userID, reason string) (*models.Request, error)
 }
 
 // WindowCloser closes a change window early (wired by the change-window

@@ -107,20 +107,14 @@ func (h *MattermostCommand) cancel(c echo.Context, inv *invocation) error {
 	if err != nil {
 		return h.lookupFailed(c, inv, err)
 	}
-	if r.RequesterType != models.ActorHuman || r.RequesterID != inv.user.Id {
-		return h.reply(c, fmt.Sprintf("Only the person who made %s can cancel it.", r.ID))
-	}
-	if r.State != models.StatePending {
-		return h.reply(c, fmt.Sprintf("%s is %s, so it can no longer be cancelled.", r.ID, r.State))
-	}
-	_, err = h.svc.Move(c.Request().Context(), approval.Transition{
-		ID: r.ID, From: models.StatePending, To: models.StateCancelled, Actor: inv.actor, Reason: "cancelled by the requester from Mattermost",
-	})
+	_, err = h.svc.Cancel(c.Request().Context(), r.ID, inv.user.Id, "cancelled by the requester from Mattermost")
 	switch {
 	case err == nil:
 		return h.reply(c, fmt.Sprintf("%s is cancelled. %s", r.ID, h.requestURL(r.ID)))
-	case errors.Is(err, models.ErrConflict), errors.Is(err, models.ErrIllegalTransition):
-		return h.reply(c, fmt.Sprintf("%s changed meanwhile and can no longer be cancelled. %s", r.ID, h.requestURL(r.ID)))
+	case errors.Is(err, approval.ErrNotYours):
+		return h.reply(c, fmt.Sprintf("Only the person who made %s (or, for an agent, its sponsor) can cancel it.", r.ID))
+	case errors.Is(err, approval.ErrNotPending):
+		return h.reply(c, fmt.Sprintf("%s is %s, so it can no longer be cancelled. %s", r.ID, r.State, h.requestURL(r.ID)))
 	}
 	h.log.Error("mattermost command: cancel", "request_id", r.ID, "error", err.Error())
 	return h.reply(c, "Countersign could not cancel the request; nothing changed. Try again in a moment.")

@@ -18,7 +18,7 @@ import (
 // *approval.Service implements it.
 type Canceller interface {
 	Get(ctx context.Context, id string) (*models.Request, error)
-	Move(ctx context.Context, t approval.Transition) (*models.Request, error)
+	Cancel(ctx context.Context, id, userID, reason string) (*models.Request, error)
 }
 
 // Actions handles clicks on the buttons of Countersign's chat messages.
@@ -84,20 +84,16 @@ func (a *Actions) Handle(ctx context.Context, in *model.PostActionIntegrationReq
 	if err != nil {
 		return refuse(msgInvalid, "request not found", slog.String("request", id))
 	}
-	actor, ok := canceller(r, in.UserId)
+	actor, ok := approval.Canceller(r, in.UserId)
 	if !ok {
 		return refuse(msgNotYours, "clicker is not the requester", slog.String("request", id))
 	}
-	if r.State != models.StatePending {
-		return refuse(msgNotPending, "request not pending", slog.String("request", id))
-	}
-	moved, err := a.svc.Move(ctx, approval.Transition{
-		ID: id, From: models.StatePending, To: models.StateCancelled, Actor: actor,
-		Reason: "cancelled from Mattermost by " + actor.Display,
-	})
+	moved, err := a.svc.Cancel(ctx, id, in.UserId, "cancelled from Mattermost by "+actor.Display)
 	switch {
-	case errors.Is(err, models.ErrConflict):
-		return refuse(msgNotPending, "request moved meanwhile", slog.String("request", id))
+	case errors.Is(err, approval.ErrNotPending):
+		return refuse(msgNotPending, "request not pending", slog.String("request", id))
+	case errors.Is(err, approval.ErrNotYours):
+		return refuse(msgNotYours, "clicker is not the requester", slog.String("request", id))
 	case err != nil:
 		a.log.Error("mattermost action: cancel", slog.String("request", id), slog.String("error", err.Error()))
 		return &model.PostActionIntegrationResponse{EphemeralText: msgFailed}
@@ -109,22 +105,4 @@ func (a *Actions) Handle(ctx context.Context, in *model.PostActionIntegrationReq
 		Update:        &model.Post{Message: a.render.RequestText(moved), Props: RequestProps(moved, cp, a.signer, a.actionURL)},
 		EphemeralText: fmt.Sprintf("Request %s is cancelled.", id),
 	}
-}
-
-// canceller returns the actor cancelling r when userID may do so: the
-// requester of a person's request, the sponsor of an agent's.
-func canceller(r *models.Request, userID string) (models.Actor, bool) {
-	if userID == "" {
-		return models.Actor{}, false
-	}
-	if r.RequesterType == models.ActorAgent {
-		if userID != r.SponsorID {
-			return models.Actor{}, false
-		}
-		return models.Actor{Type: models.ActorHuman, ID: r.SponsorID, Display: r.SponsorName}, true
-	}
-	if userID != r.RequesterID {
-		return models.Actor{}, false
-	}
-	return r.Requester(), true
 }
