@@ -34,6 +34,7 @@ type CommandService interface {
 	Submit(ctx context.Context, in approval.NewRequest, roles []string) (*approval.Submitted, error)
 	Get(ctx context.Context, id string) (*models.Request, error)
 	Cancel(ctx context.Context, id, userID, reason string) (*models.Request, error)
+	MayView(r *models.Request, a approval.Approver) bool
 }
 
 // WindowCloser closes a change window early (wired by the change-window

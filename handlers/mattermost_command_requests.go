@@ -48,18 +48,20 @@ func (h *MattermostCommand) actionList(p *policy.Policy, roles []string) string 
 	return b.String()
 }
 
-// visible loads a request the caller may see: their own, their agent's
-// (as sponsor), or any when the policy gives them a role. Anything else
+// visible loads a request the caller may see, by the same rule as the
+// portal (approval.Service.MayView): their own, their agent's (as sponsor),
+// or any when the policy gives them a role beyond requesting. Anything else
 // reads as not found, so ids do not leak.
 func (h *MattermostCommand) visible(c echo.Context, inv *invocation) (*models.Request, error) {
 	r, err := h.svc.Get(c.Request().Context(), inv.cmd.RequestID)
 	if err != nil {
 		return nil, err
 	}
-	if r.RequesterID == inv.user.Id || strings.EqualFold(r.SponsorName, inv.user.Username) {
-		return r, nil
+	viewer := approval.Approver{
+		Actor:    models.Actor{Type: models.ActorHuman, ID: inv.user.Id, Display: inv.user.Username},
+		Username: inv.user.Username, Roles: rolesOf(h.currentPolicy(), inv.user.Username),
 	}
-	if p := h.currentPolicy(); p != nil && len(rolesOf(p, inv.user.Username)) > 0 {
+	if h.svc.MayView(r, viewer) {
 		return r, nil
 	}
 	return nil, fmt.Errorf("request %s hidden from %s: %w", r.ID, inv.user.Id, models.ErrNotFound)
