@@ -26,6 +26,7 @@ func TestChatRoutesWireAgentGrantsAndResults(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	cfg := DefaultConfig()
 	cfg.PublicURL = "http://countersign.test"
+	cfg.DataDir = t.TempDir()
 	cfg.Mattermost.SiteURL = "http://127.0.0.1:9"
 	cfg.Mattermost.Messages.BotToken = "bot-token-not-used-here"
 	cfg.Agents = AgentList{{Name: "deploy-bot", BotUserID: strings.Repeat("a", 26), Sponsor: "dave"}}

@@ -50,6 +50,8 @@ type Config struct {
 	Audit      AuditConfig      `yaml:"audit"`
 	// Executors run approved actions (see config_executors.go).
 	Executors ExecutorsConfig `yaml:"executors"`
+	// Grants configures the grant signing keys (see config_grants.go).
+	Grants GrantsConfig `yaml:"grants"`
 	// Agents are the registered agents; AgentAPI how they authenticate.
 	Agents   AgentList      `yaml:"agents"`
 	AgentAPI AgentAPIConfig `yaml:"agent_api"`
@@ -314,6 +316,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.CheckpointInterval.D() < 10*time.Second {
 		return configErrorf("config: audit.checkpoint_interval must be at least 10s")
+	}
+	if err := c.Grants.validate(); err != nil {
+		return err
 	}
 	if err := c.Executors.validate(); err != nil {
 		return err

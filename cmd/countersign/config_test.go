@@ -75,6 +75,7 @@ func TestLoadConfigErrorsNameTheProblem(t *testing.T) {
 		{"bad body limit", "http:\n  body_limit: lots\n", nil, "body_limit"},
 		{"half tls", "http:\n  tls_cert: /x.pem\n", nil, "set together"},
 		{"bad attempts", "mattermost:\n  outbox_max_attempts: -1\n", nil, "outbox_max_attempts"},
+		{"bad seal key", "grants:\n  seal_key: abcd\n", nil, "grants.seal_key must be 32 bytes of hex"},
 		{"removed key", "requests:\n  required_approvals: 2\n", nil, "unknown field"},
 		{"unknown env", "", []string{"COUNTERSIGN_DATABSE=x"}, "unknown environment variable COUNTERSIGN_DATABSE"},
 		{"bad env bool", "", []string{"COUNTERSIGN_HTTP_BEHIND_TLS_PROXY=maybe"}, "not true or false"},

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"path/filepath"
+
 	"context"
 	"fmt"
+	"github.com/countersign/countersign/web/keyfile"
 	"log/slog"
 	"time"
 
@@ -31,7 +34,11 @@ type grantParts struct {
 // returns the approval hooks that must run inside every change: terms
 // (src gives them; nil means defaults), grant minting and execution queueing.
 func newGrants(ctx context.Context, store *models.Store, cfg Config, src terms.Source) (*grant.Service, []approval.Hook, error) {
-	g, err := grant.New(store, grant.Config{Issuer: cfg.PublicURL, Terms: src})
+	seal, err := keyfile.LoadOrCreate(cfg.Grants.SealKey, filepath.Join(cfg.DataDir, grantSealKeyFile), grant.SealKeySize, "grant seal key")
+	if err != nil {
+		return nil, nil, &startupError{err: err}
+	}
+	g, err := grant.New(store, grant.Config{Issuer: cfg.PublicURL, Terms: src, SealKey: seal[:grant.SealKeySize]})
 	if err != nil {
 		return nil, nil, &startupError{err: err}
 	}

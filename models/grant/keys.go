@@ -18,12 +18,13 @@ import (
 	"github.com/countersign/countersign/models/audit"
 )
 
-// KeyRow is a stored grant signing key. Seed is the base64url Ed25519
-// private-key seed. The keys live in the database so that every replica
-// signs with, publishes and re-derives tokens from the same keys, and a
-// rotation made by one replica is seen by all. The private key is no
-// stronger a secret than the grants table itself: redeeming still needs a
-// matching unredeemed grant row (and, for executors, their credential).
+// KeyRow is a stored grant signing key. Seed is the Ed25519 private-key
+// seed, sealed with AES-256-GCM under the portal's seal key (see seal.go;
+// plain base64url only when no seal key is configured). The keys live in
+// the database so that every replica signs with, publishes and re-derives
+// tokens from the same keys, and a rotation made by one replica is seen by
+// all; sealing keeps a copy of the database (a backup, a dump) from being
+// enough to sign grants.
 type KeyRow struct {
 	KID       string `gorm:"column:kid;primaryKey"`
 	Seed      string
@@ -59,8 +60,9 @@ func Thumbprint(pub ed25519.PublicKey) (string, error) {
 // keyCache holds parsed keys by kid; key rows never change except for
 // retirement, which is always read from the database.
 type keyCache struct {
-	mu   sync.RWMutex
-	keys map[string]*Key
+	mu     sync.RWMutex
+	keys   map[string]*Key
+	sealer *sealer
 }
 
 func (c *keyCache) parse(row *KeyRow) (*Key, error) {
@@ -70,8 +72,11 @@ func (c *keyCache) parse(row *KeyRow) (*Key, error) {
 	if ok {
 		return k, nil
 	}
-	seed, err := base64.RawURLEncoding.DecodeString(row.Seed)
-	if err != nil || len(seed) != ed25519.SeedSize {
+	seed, err := c.sealer.open(row.KID, row.Seed)
+	if err != nil {
+		return nil, err
+	}
+	if len(seed) != ed25519.SeedSize {
 		return nil, fmt.Errorf("grant: key %s: stored seed is malformed", row.KID)
 	}
 	k = &Key{KID: row.KID, Private: ed25519.NewKeyFromSeed(seed), CreatedAt: row.CreatedAt}
@@ -84,8 +89,8 @@ func (c *keyCache) parse(row *KeyRow) (*Key, error) {
 	return k, nil
 }
 
-// newKeyRow makes a fresh key row.
-func newKeyRow(now time.Time) (*KeyRow, error) {
+// newKeyRow makes a fresh key row, its seed sealed by sl.
+func newKeyRow(now time.Time, sl *sealer) (*KeyRow, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("grant: generate key: %w", err)
@@ -94,7 +99,11 @@ func newKeyRow(now time.Time) (*KeyRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &KeyRow{KID: kid, Seed: base64.RawURLEncoding.EncodeToString(priv.Seed()), CreatedAt: now}, nil
+	seed, err := sl.seal(kid, priv.Seed())
+	if err != nil {
+		return nil, err
+	}
+	return &KeyRow{KID: kid, Seed: seed, CreatedAt: now}, nil
 }
 
 // signingKey returns the newest unretired key, read through tx.
@@ -155,7 +164,7 @@ func (s *Service) addKey(tx *gorm.DB) (string, error) {
 	if err := tx.Order("created_at DESC").Take(&newest).Error; err == nil && !now.After(newest.CreatedAt) {
 		now = newest.CreatedAt.Add(time.Microsecond)
 	}
-	row, err := newKeyRow(now)
+	row, err := newKeyRow(now, s.keys.sealer)
 	if err != nil {
 		return "", err
 	}

@@ -84,6 +84,10 @@ type Config struct {
 	// Terms gives a request's executor and grant lifetime when none were
 	// recorded at creation (see package terms); nil means defaults.
 	Terms terms.Source
+	// SealKey (SealKeySize bytes) encrypts the signing keys' seeds in the
+	// database; empty stores them unencrypted (tests only: the portal
+	// always configures one).
+	SealKey []byte
 }
 
 // Service mints, derives and redeems grants.
@@ -104,7 +108,11 @@ func New(store *models.Store, cfg Config) (*Service, error) {
 	if cfg.Leeway <= 0 {
 		cfg.Leeway = DefaultLeeway
 	}
-	return &Service{store: store, cfg: cfg}, nil
+	sl, err := newSealer(cfg.SealKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{store: store, cfg: cfg, keys: keyCache{sealer: sl}}, nil
 }
 
 func (s *Service) clock() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }

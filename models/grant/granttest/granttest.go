@@ -22,7 +22,11 @@ type Clock struct {
 	t  time.Time
 }
 
-// NewClock returns a clock set to t.
+// SealKey is the seal key of the test services: as in the portal, the
+// signing keys are stored sealed.
+var SealKey = []byte("0123456789abcdef0123456789abcdef")
+
+// NewClock returns a clock standing at t.
 func NewClock(t time.Time) *Clock { return &Clock{t: t} }
 
 // Now returns the clock's time.
@@ -66,7 +70,7 @@ func New(t testing.TB, store *models.Store, extra ...approval.Hook) *Env {
 func NewIssuer(t testing.TB, store *models.Store, issuer string, extra ...approval.Hook) *Env {
 	t.Helper()
 	e := &Env{Store: store, Clock: NewClock(Start), Terms: terms.Terms{Executor: "deployer"}}
-	g, err := grant.New(store, grant.Config{Issuer: issuer, Now: e.Clock.Now})
+	g, err := grant.New(store, grant.Config{Issuer: issuer, Now: e.Clock.Now, SealKey: SealKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,17 +2,15 @@ package notify
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/countersign/countersign/web/keyfile"
 )
 
 // ActionCancel is the only button action: the requester cancels.
@@ -94,41 +92,9 @@ const ActionKeyFile = "mattermost-action.key"
 // 32 bytes) when given, else read from dataDir/ActionKeyFile, created
 // there (mode 0600) at first start. Replicas must share it.
 func LoadActionKey(configured, dataDir string) ([]byte, error) {
-	if configured != "" {
-		k, err := hex.DecodeString(strings.TrimSpace(configured))
-		if err != nil || len(k) < 32 {
-			return nil, fmt.Errorf("notify: action key must be at least 32 bytes of hex")
-		}
-		return k, nil
-	}
-	path := filepath.Join(dataDir, ActionKeyFile)
-	if b, err := os.ReadFile(path); err == nil {
-		k, err := hex.DecodeString(strings.TrimSpace(string(b)))
-		if err != nil || len(k) < 32 {
-			return nil, fmt.Errorf("notify: %s does not hold a key of at least 32 bytes of hex", path)
-		}
-		return k, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("notify: read action key: %w", err)
-	}
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		return nil, fmt.Errorf("notify: generate action key: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	k, err := keyfile.LoadOrCreate(configured, filepath.Join(dataDir, ActionKeyFile), 32, "action key")
 	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			// Another process created it first: use theirs.
-			return LoadActionKey("", dataDir)
-		}
-		return nil, fmt.Errorf("notify: create action key: %w", err)
-	}
-	if _, err := f.WriteString(hex.EncodeToString(k) + "\n"); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("notify: write action key: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("notify: write action key: %w", err)
+		return nil, fmt.Errorf("notify: %w", err)
 	}
 	return k, nil
 }
