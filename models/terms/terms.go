@@ -15,7 +15,6 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
-	"github.com/countersign/countersign/models/policy"
 )
 
 // DefaultGrantTTL is a grant's lifetime when the policy names none.
@@ -40,36 +39,9 @@ type Terms struct {
 	EscalateAfter time.Duration
 }
 
-// FromOutcome builds terms from the catalogue entry (may be nil) and the
-// outcome that opened the request.
-func FromOutcome(a *policy.Action, o policy.Outcome) Terms {
-	t := Terms{
-		GrantTTL: o.GrantTTL, Roles: o.Roles, Remind: o.Remind,
-		EscalateTo: o.EscalateTo, EscalateAfter: o.EscalateAfter,
-	}
-	if a != nil {
-		t.Executor = a.Executor
-	}
-	return t
-}
-
 // Source gives the terms of a request being created. It runs inside the
 // creating transaction and must not call out over the network.
 type Source func(r *models.Request) Terms
-
-// CatalogueSource takes the executor from the action catalogue of the
-// policy in force and leaves the other terms at their defaults.
-func CatalogueSource(p approval.PolicySource) Source {
-	return func(r *models.Request) Terms {
-		if p == nil || p.Current() == nil {
-			return Terms{}
-		}
-		if a, ok := p.Current().Action(r.Action); ok {
-			return Terms{Executor: a.Executor}
-		}
-		return Terms{}
-	}
-}
 
 // Row is the stored form of a request's terms and its follow-up progress.
 type Row struct {
@@ -175,20 +147,4 @@ func Hook(src Source) approval.Hook {
 		}
 		return Record(tx, ch.Request.ID, t)
 	})
-}
-
-// EscalatedRoles returns the roles that may also decide request id because
-// it escalated (empty when it did not). The approval service consults it
-// when checking who may decide.
-func EscalatedRoles(db *gorm.DB, id string) ([]string, error) {
-	var row Row
-	err := db.Take(&row, "request_id = ? AND escalated_at IS NOT NULL", id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("terms: escalation of %s: %w", id, err)
-	}
-	t, err := row.Terms()
-	return t.EscalateTo, err
 }
