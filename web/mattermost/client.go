@@ -118,19 +118,9 @@ func (c *Client) getChannelSince(ctx context.Context, channelID string, since in
 // getUser fetches an account: the only trustworthy answer to "is this a
 // bot?". The answer may come from the cache; it must not be modified.
 func (c *Client) getUser(ctx context.Context, userID string) (*model.User, error) {
-	if u, ok := c.users.get(userID); ok {
-		return u, nil
-	}
-	var u *model.User
-	err := c.call(ctx, "get user "+userID, func(ctx context.Context) (r *model.Response, err error) {
-		u, r, err = c.api.GetUser(ctx, userID, "")
-		return r, err
+	return cachedGet(ctx, c, c.users, userID, "get user "+userID, func(ctx context.Context) (*model.User, *model.Response, error) {
+		return c.api.GetUser(ctx, userID, "")
 	})
-	if err != nil {
-		return nil, err
-	}
-	c.users.put(u.Id, u)
-	return u, nil
 }
 
 // idsPerCall bounds the ids sent in one batch lookup, so a capture of
@@ -180,55 +170,44 @@ func (c *Client) getUsers(ctx context.Context, ids []string) (map[string]*model.
 // the bot account lacks read_others_bots. The answer may come from the
 // cache; failures are never cached.
 func (c *Client) getBot(ctx context.Context, userID string) (*model.Bot, error) {
-	if b, ok := c.bots.get(userID); ok {
-		return b, nil
-	}
-	var b *model.Bot
-	err := c.call(ctx, "get bot "+userID, func(ctx context.Context) (r *model.Response, err error) {
-		b, r, err = c.api.GetBotIncludeDeleted(ctx, userID, "")
-		return r, err
+	return cachedGet(ctx, c, c.bots, userID, "get bot "+userID, func(ctx context.Context) (*model.Bot, *model.Response, error) {
+		return c.api.GetBotIncludeDeleted(ctx, userID, "")
 	})
-	if err != nil {
-		return nil, err
-	}
-	c.bots.put(userID, b)
-	return b, nil
 }
 
 // getChannel fetches a channel's record (name, team), possibly cached.
 // It is not what guards access: the posts themselves are always read
 // fresh, with the bot's permissions.
 func (c *Client) getChannel(ctx context.Context, channelID string) (*model.Channel, error) {
-	if ch, ok := c.channels.get(channelID); ok {
-		return ch, nil
-	}
-	var ch *model.Channel
-	err := c.call(ctx, "get channel "+channelID, func(ctx context.Context) (r *model.Response, err error) {
-		ch, r, err = c.api.GetChannel(ctx, channelID)
-		return r, err
+	return cachedGet(ctx, c, c.channels, channelID, "get channel "+channelID, func(ctx context.Context) (*model.Channel, *model.Response, error) {
+		return c.api.GetChannel(ctx, channelID)
 	})
-	if err != nil {
-		return nil, err
-	}
-	c.channels.put(channelID, ch)
-	return ch, nil
 }
 
 // getTeam fetches a team's record (name for permalinks), possibly cached.
 func (c *Client) getTeam(ctx context.Context, teamID string) (*model.Team, error) {
-	if t, ok := c.teams.get(teamID); ok {
-		return t, nil
+	return cachedGet(ctx, c, c.teams, teamID, "get team "+teamID, func(ctx context.Context) (*model.Team, *model.Response, error) {
+		return c.api.GetTeam(ctx, teamID, "")
+	})
+}
+
+// cachedGet answers key from cache, or fetches it through c.call (timeout,
+// retries) and caches the answer; failures are never cached.
+func cachedGet[V any](ctx context.Context, c *Client, cache *ttlCache[V], key, what string, fetch func(context.Context) (V, *model.Response, error)) (V, error) {
+	if v, ok := cache.get(key); ok {
+		return v, nil
 	}
-	var t *model.Team
-	err := c.call(ctx, "get team "+teamID, func(ctx context.Context) (r *model.Response, err error) {
-		t, r, err = c.api.GetTeam(ctx, teamID, "")
+	var v V
+	err := c.call(ctx, what, func(ctx context.Context) (r *model.Response, err error) {
+		v, r, err = fetch(ctx)
 		return r, err
 	})
 	if err != nil {
-		return nil, err
+		var zero V
+		return zero, err
 	}
-	c.teams.put(teamID, t)
-	return t, nil
+	cache.put(key, v)
+	return v, nil
 }
 
 // channelMembers reports which of userIDs (distinct, valid ids) are
