@@ -40,7 +40,7 @@ func (h *AgentAPI) Show(c echo.Context) error {
 	if err != nil {
 		return h.failLoad(c, err)
 	}
-	if r.RequesterType != models.ActorAgent || r.RequesterID != a.BotUserID {
+	if !r.RequestedBy(a.Actor()) {
 		return apiFail(c, http.StatusNotFound, "id", "no such request")
 	}
 	if since == "" {

@@ -60,6 +60,13 @@ func (r *Request) Requester() Actor {
 	return Actor{Type: r.RequesterType, ID: r.RequesterID, Display: r.RequesterName, SponsorID: r.SponsorID, SponsorName: r.SponsorName}
 }
 
+// RequestedBy reports whether a is this request's requester: the same kind
+// of identity with the same id. Agents may see, redeem and report only the
+// requests they made themselves.
+func (r *Request) RequestedBy(a Actor) bool {
+	return a.ID != "" && a.Type == r.RequesterType && a.ID == r.RequesterID
+}
+
 var idEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
 
 // NewRequestID returns a short, unambiguous id that people can type in chat,

@@ -79,7 +79,7 @@ func (s *Service) RecordResult(ctx context.Context, requestID string, res Result
 		refuse := func(reason RefusalReason, err error) error {
 			return &reportRefusal{reason: reason, request: &r, err: err}
 		}
-		if actor.Type != models.ActorAgent || r.RequesterType != models.ActorAgent || r.RequesterID != actor.ID {
+		if actor.Type != models.ActorAgent || !r.RequestedBy(actor) {
 			return refuse(RefusedNotRequester, ErrNotRequester)
 		}
 		var prev []Execution

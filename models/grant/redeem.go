@@ -166,7 +166,7 @@ func (s *Service) spend(tx *gorm.DB, c *Claims, redeemer models.Actor, now time.
 	if err := tx.Omit("Posts", "ToolCalls", "Decisions").Take(&r, "id = ?", g.RequestID).Error; err != nil {
 		return fmt.Errorf("load request %s: %w", g.RequestID, err)
 	}
-	if redeemer.Type == models.ActorAgent && (r.RequesterType != models.ActorAgent || r.RequesterID != redeemer.ID) {
+	if redeemer.Type == models.ActorAgent && !r.RequestedBy(redeemer) {
 		return refused(ReasonWrongAudience, "an agent may redeem only the grant of its own request")
 	}
 	if r.State != models.StateApproved {
