@@ -88,6 +88,9 @@ func (s *Server) takeFault(r *http.Request) (Fault, time.Duration, bool) {
 // faulty applies latency and injected faults before the real handler.
 func (s *Server) faulty(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.failOutage(w) {
+			return
+		}
 		f, latency, ok := s.takeFault(r)
 		if wait := latency + f.Delay; wait > 0 {
 			t := time.NewTimer(wait)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // Request is one API call the fake received. Tokens are never kept: UserID
@@ -19,8 +20,12 @@ type Request struct {
 	UserID string
 	Body   []byte
 	// Status is the status code the fake answered with (0 when the client
-	// went away before an answer, e.g. on a client timeout).
+	// went away before an answer, e.g. on a client timeout, or the fake
+	// hung up).
 	Status int
+	// At is when the request arrived (wall clock), so a load run can tell
+	// when the first call after an outage came.
+	At time.Time
 }
 
 type recordKey struct{}
@@ -29,9 +34,12 @@ type recordKey struct{}
 // fault or the authentication check answered.
 func (s *Server) recorded(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.enter()
+		defer s.leave()
+		at := time.Now()
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		rec := &Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body}
+		rec := &Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body, At: at}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
 		rec.Status = sw.status
@@ -53,6 +61,10 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 }
+
+// Unwrap lets http.ResponseController reach the connection (Outage with
+// HangUp hijacks it).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // WriteHeader records the first status written.
 func (w *statusWriter) WriteHeader(code int) {
@@ -77,12 +89,13 @@ func (s *Server) Requests() []Request {
 	return append([]Request(nil), s.requests...)
 }
 
-// ResetRequests forgets the requests received so far, so a test can count
-// only the calls of the step it examines.
+// ResetRequests forgets the requests received so far (and the most served
+// at once), so a test can count only the calls of the step it examines.
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil
+	s.maxInFlight = s.inFlight
 }
 
 // Count returns how many requests had this method and exact path (e.g.

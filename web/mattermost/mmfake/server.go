@@ -37,8 +37,12 @@ type Server struct {
 	requests []Request
 	faults   []*Fault
 	latency  time.Duration
-	lastMS   int64
-	now      func() time.Time
+	// outage, when not 0, fails every request (see Outage).
+	outage int
+	// inFlight and maxInFlight count requests being served at once.
+	inFlight, maxInFlight int
+	lastMS                int64
+	now                   func() time.Time
 }
 
 // New starts an empty fake and stops it when the test ends. Load the
