@@ -73,7 +73,22 @@ type Message struct {
 	PostID    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	// Supersedes lists, for a claimed KindRequestPost row, the later
+	// pending KindRequestPost rows of its request seen when it was claimed:
+	// the message is rendered from the database at send time, after their
+	// changes committed, so sending this row shows their state too and Done
+	// marks them done with it. Not stored.
+	Supersedes []int64 `gorm:"-"`
 }
+
+// MayHaveBeenSent reports whether an earlier attempt of the row may have
+// reached Mattermost, so a create must first look for the post it may
+// have made: the row was claimed before (Attempts > 1: a retry, or a
+// lease that ran out after a crash), or it was given back after a failure
+// (LastError set: Hold returns the attempt of an outage but keeps its
+// error, and a create whose answer was lost may still have been stored).
+func (m *Message) MayHaveBeenSent() bool { return m.Attempts > 1 || m.LastError != "" }
 
 // TableName pins the table name.
 func (Message) TableName() string { return "outbox_messages" }

@@ -59,12 +59,49 @@ func (q *Queue) Claim(ctx context.Context, owner string, now time.Time, lease ti
 				claimed = append(claimed, m)
 			}
 		}
-		return nil
+		return findSuperseded(tx, claimed)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return claimed, nil
+}
+
+// findSuperseded fills Supersedes of the claimed KindRequestPost rows:
+// the later pending KindRequestPost rows of the same request and lane.
+// Only rows seen now count: their changes committed before the row is
+// rendered (after this claim), while a change committing later brings its
+// own row, which stays pending and is sent after this one.
+//
+// Marking them done early does not reorder the lane for what people see:
+// the rows between (decision replies, notes) are still sent in order, and
+// the message they would have updated already shows the state they would
+// have rendered, because this row renders the current state anyway.
+func findSuperseded(tx *gorm.DB, claimed []Message) error {
+	byLane := map[string]int{}
+	var lanes []string
+	for i, m := range claimed {
+		if m.Kind == KindRequestPost {
+			byLane[m.Lane] = i
+			lanes = append(lanes, m.Lane)
+		}
+	}
+	if len(lanes) == 0 {
+		return nil
+	}
+	var later []Message
+	err := tx.Select("id", "request_id", "lane").Where("state = ? AND kind = ? AND lane IN ?", StatePending, KindRequestPost, lanes).
+		Order("id").Find(&later).Error
+	if err != nil {
+		return fmt.Errorf("outbox: find superseded rows: %w", err)
+	}
+	for _, l := range later {
+		m := &claimed[byLane[l.Lane]]
+		if l.ID > m.ID && l.RequestID == m.RequestID {
+			m.Supersedes = append(m.Supersedes, l.ID)
+		}
+	}
+	return nil
 }
 
 // finish updates a row owner still leases.
@@ -86,9 +123,36 @@ func finishTx(tx *gorm.DB, m *Message, owner string, updates map[string]any) err
 	return nil
 }
 
-// Done marks a row delivered; postID is the post it created, if any.
+// Done marks a row delivered; postID is the post it created or updated,
+// if any. The rows it supersedes (see Message.Supersedes) are marked done
+// in the same transaction, unless something else took them meanwhile.
 func (q *Queue) Done(ctx context.Context, m *Message, owner, postID string, now time.Time) error {
-	return q.finish(ctx, m, owner, map[string]any{"state": StateDone, "post_id": postID, "last_error": "", "updated_at": now})
+	return q.store.WithTx(ctx, func(tx *gorm.DB) error {
+		if err := finishTx(tx, m, owner, map[string]any{"state": StateDone, "post_id": postID, "last_error": "", "updated_at": now}); err != nil {
+			return err
+		}
+		if len(m.Supersedes) == 0 {
+			return nil
+		}
+		err := tx.Model(&Message{}).
+			Where("id IN ? AND state = ? AND kind = ? AND request_id = ? AND lease_until_us <= ?", m.Supersedes, StatePending, KindRequestPost, m.RequestID, us(now)).
+			Updates(map[string]any{"state": StateDone, "post_id": postID, "last_error": "", "lease_owner": "", "lease_until_us": 0, "updated_at": now}).Error
+		if err != nil {
+			return fmt.Errorf("outbox: mark rows superseded by %d: %w", m.ID, err)
+		}
+		return nil
+	})
+}
+
+// Hold gives a row back because Mattermost is down, not because of the
+// row: the attempt is returned (an outage of hours must not use up a
+// row's tries), the row is due again at once so it goes out as soon as
+// the worker sees Mattermost answer, and the error is kept (which also
+// makes the next attempt look for a post this one may have made).
+func (q *Queue) Hold(ctx context.Context, m *Message, owner, reason string, now time.Time) error {
+	return q.finish(ctx, m, owner, map[string]any{
+		"attempts": max(m.Attempts-1, 0), "next_attempt_us": us(now), "last_error": clip(reason), "updated_at": now,
+	})
 }
 
 // Retry gives the row back for another attempt at next, noting why this

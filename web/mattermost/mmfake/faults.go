@@ -91,6 +91,13 @@ func (s *Server) faulty(next http.Handler) http.Handler {
 		if s.failOutage(w) {
 			return
 		}
+		if release := s.joinBarrier(); release != nil {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		f, latency, ok := s.takeFault(r)
 		if wait := latency + f.Delay; wait > 0 {
 			t := time.NewTimer(wait)

@@ -72,3 +72,37 @@ func (s *Server) failOutage(w http.ResponseWriter) bool {
 	}
 	return true
 }
+
+// Barrier holds each of the next n API requests until all n have arrived,
+// then lets them through together. A test uses it to prove that its
+// caller really has n calls in flight at once: a caller that sends one
+// call at a time never gets past the first, whose wait ends only when the
+// client gives up.
+func (s *Server) Barrier(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.barrier = &barrier{n: n, release: make(chan struct{})}
+}
+
+// barrier is a Barrier in progress.
+type barrier struct {
+	n, arrived int
+	release    chan struct{}
+}
+
+// joinBarrier counts r into the current barrier, if any, and returns the
+// channel that is closed when the barrier releases (nil when none).
+func (s *Server) joinBarrier() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.barrier
+	if b == nil {
+		return nil
+	}
+	b.arrived++
+	if b.arrived == b.n {
+		close(b.release)
+		s.barrier = nil
+	}
+	return b.release
+}

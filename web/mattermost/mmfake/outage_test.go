@@ -89,3 +89,47 @@ func TestMaxInFlight(t *testing.T) {
 		t.Fatalf("max in flight %d, want 4", got)
 	}
 }
+
+// A barrier lets calls through only together: three concurrent calls pass
+// a barrier of three, a lone call waits until its client gives up.
+func TestBarrier(t *testing.T) {
+	s, bot, _ := fixtureWorld(t)
+	c := s.Client(bot)
+	ctx := context.Background()
+	s.ResetRequests()
+	s.Barrier(3)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := c.GetMe(ctx, ""); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := s.MaxInFlight(); got != 3 {
+		t.Fatalf("max in flight %d, want 3", got)
+	}
+	s.Barrier(2)
+	lone, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.GetMe(lone, "")
+		done <- err
+	}()
+	for {
+		s.mu.Lock()
+		waiting := s.barrier != nil && s.barrier.arrived == 1
+		s.mu.Unlock()
+		if waiting {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("a lone call passed a barrier of two")
+	}
+}

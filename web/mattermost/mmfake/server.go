@@ -39,6 +39,8 @@ type Server struct {
 	latency  time.Duration
 	// outage, when not 0, fails every request (see Outage).
 	outage int
+	// barrier, when set, holds requests until enough arrived (Barrier).
+	barrier *barrier
 	// inFlight and maxInFlight count requests being served at once.
 	inFlight, maxInFlight int
 	lastMS                int64

@@ -3,18 +3,13 @@ package notify
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/outbox"
-	"github.com/countersign/countersign/web/mattermost"
 )
 
 // Chat is what the worker needs from Mattermost; *mattermost.Client
@@ -27,6 +22,9 @@ type Chat interface {
 	DirectChannel(ctx context.Context, userID string) (string, error)
 	UserIDByUsername(ctx context.Context, username string) (string, error)
 	FindKeyedPost(ctx context.Context, channelID, rootID string, sinceMS int64, propKey, key string) (*model.Post, error)
+	// Ping is one cheap call that succeeds when Mattermost answers and
+	// accepts the bot: the probe while Mattermost is down.
+	Ping(ctx context.Context) error
 }
 
 // Requests loads a request with its decisions; *approval.Service
@@ -43,11 +41,23 @@ const (
 	DefaultBackoffBase = 2 * time.Second
 	DefaultBackoffMax  = 5 * time.Minute
 	// DefaultMaxAttempts with the default backoff keeps trying for about
-	// four hours before a message is marked failed.
+	// four hours before a message is marked failed. Attempts made while
+	// Mattermost is down do not count (see breaker).
 	DefaultMaxAttempts = 50
 	// DefaultCallTimeout bounds the Mattermost calls of one message.
 	DefaultCallTimeout = 30 * time.Second
+	// DefaultConcurrency is how many messages are delivered at once. Rows
+	// of one lane still go one after another; the pool lets different
+	// requests' messages overlap their round trips to Mattermost.
+	DefaultConcurrency = 16
+	// DefaultProbeInterval is how often a Mattermost found down is asked
+	// again, so delivery resumes about this long after it is back.
+	DefaultProbeInterval = time.Second
 )
+
+// recordTimeout bounds writing a delivery's result, which is done even
+// when the worker is stopping: a message already sent should be marked so.
+const recordTimeout = 10 * time.Second
 
 // WorkerConfig configures a Worker. Queue, Chat, Requests and Render are
 // required.
@@ -65,22 +75,32 @@ type WorkerConfig struct {
 	ActionURL string
 	// Owner names this worker in leases; unique per process (default: a
 	// random id).
-	Owner       string
-	Poll        time.Duration
-	Lease       time.Duration
+	Owner string
+	// Poll is how often the queue is looked at when nothing is due.
+	Poll  time.Duration
+	Lease time.Duration
+	// Batch bounds the rows taken by one claim.
 	Batch       int
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
 	MaxAttempts int
 	CallTimeout time.Duration
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Concurrency bounds the deliveries in flight at once.
+	Concurrency int
+	// ProbeInterval is the wait between probes while Mattermost is down.
+	ProbeInterval time.Duration
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
-// Worker drains the outbox into Mattermost.
+// Worker drains the outbox into Mattermost: up to Concurrency rows at once
+// (never two of one lane, so each lane keeps its order), coalescing
+// updates of a request's message, and holding everything while Mattermost
+// is down (see breaker).
 type Worker struct {
-	cfg WorkerConfig
-	log *slog.Logger
+	cfg     WorkerConfig
+	log     *slog.Logger
+	breaker *breaker
 }
 
 // NewWorker returns a worker with defaults filled in.
@@ -93,17 +113,20 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 			*d = v
 		}
 	}
+	defInt := func(n *int, v int) {
+		if *n <= 0 {
+			*n = v
+		}
+	}
 	def(&cfg.Poll, DefaultPoll)
 	def(&cfg.Lease, DefaultLease)
 	def(&cfg.BackoffBase, DefaultBackoffBase)
 	def(&cfg.BackoffMax, DefaultBackoffMax)
 	def(&cfg.CallTimeout, DefaultCallTimeout)
-	if cfg.Batch <= 0 {
-		cfg.Batch = DefaultBatch
-	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
-	}
+	def(&cfg.ProbeInterval, DefaultProbeInterval)
+	defInt(&cfg.Batch, DefaultBatch)
+	defInt(&cfg.MaxAttempts, DefaultMaxAttempts)
+	defInt(&cfg.Concurrency, DefaultConcurrency)
 	if cfg.Owner == "" {
 		cfg.Owner = "worker-" + model.NewId()
 	}
@@ -114,300 +137,110 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, log: log}, nil
+	w := &Worker{cfg: cfg, log: log}
+	w.breaker = newBreaker(w.probe, cfg.ProbeInterval, cfg.Now)
+	return w, nil
 }
 
-// Run drains the outbox every Poll until ctx ends.
+// Run delivers until ctx ends, looking for new rows every Poll and, while
+// Mattermost is down, probing it every ProbeInterval. Deliveries in flight
+// when ctx ends are recorded before Run returns.
 func (w *Worker) Run(ctx context.Context) {
-	t := time.NewTicker(w.cfg.Poll)
-	defer t.Stop()
-	for {
-		if _, err := w.Drain(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("outbox: drain", slog.String("error", err.Error()))
+	if _, err := w.pump(ctx, false); err != nil && ctx.Err() == nil {
+		w.log.Error("outbox: worker stopped", slog.String("error", err.Error()))
+	}
+}
+
+// Drain delivers until nothing is due, with the same parallelism as Run,
+// and returns how many rows it handled. While Mattermost is down it
+// probes once if a probe is due and returns when that probe fails.
+func (w *Worker) Drain(ctx context.Context) (int, error) {
+	return w.pump(ctx, true)
+}
+
+// pump keeps up to Concurrency deliveries in flight. It claims rows when
+// slots are free and rows may be due: at the start, after a claim that
+// filled every slot asked for, after deliveries finish (which may make the
+// next row of their lane due), and on every tick. It claims nothing while
+// the breaker is open. untilIdle returns once nothing is in flight and
+// nothing more can be done now; otherwise it waits for the next tick.
+func (w *Worker) pump(ctx context.Context, untilIdle bool) (handled int, err error) {
+	finished := make(chan struct{}, w.cfg.Concurrency)
+	inFlight := 0
+	defer func() {
+		for ; inFlight > 0; inFlight-- {
+			<-finished
+			handled++
+		}
+	}()
+	var tick <-chan time.Time
+	if !untilIdle {
+		t := time.NewTicker(min(w.cfg.Poll, w.cfg.ProbeInterval))
+		defer t.Stop()
+		tick = t.C
+	}
+	// refill: with rows in flight, wait until a quarter of the slots are
+	// free before claiming again, so a busy queue is claimed in batches
+	// instead of one write transaction per finished delivery.
+	refill := max(1, w.cfg.Concurrency/4)
+	look := true
+	for ctx.Err() == nil {
+		open := w.breaker.isOpen()
+		if open && w.breaker.retry(ctx) {
+			open, look = false, true
+		}
+		free := w.cfg.Concurrency - inFlight
+		if !open && look && (inFlight == 0 || free >= refill) {
+			limit := min(free, w.cfg.Batch)
+			rows, cerr := w.cfg.Queue.Claim(ctx, w.cfg.Owner, w.cfg.Now().UTC(), w.cfg.Lease, limit)
+			if cerr != nil && untilIdle {
+				return handled, cerr
+			}
+			if cerr != nil && ctx.Err() == nil {
+				w.log.Error("outbox: claim", slog.String("error", cerr.Error()))
+			}
+			for i := range rows {
+				inFlight++
+				go func(m outbox.Message) {
+					defer func() { finished <- struct{}{} }()
+					w.handle(ctx, &m)
+				}(rows[i])
+			}
+			look = cerr == nil && len(rows) == limit
+		}
+		if inFlight == 0 && (!look || open) {
+			if untilIdle {
+				return handled, nil
+			}
+			select {
+			case <-tick:
+				look = true
+			case <-ctx.Done():
+			}
+			continue
+		}
+		if inFlight == 0 {
+			continue
 		}
 		select {
+		case <-finished:
+			inFlight--
+			handled++
+			look = true
+		case <-tick:
+			look = true
 		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
+	if untilIdle {
+		return handled, ctx.Err()
+	}
+	return handled, nil
 }
 
-// Drain handles due rows until none is due (each round takes at most one
-// row per lane, so a lane's rows go out in order) and returns how many it
-// handled.
-func (w *Worker) Drain(ctx context.Context) (int, error) {
-	total := 0
-	for ctx.Err() == nil {
-		n, err := w.DrainOnce(ctx)
-		total += n
-		if err != nil || n == 0 {
-			return total, err
-		}
-	}
-	return total, ctx.Err()
-}
-
-// DrainOnce claims one batch of due rows and handles them.
-func (w *Worker) DrainOnce(ctx context.Context) (int, error) {
-	now := w.cfg.Now().UTC()
-	rows, err := w.cfg.Queue.Claim(ctx, w.cfg.Owner, now, w.cfg.Lease, w.cfg.Batch)
-	if err != nil {
-		return 0, err
-	}
-	for i := range rows {
-		w.handle(ctx, &rows[i])
-	}
-	return len(rows), nil
-}
-
-// handle delivers one row and records the result.
-func (w *Worker) handle(ctx context.Context, m *outbox.Message) {
-	callCtx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
-	postID, children, err := w.deliver(callCtx, m)
-	cancel()
-	now := w.cfg.Now().UTC()
-	attrs := []any{slog.Int64("row", m.ID), slog.String("request", m.RequestID), slog.String("kind", string(m.Kind)), slog.Int("attempt", m.Attempts)}
-	var ferr error
-	switch {
-	case err == nil && m.Kind.Expands():
-		ferr = w.cfg.Queue.Expand(ctx, m, w.cfg.Owner, children, now)
-	case err == nil:
-		ferr = w.cfg.Queue.Done(ctx, m, w.cfg.Owner, postID, now)
-	case permanent(err):
-		w.log.Warn("outbox: message failed for good", append(attrs, slog.String("error", err.Error()))...)
-		ferr = w.cfg.Queue.Fail(ctx, m, w.cfg.Owner, err.Error(), now)
-	case m.Attempts >= w.cfg.MaxAttempts:
-		w.log.Warn("outbox: message gave up", append(attrs, slog.String("error", err.Error()))...)
-		ferr = w.cfg.Queue.Fail(ctx, m, w.cfg.Owner, fmt.Sprintf("gave up after %d attempts: %v", m.Attempts, err), now)
-	default:
-		next := now.Add(w.backoff(m.Attempts))
-		w.log.Info("outbox: will retry", append(attrs, slog.Time("next", next), slog.String("error", err.Error()))...)
-		ferr = w.cfg.Queue.Retry(ctx, m, w.cfg.Owner, next, err.Error(), now)
-	}
-	if ferr != nil {
-		// A lost lease means another worker took the row: its result
-		// stands, and delivery is idempotent.
-		w.log.Warn("outbox: record result", append(attrs, slog.String("error", ferr.Error()))...)
-	}
-}
-
-// backoff is exponential with equal jitter, capped at BackoffMax.
-func (w *Worker) backoff(attempt int) time.Duration {
-	d := w.cfg.BackoffBase << min(attempt-1, 30)
-	if d <= 0 || d > w.cfg.BackoffMax {
-		d = w.cfg.BackoffMax
-	}
-	half := d / 2
-	return half + rand.N(half+1)
-}
-
-// permanent says whether retrying cannot help: Mattermost refused the
-// message itself (a 4xx other than 401 and 429), or the request is gone.
-func permanent(err error) bool {
-	var me *mattermost.Error
-	if errors.As(err, &me) {
-		return me.Status >= 400 && me.Status < 500 && me.Status != http.StatusTooManyRequests && me.Status != http.StatusUnauthorized
-	}
-	return errors.Is(err, errPermanent)
-}
-
-// errPermanent marks failures of the row itself (request gone, nowhere to
-// post).
-var errPermanent = errors.New("cannot be delivered")
-
-// deliver performs one row. It returns the post created, if any, and for
-// the kinds that expand (outbox.Kind.Expands) the rows to queue instead.
-func (w *Worker) deliver(ctx context.Context, m *outbox.Message) (string, []outbox.Message, error) {
-	r, err := w.cfg.Requests.Get(ctx, m.RequestID)
-	if errors.Is(err, models.ErrNotFound) {
-		return "", nil, fmt.Errorf("request %s: %w", m.RequestID, errPermanent)
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	switch m.Kind {
-	case outbox.KindRequestPost:
-		id, err := w.syncRequestPost(ctx, m, r)
-		return id, nil, err
-	case outbox.KindDecisionReply:
-		id, err := w.decisionReply(ctx, m, r)
-		return id, nil, err
-	case outbox.KindNotifyApprovers:
-		children, err := w.expandApprovers(ctx, r)
-		return "", children, err
-	case outbox.KindApproverDM:
-		if r.State != models.StatePending {
-			return "", nil, nil // decided already: nothing to ask for
-		}
-		uid, err := w.cfg.Chat.UserIDByUsername(ctx, m.Recipient)
-		if err != nil {
-			return "", nil, err
-		}
-		if uid == r.RequesterID || (r.RequesterType == models.ActorAgent && uid == r.SponsorID) {
-			return "", nil, nil // never ask requesters to approve themselves
-		}
-		id, err := w.directMessage(ctx, m, uid, w.cfg.Render.ApproverDM(r))
-		return id, nil, err
-	case outbox.KindRemindApprovers, outbox.KindEscalate, outbox.KindReminderDM, outbox.KindEscalationDM, outbox.KindThreadNote:
-		return w.deliverFollowUp(ctx, m, r)
-	case outbox.KindOutcomeDM:
-		p, err := m.DecodePayload()
-		if err != nil {
-			return "", nil, fmt.Errorf("%v: %w", err, errPermanent)
-		}
-		id, err := w.directMessage(ctx, m, m.Recipient, w.cfg.Render.OutcomeDM(r, p))
-		return id, nil, err
-	}
-	return "", nil, fmt.Errorf("unknown outbox kind %q: %w", m.Kind, errPermanent)
-}
-
-// place finds where the request message goes: the request's thread (its
-// root, or the root of the post that triggered it) or else its channel.
-func (w *Worker) place(ctx context.Context, r *models.Request) (channelID, rootID string, err error) {
-	channelID, rootID = r.ChannelID, r.RootPostID
-	if rootID == "" && r.TriggerPostID != "" {
-		p, err := w.cfg.Chat.GetPost(ctx, r.TriggerPostID)
-		switch {
-		case err == nil:
-			rootID, channelID = p.Id, p.ChannelId
-			if p.RootId != "" {
-				rootID = p.RootId
-			}
-		case errors.Is(err, models.ErrNotFound), errors.Is(err, models.ErrInvalid):
-			// The trigger is gone: post in the channel.
-		default:
-			return "", "", err
-		}
-	}
-	if channelID == "" {
-		return "", "", fmt.Errorf("request %s names no channel: %w", r.ID, errPermanent)
-	}
-	return channelID, rootID, nil
-}
-
-// syncRequestPost makes the request's one message show its current state:
-// created when missing (found again instead when an earlier attempt may
-// have created it), then updated in place with the current text and props.
-func (w *Worker) syncRequestPost(ctx context.Context, m *outbox.Message, r *models.Request) (string, error) {
-	now := w.cfg.Now().UTC()
-	cp, err := w.cfg.Queue.EnsureChatPost(ctx, r.ID, now)
-	if err != nil {
-		return "", err
-	}
-	text := w.cfg.Render.RequestText(r)
-	if cp.PostID == "" {
-		channelID, rootID, err := w.place(ctx, r)
-		if err != nil {
-			return "", err
-		}
-		props := model.StringInterface{outbox.PropKey: cp.IdemKey, outbox.PropRequest: r.ID}
-		post, err := w.createOnce(ctx, m, &model.Post{ChannelId: channelID, RootId: rootID, Message: text, PendingPostId: cp.IdemKey, Props: props}, cp.IdemKey, cp.CreatedAt)
-		if err != nil {
-			return "", err
-		}
-		if cp, err = w.cfg.Queue.SetChatPost(ctx, r.ID, post.Id, post.ChannelId, post.RootId, now); err != nil {
-			return "", err
-		}
-	}
-	if _, err := w.cfg.Chat.UpdatePost(ctx, cp.PostID, text, RequestProps(r, cp, w.cfg.Signer, w.cfg.ActionURL)); err != nil {
-		return "", err
-	}
-	return cp.PostID, nil
-}
-
-// createOnce creates post unless an earlier attempt of m already did: on
-// a retry it first looks for a post carrying the idempotency key, because
-// the answer to that attempt may have been lost after Mattermost stored
-// the post (and its pending_post_id memory is short).
-func (w *Worker) createOnce(ctx context.Context, m *outbox.Message, post *model.Post, key string, since time.Time) (*model.Post, error) {
-	if m.Attempts > 1 {
-		found, err := w.cfg.Chat.FindKeyedPost(ctx, post.ChannelId, post.RootId, since.Add(-time.Minute).UnixMilli(), outbox.PropKey, key)
-		if err != nil {
-			return nil, err
-		}
-		if found != nil {
-			return found, nil
-		}
-	}
-	return w.cfg.Chat.CreatePost(ctx, post)
-}
-
-// decisionReply replies in the request's thread with one decision.
-func (w *Worker) decisionReply(ctx context.Context, m *outbox.Message, r *models.Request) (string, error) {
-	p, err := m.DecodePayload()
-	if err != nil {
-		return "", fmt.Errorf("%v: %w", err, errPermanent)
-	}
-	var d *models.Decision
-	for i := range r.Decisions {
-		if r.Decisions[i].ID == p.DecisionID {
-			d = &r.Decisions[i]
-		}
-	}
-	if d == nil {
-		return "", fmt.Errorf("decision %d of %s: %w", p.DecisionID, r.ID, errPermanent)
-	}
-	return w.threadReply(ctx, m, r, w.cfg.Render.DecisionReply(r, d))
-}
-
-// threadReply replies in the request's thread (under the request message
-// when it is top-level) with text, once.
-func (w *Worker) threadReply(ctx context.Context, m *outbox.Message, r *models.Request, text string) (string, error) {
-	cp, err := w.cfg.Queue.EnsureChatPost(ctx, r.ID, w.cfg.Now().UTC())
-	if err != nil {
-		return "", err
-	}
-	channelID, rootID := cp.ChannelID, cp.RootID
-	switch {
-	case cp.PostID != "" && rootID == "":
-		rootID = cp.PostID // the request message is top-level: reply under it
-	case cp.PostID == "":
-		if channelID, rootID, err = w.place(ctx, r); err != nil {
-			return "", err
-		}
-	}
-	post := &model.Post{
-		ChannelId: channelID, RootId: rootID, Message: text, PendingPostId: m.IdemKey,
-		Props: model.StringInterface{outbox.PropKey: m.IdemKey, outbox.PropRequest: r.ID},
-	}
-	created, err := w.createOnce(ctx, m, post, m.IdemKey, m.CreatedAt)
-	if err != nil {
-		return "", err
-	}
-	return created.Id, nil
-}
-
-// expandApprovers turns "tell the approvers" into one DM row per eligible
-// approver, each in its own lane.
-func (w *Worker) expandApprovers(ctx context.Context, r *models.Request) ([]outbox.Message, error) {
-	if w.cfg.Directory == nil || r.State != models.StatePending {
-		return nil, nil
-	}
-	names, err := w.cfg.Directory.ApproverUsernames(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	var out []outbox.Message
-	for _, n := range eligible(r, names) {
-		out = append(out, outbox.Message{Lane: r.ID + "/dm/" + strings.ToLower(n), Kind: outbox.KindApproverDM, Recipient: n})
-	}
-	return out, nil
-}
-
-// directMessage sends text to userID in the bot's DM channel, once.
-func (w *Worker) directMessage(ctx context.Context, m *outbox.Message, userID, text string) (string, error) {
-	channelID, err := w.cfg.Chat.DirectChannel(ctx, userID)
-	if err != nil {
-		return "", err
-	}
-	post := &model.Post{
-		ChannelId: channelID, Message: text, PendingPostId: m.IdemKey,
-		Props: model.StringInterface{outbox.PropKey: m.IdemKey, outbox.PropRequest: m.RequestID},
-	}
-	created, err := w.createOnce(ctx, m, post, m.IdemKey, m.CreatedAt)
-	if err != nil {
-		return "", err
-	}
-	return created.Id, nil
+// probe is the breaker's question to Mattermost.
+func (w *Worker) probe(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
+	defer cancel()
+	return w.cfg.Chat.Ping(ctx)
 }

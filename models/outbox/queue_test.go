@@ -1,0 +1,260 @@
+package outbox_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/outbox"
+	"github.com/countersign/countersign/models/storetest"
+)
+
+// queueRows writes rows (request, lane, kind) in order and returns their
+// ids.
+func queueRows(t *testing.T, s *models.Store, now time.Time, rows ...[3]string) []int64 {
+	t.Helper()
+	var ms []outbox.Message
+	for i, r := range rows {
+		ms = append(ms, outbox.Message{
+			RequestID: r[0], Lane: r[1], Kind: outbox.Kind(r[2]), Payload: "{}", IdemKey: fmt.Sprintf("key%023d", i),
+			State: outbox.StatePending, NextAttemptUS: now.UnixMicro(), CreatedAt: now, UpdatedAt: now,
+		})
+	}
+	err := s.WithTx(context.Background(), func(tx *gorm.DB) error {
+		for i := range ms {
+			if err := tx.Create(&ms[i]).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int64, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	return ids
+}
+
+func rowByID(t *testing.T, q *outbox.Queue, requestID string, id int64) outbox.Message {
+	t.Helper()
+	rows, err := q.ForRequest(context.Background(), requestID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range rows {
+		if m.ID == id {
+			return m
+		}
+	}
+	t.Fatalf("row %d of %s not found", id, requestID)
+	return outbox.Message{}
+}
+
+// A claimed request-message row supersedes the later request-message rows
+// of its request seen at the claim, and only those: Done marks them done
+// in its transaction; rows of other kinds between them, rows of other
+// requests, and rows queued after the claim stay pending, in lane order.
+func TestRequestPostSupersedesLaterUpdatesSeenAtClaim(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		q := outbox.NewQueue(s)
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		rp, dr := string(outbox.KindRequestPost), string(outbox.KindDecisionReply)
+		ids := queueRows(t, s, now,
+			[3]string{"REQ-A", "REQ-A", rp}, // 0: claimed
+			[3]string{"REQ-A", "REQ-A", dr}, // 1
+			[3]string{"REQ-A", "REQ-A", rp}, // 2: superseded
+			[3]string{"REQ-B", "REQ-B", rp}, // 3: other request, claimed
+			[3]string{"REQ-A", "REQ-A", dr}, // 4
+			[3]string{"REQ-A", "REQ-A", rp}, // 5: superseded
+		)
+		got, err := q.Claim(ctx, "w1", now, time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].ID != ids[0] || got[1].ID != ids[3] {
+			t.Fatalf("claimed %+v, want the heads of lanes A and B", got)
+		}
+		if fmt.Sprint(got[0].Supersedes) != fmt.Sprint([]int64{ids[2], ids[5]}) || len(got[1].Supersedes) != 0 {
+			t.Fatalf("supersedes A %v, B %v; want A [%d %d], B none", got[0].Supersedes, got[1].Supersedes, ids[2], ids[5])
+		}
+		// A change committed after the claim brings a row the claimed one
+		// did not render: it must stay.
+		late := queueRows(t, s, now, [3]string{"REQ-A", "REQ-A", rp})[0]
+		if err := q.Done(ctx, &got[0], "w1", "post1", now); err != nil {
+			t.Fatal(err)
+		}
+		want := map[int64]outbox.State{ids[0]: outbox.StateDone, ids[1]: outbox.StatePending, ids[2]: outbox.StateDone,
+			ids[3]: outbox.StatePending, ids[4]: outbox.StatePending, ids[5]: outbox.StateDone, late: outbox.StatePending}
+		for id, st := range want {
+			req := "REQ-A"
+			if id == ids[3] {
+				req = "REQ-B"
+			}
+			m := rowByID(t, q, req, id)
+			if m.State != st {
+				t.Errorf("row %d is %s, want %s", id, m.State, st)
+			}
+			if st == outbox.StateDone && m.PostID != "post1" {
+				t.Errorf("row %d done with post %q, want post1", id, m.PostID)
+			}
+		}
+		// The lane goes on in order: the first decision reply is next.
+		next, err := q.Claim(ctx, "w1", now, time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(next) != 1 || next[0].ID != ids[1] {
+			t.Fatalf("next claim %+v, want row %d", next, ids[1])
+		}
+	})
+}
+
+// A superseded row is not marked when the claimed row's result is not
+// recorded (lease lost): the whole Done rolls back.
+func TestSupersedingRollsBackWithALostLease(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		q := outbox.NewQueue(s)
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		rp := string(outbox.KindRequestPost)
+		ids := queueRows(t, s, now, [3]string{"REQ-A", "REQ-A", rp}, [3]string{"REQ-A", "REQ-A", rp})
+		got, err := q.Claim(ctx, "w1", now, time.Minute, 10)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claim %v %v", got, err)
+		}
+		// w2 takes the row over after the lease ran out, and finishes it.
+		later := now.Add(2 * time.Minute)
+		taken, err := q.Claim(ctx, "w2", later, time.Minute, 10)
+		if err != nil || len(taken) != 1 || taken[0].ID != ids[0] {
+			t.Fatalf("takeover %v %v", taken, err)
+		}
+		if err := q.Done(ctx, &got[0], "w1", "p", later); err == nil {
+			t.Fatal("w1 recorded a result for a row it no longer leases")
+		}
+		if m := rowByID(t, q, "REQ-A", ids[1]); m.State != outbox.StatePending {
+			t.Fatalf("row %d superseded by a lost lease: %s", ids[1], m.State)
+		}
+	})
+}
+
+// Hold gives the attempt back, makes the row due at once, and keeps the
+// reason, so the next attempt knows an earlier one may have been sent.
+func TestHoldReturnsTheAttempt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		q := outbox.NewQueue(s)
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		id := queueRows(t, s, now, [3]string{"REQ-A", "REQ-A", string(outbox.KindDecisionReply)})[0]
+		for round := range 5 {
+			at := now.Add(time.Duration(round) * time.Hour)
+			got, err := q.Claim(ctx, "w1", at, time.Minute, 1)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("round %d: claim %v %v (a held row must be due at once)", round, got, err)
+			}
+			if got[0].Attempts != 1 {
+				t.Fatalf("round %d: attempt %d, want 1: holds must not count", round, got[0].Attempts)
+			}
+			if round > 0 && !got[0].MayHaveBeenSent() {
+				t.Fatalf("round %d: a held row must be treated as possibly sent", round)
+			}
+			if err := q.Hold(ctx, &got[0], "w1", "held: down", at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m := rowByID(t, q, "REQ-A", id)
+		if m.State != outbox.StatePending || m.Attempts != 0 || m.LastError != "held: down" || m.LeaseOwner != "" {
+			t.Fatalf("held row %+v", m)
+		}
+	})
+}
+
+// Many claimers on two stores (two processes on one database) never hold
+// one row twice, never hold two rows of one lane at once, and see each
+// lane's rows in id order.
+func TestConcurrentClaimersKeepLanes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		stores := []*models.Store{b.Open(t), b.Open(t)}
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		const lanes, perLane = 12, 5
+		var rows [][3]string
+		for i := range perLane {
+			for l := range lanes {
+				kind := outbox.KindDecisionReply
+				if i == 0 {
+					kind = outbox.KindRequestPost
+				}
+				rows = append(rows, [3]string{fmt.Sprintf("REQ-%d", l), fmt.Sprintf("REQ-%d", l), string(kind)})
+			}
+		}
+		queueRows(t, stores[0], now, rows...)
+		var mu sync.Mutex
+		busy := map[string]int64{}
+		last := map[string]int64{}
+		seen := map[int64]int{}
+		var wg sync.WaitGroup
+		for si, s := range stores {
+			q := outbox.NewQueue(s)
+			for g := range 4 {
+				owner := fmt.Sprintf("s%d-g%d", si, g)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for idle := 0; idle < 3; {
+						got, err := q.Claim(ctx, owner, now, time.Hour, 3)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if len(got) == 0 {
+							idle++
+							continue
+						}
+						idle = 0
+						mu.Lock()
+						for _, m := range got {
+							seen[m.ID]++
+							if other, ok := busy[m.Lane]; ok {
+								t.Errorf("rows %d and %d of lane %s held at once", other, m.ID, m.Lane)
+							}
+							if m.ID < last[m.Lane] {
+								t.Errorf("lane %s: row %d after row %d", m.Lane, m.ID, last[m.Lane])
+							}
+							busy[m.Lane], last[m.Lane] = m.ID, m.ID
+						}
+						mu.Unlock()
+						for i := range got {
+							mu.Lock()
+							delete(busy, got[i].Lane)
+							mu.Unlock()
+							if err := q.Done(ctx, &got[i], owner, "", now); err != nil {
+								t.Error(err)
+							}
+						}
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		if len(seen) != lanes*perLane {
+			t.Fatalf("%d rows handled, want %d", len(seen), lanes*perLane)
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Errorf("row %d claimed %d times", id, n)
+			}
+		}
+	})
+}
