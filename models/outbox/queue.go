@@ -30,7 +30,8 @@ var ErrLeaseLost = errors.New("outbox: lease lost")
 // has come, nobody holds an unexpired lease on it, and no earlier row of
 // its lane is still pending. Each row is taken by compare-and-swap on its
 // lease, so concurrent workers (in one process or many) never hold the
-// same row; its attempt count goes up by one.
+// same row; its attempt count goes up by one. Claimed request-message rows
+// carry the rows they supersede (Message.Supersedes).
 func (q *Queue) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Message, error) {
 	if owner == "" || limit < 1 || lease <= 0 {
 		return nil, models.Invalid("claim", "owner, a positive lease and limit are required")
@@ -42,7 +43,7 @@ func (q *Queue) Claim(ctx context.Context, owner string, now time.Time, lease ti
 		err := tx.Raw(`SELECT * FROM outbox_messages o
 			WHERE o.state = ? AND o.next_attempt_us <= ? AND o.lease_until_us <= ?
 			AND NOT EXISTS (SELECT 1 FROM outbox_messages p WHERE p.lane = o.lane AND p.state = ? AND p.id < o.id)
-			ORDER BY o.id LIMIT ?`, StatePending, us(now), us(now), StatePending, limit).Scan(&cands).Error
+			ORDER BY o.id LIMIT ?`+q.skipLocked(), StatePending, us(now), us(now), StatePending, limit).Scan(&cands).Error
 		if err != nil {
 			return fmt.Errorf("outbox: find due rows: %w", err)
 		}
@@ -102,6 +103,21 @@ func findSuperseded(tx *gorm.DB, claimed []Message) error {
 		}
 	}
 	return nil
+}
+
+// skipLocked makes a PostgreSQL claim lock the rows it found and pass
+// over rows another transaction has locked, instead of waiting for them.
+// A claim may share its transaction with other work (group commit), so
+// its row locks are not taken in one global order; a claim that waited
+// for a row held by another process's transaction, which in turn waited
+// for a row of this one, would deadlock. A locked row is being claimed or
+// finished by someone else, so passing it over loses nothing. SQLite
+// has one writer at a time and no row locks.
+func (q *Queue) skipLocked() string {
+	if q.store.Dialect() == models.DialectPostgres {
+		return " FOR UPDATE OF o SKIP LOCKED"
+	}
+	return ""
 }
 
 // finish updates a row owner still leases.

@@ -36,20 +36,6 @@ func (s *Server) MaxInFlight() int {
 	return s.maxInFlight
 }
 
-// enter and leave count the requests being served.
-func (s *Server) enter() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.inFlight++
-	s.maxInFlight = max(s.maxInFlight, s.inFlight)
-}
-
-func (s *Server) leave() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.inFlight--
-}
-
 // failOutage answers r as the outage says; false when there is none.
 func (s *Server) failOutage(w http.ResponseWriter) bool {
 	s.mu.Lock()

@@ -19,9 +19,9 @@ type Request struct {
 	// or a fault answered first.
 	UserID string
 	Body   []byte
-	// Status is the status code the fake answered with (0 when the client
-	// went away before an answer, e.g. on a client timeout, or the fake
-	// hung up).
+	// Status is the status code the fake answered with (0 while it is
+	// being served, when the client went away before an answer, e.g. on a
+	// client timeout, or when the fake hung up).
 	Status int
 	// At is when the request arrived (wall clock), so a load run can tell
 	// when the first call after an outage came.
@@ -30,29 +30,36 @@ type Request struct {
 
 type recordKey struct{}
 
-// recorded appends every request to the record, including the ones a
-// fault or the authentication check answered.
+// recorded appends every request to the record when it arrives (so the
+// record is in arrival order), including the ones a fault or the
+// authentication check answered, and fills in the status when it is
+// answered.
 func (s *Server) recorded(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.enter()
-		defer s.leave()
 		at := time.Now()
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := &Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Body: body, At: at}
+		s.mu.Lock()
+		s.requests = append(s.requests, rec)
+		s.inFlight++
+		s.maxInFlight = max(s.maxInFlight, s.inFlight)
+		s.mu.Unlock()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
-		rec.Status = sw.status
 		s.mu.Lock()
-		s.requests = append(s.requests, *rec)
+		rec.Status = sw.status
+		s.inFlight--
 		s.mu.Unlock()
 	})
 }
 
 // setCaller notes the authenticated user on the request's record.
-func setCaller(r *http.Request, userID string) {
+func (s *Server) setCaller(r *http.Request, userID string) {
 	if rec, ok := r.Context().Value(recordKey{}).(*Request); ok {
+		s.mu.Lock()
 		rec.UserID = userID
+		s.mu.Unlock()
 	}
 }
 
@@ -86,7 +93,11 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
+	out := make([]Request, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = *r
+	}
+	return out
 }
 
 // ResetRequests forgets the requests received so far (and the most served

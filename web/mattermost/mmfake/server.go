@@ -34,7 +34,7 @@ type Server struct {
 	// grants holds extra permissions per user id (e.g. read_others_bots).
 	grants map[string]map[string]bool
 
-	requests []Request
+	requests []*Request
 	faults   []*Fault
 	latency  time.Duration
 	// outage, when not 0, fails every request (see Outage).
@@ -148,7 +148,7 @@ func (s *Server) authenticated(h func(w http.ResponseWriter, r *http.Request, ca
 			writeError(w, http.StatusUnauthorized, "api.context.session_expired.app_error", "Invalid or expired session, please login again.")
 			return
 		}
-		setCaller(r, caller)
+		s.setCaller(r, caller)
 		h(w, r, caller)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,17 +93,39 @@ func newEnv(t *testing.T, b storetest.Backend) *env {
 // worker returns a worker named owner on the env's store.
 func (e *env) worker(t *testing.T, owner string) *notify.Worker {
 	t.Helper()
-	w, err := notify.NewWorker(notify.WorkerConfig{
+	return e.workerWith(t, owner, nil)
+}
+
+// workerWith returns a worker named owner on the env's store, its
+// configuration adjusted by tweak first.
+func (e *env) workerWith(t *testing.T, owner string, tweak func(*notify.WorkerConfig)) *notify.Worker {
+	t.Helper()
+	cfg := notify.WorkerConfig{
 		Queue: e.queue, Chat: e.client, Requests: e.svc, Render: notify.Renderer{PublicURL: publicURL},
 		Directory: notify.StaticApprovers{"alice", "bob", "carol", "@Alice"}, Signer: e.signer,
 		ActionURL: publicURL + "/hooks/mattermost/action", Owner: owner, Now: e.clock.Now,
 		BackoffBase: time.Second, BackoffMax: 10 * time.Second, MaxAttempts: 100,
 		Logger: slog.New(slog.DiscardHandler),
-	})
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	w, err := notify.NewWorker(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// countingChat counts the worker's probes.
+type countingChat struct {
+	notify.Chat
+	pings atomic.Int64
+}
+
+func (c *countingChat) Ping(ctx context.Context) error {
+	c.pings.Add(1)
+	return c.Chat.Ping(ctx)
 }
 
 // capture reads carol's thread as the slash command would.
