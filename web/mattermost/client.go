@@ -28,6 +28,11 @@ type Client struct {
 	bots     *ttlCache[*model.Bot]
 	channels *ttlCache[*model.Channel]
 	teams    *ttlCache[*model.Team]
+	// usernames maps a username to its user id, and dms a
+	// user id to the bot's DM channel with that user (see
+	// outbox_calls.go).
+	usernames *ttlCache[string]
+	dms       *ttlCache[string]
 }
 
 // New builds a Client from cfg. It does not contact Mattermost; call
@@ -46,6 +51,9 @@ func New(cfg Config) (*Client, error) {
 		bots:     newTTLCache[*model.Bot](cfg.CacheTTL, cfg.CacheSize, cfg.Now),
 		channels: newTTLCache[*model.Channel](cfg.CacheTTL, cfg.CacheSize, cfg.Now),
 		teams:    newTTLCache[*model.Team](cfg.CacheTTL, cfg.CacheSize, cfg.Now),
+
+		usernames: newTTLCache[string](cfg.CacheTTL, cfg.CacheSize, cfg.Now),
+		dms:       newTTLCache[string](cfg.CacheTTL, cfg.CacheSize, cfg.Now),
 	}, nil
 }
 

@@ -11,11 +11,15 @@ import (
 
 // UserIDByUsername resolves a username (with or without a leading @) to a
 // user id: approvers are configured by name, DMs need ids. An unknown name
-// is models.ErrNotFound.
+// is models.ErrNotFound. Answers are kept like cached accounts (CacheTTL):
+// a rename shows at most one TTL later, and "not found" is never kept.
 func (c *Client) UserIDByUsername(ctx context.Context, username string) (string, error) {
 	name := trimAt(username)
 	if !model.IsValidUsername(name) {
 		return "", fmt.Errorf("mattermost: user by name: %w", models.Invalid("username", fmt.Sprintf("%q is not a Mattermost username", username)))
+	}
+	if id, ok := c.usernames.get(name); ok {
+		return id, nil
 	}
 	var u *model.User
 	err := c.call(ctx, "get user by username "+name, func(ctx context.Context) (r *model.Response, err error) {
@@ -25,12 +29,18 @@ func (c *Client) UserIDByUsername(ctx context.Context, username string) (string,
 	if err != nil {
 		return "", fmt.Errorf("mattermost: %w", err)
 	}
+	c.usernames.put(name, u.Id)
 	return u.Id, nil
 }
 
 // DirectChannel returns the id of the bot's DM channel with userID,
-// creating it on first use.
+// creating it on first use. The channel of two accounts never changes, so
+// with the lookup cache on it is asked for once per TTL, not once per
+// message.
 func (c *Client) DirectChannel(ctx context.Context, userID string) (string, error) {
+	if id, ok := c.dms.get(userID); ok {
+		return id, nil
+	}
 	me, err := c.BotUserID(ctx)
 	if err != nil {
 		return "", err
@@ -43,6 +53,7 @@ func (c *Client) DirectChannel(ctx context.Context, userID string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("mattermost: %w", err)
 	}
+	c.dms.put(userID, ch.Id)
 	return ch.Id, nil
 }
 
