@@ -72,7 +72,7 @@ func newChat(cfg Config, store *models.Store, svc *approval.Service, client *mat
 	actionURL := strings.TrimRight(cfg.PublicURL, "/") + "/hooks/mattermost/action"
 	queue := outbox.NewQueue(store)
 	w, err := notify.NewWorker(notify.WorkerConfig{
-		Queue: queue, Chat: client, Requests: svc, Render: render, Directory: chatDirectory(cfg, rt),
+		Queue: queue, Chat: client, Render: render, Directory: chatDirectory(cfg, rt),
 		Signer: signer, ActionURL: actionURL, MaxAttempts: m.OutboxMaxAttempts, Logger: log,
 	})
 	if err != nil {

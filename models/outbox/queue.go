@@ -1,10 +1,12 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -39,27 +41,26 @@ func (q *Queue) Claim(ctx context.Context, owner string, now time.Time, lease ti
 	var claimed []Message
 	err := q.store.WithTx(ctx, func(tx *gorm.DB) error {
 		claimed = claimed[:0]
-		var cands []Message
-		err := tx.Raw(`SELECT * FROM outbox_messages o
+		var ids []int64
+		err := tx.Raw(`SELECT o.id FROM outbox_messages o
 			WHERE o.state = ? AND o.next_attempt_us <= ? AND o.lease_until_us <= ?
 			AND NOT EXISTS (SELECT 1 FROM outbox_messages p WHERE p.lane = o.lane AND p.state = ? AND p.id < o.id)
-			ORDER BY o.id LIMIT ?`+q.skipLocked(), StatePending, us(now), us(now), StatePending, limit).Scan(&cands).Error
+			ORDER BY o.id LIMIT ?`+q.skipLocked(), StatePending, us(now), us(now), StatePending, limit).Scan(&ids).Error
 		if err != nil {
 			return fmt.Errorf("outbox: find due rows: %w", err)
 		}
-		until := us(now.Add(lease))
-		for _, m := range cands {
-			res := tx.Model(&Message{}).
-				Where("id = ? AND state = ? AND lease_until_us <= ?", m.ID, StatePending, us(now)).
-				Updates(map[string]any{"lease_owner": owner, "lease_until_us": until, "attempts": m.Attempts + 1, "updated_at": now})
-			if res.Error != nil {
-				return fmt.Errorf("outbox: claim row %d: %w", m.ID, res.Error)
-			}
-			if res.RowsAffected == 1 {
-				m.LeaseOwner, m.LeaseUntilUS, m.Attempts = owner, until, m.Attempts+1
-				claimed = append(claimed, m)
-			}
+		if len(ids) == 0 {
+			return nil
 		}
+		// One statement takes them all; its conditions are the
+		// compare-and-swap (a row another claimer took meanwhile is left).
+		err = tx.Raw(`UPDATE outbox_messages SET lease_owner = ?, lease_until_us = ?, attempts = attempts + 1, updated_at = ?
+			WHERE id IN ? AND state = ? AND lease_until_us <= ? RETURNING *`,
+			owner, us(now.Add(lease)), now, ids, StatePending, us(now)).Scan(&claimed).Error
+		if err != nil {
+			return fmt.Errorf("outbox: claim rows: %w", err)
+		}
+		slices.SortFunc(claimed, func(a, b Message) int { return cmp.Compare(a.ID, b.ID) })
 		return findSuperseded(tx, claimed)
 	})
 	if err != nil {
@@ -182,6 +183,28 @@ func (q *Queue) Retry(ctx context.Context, m *Message, owner string, next time.T
 // (a 4xx other than 429) or it ran out of attempts.
 func (q *Queue) Fail(ctx context.Context, m *Message, owner, reason string, now time.Time) error {
 	return q.finish(ctx, m, owner, map[string]any{"state": StateFailed, "last_error": clip(reason), "updated_at": now})
+}
+
+// Release gives back rows owner claimed but never started (the worker is
+// stopping, or found Mattermost down before sending them): their lease
+// ends and the claim's attempt is returned, as if they had not been
+// claimed.
+func (q *Queue) Release(ctx context.Context, rows []Message, owner string, now time.Time) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(rows))
+	for i, m := range rows {
+		ids[i] = m.ID
+	}
+	return q.store.WithTx(ctx, func(tx *gorm.DB) error {
+		err := tx.Exec(`UPDATE outbox_messages SET lease_owner = '', lease_until_us = 0, attempts = attempts - 1, updated_at = ?
+			WHERE id IN ? AND state = ? AND lease_owner = ? AND attempts > 0`, now, ids, StatePending, owner).Error
+		if err != nil {
+			return fmt.Errorf("outbox: release %d rows: %w", len(ids), err)
+		}
+		return nil
+	})
 }
 
 // Expand marks parent done and queues children in the same transaction,

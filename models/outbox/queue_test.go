@@ -258,3 +258,37 @@ func TestConcurrentClaimersKeepLanes(t *testing.T) {
 		}
 	})
 }
+
+// Release gives claimed rows back as if never claimed: no lease, the
+// attempt returned, due at once; a row another owner holds is left alone.
+func TestReleaseGivesBackUnstartedRows(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		q := outbox.NewQueue(s)
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		dr := string(outbox.KindDecisionReply)
+		queueRows(t, s, now, [3]string{"REQ-A", "REQ-A", dr}, [3]string{"REQ-B", "REQ-B", dr})
+		mine, err := q.Claim(ctx, "w1", now, time.Minute, 1)
+		if err != nil || len(mine) != 1 {
+			t.Fatalf("claim %v %v", mine, err)
+		}
+		theirs, err := q.Claim(ctx, "w2", now, time.Minute, 1)
+		if err != nil || len(theirs) != 1 {
+			t.Fatalf("claim %v %v", theirs, err)
+		}
+		if err := q.Release(ctx, append(mine, theirs...), "w1", now); err != nil {
+			t.Fatal(err)
+		}
+		if m := rowByID(t, q, mine[0].RequestID, mine[0].ID); m.Attempts != 0 || m.LeaseOwner != "" || m.LeaseUntilUS != 0 {
+			t.Fatalf("released row %+v", m)
+		}
+		if m := rowByID(t, q, theirs[0].RequestID, theirs[0].ID); m.Attempts != 1 || m.LeaseOwner != "w2" {
+			t.Fatalf("w2's row was released by w1: %+v", m)
+		}
+		again, err := q.Claim(ctx, "w3", now, time.Minute, 5)
+		if err != nil || len(again) != 1 || again[0].ID != mine[0].ID || again[0].Attempts != 1 {
+			t.Fatalf("released row not due at once: %+v %v", again, err)
+		}
+	})
+}

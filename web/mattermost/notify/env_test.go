@@ -57,7 +57,7 @@ type env struct {
 	people  map[string]*model.User
 }
 
-func newEnv(t *testing.T, b storetest.Backend) *env {
+func newEnv(t testing.TB, b storetest.Backend) *env {
 	t.Helper()
 	fake := mmfake.New(t)
 	team := fake.NewTeam("ops")
@@ -91,17 +91,17 @@ func newEnv(t *testing.T, b storetest.Backend) *env {
 }
 
 // worker returns a worker named owner on the env's store.
-func (e *env) worker(t *testing.T, owner string) *notify.Worker {
+func (e *env) worker(t testing.TB, owner string) *notify.Worker {
 	t.Helper()
 	return e.workerWith(t, owner, nil)
 }
 
 // workerWith returns a worker named owner on the env's store, its
 // configuration adjusted by tweak first.
-func (e *env) workerWith(t *testing.T, owner string, tweak func(*notify.WorkerConfig)) *notify.Worker {
+func (e *env) workerWith(t testing.TB, owner string, tweak func(*notify.WorkerConfig)) *notify.Worker {
 	t.Helper()
 	cfg := notify.WorkerConfig{
-		Queue: e.queue, Chat: e.client, Requests: e.svc, Render: notify.Renderer{PublicURL: publicURL},
+		Queue: e.queue, Chat: e.client, Render: notify.Renderer{PublicURL: publicURL},
 		Directory: notify.StaticApprovers{"alice", "bob", "carol", "@Alice"}, Signer: e.signer,
 		ActionURL: publicURL + "/hooks/mattermost/action", Owner: owner, Now: e.clock.Now,
 		BackoffBase: time.Second, BackoffMax: 10 * time.Second, MaxAttempts: 100,
@@ -129,7 +129,7 @@ func (c *countingChat) Ping(ctx context.Context) error {
 }
 
 // capture reads carol's thread as the slash command would.
-func (e *env) capture(t *testing.T) *mattermost.Capture {
+func (e *env) capture(t testing.TB) *mattermost.Capture {
 	t.Helper()
 	capt, err := e.client.Capture(context.Background(), mattermost.CaptureRequest{PostRef: e.root.Id, ChannelID: e.channel.Id, ExcludeUserIDs: []string{e.botID}})
 	if err != nil {
@@ -139,9 +139,15 @@ func (e *env) capture(t *testing.T) *mattermost.Capture {
 }
 
 // create opens carol's restart request on her thread.
-func (e *env) create(t *testing.T, purpose string, approvals int) *models.Request {
+func (e *env) create(t testing.TB, purpose string, approvals int) *models.Request {
 	t.Helper()
-	capt := e.capture(t)
+	return e.createFrom(t, e.capture(t), purpose, approvals)
+}
+
+// createFrom opens carol's restart request on a conversation captured
+// before (load runs capture once for many requests).
+func (e *env) createFrom(t testing.TB, capt *mattermost.Capture, purpose string, approvals int) *models.Request {
+	t.Helper()
 	carol := e.people["carol"]
 	r, err := e.svc.Create(context.Background(), approval.NewRequest{
 		Kind: models.KindAction, Action: "restart", Params: map[string]any{"service": "payments-api", "env": "prod"},
@@ -155,7 +161,7 @@ func (e *env) create(t *testing.T, purpose string, approvals int) *models.Reques
 }
 
 // decide records a verdict by a person (subject = their Mattermost id).
-func (e *env) decide(t *testing.T, id, who string, v models.Verdict) *approval.Outcome {
+func (e *env) decide(t testing.TB, id, who string, v models.Verdict) *approval.Outcome {
 	t.Helper()
 	r, err := e.svc.Get(context.Background(), id)
 	if err != nil {

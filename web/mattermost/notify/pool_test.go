@@ -181,7 +181,7 @@ func TestChangeDuringRenderingIsNotSwallowed(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		r := e.create(t, "restart", 2)
-		reqs := &racingRequests{Requests: e.svc, during: func() { e.decide(t, r.ID, "alice", models.VerdictApprove) }}
+		reqs := &racingRequests{Requests: e.queue.Requests(), during: func() { e.decide(t, r.ID, "alice", models.VerdictApprove) }}
 		w := e.workerWith(t, "w1", func(c *notify.WorkerConfig) { c.Requests = reqs })
 		drain(t, w)
 		posts := e.botPosts(e.channel.Id, r.ID)

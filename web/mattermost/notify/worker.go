@@ -59,11 +59,12 @@ const (
 // when the worker is stopping: a message already sent should be marked so.
 const recordTimeout = 10 * time.Second
 
-// WorkerConfig configures a Worker. Queue, Chat, Requests and Render are
-// required.
+// WorkerConfig configures a Worker. Queue, Chat and Render are required.
 type WorkerConfig struct {
-	Queue    *outbox.Queue
-	Chat     Chat
+	Queue *outbox.Queue
+	Chat  Chat
+	// Requests loads the request a row is about; nil means the queue's own
+	// loader (outbox.Requests: the request and its decisions).
 	Requests Requests
 	Render   Renderer
 	// Directory gives the approvers to DM; nil DMs nobody.
@@ -79,7 +80,8 @@ type WorkerConfig struct {
 	// Poll is how often the queue is looked at when nothing is due.
 	Poll  time.Duration
 	Lease time.Duration
-	// Batch bounds the rows taken by one claim.
+	// Batch bounds the rows taken by one claim (default: DefaultBatch or
+	// Concurrency, whichever is larger).
 	Batch       int
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
@@ -105,8 +107,11 @@ type Worker struct {
 
 // NewWorker returns a worker with defaults filled in.
 func NewWorker(cfg WorkerConfig) (*Worker, error) {
-	if cfg.Queue == nil || cfg.Chat == nil || cfg.Requests == nil {
-		return nil, errors.New("notify: worker needs a queue, a chat client and the requests")
+	if cfg.Queue == nil || cfg.Chat == nil {
+		return nil, errors.New("notify: worker needs a queue and a chat client")
+	}
+	if cfg.Requests == nil {
+		cfg.Requests = cfg.Queue.Requests()
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -124,9 +129,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	def(&cfg.BackoffMax, DefaultBackoffMax)
 	def(&cfg.CallTimeout, DefaultCallTimeout)
 	def(&cfg.ProbeInterval, DefaultProbeInterval)
-	defInt(&cfg.Batch, DefaultBatch)
 	defInt(&cfg.MaxAttempts, DefaultMaxAttempts)
 	defInt(&cfg.Concurrency, DefaultConcurrency)
+	defInt(&cfg.Batch, max(DefaultBatch, cfg.Concurrency))
 	if cfg.Owner == "" {
 		cfg.Owner = "worker-" + model.NewId()
 	}
@@ -158,16 +163,24 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 	return w.pump(ctx, true)
 }
 
-// pump keeps up to Concurrency deliveries in flight. It claims rows when
-// slots are free and rows may be due: at the start, after a claim that
-// filled every slot asked for, after deliveries finish (which may make the
-// next row of their lane due), and on every tick. It claims nothing while
-// the breaker is open. untilIdle returns once nothing is in flight and
-// nothing more can be done now; otherwise it waits for the next tick.
+// pump keeps up to Concurrency deliveries in flight, and a few rows
+// claimed ahead so that a finished delivery is replaced at once and
+// claims are made in batches (a claim is a write transaction; one per
+// finished delivery would make the claims the bottleneck). It claims when
+// fewer than Concurrency/2 claimed rows wait and rows may be due: at the
+// start, after a claim that got all it asked for, after deliveries finish
+// (which may make the next row of their lane due), and on every tick. It
+// claims nothing while the breaker is open, and gives back the rows it
+// holds unstarted when the breaker opens or ctx ends. untilIdle returns
+// once nothing is in flight and nothing more can be done now; otherwise
+// it waits for the next tick.
 func (w *Worker) pump(ctx context.Context, untilIdle bool) (handled int, err error) {
-	finished := make(chan struct{}, w.cfg.Concurrency)
+	conc := w.cfg.Concurrency
+	finished := make(chan struct{}, conc)
+	var ready []outbox.Message
 	inFlight := 0
 	defer func() {
+		w.release(ctx, ready)
 		for ; inFlight > 0; inFlight-- {
 			<-finished
 			handled++
@@ -179,19 +192,26 @@ func (w *Worker) pump(ctx context.Context, untilIdle bool) (handled int, err err
 		defer t.Stop()
 		tick = t.C
 	}
-	// refill: with rows in flight, wait until a quarter of the slots are
-	// free before claiming again, so a busy queue is claimed in batches
-	// instead of one write transaction per finished delivery.
-	refill := max(1, w.cfg.Concurrency/4)
+	lowWater := max(1, conc/2)
 	look := true
 	for ctx.Err() == nil {
 		open := w.breaker.isOpen()
 		if open && w.breaker.retry(ctx) {
 			open, look = false, true
 		}
-		free := w.cfg.Concurrency - inFlight
-		if !open && look && (inFlight == 0 || free >= refill) {
-			limit := min(free, w.cfg.Batch)
+		if open {
+			w.release(ctx, ready)
+			ready = nil
+		}
+		for inFlight < conc && len(ready) > 0 {
+			inFlight++
+			go func(m outbox.Message) {
+				defer func() { finished <- struct{}{} }()
+				w.handle(ctx, &m)
+			}(ready[0])
+			ready = ready[1:]
+		}
+		if limit := min(w.cfg.Batch, conc+w.cfg.Batch-inFlight-len(ready)); !open && look && len(ready) < lowWater && limit > 0 {
 			rows, cerr := w.cfg.Queue.Claim(ctx, w.cfg.Owner, w.cfg.Now().UTC(), w.cfg.Lease, limit)
 			if cerr != nil && untilIdle {
 				return handled, cerr
@@ -199,14 +219,11 @@ func (w *Worker) pump(ctx context.Context, untilIdle bool) (handled int, err err
 			if cerr != nil && ctx.Err() == nil {
 				w.log.Error("outbox: claim", slog.String("error", cerr.Error()))
 			}
-			for i := range rows {
-				inFlight++
-				go func(m outbox.Message) {
-					defer func() { finished <- struct{}{} }()
-					w.handle(ctx, &m)
-				}(rows[i])
-			}
+			ready = append(ready, rows...)
 			look = cerr == nil && len(rows) == limit
+			if len(rows) > 0 {
+				continue
+			}
 		}
 		if inFlight == 0 && (!look || open) {
 			if untilIdle {
@@ -236,6 +253,19 @@ func (w *Worker) pump(ctx context.Context, untilIdle bool) (handled int, err err
 		return handled, ctx.Err()
 	}
 	return handled, nil
+}
+
+// release gives back rows claimed but not started, with a context of its
+// own: it runs when the worker stops too.
+func (w *Worker) release(ctx context.Context, rows []outbox.Message) {
+	if len(rows) == 0 {
+		return
+	}
+	rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := w.cfg.Queue.Release(rec, rows, w.cfg.Owner, w.cfg.Now().UTC()); err != nil {
+		w.log.Warn("outbox: give back claimed rows", slog.Int("rows", len(rows)), slog.String("error", err.Error()))
+	}
 }
 
 // probe is the breaker's question to Mattermost.
