@@ -74,6 +74,7 @@ func newChat(cfg Config, store *models.Store, svc *approval.Service, client *mat
 	w, err := notify.NewWorker(notify.WorkerConfig{
 		Queue: queue, Chat: client, Render: render, Directory: chatDirectory(cfg, rt),
 		Signer: signer, ActionURL: actionURL, MaxAttempts: m.OutboxMaxAttempts, Logger: log,
+		Concurrency: m.OutboxConcurrency, ProbeInterval: m.OutboxProbeInterval.D(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("chat: %w", err)

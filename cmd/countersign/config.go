@@ -189,7 +189,7 @@ func DefaultConfig() Config {
 		Approvals: ApprovalsConfig{ApproverRoles: []string{"approver"}},
 		Audit:     AuditConfig{CheckpointInterval: Duration(10 * time.Minute)},
 
-		Mattermost: MattermostConfig{CacheTTL: Duration(defaultMattermostCacheTTL)},
+		Mattermost: MattermostConfig{CacheTTL: Duration(defaultMattermostCacheTTL), Messages: defaultMattermostOutbox()},
 	}
 }
 
@@ -333,6 +333,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Mattermost.SiteURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return configErrorf("config: mattermost.site_url: %q must be an absolute URL", c.Mattermost.SiteURL)
 		}
+	}
+	if err := c.validateMattermostOutbox(); err != nil {
+		return err
 	}
 	if err := c.validateMattermostCache(); err != nil {
 		return err

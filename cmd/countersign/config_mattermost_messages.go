@@ -26,8 +26,15 @@ type MattermostMessagesConfig struct {
 	// RecheckTimeout bounds the re-read of a conversation at decision time.
 	RecheckTimeout Duration `yaml:"recheck_timeout"`
 	// OutboxMaxAttempts is how often a message is tried before it is
-	// marked failed (0: the default, about four hours of retries).
+	// marked failed (0: the default, about four hours of retries). Tries
+	// made while Mattermost is down do not count.
 	OutboxMaxAttempts int `yaml:"outbox_max_attempts"`
+	// OutboxConcurrency is how many messages are delivered at once (see
+	// config_mattermost_outbox.go).
+	OutboxConcurrency int `yaml:"outbox_concurrency"`
+	// OutboxProbeInterval is how often a Mattermost found down is asked
+	// again.
+	OutboxProbeInterval Duration `yaml:"outbox_probe_interval"`
 }
 
 // MattermostMessages reports whether the bot posts back into chat.

@@ -36,6 +36,10 @@ import (
 //   - Only answers the bot itself received are cached, per Client (per
 //     site), so nothing crosses from one Mattermost to another.
 //
+// The outbox's DMs use the same cache for the user id of an approver's
+// username (a rename shows at most one TTL later, like any account) and
+// the bot's DM channel with a user (which never changes).
+//
 // CacheTTL 0 turns the cache off: every capture then asks for everything.
 
 // DefaultCacheSize bounds each kind of cached record (accounts, bot
