@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
@@ -232,5 +233,65 @@ func TestTwoProcessesDeliverOnceInLaneOrder(t *testing.T) {
 		drain(t, workers[0])
 		assertThreadInOrder(t, e, ids)
 		assertNoCreateSentTwice(t, e)
+	})
+}
+
+// hookChat runs a hook before each create, with the post to create.
+type hookChat struct {
+	notify.Chat
+	before func(*model.Post)
+}
+
+func (c *hookChat) CreatePost(ctx context.Context, p *model.Post) (*model.Post, error) {
+	c.before(p)
+	return c.Chat.CreatePost(ctx, p)
+}
+
+// A row claimed ahead that waited so long that its lease could run out
+// during its delivery is given back and claimed afresh instead of started
+// on the old lease (once a lease is over another worker may take the row
+// and send it too); a lease too short for any delivery is refused.
+func TestRowClaimedAheadStartsOnlyWithLeaseLeft(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b)
+		r1 := e.create(t, "restart 1", 1)
+		r2 := e.create(t, "restart 2", 1)
+		var leaseLeft time.Duration
+		var once sync.Once
+		chat := &hookChat{Chat: e.client, before: func(p *model.Post) {
+			switch p.GetProp(outbox.PropRequest) {
+			case r1.ID:
+				// The first delivery is slow: r2's row, claimed with it,
+				// waits a minute for the only slot.
+				once.Do(func() { e.clock.Advance(time.Minute) })
+			case r2.ID:
+				if leaseLeft != 0 {
+					return // a DM about r2, later
+				}
+				rows, err := e.queue.ForRequest(context.Background(), r2.ID)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				leaseLeft = time.Duration(rows[0].LeaseUntilUS-e.clock.Now().UnixMicro()) * time.Microsecond
+			}
+		}}
+		w := e.workerWith(t, "w1", func(c *notify.WorkerConfig) { c.Chat, c.Concurrency, c.Batch = chat, 1, 2 })
+		drain(t, w)
+		if leaseLeft != notify.DefaultLease {
+			t.Fatalf("r2's row started with %s of lease left, want a fresh claim (%s)", leaseLeft, notify.DefaultLease)
+		}
+		for _, id := range []string{r1.ID, r2.ID} {
+			if n := len(e.botPosts(e.channel.Id, id)); n != 1 {
+				t.Fatalf("%s: %d request messages", id, n)
+			}
+		}
+		rows, _ := e.queue.ForRequest(context.Background(), r2.ID)
+		if rows[0].Attempts != 1 {
+			t.Fatalf("r2's row used %d attempts, want 1 (a row given back unstarted costs none)", rows[0].Attempts)
+		}
+		if _, err := notify.NewWorker(notify.WorkerConfig{Queue: e.queue, Chat: e.client, Lease: time.Minute, CallTimeout: 30 * time.Second}); err == nil {
+			t.Fatal("a lease shorter than two call timeouts and the record time was accepted")
+		}
 	})
 }

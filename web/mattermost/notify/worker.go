@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -132,6 +133,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	defInt(&cfg.MaxAttempts, DefaultMaxAttempts)
 	defInt(&cfg.Concurrency, DefaultConcurrency)
 	defInt(&cfg.Batch, max(DefaultBatch, cfg.Concurrency))
+	if cfg.Lease <= 2*cfg.CallTimeout+recordTimeout {
+		return nil, fmt.Errorf("notify: the lease (%s) must outlast a delivery, a probe and recording its result (%s)", cfg.Lease, 2*cfg.CallTimeout+recordTimeout)
+	}
 	if cfg.Owner == "" {
 		cfg.Owner = "worker-" + model.NewId()
 	}
@@ -203,14 +207,21 @@ func (w *Worker) pump(ctx context.Context, untilIdle bool) (handled int, err err
 			w.release(ctx, ready)
 			ready = nil
 		}
+		var stale []outbox.Message
 		for inFlight < conc && len(ready) > 0 {
+			m := ready[0]
+			ready = ready[1:]
+			if !w.leaseLastsForDelivery(&m) {
+				stale = append(stale, m)
+				continue
+			}
 			inFlight++
-			go func(m outbox.Message) {
+			go func() {
 				defer func() { finished <- struct{}{} }()
 				w.handle(ctx, &m)
-			}(ready[0])
-			ready = ready[1:]
+			}()
 		}
+		w.release(ctx, stale)
 		if limit := min(w.cfg.Batch, conc+w.cfg.Batch-inFlight-len(ready)); !open && look && len(ready) < lowWater && limit > 0 {
 			rows, cerr := w.cfg.Queue.Claim(ctx, w.cfg.Owner, w.cfg.Now().UTC(), w.cfg.Lease, limit)
 			if cerr != nil && untilIdle {
@@ -253,6 +264,15 @@ func (w *Worker) pump(ctx context.Context, untilIdle bool) (handled int, err err
 		return handled, ctx.Err()
 	}
 	return handled, nil
+}
+
+// leaseLastsForDelivery reports whether a row claimed ahead can still be
+// delivered and recorded within its lease. One that waited too long (slow
+// deliveries ahead of it) is given back rather than started: once its
+// lease ran out, another worker could take it and send it as well.
+func (w *Worker) leaseLastsForDelivery(m *outbox.Message) bool {
+	need := 2*w.cfg.CallTimeout + recordTimeout // delivery, probe, record
+	return w.cfg.Now().UTC().Add(need).UnixMicro() < m.LeaseUntilUS
 }
 
 // release gives back rows claimed but not started, with a context of its
