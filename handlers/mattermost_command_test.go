@@ -155,7 +155,7 @@ func TestSlashCommandSubcommands(t *testing.T) {
 		if err := e.store.DB(context.Background()).Where("request_id = ? AND type = ?", id, "request.cancelled").First(&ev).Error; err != nil || ev.ActorID != mmfake.AliceID {
 			t.Fatalf("cancel audit: %+v %v", ev, err)
 		}
-		if got := e.say("cancel " + id).Text; !strings.Contains(got, "can no longer be cancelled") {
+		if got := e.say("cancel " + id).Text; !strings.Contains(got, id+" was already cancelled by alice at ") || !strings.Contains(got, "nothing changed") {
 			t.Fatalf("second cancel: %q", got)
 		}
 		if got := e.say("status REQ-0000000000").Text; !strings.Contains(got, "no request") {
@@ -220,6 +220,20 @@ func TestSlashCommandMattermostSlowOrDown(t *testing.T) {
 		_, cr := e.command(tokenNew, mmfake.CommandFields{Text: "restart web env=prod -- slow"})
 		if !strings.Contains(cr.Text, "did not answer in time") || !strings.Contains(cr.Text, "Nothing was stored") {
 			t.Fatalf("slow Mattermost: %q", cr.Text)
+		}
+		// An error answer is not "no answer": the person is told which.
+		e.fake.ClearFaults()
+		for status, want := range map[int]string{
+			http.StatusInternalServerError: "Mattermost answered with an error (HTTP 500)",
+			http.StatusUnauthorized:        "Mattermost refused Countersign's bot token; tell an administrator",
+			http.StatusTooManyRequests:     "(HTTP 429)",
+		} {
+			e.fake.Inject(mmfake.Fault{Method: http.MethodGet, PathPrefix: "/api/v4/channels/" + mmfake.ChannelID + "/posts", Status: status, Times: 100})
+			_, cr = e.command(tokenNew, mmfake.CommandFields{Text: "restart web env=prod -- error"})
+			e.fake.ClearFaults()
+			if !strings.Contains(cr.Text, want) || strings.Contains(cr.Text, "in time") || !strings.Contains(cr.Text, "Nothing was stored") {
+				t.Errorf("Mattermost answering %d: %q, want %q", status, cr.Text, want)
+			}
 		}
 		e.fake.Close()
 		_, cr = e.command(tokenNew, mmfake.CommandFields{Text: "restart web env=prod -- down"})
