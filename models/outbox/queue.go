@@ -42,9 +42,14 @@ func (q *Queue) Claim(ctx context.Context, owner string, now time.Time, lease ti
 	err := q.store.WithTx(ctx, func(tx *gorm.DB) error {
 		claimed = claimed[:0]
 		var ids []int64
+		// "No earlier pending row in its lane" is asked as "the lane's
+		// first pending row": a lookup in the lane index per candidate,
+		// which no planner can turn into a rescan of every pending row per
+		// candidate (PostgreSQL did exactly that with NOT EXISTS on a young
+		// table without statistics: 65 ms per claim at 700 rows pending).
 		err := tx.Raw(`SELECT o.id FROM outbox_messages o
 			WHERE o.state = ? AND o.next_attempt_us <= ? AND o.lease_until_us <= ?
-			AND NOT EXISTS (SELECT 1 FROM outbox_messages p WHERE p.lane = o.lane AND p.state = ? AND p.id < o.id)
+			AND o.id = (SELECT MIN(p.id) FROM outbox_messages p WHERE p.lane = o.lane AND p.state = ?)
 			ORDER BY o.id LIMIT ?`+q.skipLocked(), StatePending, us(now), us(now), StatePending, limit).Scan(&ids).Error
 		if err != nil {
 			return fmt.Errorf("outbox: find due rows: %w", err)
@@ -121,70 +126,6 @@ func (q *Queue) skipLocked() string {
 	return ""
 }
 
-// finish updates a row owner still leases.
-func (q *Queue) finish(ctx context.Context, m *Message, owner string, updates map[string]any) error {
-	return q.store.WithTx(ctx, func(tx *gorm.DB) error {
-		return finishTx(tx, m, owner, updates)
-	})
-}
-
-func finishTx(tx *gorm.DB, m *Message, owner string, updates map[string]any) error {
-	updates["lease_owner"], updates["lease_until_us"] = "", 0
-	res := tx.Model(&Message{}).Where("id = ? AND state = ? AND lease_owner = ?", m.ID, StatePending, owner).Updates(updates)
-	if res.Error != nil {
-		return fmt.Errorf("outbox: update row %d: %w", m.ID, res.Error)
-	}
-	if res.RowsAffected != 1 {
-		return fmt.Errorf("outbox: row %d: %w", m.ID, ErrLeaseLost)
-	}
-	return nil
-}
-
-// Done marks a row delivered; postID is the post it created or updated,
-// if any. The rows it supersedes (see Message.Supersedes) are marked done
-// in the same transaction, unless something else took them meanwhile.
-func (q *Queue) Done(ctx context.Context, m *Message, owner, postID string, now time.Time) error {
-	return q.store.WithTx(ctx, func(tx *gorm.DB) error {
-		if err := finishTx(tx, m, owner, map[string]any{"state": StateDone, "post_id": postID, "last_error": "", "updated_at": now}); err != nil {
-			return err
-		}
-		if len(m.Supersedes) == 0 {
-			return nil
-		}
-		err := tx.Model(&Message{}).
-			Where("id IN ? AND state = ? AND kind = ? AND request_id = ? AND lease_until_us <= ?", m.Supersedes, StatePending, KindRequestPost, m.RequestID, us(now)).
-			Updates(map[string]any{"state": StateDone, "post_id": postID, "last_error": "", "lease_owner": "", "lease_until_us": 0, "updated_at": now}).Error
-		if err != nil {
-			return fmt.Errorf("outbox: mark rows superseded by %d: %w", m.ID, err)
-		}
-		return nil
-	})
-}
-
-// Hold gives a row back because Mattermost is down, not because of the
-// row: the attempt is returned (an outage of hours must not use up a
-// row's tries), the row is due again at once so it goes out as soon as
-// the worker sees Mattermost answer, and the error is kept (which also
-// makes the next attempt look for a post this one may have made).
-func (q *Queue) Hold(ctx context.Context, m *Message, owner, reason string, now time.Time) error {
-	return q.finish(ctx, m, owner, map[string]any{
-		"attempts": max(m.Attempts-1, 0), "next_attempt_us": us(now), "last_error": clip(reason), "updated_at": now,
-	})
-}
-
-// Retry gives the row back for another attempt at next, noting why this
-// one failed (no secrets: callers pass error texts of package mattermost,
-// which never carry the token).
-func (q *Queue) Retry(ctx context.Context, m *Message, owner string, next time.Time, reason string, now time.Time) error {
-	return q.finish(ctx, m, owner, map[string]any{"next_attempt_us": us(next), "last_error": clip(reason), "updated_at": now})
-}
-
-// Fail marks a row failed for good with the reason: Mattermost refused it
-// (a 4xx other than 429) or it ran out of attempts.
-func (q *Queue) Fail(ctx context.Context, m *Message, owner, reason string, now time.Time) error {
-	return q.finish(ctx, m, owner, map[string]any{"state": StateFailed, "last_error": clip(reason), "updated_at": now})
-}
-
 // Release gives back rows owner claimed but never started (the worker is
 // stopping, or found Mattermost down before sending them): their lease
 // ends and the claim's attempt is returned, as if they had not been
@@ -202,31 +143,6 @@ func (q *Queue) Release(ctx context.Context, rows []Message, owner string, now t
 			WHERE id IN ? AND state = ? AND lease_owner = ? AND attempts > 0`, now, ids, StatePending, owner).Error
 		if err != nil {
 			return fmt.Errorf("outbox: release %d rows: %w", len(ids), err)
-		}
-		return nil
-	})
-}
-
-// Expand marks parent done and queues children in the same transaction,
-// so a crash never leaves both or neither half-written.
-func (q *Queue) Expand(ctx context.Context, parent *Message, owner string, children []Message, now time.Time) error {
-	return q.store.WithTx(ctx, func(tx *gorm.DB) error {
-		if err := finishTx(tx, parent, owner, map[string]any{"state": StateDone, "last_error": "", "updated_at": now}); err != nil {
-			return err
-		}
-		for i := range children {
-			c := &children[i]
-			c.RequestID, c.State, c.IdemKey = parent.RequestID, StatePending, newKey()
-			c.NextAttemptUS, c.CreatedAt, c.UpdatedAt = us(now), now, now
-			if c.Payload == "" {
-				c.Payload = "{}"
-			}
-		}
-		if len(children) == 0 {
-			return nil
-		}
-		if err := tx.Create(&children).Error; err != nil {
-			return fmt.Errorf("outbox: queue expanded rows: %w", err)
 		}
 		return nil
 	})

@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -289,6 +290,79 @@ func TestReleaseGivesBackUnstartedRows(t *testing.T) {
 		again, err := q.Claim(ctx, "w3", now, time.Minute, 5)
 		if err != nil || len(again) != 1 || again[0].ID != mine[0].ID || again[0].Attempts != 1 {
 			t.Fatalf("released row not due at once: %+v %v", again, err)
+		}
+	})
+}
+
+// One Record call writes every kind of outcome at once, each as its own
+// method would, and tells a row whose lease was lost from the others.
+func TestRecordWritesMixedOutcomesInOneBatch(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		q := outbox.NewQueue(s)
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		rp, dr, na := string(outbox.KindRequestPost), string(outbox.KindDecisionReply), string(outbox.KindNotifyApprovers)
+		ids := queueRows(t, s, now,
+			[3]string{"REQ-A", "REQ-A", rp}, // 0 delivered
+			[3]string{"REQ-B", "REQ-B", na}, // 1 expanded
+			[3]string{"REQ-C", "REQ-C", dr}, // 2 retried
+			[3]string{"REQ-D", "REQ-D", dr}, // 3 held
+			[3]string{"REQ-E", "REQ-E", dr}, // 4 failed
+			[3]string{"REQ-F", "REQ-F", dr}, // 5 taken over
+			[3]string{"REQ-A", "REQ-A", rp}, // 6 superseded by 0
+		)
+		got, err := q.Claim(ctx, "w1", now, time.Minute, 10)
+		if err != nil || len(got) != 6 {
+			t.Fatalf("claim %d rows, %v", len(got), err)
+		}
+		later := now.Add(2 * time.Minute)
+		// w2 takes F over after w1's lease ran out (A–E are finished by
+		// w1 below with their own results, which still count: w1 is
+		// their owner).
+		if err := s.WithTx(ctx, func(tx *gorm.DB) error {
+			return tx.Exec("UPDATE outbox_messages SET lease_owner = 'w2' WHERE id = ?", ids[5]).Error
+		}); err != nil {
+			t.Fatal(err)
+		}
+		next := later.Add(time.Hour)
+		errs := q.Record(ctx, "w1", []outbox.Result{
+			{Message: &got[0], Outcome: outbox.Delivered, PostID: "postA"},
+			{Message: &got[1], Outcome: outbox.Expanded, Children: []outbox.Message{{Lane: "REQ-B/dm/x", Kind: outbox.KindApproverDM, Recipient: "x"}}},
+			{Message: &got[2], Outcome: outbox.Retried, Next: next, Reason: "503"},
+			{Message: &got[3], Outcome: outbox.Held, Reason: "held: down"},
+			{Message: &got[4], Outcome: outbox.Failed, Reason: "403"},
+			{Message: &got[5], Outcome: outbox.Delivered, PostID: "postF"},
+		}, later)
+		for i, err := range errs {
+			if i == 5 {
+				if !errors.Is(err, outbox.ErrLeaseLost) {
+					t.Errorf("taken-over row: %v, want ErrLeaseLost", err)
+				}
+			} else if err != nil {
+				t.Errorf("result %d: %v", i, err)
+			}
+		}
+		check := func(req string, id int64, st outbox.State, attempts int, post, lastErr string, nextUS int64) {
+			t.Helper()
+			m := rowByID(t, q, req, id)
+			if m.State != st || m.Attempts != attempts || m.PostID != post || m.LastError != lastErr || (nextUS != 0 && m.NextAttemptUS != nextUS) {
+				t.Errorf("row %d: %s attempts %d post %q error %q next %d; want %s %d %q %q %d", id, m.State, m.Attempts, m.PostID, m.LastError, m.NextAttemptUS, st, attempts, post, lastErr, nextUS)
+			}
+			if m.LeaseOwner != "" && m.LeaseOwner != "w2" {
+				t.Errorf("row %d still leased by %s", id, m.LeaseOwner)
+			}
+		}
+		check("REQ-A", ids[0], outbox.StateDone, 1, "postA", "", 0)
+		check("REQ-A", ids[6], outbox.StateDone, 0, "postA", "", 0)
+		check("REQ-B", ids[1], outbox.StateDone, 1, "", "", 0)
+		check("REQ-C", ids[2], outbox.StatePending, 1, "", "503", next.UnixMicro())
+		check("REQ-D", ids[3], outbox.StatePending, 0, "", "held: down", later.UnixMicro())
+		check("REQ-E", ids[4], outbox.StateFailed, 1, "", "403", 0)
+		check("REQ-F", ids[5], outbox.StatePending, 1, "", "", 0)
+		kids, _ := q.ForRequest(ctx, "REQ-B")
+		if len(kids) != 2 || kids[1].Kind != outbox.KindApproverDM || kids[1].State != outbox.StatePending || kids[1].IdemKey == "" || kids[1].Payload != "{}" {
+			t.Fatalf("expanded rows %+v", kids)
 		}
 	})
 }

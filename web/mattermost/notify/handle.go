@@ -13,48 +13,41 @@ import (
 	"github.com/countersign/countersign/web/mattermost"
 )
 
-// handle delivers one claimed row and records the result: done (with the
-// rows it supersedes), expanded, failed for good, held while Mattermost is
-// down, or retried later with backoff.
-func (w *Worker) handle(ctx context.Context, m *outbox.Message) {
+// handle delivers one claimed row and records the result through rec:
+// done (with the rows it supersedes), expanded, failed for good, held
+// while Mattermost is down, or retried later with backoff.
+func (w *Worker) handle(ctx context.Context, m *outbox.Message, rec *recorder) {
 	mark := w.breaker.mark()
 	callCtx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
 	postID, children, err := w.deliver(callCtx, m)
 	cancel()
-	// The result is recorded even when the worker is stopping: what was
-	// sent should not be sent again by whoever takes the row next.
-	rec, cancelRec := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancelRec()
-	now := w.cfg.Now().UTC()
 	attrs := []any{slog.Int64("row", m.ID), slog.String("request", m.RequestID), slog.String("kind", string(m.Kind)), slog.Int("attempt", m.Attempts)}
-	q := w.cfg.Queue
-	var ferr error
+	res := outbox.Result{Message: m}
 	switch {
 	case err == nil && m.Kind.Expands():
-		ferr = q.Expand(rec, m, w.cfg.Owner, children, now)
+		res.Outcome, res.Children = outbox.Expanded, children
 	case err == nil:
-		ferr = q.Done(rec, m, w.cfg.Owner, postID, now)
-		if ferr == nil && len(m.Supersedes) > 0 {
+		res.Outcome, res.PostID = outbox.Delivered, postID
+		if len(m.Supersedes) > 0 {
 			w.log.Debug("outbox: message update coalesced", append(attrs, slog.Int("superseded", len(m.Supersedes)))...)
 		}
 	case permanent(err):
 		w.log.Warn("outbox: message failed for good", append(attrs, slog.String("error", err.Error()))...)
-		ferr = q.Fail(rec, m, w.cfg.Owner, err.Error(), now)
+		res.Outcome, res.Reason = outbox.Failed, err.Error()
 	case ctx.Err() != nil:
 		// Stopping: give the attempt back; the next worker sends it.
-		ferr = q.Hold(rec, m, w.cfg.Owner, "worker stopped: "+err.Error(), now)
+		res.Outcome, res.Reason = outbox.Held, "worker stopped: "+err.Error()
 	case outageLike(err) && w.breaker.down(ctx, mark):
 		w.log.Debug("outbox: held while Mattermost is down", append(attrs, slog.String("error", err.Error()))...)
-		ferr = q.Hold(rec, m, w.cfg.Owner, "held, Mattermost unavailable: "+err.Error(), now)
+		res.Outcome, res.Reason = outbox.Held, "held, Mattermost unavailable: "+err.Error()
 	case m.Attempts >= w.cfg.MaxAttempts:
 		w.log.Warn("outbox: message gave up", append(attrs, slog.String("error", err.Error()))...)
-		ferr = q.Fail(rec, m, w.cfg.Owner, fmt.Sprintf("gave up after %d attempts: %v", m.Attempts, err), now)
+		res.Outcome, res.Reason = outbox.Failed, fmt.Sprintf("gave up after %d attempts: %v", m.Attempts, err)
 	default:
-		next := now.Add(w.backoff(m.Attempts))
-		w.log.Info("outbox: will retry", append(attrs, slog.Time("next", next), slog.String("error", err.Error()))...)
-		ferr = q.Retry(rec, m, w.cfg.Owner, next, err.Error(), now)
+		res.Outcome, res.Next, res.Reason = outbox.Retried, w.cfg.Now().UTC().Add(w.backoff(m.Attempts)), err.Error()
+		w.log.Info("outbox: will retry", append(attrs, slog.Time("next", res.Next), slog.String("error", err.Error()))...)
 	}
-	if ferr != nil {
+	if ferr := rec.record(res); ferr != nil {
 		// A lost lease means another worker took the row: its result
 		// stands, and delivery is idempotent.
 		w.log.Warn("outbox: record result", append(attrs, slog.String("error", ferr.Error()))...)

@@ -183,6 +183,8 @@ func (w *Worker) pump(ctx context.Context, untilIdle bool) (handled int, err err
 	finished := make(chan struct{}, conc)
 	var ready []outbox.Message
 	inFlight := 0
+	rec := w.startRecorder()
+	defer rec.stop() // runs last: after every delivery has handed in its result
 	defer func() {
 		w.release(ctx, ready)
 		for ; inFlight > 0; inFlight-- {
@@ -218,7 +220,7 @@ func (w *Worker) pump(ctx context.Context, untilIdle bool) (handled int, err err
 			inFlight++
 			go func() {
 				defer func() { finished <- struct{}{} }()
-				w.handle(ctx, &m)
+				w.handle(ctx, &m, rec)
 			}()
 		}
 		w.release(ctx, stale)
