@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,12 @@ func benchEnv(b *testing.B, open func(testing.TB) storetest.Backend) (*env, *mat
 	capt := e.capture(b)
 	e.fake.SetLatency(benchLatency)
 	return e, capt
+}
+
+// shipped sets the retry settings the shipped configuration uses (the
+// test worker's are shorter).
+func shipped(c *notify.WorkerConfig) {
+	c.BackoffBase, c.BackoffMax, c.MaxAttempts = notify.DefaultBackoffBase, notify.DefaultBackoffMax, notify.DefaultMaxAttempts
 }
 
 // backlog opens enough pending requests on capt for benchMessages posts,
@@ -124,7 +131,7 @@ func BenchmarkOutboxThroughput(b *testing.B) {
 		for _, workers := range []int{1, notify.DefaultConcurrency, 2 * notify.DefaultConcurrency} {
 			b.Run(fmt.Sprintf("db=%s/workers=%d", backend.name, workers), func(b *testing.B) {
 				e, capt := benchEnv(b, backend.open)
-				w := e.workerWith(b, "bench", func(c *notify.WorkerConfig) { c.Concurrency, c.Now = workers, time.Now })
+				w := e.workerWith(b, "bench", func(c *notify.WorkerConfig) { c.Concurrency, c.Now = workers, time.Now; shipped(c) })
 				var elapsed time.Duration
 				var posts, updates, rows int
 				for range b.N {
@@ -160,10 +167,18 @@ func BenchmarkOutboxThroughput(b *testing.B) {
 // BenchmarkOutboxRecovery queues the backlog while Mattermost is down
 // (every call answered 503) with the worker running as in production (its
 // own clock, default probe interval and pool), keeps Mattermost down a
-// few more seconds, then brings it back and measures how long until the
-// first message arrives and until the backlog is drained.
+// while longer (3 s, or COUNTERSIGN_BENCH_OUTAGE, e.g. 3m), then brings
+// it back and measures how long until the first message arrives and until
+// the backlog is drained.
 func BenchmarkOutboxRecovery(b *testing.B) {
-	const downFor = 3 * time.Second
+	downFor := 3 * time.Second
+	if v := os.Getenv("COUNTERSIGN_BENCH_OUTAGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("COUNTERSIGN_BENCH_OUTAGE: %v", err)
+		}
+		downFor = d
+	}
 	for _, backend := range benchBackends {
 		b.Run("db="+backend.name, func(b *testing.B) {
 			e, capt := benchEnv(b, backend.open)
@@ -172,7 +187,7 @@ func BenchmarkOutboxRecovery(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				chat := &countingChat{Chat: e.client}
-				w := e.workerWith(b, "bench", func(c *notify.WorkerConfig) { c.Chat, c.Now = chat, time.Now })
+				w := e.workerWith(b, "bench", func(c *notify.WorkerConfig) { c.Chat, c.Now = chat, time.Now; shipped(c) })
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan struct{})
 				e.fake.Outage(http.StatusServiceUnavailable)

@@ -78,6 +78,14 @@ func (b *breaker) due() bool {
 	return b.open && !b.now().Before(b.nextProbe)
 }
 
+// untilDue returns how long until the next probe of an open breaker may
+// run (0 when it may run now).
+func (b *breaker) untilDue() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(0, b.nextProbe.Sub(b.now()))
+}
+
 // retry probes an open breaker whose probe is due and reports whether it
 // is closed now.
 func (b *breaker) retry(ctx context.Context) bool {

@@ -242,11 +242,8 @@ func (w *Worker) pump(ctx context.Context, untilIdle bool) (handled int, err err
 			if untilIdle {
 				return handled, nil
 			}
-			select {
-			case <-tick:
-				look = true
-			case <-ctx.Done():
-			}
+			w.idle(ctx, tick, open)
+			look = true
 			continue
 		}
 		if inFlight == 0 {
@@ -266,6 +263,23 @@ func (w *Worker) pump(ctx context.Context, untilIdle bool) (handled int, err err
 		return handled, ctx.Err()
 	}
 	return handled, nil
+}
+
+// idle waits, with nothing in flight, for the next tick or, while the
+// breaker is open, for its next probe to be due (the ticker alone would
+// let a probe due just after a tick wait for the following one).
+func (w *Worker) idle(ctx context.Context, tick <-chan time.Time, open bool) {
+	var probe <-chan time.Time
+	if open {
+		t := time.NewTimer(w.breaker.untilDue())
+		defer t.Stop()
+		probe = t.C
+	}
+	select {
+	case <-tick:
+	case <-probe:
+	case <-ctx.Done():
+	}
 }
 
 // leaseLastsForDelivery reports whether a row claimed ahead can still be
