@@ -41,6 +41,21 @@ const (
 	KindOutcomeDM Kind = "outcome_dm"
 )
 
+// ShowsDecisions reports whether handling a row of kind k reads the
+// request's decisions: the request message (approvals so far), decision
+// replies, thread notes (approvals at expiry), and reminders and
+// escalations (who has decided). Approver notifications and their DMs and
+// the requester's outcome DM do not, so their request is loaded without
+// decisions (web/mattermost/notify checks that their texts do not change
+// with decisions).
+func (k Kind) ShowsDecisions() bool {
+	switch k {
+	case KindNotifyApprovers, KindApproverDM, KindOutcomeDM:
+		return false
+	}
+	return true
+}
+
 // State is where a row stands.
 type State string
 

@@ -180,17 +180,26 @@ func (q *Queue) EnsureChatPost(ctx context.Context, requestID string, now time.T
 	return q.ChatPost(ctx, requestID)
 }
 
-// SetChatPost records the post created for a request, once: when another
-// worker recorded one first, its record wins and is returned.
-func (q *Queue) SetChatPost(ctx context.Context, requestID, postID, channelID, rootID string, now time.Time) (*ChatPost, error) {
+// SetChatPost records the post created for the request of cp, once, and
+// returns the record: cp with the post when this call recorded it, or,
+// when another worker recorded one first, that record, which wins.
+func (q *Queue) SetChatPost(ctx context.Context, cp *ChatPost, postID, channelID, rootID string, now time.Time) (*ChatPost, error) {
+	var n int64
 	err := q.store.WithTx(ctx, func(tx *gorm.DB) error {
-		return tx.Model(&ChatPost{}).Where("request_id = ? AND post_id = ''", requestID).
-			Updates(map[string]any{"post_id": postID, "channel_id": channelID, "root_id": rootID, "updated_at": now}).Error
+		res := tx.Model(&ChatPost{}).Where("request_id = ? AND post_id = ''", cp.RequestID).
+			Updates(map[string]any{"post_id": postID, "channel_id": channelID, "root_id": rootID, "updated_at": now})
+		n = res.RowsAffected
+		return res.Error
 	})
 	if err != nil {
-		return nil, fmt.Errorf("outbox: record chat post of %s: %w", requestID, err)
+		return nil, fmt.Errorf("outbox: record chat post of %s: %w", cp.RequestID, err)
 	}
-	return q.ChatPost(ctx, requestID)
+	if n == 0 {
+		return q.ChatPost(ctx, cp.RequestID)
+	}
+	set := *cp
+	set.PostID, set.ChannelID, set.RootID, set.UpdatedAt = postID, channelID, rootID, now
+	return &set, nil
 }
 
 // ForRequest returns every row of a request in id order (for tests and

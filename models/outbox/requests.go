@@ -38,3 +38,18 @@ func (l Requests) Get(ctx context.Context, id string) (*models.Request, error) {
 	}
 	return &r, nil
 }
+
+// GetWithoutDecisions returns the request row alone, for the messages
+// that show no decisions (see Kind.ShowsDecisions): one query instead of
+// two for every such message.
+func (l Requests) GetWithoutDecisions(ctx context.Context, id string) (*models.Request, error) {
+	var r models.Request
+	err := l.store.DB(ctx).First(&r, "id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("outbox: request %s: %w", id, models.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("outbox: load request %s: %w", id, err)
+	}
+	return &r, nil
+}

@@ -16,7 +16,7 @@ import (
 // deliver performs one row. It returns the post created, if any, and for
 // the kinds that expand (outbox.Kind.Expands) the rows to queue instead.
 func (w *Worker) deliver(ctx context.Context, m *outbox.Message) (string, []outbox.Message, error) {
-	r, err := w.cfg.Requests.Get(ctx, m.RequestID)
+	r, err := w.request(ctx, m)
 	if errors.Is(err, models.ErrNotFound) {
 		return "", nil, fmt.Errorf("request %s: %w", m.RequestID, errPermanent)
 	}
@@ -57,6 +57,21 @@ func (w *Worker) deliver(ctx context.Context, m *outbox.Message) (string, []outb
 		return id, nil, err
 	}
 	return "", nil, fmt.Errorf("unknown outbox kind %q: %w", m.Kind, errPermanent)
+}
+
+// leanRequests is a loader that can leave the decisions out
+// (outbox.Requests).
+type leanRequests interface {
+	GetWithoutDecisions(ctx context.Context, id string) (*models.Request, error)
+}
+
+// request loads the request m is about, without its decisions when m's
+// kind shows none and the loader can leave them out.
+func (w *Worker) request(ctx context.Context, m *outbox.Message) (*models.Request, error) {
+	if lean, ok := w.cfg.Requests.(leanRequests); ok && !m.Kind.ShowsDecisions() {
+		return lean.GetWithoutDecisions(ctx, m.RequestID)
+	}
+	return w.cfg.Requests.Get(ctx, m.RequestID)
 }
 
 // place finds where the request message goes: the request's thread (its
@@ -103,7 +118,7 @@ func (w *Worker) syncRequestPost(ctx context.Context, m *outbox.Message, r *mode
 		if err != nil {
 			return "", err
 		}
-		if cp, err = w.cfg.Queue.SetChatPost(ctx, r.ID, post.Id, post.ChannelId, post.RootId, now); err != nil {
+		if cp, err = w.cfg.Queue.SetChatPost(ctx, cp, post.Id, post.ChannelId, post.RootId, now); err != nil {
 			return "", err
 		}
 	}

@@ -3,10 +3,13 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/outbox"
 	"github.com/countersign/countersign/models/storetest"
+	"github.com/countersign/countersign/web/mattermost/notify"
 )
 
 // The worker's loader gives what the approval service gives, minus the
@@ -44,6 +47,54 @@ func TestQueueLoaderHasWhatMessagesNeed(t *testing.T) {
 		}
 		if _, err := e.queue.Requests().Get(ctx, "REQ-NOPE"); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("unknown request: %v", err)
+		}
+	})
+}
+
+// The messages loaded without decisions (outbox.Kind.ShowsDecisions
+// false) read the same with and without them: if a renderer starts using
+// decisions, this fails and the kind must load them.
+func TestMessagesLoadedWithoutDecisionsDoNotShowThem(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		r := e.create(t, "restart", 3)
+		e.decide(t, r.ID, "alice", models.VerdictApprove)
+		e.decide(t, r.ID, "bob", models.VerdictDeny)
+		full, err := e.queue.Requests().Get(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lean, err := e.queue.Requests().GetWithoutDecisions(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(full.Decisions) != 2 || len(lean.Decisions) != 0 || lean.State != full.State || lean.ContentHash != full.ContentHash {
+			t.Fatalf("full %d decisions, lean %d; states %s/%s", len(full.Decisions), len(lean.Decisions), full.State, lean.State)
+		}
+		rn := notify.Renderer{PublicURL: publicURL}
+		for _, k := range []outbox.Kind{outbox.KindNotifyApprovers, outbox.KindApproverDM, outbox.KindOutcomeDM} {
+			if k.ShowsDecisions() {
+				t.Fatalf("%s: expected to be loaded without decisions", k)
+			}
+		}
+		if rn.ApproverDM(full) != rn.ApproverDM(lean) {
+			t.Error("the approver DM changes with decisions")
+		}
+		p := outbox.Payload{State: "denied", Actor: "bob", Reason: "not now"}
+		if rn.OutcomeDM(full, p) != rn.OutcomeDM(lean, p) {
+			t.Error("the outcome DM changes with decisions")
+		}
+		dir := notify.PolicyApprovers{Static: []string{"alice", "dave"}, DefaultRoles: []string{"approver"}}
+		a, err1 := dir.ApproverUsernames(ctx, full)
+		c, err2 := dir.ApproverUsernames(ctx, lean)
+		if err1 != nil || err2 != nil || fmt.Sprint(a) != fmt.Sprint(c) {
+			t.Errorf("approvers to notify change with decisions: %v %v (%v %v)", a, c, err1, err2)
+		}
+		for _, k := range []outbox.Kind{outbox.KindRequestPost, outbox.KindDecisionReply, outbox.KindThreadNote, outbox.KindReminderDM, outbox.KindEscalationDM, outbox.KindRemindApprovers, outbox.KindEscalate} {
+			if !k.ShowsDecisions() {
+				t.Errorf("%s must be loaded with its decisions", k)
+			}
 		}
 	})
 }
