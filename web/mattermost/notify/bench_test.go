@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,6 +122,17 @@ func barePosts(b *testing.B, e *env, n int) float64 {
 	return float64(n) / time.Since(start).Seconds()
 }
 
+// cpuTime is the CPU time (user and system) the test process has used:
+// the outbox, SQLite and the in-process fake Mattermost, not PostgreSQL's
+// server processes. Unlike rates, it hardly moves with the machine's load.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // BenchmarkOutboxThroughput drains a backlog of about 1,000 messages with
 // 1, 16 (the default) and 32 deliveries in flight, and compares the rate
 // of messages (posts created) with as many bare HTTP posts sent one after
@@ -132,19 +144,20 @@ func BenchmarkOutboxThroughput(b *testing.B) {
 			b.Run(fmt.Sprintf("db=%s/workers=%d", backend.name, workers), func(b *testing.B) {
 				e, capt := benchEnv(b, backend.open)
 				w := e.workerWith(b, "bench", func(c *notify.WorkerConfig) { c.Concurrency, c.Now = workers, time.Now; shipped(c) })
-				var elapsed time.Duration
+				var elapsed, cpu time.Duration
 				var posts, updates, rows int
 				for range b.N {
 					b.StopTimer()
 					backlog(b, e, capt)
 					e.fake.ResetRequests()
 					b.StartTimer()
-					start := time.Now()
+					start, cpu0 := time.Now(), cpuTime(b)
 					n, err := w.Drain(context.Background())
 					if err != nil {
 						b.Fatal(err)
 					}
 					elapsed += time.Since(start)
+					cpu += cpuTime(b) - cpu0
 					p, u := chatWrites(e)
 					posts, updates, rows = posts+p, updates+u, rows+n
 				}
@@ -153,8 +166,12 @@ func BenchmarkOutboxThroughput(b *testing.B) {
 					b.Fatalf("%d rows left", left)
 				}
 				rate := float64(posts) / elapsed.Seconds()
+				cpu0 := cpuTime(b)
 				bare := barePosts(b, e, posts/b.N)
+				bareCPU := cpuTime(b) - cpu0
 				b.ReportMetric(rate, "msgs/s")
+				b.ReportMetric(float64(cpu.Microseconds())/float64(posts), "cpu_µs/msg")
+				b.ReportMetric(float64(bareCPU.Microseconds())/float64(posts/b.N), "bare_cpu_µs/msg")
 				b.ReportMetric(float64(posts+updates)/elapsed.Seconds(), "writes/s")
 				b.ReportMetric(float64(rows)/elapsed.Seconds(), "rows/s")
 				b.ReportMetric(bare, "bare_msgs/s")
