@@ -50,6 +50,8 @@ type snapshot struct {
 	grants    map[string]grantRow
 	outbox    []outboxRow
 	chatPosts map[string]chatPostRow
+	// executions maps a request to its execution's state.
+	executions map[string]string
 }
 
 // openExisting opens the deployment's database without migrating it.
@@ -80,9 +82,14 @@ func readSnapshot(t testing.TB, dsn string) *snapshot {
 	scan(&grants, `SELECT jti, request_id, state, CASE WHEN redeemed_at IS NULL THEN 0 ELSE 1 END AS redeemed FROM grants`)
 	var chat []chatPostRow
 	scan(&chat, `SELECT request_id, post_id, idem_key FROM request_chat_posts`)
+	var execs []struct{ RequestID, State string }
+	scan(&execs, `SELECT request_id, state FROM executions`)
 	snap := &snapshot{
 		requests: map[string]reqRow{}, byPurpose: map[string][]string{}, idem: map[string]idemRow{},
-		grants: map[string]grantRow{}, chatPosts: map[string]chatPostRow{},
+		grants: map[string]grantRow{}, chatPosts: map[string]chatPostRow{}, executions: map[string]string{},
+	}
+	for _, e := range execs {
+		snap.executions[e.RequestID] = e.State
 	}
 	scan(&snap.events, `SELECT seq, type, request_id, payload FROM audit_events ORDER BY seq`)
 	scan(&snap.outbox, `SELECT id, request_id, kind, state, post_id, idem_key, last_error, attempts FROM outbox_messages ORDER BY id`)
@@ -163,6 +170,31 @@ func (s *snapshot) transitions() map[string][]transition {
 		out[e.RequestID] = append(out[e.RequestID], transition{seq: e.Seq, from: p.From, to: p.To})
 	}
 	return out
+}
+
+// history lists a request's audit events as "seq type [from→to]".
+func (s *snapshot) history(id string) string {
+	var parts []string
+	for _, e := range s.events {
+		if e.RequestID != id {
+			continue
+		}
+		var p struct {
+			From   string `json:"from"`
+			To     string `json:"to"`
+			Reason string `json:"reason"`
+		}
+		_ = json.Unmarshal([]byte(e.Payload), &p)
+		item := fmt.Sprintf("%d %s", e.Seq, e.Type)
+		if p.From != "" {
+			item += fmt.Sprintf(" %s→%s", p.From, p.To)
+		}
+		if p.Reason != "" {
+			item += fmt.Sprintf(" (%s)", p.Reason)
+		}
+		parts = append(parts, item)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // eventsOf counts events of each type per request.
@@ -256,18 +288,18 @@ func checkAll(snap *snapshot, led *ledger, w *world, d *deployment) *problems {
 		}
 		for st, n := range from {
 			if n > 1 {
-				p.add("request with two transitions out of the same state", "%s: %d transitions out of %s: %v", id, n, st, ts)
+				p.add("request with two transitions out of the same state", "%s: %d transitions out of %s; audited: %s", id, n, st, snap.history(id))
 			}
 		}
 		if state != r.State {
-			p.add("stored state differs from the audited path", "%s is %s, audit path ends at %s (%v)", id, r.State, state, ts)
+			p.add("stored state differs from the audited path", "%s is %s, audit path ends at %s; audited: %s", id, r.State, state, snap.history(id))
 		}
 	}
 
 	// Acknowledged cancels, redemptions and results happened.
 	for id := range led.cancelAcks {
 		if r := snap.requests[id]; r.State != "cancelled" {
-			p.add("acknowledged cancel not stored", "%s is %q", id, r.State)
+			p.add("acknowledged cancel not stored", "%s is %q; audited: %s", id, r.State, snap.history(id))
 		}
 	}
 	for id, n := range led.redeemAcks {
@@ -286,9 +318,15 @@ func checkAll(snap *snapshot, led *ledger, w *world, d *deployment) *problems {
 			p.add("grant.redeemed events do not match the grant", "%s: %d events, redeemed=%d", id, n, g.Redeemed)
 		}
 	}
+	// An acknowledged result is recorded; the request ends executed
+	// (the answer may still say approved when only ending it failed: the
+	// execution worker finishes that later, so approved is accepted).
 	for id, st := range led.resultAcks {
-		if r := snap.requests[id]; r.State != st {
-			p.add("acknowledged result not stored", "%s is %s, the answer said %s", id, r.State, st)
+		r := snap.requests[id]
+		if ex := snap.executions[id]; ex != "succeeded" {
+			p.add("acknowledged result not recorded", "%s: execution %q, request %s (answer said %q); audited: %s", id, ex, r.State, st, snap.history(id))
+		} else if r.State != "executed" && r.State != "approved" {
+			p.add("acknowledged result, but the request ended otherwise", "%s is %s (answer said %q); audited: %s", id, r.State, st, snap.history(id))
 		}
 	}
 	runs := map[string]int{}

@@ -151,15 +151,17 @@ func postgresOutage(l *load, set settings, p *proc, rng *rand.Rand) error {
 // every promise and reports the figures.
 func finish(t *testing.T, set settings, name string, d *deployment, l *load) {
 	t.Helper()
+	store := openExisting(t, d.dsn)
 	pending := func() int64 {
-		s := openExisting(t, d.dsn)
-		defer s.Close()
 		var n int64
-		_ = s.DB(context.Background()).Raw(`SELECT COUNT(*) FROM outbox_messages WHERE state = 'pending'`).Scan(&n).Error
+		if err := store.DB(context.Background()).Raw(`SELECT COUNT(*) FROM outbox_messages WHERE state = 'pending'`).Scan(&n).Error; err != nil {
+			return -1
+		}
 		return n
 	}
 	drainTook, drained := waitAll(set.Drain, func() bool { return pending() == 0 })
 	left := pending()
+	_ = store.Close()
 	d.stopAll()
 
 	ok, verify := d.auditVerify()
@@ -223,6 +225,16 @@ func finish(t *testing.T, set settings, name string, d *deployment, l *load) {
 		t.Logf("    faults: %d server kills (kill -9), %d outages in all; recovery mean %s, max %s", l.rec.kills, n, (sum / time.Duration(n)).Round(time.Millisecond), worst.Round(time.Millisecond))
 	}
 	l.rec.mu.Unlock()
+	deferred := 0
+	for id, st := range l.led.resultAcks {
+		if st != "executed" {
+			deferred++
+			t.Logf("    result for %s answered 200 with state %q (ending the request deferred); stored now: %s", id, st, snap.requests[id].State)
+		}
+	}
+	if deferred > 0 {
+		t.Logf("    %d result report(s) answered 200 before the request ended executed", deferred)
+	}
 	oc := snap.outboxCounts()
 	drainWord := fmt.Sprintf("drained in %s", drainTook.Round(time.Millisecond))
 	if !drained {
