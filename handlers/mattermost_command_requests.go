@@ -13,6 +13,7 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/policy"
+	"github.com/countersign/countersign/web/mattermost/notify"
 )
 
 // helpText lists the syntax and only the actions the caller may request.
@@ -116,7 +117,7 @@ func (h *MattermostCommand) cancel(c echo.Context, inv *invocation) error {
 	case errors.Is(err, approval.ErrNotYours):
 		return h.reply(c, fmt.Sprintf("Only the person who made %s (or, for an agent, its sponsor) can cancel it.", r.ID))
 	case errors.Is(err, approval.ErrNotPending):
-		return h.reply(c, fmt.Sprintf("%s is %s, so it can no longer be cancelled. %s", r.ID, r.State, h.requestURL(r.ID)))
+		return h.reply(c, notPendingText(err, r)+" "+h.requestURL(r.ID))
 	}
 	h.log.Error("mattermost command: cancel", "request_id", r.ID, "error", err.Error())
 	return h.reply(c, "Countersign could not cancel the request; nothing changed. Try again in a moment.")
@@ -166,4 +167,22 @@ func summarize(r *models.Request) DecisionSummary {
 		}
 	}
 	return s
+}
+
+// notPendingText tells a canceller who came too late where the request
+// stands now, and who moved it there (another replica may have answered
+// someone else's cancel or decision a moment before).
+func notPendingText(err error, r *models.Request) string {
+	var me *approval.MovedError
+	if !errors.As(err, &me) {
+		return fmt.Sprintf("%s is no longer pending, so it can no longer be cancelled.", r.ID)
+	}
+	s := fmt.Sprintf("%s was already %s", me.ID, me.State)
+	if me.By != "" {
+		s += " by " + notify.Escape(me.By, 80)
+	}
+	if !me.At.IsZero() {
+		s += " at " + me.At.UTC().Format("15:04:05 UTC")
+	}
+	return s + "; nothing changed."
 }

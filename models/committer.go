@@ -32,6 +32,24 @@ type txJob struct {
 	done chan error
 }
 
+// jobContext is the context one job of a batch runs with: the batch's
+// deadline and transaction-local values, and otherwise the job's own
+// values (an idempotency key, a request id), never another job's. The
+// job's own cancellation does not apply: once its turn has come, a job
+// runs to the end so that its caller learns whether it committed.
+type jobContext struct {
+	context.Context // the batch's
+	job             context.Context
+}
+
+// Value implements context.Context.
+func (c jobContext) Value(key any) any {
+	if _, ok := key.(txLocalKey); ok {
+		return c.Context.Value(key)
+	}
+	return c.job.Value(key)
+}
+
 // runJob runs fn, turning a panic into an error so the committer survives.
 func runJob(tx *gorm.DB, j *txJob) (err error) {
 	defer func() {
@@ -61,7 +79,10 @@ func (s *Store) runBatch(first *txJob) {
 		first.done <- err
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(first.ctx), txTimeout)
+	// The batch's own context carries no caller's values: each job runs
+	// with its own (jobContext), and only the deadline and the
+	// transaction-local values are shared.
+	ctx, cancel := context.WithTimeout(context.Background(), txTimeout)
 	defer cancel()
 	ctx, local := withTxLocal(ctx)
 	tx := s.db.WithContext(ctx).Begin()
@@ -69,9 +90,17 @@ func (s *Store) runBatch(first *txJob) {
 		first.done <- fmt.Errorf("store: begin: %w", tx.Error)
 		return
 	}
+	// Lock order (chainhead.go): the chain head before anything else.
+	if s.dialect == DialectPostgres {
+		if _, err := TxChainHead(tx); err != nil {
+			tx.Rollback()
+			first.done <- fmt.Errorf("store: %w", err)
+			return
+		}
+	}
 	// The first job needs no savepoint: if it fails, the whole (one-job)
 	// transaction is rolled back.
-	if err := runJob(tx, first); err != nil {
+	if err := runJob(tx.WithContext(jobContext{Context: ctx, job: first.ctx}), first); err != nil {
 		tx.Rollback()
 		first.done <- err
 		return
@@ -102,7 +131,7 @@ func (s *Store) runBatch(first *txJob) {
 			return
 		}
 		before := local.snapshot()
-		if err := runJob(tx, j); err != nil {
+		if err := runJob(tx.WithContext(jobContext{Context: ctx, job: j.ctx}), j); err != nil {
 			local.restore(before)
 			if rbErr := tx.RollbackTo(sp).Error; rbErr != nil {
 				tx.Rollback()

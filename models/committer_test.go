@@ -102,3 +102,48 @@ func TestWithTxAfterCloseAndCancelledContext(t *testing.T) {
 		t.Fatal("WithTx after Close succeeded")
 	}
 }
+
+type jobKey struct{}
+
+// TestGroupCommitJobsSeeOwnContext runs many writers at once so that they
+// share commits: each must see its own context values (and never another
+// job's), while the transaction-local values are shared by the batch.
+func TestGroupCommitJobsSeeOwnContext(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		const n = 200
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				ctx := context.WithValue(context.Background(), jobKey{}, i)
+				errs <- s.WithTx(ctx, func(tx *gorm.DB) error {
+					if got, _ := tx.Statement.Context.Value(jobKey{}).(int); got != i {
+						return fmt.Errorf("job %d sees the context of job %v", i, tx.Statement.Context.Value(jobKey{}))
+					}
+					if models.Local(tx) == nil {
+						return fmt.Errorf("job %d has no transaction-local values", i)
+					}
+					_, err := audit.Append(tx, time.Now(), audit.Entry{Type: "test", Actor: models.Actor{Type: models.ActorHuman, ID: fmt.Sprintf("u%d", i)}})
+					return err
+				})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var events int64
+		if err := s.DB(context.Background()).Model(&models.AuditEvent{}).Count(&events).Error; err != nil || events != n {
+			t.Fatalf("%d events, want %d (%v)", events, n, err)
+		}
+	})
+}

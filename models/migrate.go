@@ -63,6 +63,10 @@ func SchemaVersion(d Dialect) int {
 // migrate applies pending migrations, each in its own transaction together
 // with its schema_migrations row. On PostgreSQL an advisory lock keeps two
 // starting replicas from migrating at once; on SQLite BEGIN IMMEDIATE does.
+// Migrations run before the store serves anything, in transactions of
+// their own rather than through the group committer: the committer takes
+// the audit chain head first (chainhead.go), and the first migrations
+// create it.
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := loadMigrations(s.dialect)
 	if err != nil {
@@ -73,7 +77,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("store: create schema_migrations: %w", err)
 	}
 	for _, m := range ms {
-		err := s.WithTx(ctx, func(tx *gorm.DB) error {
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			if s.dialect == DialectPostgres {
 				if err := tx.Exec(`SELECT pg_advisory_xact_lock(7460418295)`).Error; err != nil {
 					return err

@@ -1,9 +1,11 @@
 package approval
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -30,9 +32,36 @@ func Canceller(r *models.Request, userID string) (actor models.Actor, ok bool) {
 	return models.Actor{}, false
 }
 
+// MovedError says a request has left pending, so it can no longer be
+// cancelled, and where it stands now: the state, who moved it there and
+// when (from the audit event of that move; By is empty for Countersign's
+// own moves, such as expiry, and when the event cannot be found).
+// It matches ErrNotPending (and so models.ErrConflict).
+type MovedError struct {
+	ID    string
+	State models.State
+	By    string
+	At    time.Time
+}
+
+// Error implements error.
+func (e *MovedError) Error() string {
+	s := fmt.Sprintf("request %s is already %s", e.ID, e.State)
+	if e.By != "" {
+		s += " by " + e.By
+	}
+	return s
+}
+
+// Is matches ErrNotPending and models.ErrConflict.
+func (e *MovedError) Is(target error) bool {
+	return target == ErrNotPending || target == models.ErrConflict
+}
+
 // Cancel withdraws pending request id for the chat account userID, which
 // must be allowed by Canceller; reason is recorded with the audited move.
-// A request that is not pending (or moves meanwhile) is ErrNotPending.
+// A request that is not pending, or that another caller (on any replica)
+// moves first, is a *MovedError telling its state now and who moved it.
 func (s *Service) Cancel(ctx context.Context, id, userID, reason string) (*models.Request, error) {
 	var r models.Request
 	if err := s.store.DB(ctx).Omit("Posts", "ToolCalls", "Decisions").First(&r, "id = ?", id).Error; err != nil {
@@ -46,11 +75,45 @@ func (s *Service) Cancel(ctx context.Context, id, userID, reason string) (*model
 		return nil, fmt.Errorf("approval: cancel %s: %w", id, ErrNotYours)
 	}
 	if r.State != models.StatePending {
-		return nil, fmt.Errorf("approval: cancel %s (%s): %w", id, r.State, ErrNotPending)
+		if err := s.moved(ctx, id); !errors.Is(err, errStillPending) {
+			return nil, err
+		}
 	}
-	out, err := s.Move(ctx, Transition{ID: id, From: models.StatePending, To: models.StateCancelled, Actor: actor, Reason: reason})
-	if errors.Is(err, models.ErrConflict) || errors.Is(err, models.ErrIllegalTransition) {
-		return nil, fmt.Errorf("approval: cancel %s: %w", id, ErrNotPending)
+	// A conflict while the request is still pending means only its version
+	// moved (a decision that did not complete it): try again on the new one.
+	for range 3 {
+		out, err := s.Move(ctx, Transition{ID: id, From: models.StatePending, To: models.StateCancelled, Actor: actor, Reason: reason})
+		if !errors.Is(err, models.ErrConflict) && !errors.Is(err, models.ErrIllegalTransition) {
+			return out, err
+		}
+		if err := s.moved(ctx, id); !errors.Is(err, errStillPending) {
+			return nil, err
+		}
 	}
-	return out, err
+	return nil, fmt.Errorf("approval: cancel %s: the request kept changing: %w", id, models.ErrConflict)
+}
+
+// errStillPending: moved found the request still pending.
+var errStillPending = errors.New("still pending")
+
+// moved reports where request id stands now that it has left pending:
+// its state, and who moved it there, from the audit event of that move.
+func (s *Service) moved(ctx context.Context, id string) error {
+	var r models.Request
+	if err := s.store.DB(ctx).Omit("Posts", "ToolCalls", "Decisions").Select("id", "state").First(&r, "id = ?", id).Error; err != nil {
+		return fmt.Errorf("approval: cancel %s: reload: %w", id, err)
+	}
+	if r.State == models.StatePending {
+		return errStillPending
+	}
+	me := &MovedError{ID: id, State: r.State}
+	var ev models.AuditEvent
+	err := s.store.DB(ctx).Where("request_id = ? AND type = ?", id, "request."+string(r.State)).Order("seq DESC").Limit(1).Find(&ev).Error
+	if err == nil && ev.Seq > 0 {
+		me.At = time.UnixMicro(ev.AtUnixUS).UTC()
+		if ev.ActorType != models.ActorSystem { // "expired by expiry" says nothing
+			me.By = cmp.Or(ev.ActorDisplay, ev.ActorID)
+		}
+	}
+	return fmt.Errorf("approval: cancel: %w", me)
 }

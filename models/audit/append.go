@@ -62,22 +62,13 @@ func appendEvent(tx *gorm.DB, at time.Time, e Entry) (*models.AuditEvent, error)
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	// The head is read (and on PostgreSQL locked) once per transaction;
+	// The head is read (and on PostgreSQL locked) once per transaction —
+	// by the committer, before anything else (models/chainhead.go) — and
 	// later appends in the same group commit take it from the
 	// transaction-local cache, which rolls back with a failed job.
-	local := models.Local(tx)
-	head, cached := cachedHead(local)
-	if !cached {
-		q := `SELECT seq, hash FROM audit_head WHERE id = 1`
-		if pg {
-			q += ` FOR UPDATE`
-		}
-		if err := conn.QueryRowContext(ctx, q).Scan(&head.Seq, &head.Hash); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil, errors.New("audit: chain head row is missing")
-			}
-			return nil, fmt.Errorf("audit: lock chain head: %w", err)
-		}
+	head, err := models.TxChainHead(tx)
+	if err != nil {
+		return nil, err
 	}
 	ev := &models.AuditEvent{
 		Seq:          head.Seq + 1,
@@ -96,7 +87,6 @@ func appendEvent(tx *gorm.DB, at time.Time, e Entry) (*models.AuditEvent, error)
 	ev.Hash = string(NewHasher().Sum(FieldsOf(ev)))
 	args := []any{ev.Seq, ev.AtUnixUS, ev.Type, string(ev.ActorType), ev.ActorID, ev.ActorDisplay, ev.RequestID, ev.Purpose, ev.Action, ev.PolicyRef, ev.Payload, ev.PrevHash, ev.Hash}
 	var res sql.Result
-	var err error
 	if pg {
 		// Insert and head update in one statement: one round trip fewer
 		// while the head is locked.
@@ -113,26 +103,8 @@ func appendEvent(tx *gorm.DB, at time.Time, e Entry) (*models.AuditEvent, error)
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return nil, fmt.Errorf("audit: chain head moved during append (seq %d)", head.Seq)
 	}
-	local.Put(headKey, chainHead{Seq: ev.Seq, Hash: ev.Hash})
+	models.PutTxChainHead(tx, models.ChainHead{Seq: ev.Seq, Hash: ev.Hash})
 	return ev, nil
-}
-
-// headKey names the chain head in the transaction-local cache.
-const headKey = "audit.head"
-
-// chainHead is the last event's sequence number and hash.
-type chainHead struct {
-	Seq  int64
-	Hash string
-}
-
-func cachedHead(l *models.TxLocal) (chainHead, bool) {
-	v, ok := l.Get(headKey)
-	if !ok {
-		return chainHead{}, false
-	}
-	h, ok := v.(chainHead)
-	return h, ok
 }
 
 // FieldsOf returns the hashed fields of a stored event.

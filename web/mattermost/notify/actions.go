@@ -91,7 +91,7 @@ func (a *Actions) Handle(ctx context.Context, in *model.PostActionIntegrationReq
 	moved, err := a.svc.Cancel(ctx, id, in.UserId, "cancelled from Mattermost by "+actor.Display)
 	switch {
 	case errors.Is(err, approval.ErrNotPending):
-		return refuse(msgNotPending, "request not pending", slog.String("request", id))
+		return refuse(notPendingMessage(err), "request not pending", slog.String("request", id))
 	case errors.Is(err, approval.ErrNotYours):
 		return refuse(msgNotYours, "clicker is not the requester", slog.String("request", id))
 	case err != nil:
@@ -105,4 +105,18 @@ func (a *Actions) Handle(ctx context.Context, in *model.PostActionIntegrationReq
 		Update:        &model.Post{Message: a.render.RequestText(moved), Props: RequestProps(moved, cp, a.signer, a.actionURL)},
 		EphemeralText: fmt.Sprintf("Request %s is cancelled.", id),
 	}
+}
+
+// notPendingMessage tells a clicker who came too late where the request
+// stands now and who moved it there.
+func notPendingMessage(err error) string {
+	var me *approval.MovedError
+	if !errors.As(err, &me) {
+		return msgNotPending
+	}
+	s := "This request was already " + string(me.State)
+	if me.By != "" {
+		s += " by " + Escape(me.By, 80)
+	}
+	return s + ", so it cannot be cancelled. Nothing was changed."
 }

@@ -122,7 +122,7 @@ func TestCancelButton(t *testing.T) {
 		}
 
 		replay := click(t, url, req(e.people["carol"].Id, msg.Id, ctxMap))
-		if replay.Update != nil || !strings.Contains(replay.EphemeralText, "no longer pending") {
+		if replay.Update != nil || !strings.Contains(replay.EphemeralText, "already cancelled by carol") {
 			t.Fatalf("replay answered %+v", replay)
 		}
 		e.store.DB(context.Background()).Table("audit_events").Where("request_id = ? AND type = ?", r.ID, "request.cancelled").Count(&n)
