@@ -188,6 +188,9 @@ var (
 	slashCreated   = regexp.MustCompile(`^\*\*(REQ-[0-9A-Z]+)\*\*`)
 	slashCancelled = regexp.MustCompile(`^(REQ-[0-9A-Z]+) is cancelled\.`)
 	slashNoCancel  = regexp.MustCompile(`^(REQ-[0-9A-Z]+) is (\w+), so it can no longer be cancelled`)
+	// slashAlready is the answer of a cancel that lost a race: "REQ-… was
+	// already cancelled by carol at 10:00:01 UTC; nothing changed."
+	slashAlready = regexp.MustCompile(`^(REQ-[0-9A-Z]+) (?:was already (\w+)|is no longer pending)`)
 )
 
 // slashText classifies a slash-command reply that is neither the
@@ -272,16 +275,17 @@ func (l *load) slashCancel(ctx context.Context, replica int, r *created) {
 	user := l.user(r.canceller)
 	o, reply := l.slash(ctx, opSlashCancel, replica, user, "cancel "+r.id, "")
 	if o.class == "" {
-		switch m := slashNoCancel.FindStringSubmatch(reply); {
+		m, already := slashNoCancel.FindStringSubmatch(reply), slashAlready.FindStringSubmatch(reply)
+		switch {
 		case slashCancelled.MatchString(reply):
 			o.class = classAck
 			l.led.ackCancel(r.id)
-		case m != nil && m[2] == "pending":
+		case (m != nil && m[2] == "pending") || (already != nil && already[2] == "pending"):
 			// "REQ-… is pending, so it can no longer be cancelled" is
 			// never true: a pending request can be cancelled.
 			o.class, o.why = classError, "wrong-answer: cancel says \"is pending, so it can no longer be cancelled\""
 			l.led.wrongAnswer("cancel answered \"is pending, so it can no longer be cancelled\"", "cancel %s: %q", r.id, firstLine(reply, 120))
-		case m != nil, strings.Contains(reply, "already cancelled"):
+		case m != nil, already != nil:
 			o.class = classRefused
 		default:
 			slashText(&o, reply)

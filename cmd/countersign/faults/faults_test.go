@@ -4,10 +4,12 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -183,6 +185,11 @@ func finish(t *testing.T, set settings, name string, d *deployment, l *load) {
 		}
 	}
 	probs.report(t)
+	for _, p := range d.procs {
+		for _, line := range logSummary(p.logs(), 8) {
+			t.Logf("    %s log: %s", p.name, line)
+		}
+	}
 
 	outs := l.rec.outcomes()
 	all := summarize(outs)
@@ -244,6 +251,49 @@ func finish(t *testing.T, set settings, name string, d *deployment, l *load) {
 	t.Logf("    outbox: %d done, %d pending, %d failed; %s; %d posts in Mattermost; deadlocks in logs: %d; broken promises: %d",
 		oc["done"], oc["pending"], oc["failed"], drainWord, len(d.w.fake.Posts()), deadlocks, probs.count())
 }
+
+// logSummary counts the server's ERROR log lines by message and error
+// (numbers and ids blanked so alike lines group), most frequent first.
+func logSummary(logs string, n int) []string {
+	counts := map[string]int{}
+	for _, line := range strings.Split(logs, "\n") {
+		var e struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+			Error string `json:"error"`
+		}
+		if json.Unmarshal([]byte(line), &e) != nil || e.Level != "ERROR" {
+			continue
+		}
+		key := e.Msg
+		if e.Error != "" {
+			key += ": " + blankIDs.ReplaceAllString(e.Error, "…")
+		}
+		if len(key) > 240 {
+			key = key[:240] + "…"
+		}
+		counts[key]++
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return counts[keys[i]] > counts[keys[j]] || (counts[keys[i]] == counts[keys[j]] && keys[i] < keys[j])
+	})
+	var out []string
+	for i, k := range keys {
+		if i == n {
+			out = append(out, fmt.Sprintf("… and %d other kinds of ERROR lines", len(keys)-n))
+			break
+		}
+		out = append(out, fmt.Sprintf("ERROR ×%d %s", counts[k], k))
+	}
+	return out
+}
+
+// blankIDs matches request ids, keys and numbers in log errors.
+var blankIDs = regexp.MustCompile(`REQ-[0-9A-Z]+|run-[0-9]+/step-[0-9]+|[0-9a-f]{16,}|[0-9]+(\.[0-9]+)?`)
 
 // lineWith returns the first log line containing s, shortened.
 func lineWith(logs, s string) string {
