@@ -48,10 +48,12 @@ func TestTwoReplicasPostgres(t *testing.T) {
 	w := newWorld(t)
 	d := deploy(t, w, b.DSN(), 2)
 	l := newLoad(d, set.Clients, set.Seed)
-	t.Logf("seed %d (COUNTERSIGN_TEST_FAULTS_SEED repeats the choices), %d clients, %d operations over 2 replicas", set.Seed, set.Clients, set.Ops)
+	t.Logf("seed %d (COUNTERSIGN_TEST_FAULTS_SEED repeats the choices), %d clients, %d operations over 2 replicas, for at least %s so that the sweepers expire grants meanwhile", set.Seed, set.Clients, set.Ops, grantExpiry+5*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	l.run(ctx, set.Clients, set.Ops, set.Seed, nil)
+	start := time.Now()
+	l.seedExpiring(ctx, 64, true)
+	l.run(ctx, set.Clients, set.Ops, set.Seed, after(start.Add(grantExpiry+5*time.Second)))
 	finish(t, set, "two replicas on postgres", d, l)
 }
 
@@ -242,6 +244,13 @@ func finish(t *testing.T, set settings, name string, d *deployment, l *load) {
 	if deferred > 0 {
 		t.Logf("    %d result report(s) answered 200 before the request ended executed", deferred)
 	}
+	swept := 0
+	for _, e := range snap.events {
+		if e.Type == "grant.expired" {
+			swept++
+		}
+	}
+	t.Logf("    sweeper: %d unredeemed grants expired (their requests moved approved → expired)", swept)
 	oc := snap.outboxCounts()
 	drainWord := fmt.Sprintf("drained in %s", drainTook.Round(time.Millisecond))
 	if !drained {

@@ -185,6 +185,51 @@ func (l *load) redeemAndReport(ctx context.Context, rng *rand.Rand, r *created) 
 	}
 }
 
+// grantExpiry is how long after its creation an unredeemed staging grant
+// is expired by the sweeper: its 10 s lifetime, the 30 s leeway granted
+// on exp, and one 5 s sweep.
+const grantExpiry = 45 * time.Second
+
+// seedExpiring creates n auto-approved agent requests (16 at a time)
+// whose grants nobody redeems, so that the sweeper moves them while a
+// later load runs. measured false keeps their calls out of the figures
+// (they are still in the ledger, so the checks cover them).
+func (l *load) seedExpiring(ctx context.Context, n int, measured bool) {
+	main := l.rec
+	if !measured {
+		l.rec = &recorder{}
+	}
+	var wg sync.WaitGroup
+	jobs := make(chan struct{})
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for range jobs {
+				k := l.newAgentKey("staging")
+				l.agentCreateRetrying(ctx, opAgentCreate, i%len(l.d.procs), k)
+			}
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	// These are for the sweeper: keep them out of the redemption pool.
+	l.led.mu.Lock()
+	l.led.approved = nil
+	l.led.mu.Unlock()
+	l.rec = main
+}
+
+// after returns a channel closed at t.
+func after(t time.Time) <-chan struct{} {
+	ch := make(chan struct{})
+	time.AfterFunc(time.Until(t), func() { close(ch) })
+	return ch
+}
+
 // waitAll polls until cond holds or timeout; it returns how long it took
 // and whether cond held.
 func waitAll(timeout time.Duration, cond func() bool) (time.Duration, bool) {
