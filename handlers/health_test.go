@@ -7,17 +7,20 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/countersign/countersign/models/storetest"
 )
 
-// pingFunc adapts a function to Pinger so each test states its database.
+// pingFunc adapts a function to Readiness so each test states its database.
 type pingFunc func(ctx context.Context) error
 
-func (f pingFunc) Ping(ctx context.Context) error { return f(ctx) }
+func (f pingFunc) Ready(ctx context.Context) error { return f(ctx) }
 
 func serve(t *testing.T, h echo.HandlerFunc, path string) *httptest.ResponseRecorder {
 	t.Helper()
@@ -76,10 +79,10 @@ func TestReadyBoundsThePing(t *testing.T) {
 	}), slog.New(slog.DiscardHandler))
 	serve(t, h.Ready, "/readyz")
 	if !hasDeadline {
-		t.Fatal("Ping got a context without deadline; a hung database would hang the probe")
+		t.Fatal("Ready got a context without deadline; a hung database would hang the probe")
 	}
 	if left > defaultReadyTimeout {
-		t.Errorf("Ping may take %v, want at most %v", left, defaultReadyTimeout)
+		t.Errorf("Ready may take %v, want at most %v", left, defaultReadyTimeout)
 	}
 
 	// A database that never answers: the probe gives up when the deadline
@@ -91,5 +94,25 @@ func TestReadyBoundsThePing(t *testing.T) {
 	h.timeout = time.Millisecond
 	if rec := serve(t, h.Ready, "/readyz"); rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("hung database: %d, want 503", rec.Code)
+	}
+}
+
+// TestReadyOnAFullDisk probes a real SQLite store: ready, then 503 while
+// its disk is full (reads still work, changes would fail), then ready
+// again once space is freed.
+func TestReadyOnAFullDisk(t *testing.T) {
+	dir := storetest.SmallDisk(t, 48<<20)
+	s := storetest.OpenDSN(t, "sqlite:"+filepath.Join(dir, "cs.db"))
+	h := NewHealth(s, slog.New(slog.DiscardHandler))
+	if rec := serve(t, h.Ready, "/readyz"); rec.Code != http.StatusOK {
+		t.Fatalf("empty disk: %d", rec.Code)
+	}
+	free := storetest.FillDisk(t, dir)
+	if rec := serve(t, h.Ready, "/readyz"); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("full disk: %d, want 503", rec.Code)
+	}
+	free()
+	if rec := serve(t, h.Ready, "/readyz"); rec.Code != http.StatusOK {
+		t.Fatalf("after freeing space: %d", rec.Code)
 	}
 }

@@ -34,6 +34,8 @@ const (
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
+	// path is the SQLite file (empty for PostgreSQL).
+	path string
 
 	// Write transactions go through one committer goroutine (see
 	// committer.go); other processes sharing the database are kept in line
@@ -144,6 +146,7 @@ func Open(ctx context.Context, opts OpenOptions) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	if dialect == DialectSQLite {
+		s.path = dsn
 		sqlDB.SetMaxOpenConns(8)
 		sqlDB.SetMaxIdleConns(8)
 	} else {
@@ -166,9 +169,27 @@ func Open(ctx context.Context, opts OpenOptions) (*Store, error) {
 		}
 		return s, nil
 	}
+	if dialect == DialectPostgres {
+		// A standby or read-only server is refused before migrating, with
+		// the reason rather than a failed CREATE TABLE.
+		if err := s.Ready(ctx); err != nil {
+			_ = s.Close()
+			return nil, Invalid("database", err.Error())
+		}
+	}
 	if err := s.migrate(ctx); err != nil {
 		_ = s.Close()
+		if sqlitedb.IsReadOnly(err) {
+			return nil, Invalid("database", fmt.Sprintf("%s cannot be written (the file, its -wal or -shm file, or their directory is read-only): %v", dsn, err))
+		}
 		return nil, err
+	}
+	// A store that cannot commit a write (a read-only SQLite file, a full
+	// disk, a standby server) is refused now rather than discovered by the
+	// first person whose approval fails.
+	if err := s.Ready(ctx); err != nil {
+		_ = s.Close()
+		return nil, Invalid("database", err.Error())
 	}
 	return s, nil
 }

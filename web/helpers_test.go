@@ -19,10 +19,10 @@ import (
 	"github.com/countersign/countersign/web"
 )
 
-// fakeDB is a Pinger whose answer the test chooses.
+// fakeDB is a Readiness whose answer the test chooses.
 type fakeDB struct{ err error }
 
-func (f fakeDB) Ping(context.Context) error { return f.err }
+func (f fakeDB) Ready(context.Context) error { return f.err }
 
 // logBuffer collects JSON log lines; safe for the server goroutines in the
 // Serve test.

@@ -21,10 +21,10 @@ import (
 	"github.com/countersign/countersign/static"
 )
 
-// Pinger is what readiness needs from the database (a *sql.DB adapter or
-// the store satisfies it).
-type Pinger interface {
-	Ping(ctx context.Context) error
+// Readiness is what the readiness probe needs from the database
+// (*models.Store satisfies it): whether it can take a change now.
+type Readiness interface {
+	Ready(ctx context.Context) error
 }
 
 // defaultBodyLimit caps request bodies. Approval forms and API calls are
@@ -38,8 +38,9 @@ type Options struct {
 	// Logger receives the JSON request log, errors and panics. Nil means a
 	// JSON logger on stderr.
 	Logger *slog.Logger
-	// DB is pinged by the readiness probe. Required.
-	DB Pinger
+	// DB is asked by the readiness probe whether it can take changes.
+	// Required.
+	DB Readiness
 	// Registry is where the HTTP metrics are registered and what /metrics
 	// exposes. Required: the global default registry is never used, so two
 	// servers in one process (tests) never collide.

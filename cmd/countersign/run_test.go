@@ -288,3 +288,23 @@ func TestAuditVerifyRefusesMissingDatabase(t *testing.T) {
 		t.Fatal("verify created a database file")
 	}
 }
+
+// TestServeRefusesAReadOnlyDatabase: serve exits 2, with one line saying
+// why, when its SQLite file cannot be written (every change would fail).
+func TestServeRefusesAReadOnlyDatabase(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cs.db")
+	s, err := models.Open(context.Background(), models.OpenOptions{DSN: "sqlite:" + path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	storetest.ReadOnlyFile(t, path)
+	cfg := writeFile(t, "listen: 127.0.0.1:0\ndatabase: sqlite:"+path+"\n")
+	code, _, stderr := runCmd("serve", "--config", cfg)
+	if code != exitUsage || !strings.Contains(stderr, "cannot be written") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Fatalf("exit %d, stderr %q; want exit 2 and one line saying the database cannot be written", code, stderr)
+	}
+}
