@@ -34,14 +34,17 @@ func TestChecksCatchBrokenPromises(t *testing.T) {
 	// k-twice made two requests, one without its record.
 	key("k-twice", "p-twice")
 	led.ackCreate(created{id: "REQ-TWICE1", via: "agent", state: "approved", key: "k-twice", purpose: "p-twice"})
-	// k-norec's request has no idempotency record.
+	// k-norec's request has no idempotency record, and a racer of that
+	// key was told 500.
 	key("k-norec", "p-norec")
+	led.failedWith("k-norec", outcome{kind: opAgentSameKey, status: 500, class: classError, why: "http-500"})
 	// REQ-MOVED left pending twice; REQ-CANCEL's cancel was acknowledged
 	// but it is approved (and it has no request.created); REQ-SPENT was
 	// redeemed by two callers.
 	led.ackCreate(created{id: "REQ-MOVED", via: "slash", state: "pending", purpose: "p-moved"})
 	led.ackCreate(created{id: "REQ-CANCEL", via: "slash", state: "pending", purpose: "p-cancel"})
 	led.ackCancel("REQ-CANCEL")
+	led.cancelFailedWith("REQ-MOVED", outcome{kind: opSlashCancel, class: classError, why: "slash: could not cancel"})
 	led.ackRedeem("REQ-SPENT", "jti-1")
 	led.ackRedeem("REQ-SPENT", "jti-1")
 	led.ackResult("REQ-MOVED", "executed")
@@ -73,17 +76,19 @@ func TestChecksCatchBrokenPromises(t *testing.T) {
 		w.fake.AddPost(&model.Post{ChannelId: w.channel.Id, UserId: w.alice.Id, Message: "dup", Props: model.StringInterface{outbox.PropKey: "same-key"}})
 	}
 
-	p := checkAll(snap, led, w, d)
+	p := checkAll(snap, led, w, d, nil)
 	for _, want := range []string{
 		"acknowledged request missing",
 		"idempotency key with more than one request",
 		"agent request stored without its idempotency record",
+		"same Idempotency-Key and body answered 5xx although the key's request was stored (the replay is the answer)",
 		"client told a request id other than the key's record",
 		"acknowledged request without exactly one request.created event",
 		"stored state differs from the audited path",
 		"request with two transitions out of the same state",
 		"transition that does not start where the last ended",
 		"acknowledged cancel not stored",
+		"cancel answered \"could not cancel, try again\" although the request was cancelled (the loser should be told who cancelled it)",
 		"grant redeemed twice (two 200 answers)",
 		"grant.redeemed events do not match the grant",
 		"acknowledged result not recorded",

@@ -214,8 +214,9 @@ func (s *snapshot) eventsOf() map[string]map[string]int {
 
 // checkAll compares what the clients were told (led), what the database
 // holds (snap), what the fake Mattermost received and what the executor
-// ran, and returns every broken promise.
-func checkAll(snap *snapshot, led *ledger, w *world, d *deployment) *problems {
+// ran, and returns every broken promise. during tells whether a call
+// overlapped an outage (nil: none did).
+func checkAll(snap *snapshot, led *ledger, w *world, d *deployment, during func(outcome) bool) *problems {
 	p := &problems{}
 	evs := snap.eventsOf()
 	trans := snap.transitions()
@@ -257,6 +258,17 @@ func checkAll(snap *snapshot, led *ledger, w *world, d *deployment) *problems {
 			p.add("idempotency key with more than one request", "key %s (sent %d times, acknowledged %v): requests %v, %d grants", k.key, k.sent, k.acked, ids, grants)
 		case len(k.acked) > 0 && len(ids) == 0:
 			p.add("idempotency key acknowledged but no request stored", "key %s acknowledged as %v", k.key, k.acked)
+		}
+		// The same key and body return the same request: a call that
+		// lost the race to store it must get the replay, not a 5xx
+		// (outside outages, when the database itself was away).
+		if len(ids) == 1 {
+			for _, o := range k.failed {
+				if during == nil || !during(o) {
+					p.add("same Idempotency-Key and body answered 5xx although the key's request was stored (the replay is the answer)",
+						"key %s: %s at %s; the key's request is %s", k.key, o.why, o.at.Format("15:04:05.000"), ids[0])
+				}
+			}
 		}
 		if len(ids) > 0 && !hasRec {
 			p.add("agent request stored without its idempotency record", "key %s: requests %v", k.key, ids)
@@ -300,6 +312,19 @@ func checkAll(snap *snapshot, led *ledger, w *world, d *deployment) *problems {
 	for id := range led.cancelAcks {
 		if r := snap.requests[id]; r.State != "cancelled" {
 			p.add("acknowledged cancel not stored", "%s is %q; audited: %s", id, r.State, snap.history(id))
+		}
+	}
+	// A cancel that lost the race is told who won ("already cancelled
+	// by …"), not to try again (outside outages).
+	for id, outs := range led.cancelFailed {
+		if snap.requests[id].State != "cancelled" {
+			continue
+		}
+		for _, o := range outs {
+			if during == nil || !during(o) {
+				p.add("cancel answered \"could not cancel, try again\" although the request was cancelled (the loser should be told who cancelled it)",
+					"%s at %s; audited: %s", id, o.at.Format("15:04:05.000"), snap.history(id))
+			}
 		}
 	}
 	for id, n := range led.redeemAcks {

@@ -166,6 +166,9 @@ func (l *load) agentCreate(ctx context.Context, kind string, replica int, k *key
 		l.led.wrongAnswer("409 for the same Idempotency-Key and body", "key %s: 409 %q for the same body", k.key, a.Error)
 	default:
 		l.httpError(&o, c)
+		if c.status >= 500 {
+			l.led.failedWith(k.key, o)
+		}
 	}
 	return o
 }
@@ -289,6 +292,9 @@ func (l *load) slashCancel(ctx context.Context, replica int, r *created) {
 			o.class = classRefused
 		default:
 			slashText(&o, reply)
+			if strings.Contains(reply, "could not cancel") {
+				l.led.cancelFailedWith(r.id, o)
+			}
 		}
 	}
 	l.rec.add(o)

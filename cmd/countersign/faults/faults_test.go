@@ -173,7 +173,7 @@ func finish(t *testing.T, set settings, name string, d *deployment, l *load) {
 		t.Errorf("FAULT CHECK FAILED: audit verify: %s", verify)
 	}
 	snap := readSnapshot(t, d.dsn)
-	probs := checkAll(snap, l.led, d.w, d)
+	probs := checkAll(snap, l.led, d.w, d, l.rec.during)
 	deadlocks := 0
 	for _, p := range d.procs {
 		logs := p.logs()
@@ -302,7 +302,7 @@ func logSummary(logs string, n int) []string {
 }
 
 // blankIDs matches request ids, keys and numbers in log errors.
-var blankIDs = regexp.MustCompile(`REQ-[0-9A-Z]+|run-[0-9]+/step-[0-9]+|[0-9a-f]{16,}|[0-9]+(\.[0-9]+)?`)
+var blankIDs = regexp.MustCompile(`REQ-[0-9A-Z]+|run-[0-9]+/step-[0-9]+|[0-9a-f]{16,}|[0-9]{4,}`)
 
 // lineWith returns the first log line containing s, shortened.
 func lineWith(logs, s string) string {

@@ -115,7 +115,7 @@ func settle(b *testing.B, d *deployment, l *load) (broken, deadlocks int, snap *
 		broken++
 	}
 	snap = readSnapshot(b, d.dsn)
-	p := checkAll(snap, l.led, d.w, d)
+	p := checkAll(snap, l.led, d.w, d, l.rec.during)
 	for _, pr := range d.procs {
 		deadlocks += strings.Count(pr.logs(), "deadlock detected")
 	}

@@ -19,6 +19,8 @@ type keyRecord struct {
 	acked map[string]int
 	// sent counts the calls made with this key.
 	sent int
+	// failed are the calls answered with a 5xx.
+	failed []outcome
 }
 
 // created is a request the server acknowledged.
@@ -50,6 +52,8 @@ type ledger struct {
 	approved []string
 	// cancelAcks counts "is cancelled" answers per request.
 	cancelAcks map[string]int
+	// cancelFailed are cancels answered "could not cancel", by request.
+	cancelFailed map[string][]outcome
 	// redeemAcks counts 200 redemptions per request; redeemJTI is the jti.
 	redeemAcks map[string]int
 	redeemJTI  map[string]string
@@ -65,7 +69,7 @@ type ledger struct {
 func newLedger() *ledger {
 	return &ledger{
 		keys: map[string]*keyRecord{}, requests: map[string]*created{},
-		cancelAcks: map[string]int{}, redeemAcks: map[string]int{}, redeemJTI: map[string]string{},
+		cancelAcks: map[string]int{}, cancelFailed: map[string][]outcome{}, redeemAcks: map[string]int{}, redeemJTI: map[string]string{},
 		resultAcks: map[string]string{}, slashPurposes: map[string]string{},
 	}
 }
@@ -104,6 +108,13 @@ func (l *ledger) ackCreate(c created) {
 			l.approved = append(l.approved, c.id)
 		}
 	}
+}
+
+// failedWith notes a 5xx answer to a call with key.
+func (l *ledger) failedWith(key string, o outcome) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.keys[key].failed = append(l.keys[key].failed, o)
 }
 
 func (l *ledger) sentWith(key string) {
@@ -148,6 +159,12 @@ func (l *ledger) ackCancel(id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.cancelAcks[id]++
+}
+
+func (l *ledger) cancelFailedWith(id string, o outcome) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cancelFailed[id] = append(l.cancelFailed[id], o)
 }
 
 func (l *ledger) ackRedeem(id, jti string) {
