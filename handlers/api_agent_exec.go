@@ -58,8 +58,7 @@ var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 func (h *AgentAPI) readAPIBody(c echo.Context) ([]byte, bool, error) {
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, h.opts.BodyLimit))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if tooLarge(err) {
 			return nil, false, apiFail(c, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("the body is larger than %d bytes", h.opts.BodyLimit))
 		}
 		return nil, false, apiFail(c, http.StatusBadRequest, "", "the body could not be read")

@@ -66,8 +66,7 @@ func (h *AgentAPI) Create(c echo.Context) error {
 	ctx := req.Context()
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, h.opts.BodyLimit))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if tooLarge(err) {
 			return apiFail(c, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("the body is larger than %d bytes", h.opts.BodyLimit))
 		}
 		return apiFail(c, http.StatusBadRequest, "", "the body could not be read")
@@ -101,7 +100,7 @@ func (h *AgentAPI) Create(c echo.Context) error {
 	capt, status, err := h.captureProposal(ctx, a, f.ProposalPostID)
 	if err != nil {
 		h.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "agent api: proposal refused", slog.String("agent", a.Name), slog.String("error", err.Error()))
-		return apiFail(c, status, "proposal_post_id", proposalProblem(status))
+		return apiFail(c, status, "proposal_post_id", proposalProblem(status, err))
 	}
 	in.Source, in.Posts = capt.Source, capt.Posts
 	// The sponsor is configured by username; chat messages (the outcome
@@ -111,7 +110,7 @@ func (h *AgentAPI) Create(c echo.Context) error {
 		if errors.Is(err, models.ErrNotFound) || errors.Is(err, models.ErrInvalid) {
 			return apiFail(c, http.StatusInternalServerError, "", fmt.Sprintf("this agent's sponsor @%s is not a Mattermost user; ask an administrator to fix the agent's registration", a.Sponsor))
 		}
-		return apiFail(c, http.StatusServiceUnavailable, "", proposalProblem(http.StatusServiceUnavailable))
+		return apiFail(c, chatTroubleStatus(err), "", chatTrouble(err)+"; nothing was stored")
 	}
 
 	sub, err := h.svc.Submit(agents.WithIdempotency(ctx, a.Name, key, bodyHash), in, a.Roles)
@@ -222,7 +221,7 @@ func (h *AgentAPI) captureProposal(ctx context.Context, a *agents.Agent, postID 
 	defer cancel()
 	bot, err := h.chat.BotUserID(ctx)
 	if err != nil {
-		return nil, http.StatusServiceUnavailable, err
+		return nil, chatTroubleStatus(err), err
 	}
 	capt, err := h.chat.Capture(ctx, mattermost.CaptureRequest{PostRef: postID, ExcludeUserIDs: []string{bot}})
 	switch {
@@ -232,7 +231,7 @@ func (h *AgentAPI) captureProposal(ctx context.Context, a *agents.Agent, postID 
 	case errors.Is(err, models.ErrForbidden):
 		return nil, http.StatusForbidden, err
 	default:
-		return nil, http.StatusServiceUnavailable, err
+		return nil, chatTroubleStatus(err), err
 	}
 	if err := agents.CheckProposal(a, capt.Trigger); err != nil {
 		return nil, http.StatusForbidden, err
@@ -248,12 +247,14 @@ func (h *AgentAPI) sponsorID(ctx context.Context, a *agents.Agent) (string, erro
 }
 
 // proposalProblem words a refused proposal post.
-func proposalProblem(status int) string {
+func proposalProblem(status int, err error) string {
 	switch status {
 	case http.StatusUnprocessableEntity:
 		return "the proposal post does not exist or Countersign's bot cannot read it"
 	case http.StatusForbidden:
 		return "the proposal post must be written by this agent's own bot account (not another account, not a webhook)"
+	case http.StatusServiceUnavailable:
+		return chatTrouble(err) + "; nothing was stored, try again"
 	}
-	return "Mattermost did not answer in time; nothing was stored, try again"
+	return chatTrouble(err) + "; nothing was stored"
 }

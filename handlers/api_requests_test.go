@@ -283,3 +283,63 @@ func TestAgentWithUnknownSponsorIsRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestAgentToldHowMattermostFailed: an error answer from Mattermost is
+// reported as one (502, with the status), a refused bot token as a matter
+// for an administrator, never as "did not answer in time"; nothing is
+// stored either way.
+func TestAgentToldHowMattermostFailed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newChatEnv(t, b, envOptions{})
+		key := e.agentKey()
+		prop := e.fake.Reply(mmfake.RootPostID, mmfake.TestbotID, "I propose restarting payments-api in prod.")
+		for status, want := range map[int]string{
+			http.StatusInternalServerError: "Mattermost answered with an error (HTTP 500)",
+			http.StatusUnauthorized:        "Mattermost refused Countersign's bot token",
+		} {
+			e.fake.Inject(mmfake.Fault{Method: http.MethodGet, PathPrefix: "/api/v4/posts/", Status: status, Times: 100})
+			code, out := e.api("POST", "/api/v1/requests", key, proposalBody(prop.Id), nil)
+			e.fake.ClearFaults()
+			msg, _ := out["error"].(string)
+			if code != http.StatusBadGateway || !strings.Contains(msg, want) || strings.Contains(msg, "in time") {
+				t.Errorf("Mattermost answering %d: %d %v, want 502 saying %q", status, code, out, want)
+			}
+		}
+		if n := e.count("requests"); n != 0 {
+			t.Fatalf("%d requests stored", n)
+		}
+	})
+}
+
+// TestAgentAPIOversizedChunkedBody: a body sent without a length (chunked)
+// that passes the server's limit while it is read is refused with 413,
+// like one whose declared length is too large; nothing is stored.
+func TestAgentAPIOversizedChunkedBody(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newChatEnv(t, b, envOptions{serverBodyLimit: "32K"})
+		key := e.agentKey()
+		body := `{"action":"restart","purpose":"` + strings.Repeat("x", 40<<10) + `"}`
+		for _, chunked := range []bool{true, false} {
+			req, _ := http.NewRequest(http.MethodPost, e.url+"/api/v1/requests", io.MultiReader(strings.NewReader(body)))
+			if !chunked {
+				req, _ = http.NewRequest(http.MethodPost, e.url+"/api/v1/requests", strings.NewReader(body))
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if (req.ContentLength <= 0) != chunked {
+				t.Fatalf("chunked=%v but the request declares length %d", chunked, req.ContentLength)
+			}
+			if resp.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Errorf("chunked=%v: status %d, want 413", chunked, resp.StatusCode)
+			}
+		}
+		if n := e.count("requests"); n != 0 {
+			t.Fatalf("%d requests stored", n)
+		}
+	})
+}

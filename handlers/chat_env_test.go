@@ -94,6 +94,9 @@ type envOptions struct {
 	cacheTTL time.Duration
 	// sponsor is the registered agent's sponsor; empty means "admin".
 	sponsor string
+	// serverBodyLimit is the whole server's body limit (web.Options);
+	// empty means its default.
+	serverBodyLimit string
 }
 
 func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
@@ -144,7 +147,7 @@ func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
 	})
 	echoSrv, err := web.New(web.Options{
 		Logger: slog.New(slog.DiscardHandler), DB: s, Registry: prometheus.NewRegistry(), PublicURL: e.url,
-		Chat: &web.ChatRoutes{Command: cmd, Agents: api},
+		Chat: &web.ChatRoutes{Command: cmd, Agents: api}, BodyLimit: o.serverBodyLimit,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -142,8 +142,7 @@ func (h *MattermostCommand) Handle(c echo.Context) error {
 	req := c.Request()
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, h.bodyLimit)
 	if err := req.ParseForm(); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if tooLarge(err) {
 			return h.reply(c, "That command is too long for Countersign. Nothing was stored.")
 		}
 		return c.String(http.StatusBadRequest, "bad request")
@@ -207,19 +206,4 @@ func refusal(err error) string {
 		return fmt.Sprintf("Please check %s: %s.", ve.Field, strings.TrimSuffix(ve.Reason, "."))
 	}
 	return "That command could not be understood."
-}
-
-// chatTrouble says briefly why a call to Mattermost failed.
-func chatTrouble(err error) string {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, mattermost.ErrUnavailable):
-		return "Mattermost did not answer in time"
-	case errors.Is(err, mattermost.ErrUnauthorized):
-		return "Countersign's bot token was refused; tell an administrator"
-	case errors.Is(err, models.ErrForbidden):
-		return "Countersign's bot may not read that"
-	case errors.Is(err, models.ErrNotFound):
-		return "not found"
-	}
-	return "Mattermost answered with an error"
 }

@@ -221,6 +221,20 @@ func TestSlashCommandMattermostSlowOrDown(t *testing.T) {
 		if !strings.Contains(cr.Text, "did not answer in time") || !strings.Contains(cr.Text, "Nothing was stored") {
 			t.Fatalf("slow Mattermost: %q", cr.Text)
 		}
+		// An error answer is not "no answer": the person is told which.
+		e.fake.ClearFaults()
+		for status, want := range map[int]string{
+			http.StatusInternalServerError: "Mattermost answered with an error (HTTP 500)",
+			http.StatusUnauthorized:        "Mattermost refused Countersign's bot token; tell an administrator",
+			http.StatusTooManyRequests:     "(HTTP 429)",
+		} {
+			e.fake.Inject(mmfake.Fault{Method: http.MethodGet, PathPrefix: "/api/v4/channels/" + mmfake.ChannelID + "/posts", Status: status, Times: 100})
+			_, cr = e.command(tokenNew, mmfake.CommandFields{Text: "restart web env=prod -- error"})
+			e.fake.ClearFaults()
+			if !strings.Contains(cr.Text, want) || strings.Contains(cr.Text, "in time") || !strings.Contains(cr.Text, "Nothing was stored") {
+				t.Errorf("Mattermost answering %d: %q, want %q", status, cr.Text, want)
+			}
+		}
 		e.fake.Close()
 		_, cr = e.command(tokenNew, mmfake.CommandFields{Text: "restart web env=prod -- down"})
 		if !strings.Contains(cr.Text, "Nothing was stored") {

@@ -132,21 +132,26 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		sql  []string
 		kind audit.ProblemKind
 		seq  int64
+		// good is how many events the report counts as good before the
+		// problem.
+		good int64
 	}{
-		{"modified purpose", []string{`UPDATE audit_events SET purpose = 'nothing to see' WHERE seq = 4`}, audit.ProblemHash, 4},
-		{"modified payload", []string{`UPDATE audit_events SET payload = '{"i":99}' WHERE seq = 7`}, audit.ProblemHash, 7},
-		{"modified time", []string{`UPDATE audit_events SET at_unix_us = at_unix_us + 1 WHERE seq = 2`}, audit.ProblemHash, 2},
-		{"deleted row", []string{`DELETE FROM audit_events WHERE seq = 5`}, audit.ProblemSequence, 6},
-		{"deleted last row", []string{`DELETE FROM audit_events WHERE seq = 10`}, audit.ProblemHead, 10},
-		{"deleted and renumbered", []string{`DELETE FROM audit_events WHERE seq = 5`, shift("seq > 5", -1)}, audit.ProblemLink, 5},
+		{"modified purpose", []string{`UPDATE audit_events SET purpose = 'nothing to see' WHERE seq = 4`}, audit.ProblemHash, 4, 3},
+		{"modified payload", []string{`UPDATE audit_events SET payload = '{"i":99}' WHERE seq = 7`}, audit.ProblemHash, 7, 6},
+		{"modified time", []string{`UPDATE audit_events SET at_unix_us = at_unix_us + 1 WHERE seq = 2`}, audit.ProblemHash, 2, 1},
+		{"deleted row", []string{`DELETE FROM audit_events WHERE seq = 5`}, audit.ProblemSequence, 6, 4},
+		{"deleted rows", []string{`DELETE FROM audit_events WHERE seq IN (5, 6, 7)`}, audit.ProblemSequence, 8, 4},
+		{"deleted first row", []string{`DELETE FROM audit_events WHERE seq = 1`}, audit.ProblemSequence, 2, 0},
+		{"deleted last row", []string{`DELETE FROM audit_events WHERE seq = 10`}, audit.ProblemHead, 10, 9},
+		{"deleted and renumbered", []string{`DELETE FROM audit_events WHERE seq = 5`, shift("seq > 5", -1)}, audit.ProblemLink, 5, 4},
 		{"reordered rows", []string{
 			`UPDATE audit_events SET seq = -3 WHERE seq = 3`,
 			`UPDATE audit_events SET seq = 3 WHERE seq = 4`,
 			`UPDATE audit_events SET seq = 4 WHERE seq = -3`,
-		}, audit.ProblemLink, 3},
-		{"rehashed row without relinking", []string{`UPDATE audit_events SET hash = CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END || substr(hash, 2) WHERE seq = 6`}, audit.ProblemHash, 6},
-		{"inserted row", []string{shift("seq >= 8", 1), forgedInsert}, audit.ProblemLink, 9},
-		{"head edited", []string{`UPDATE audit_head SET seq = 11`}, audit.ProblemHead, 11},
+		}, audit.ProblemLink, 3, 2},
+		{"rehashed row without relinking", []string{`UPDATE audit_events SET hash = CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END || substr(hash, 2) WHERE seq = 6`}, audit.ProblemHash, 6, 5},
+		{"inserted row", []string{shift("seq >= 8", 1), forgedInsert}, audit.ProblemLink, 9, 8},
+		{"head edited", []string{`UPDATE audit_head SET seq = 11`}, audit.ProblemHead, 11, 10},
 	}
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		for _, c := range cases {
@@ -181,6 +186,9 @@ func TestVerifyDetectsTampering(t *testing.T) {
 					}
 					if rep.Problem.Kind != c.kind || rep.Problem.Seq != c.seq {
 						t.Fatalf("workers=%d: want %s at event %d, got %v", workers, c.kind, c.seq, rep.Problem)
+					}
+					if rep.Events != c.good {
+						t.Fatalf("workers=%d: %d good events reported, want %d (%v)", workers, rep.Events, c.good, rep.Problem)
 					}
 				}
 			})

@@ -38,6 +38,10 @@ type Problem struct {
 	Seq    int64
 	Kind   ProblemKind
 	Detail string
+	// want is the sequence number the walk expected where it found the
+	// problem (0 when not from a walk): the events before it are good. It
+	// differs from Seq when a row is missing or repeated.
+	want int64
 }
 
 // Error implements error so callers can return a Problem.
@@ -112,7 +116,7 @@ func VerifyParallel(ctx context.Context, db *sql.DB, workers int) (*Report, erro
 		// between the last row of one and the first row of the next.
 		if i > 0 && r.seen {
 			if r.firstSeq != expect {
-				problems = append(problems, &Problem{Seq: r.firstSeq, Kind: ProblemSequence, Detail: fmt.Sprintf("expected event %d, found %d", expect, r.firstSeq)})
+				problems = append(problems, &Problem{Seq: r.firstSeq, Kind: ProblemSequence, Detail: fmt.Sprintf("expected event %d, found %d", expect, r.firstSeq), want: expect})
 			} else if !bytes.Equal(r.firstPrev, prevLast) {
 				problems = append(problems, &Problem{Seq: r.firstSeq, Kind: ProblemLink,
 					Detail: fmt.Sprintf("previous hash %.16s… does not match event %d (%.16s…)", r.firstPrev, expect-1, prevLast)})
@@ -132,10 +136,21 @@ func VerifyParallel(ctx context.Context, db *sql.DB, workers int) (*Report, erro
 			if pa.Seq != pb.Seq {
 				return pa.Seq < pb.Seq
 			}
-			return kindOrder[pa.Kind] < kindOrder[pb.Kind]
+			if pa.Kind != pb.Kind {
+				return kindOrder[pa.Kind] < kindOrder[pb.Kind]
+			}
+			// A range that starts after missing rows expects its own first
+			// event; the join with the range before knows the true one.
+			return pa.want < pb.want
 		})
 		rep.Problem = problems[0]
+		// The good events are those before the one the walk expected
+		// there: after a deleted event 42, event 43 is found where 42 was
+		// expected, and 41 events are good, not 42.
 		rep.Events = rep.Problem.Seq - 1
+		if rep.Problem.want > 0 {
+			rep.Events = rep.Problem.want - 1
+		}
 		if rep.Events < 0 {
 			rep.Events = 0
 		}
@@ -206,7 +221,7 @@ func (r *rangeResult) walk(ctx context.Context, db *sql.DB) error {
 		}
 		switch {
 		case f.Seq != want:
-			r.problem = &Problem{Seq: f.Seq, Kind: ProblemSequence, Detail: fmt.Sprintf("expected event %d, found %d", want, f.Seq)}
+			r.problem = &Problem{Seq: f.Seq, Kind: ProblemSequence, Detail: fmt.Sprintf("expected event %d, found %d", want, f.Seq), want: want}
 		case !bytes.Equal(f.PrevHash, prev):
 			r.problem = &Problem{Seq: f.Seq, Kind: ProblemLink, Detail: fmt.Sprintf("previous hash %.16s… does not match event %d (%.16s…)", f.PrevHash, want-1, prev)}
 		default:

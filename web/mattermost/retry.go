@@ -91,6 +91,11 @@ func (s *stopped) Error() string {
 // Unwrap exposes the context's error and the last failure's cause.
 func (s *stopped) Unwrap() []error { return []error{s.cause, s.last.Err} }
 
+// Last is the last attempt's failure: its status tells whether Mattermost
+// answered with errors (5xx, 429) before the caller gave up, or never
+// answered at all.
+func (s *stopped) Last() *Error { return s.last }
+
 // isStatus reports whether err is a call failure that ended with status.
 func isStatus(err error, status int) bool {
 	var e *Error
