@@ -53,7 +53,9 @@ func TestTwoReplicasPostgres(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	l.seedExpiring(ctx, 64, true)
-	l.run(ctx, set.Clients, set.Ops, set.Seed, after(start.Add(grantExpiry+5*time.Second)))
+	if err := l.run(ctx, set.Clients, set.Ops, set.Seed, after(start.Add(grantExpiry+5*time.Second))); err != nil {
+		t.Errorf("%v; logs: %s", err, d.procs[0].logTail(10))
+	}
 	finish(t, set, "two replicas on postgres", d, l)
 }
 
@@ -72,7 +74,9 @@ func runKillScenario(t *testing.T, set settings, name, dsn string, killPostgres 
 		for i := 0; i < set.Kills && ctx.Err() == nil; i++ {
 			time.Sleep(time.Duration(500+rng.IntN(2000)) * time.Millisecond)
 			if err := killAndRestart(l, d.procs[0], rng); err != nil {
+				// The server is gone for good: stop the load too.
 				t.Error(err)
+				cancel()
 				return
 			}
 		}
@@ -80,10 +84,14 @@ func runKillScenario(t *testing.T, set settings, name, dsn string, killPostgres 
 			time.Sleep(time.Duration(500+rng.IntN(1500)) * time.Millisecond)
 			if err := postgresOutage(l, set, d.procs[0], rng); err != nil {
 				t.Error(err)
+				cancel()
 			}
 		}
 	}()
-	l.run(ctx, set.Clients, set.Ops, set.Seed, killerDone)
+	if err := l.run(ctx, set.Clients, set.Ops, set.Seed, killerDone); err != nil {
+		t.Errorf("%v; logs: %s", err, d.procs[0].logTail(10))
+		cancel()
+	}
 	<-killerDone
 	finish(t, set, name, d, l)
 }
@@ -182,8 +190,8 @@ func finish(t *testing.T, set settings, name string, d *deployment, l *load) {
 		if n > 0 {
 			probs.add("deadlocks in the server log", "%s: %d lines with \"deadlock detected\", e.g. %s", p.name, n, lineWith(logs, "deadlock detected"))
 		}
-		if strings.Contains(logs, "panic:") || strings.Contains(logs, "goroutine ") {
-			probs.add("panic in the server log", "%s: %s", p.name, lineWith(logs, "panic"))
+		if m := panicked.FindString(logs); m != "" {
+			probs.add("panic in the server log", "%s: %s", p.name, m)
 		}
 	}
 	probs.report(t)
@@ -300,6 +308,9 @@ func logSummary(logs string, n int) []string {
 	}
 	return out
 }
+
+// panicked finds a Go panic or stack dump in a log.
+var panicked = regexp.MustCompile(`(?m)^(panic: .*|goroutine [0-9]+ \[.*)$`)
 
 // blankIDs matches request ids, keys and numbers in log errors.
 var blankIDs = regexp.MustCompile(`REQ-[0-9A-Z]+|run-[0-9]+/step-[0-9]+|[0-9a-f]{16,}|[0-9]{4,}`)

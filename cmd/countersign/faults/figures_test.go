@@ -156,7 +156,9 @@ func benchCreate(b *testing.B, set settings, kind, be string, ops int) figureRow
 	d := deploy(b, w, backendDSN(b, be), 1)
 	l := newLoad(d, set.Clients, set.Seed)
 	l.mix = createMix(kind)
-	l.run(context.Background(), set.Clients, ops, set.Seed, nil)
+	if err := l.run(context.Background(), set.Clients, ops, set.Seed, nil); err != nil {
+		b.Fatal(err)
+	}
 	s := summarize(l.rec.outcomes())
 	row := report(b, fmt.Sprintf("%s create, %d clients, %s", kind, set.Clients, be), "", s)
 	broken, _, _ := settle(b, d, l)
@@ -164,7 +166,9 @@ func benchCreate(b *testing.B, set settings, kind, be string, ops int) figureRow
 	echo := newEcho(b)
 	el := newLoad(&deployment{t: b, w: w, procs: []*proc{{base: echo.URL}}, apiKey: "echo"}, set.Clients, set.Seed)
 	el.mix = createMix(kind)
-	el.run(context.Background(), set.Clients, ops, set.Seed, nil)
+	if err := el.run(context.Background(), set.Clients, ops, set.Seed, nil); err != nil {
+		b.Fatal(err)
+	}
 	es := summarize(el.rec.outcomes())
 	ratio := s.throughput / es.throughput
 	b.ReportMetric(es.throughput, "echo-ops/s")
@@ -237,7 +241,9 @@ func benchMixed(b *testing.B, set settings, replicas, ops int) figureRow {
 	// (they expire 40–45 s after their creation; the load takes 10–20 s).
 	l.seedExpiring(context.Background(), 200, false)
 	time.Sleep(grantExpiry - 15*time.Second)
-	l.run(context.Background(), set.Clients, ops, set.Seed, nil)
+	if err := l.run(context.Background(), set.Clients, ops, set.Seed, nil); err != nil {
+		b.Fatal(err)
+	}
 	s := summarize(l.rec.outcomes())
 	row := report(b, fmt.Sprintf("mixed load, %d clients, %d replica(s) on postgres", set.Clients, replicas), fmt.Sprintf("-%dr", replicas), s)
 	broken, deadlocks, snap := settle(b, d, l)

@@ -4,6 +4,7 @@ package faults
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -51,9 +52,29 @@ func newLoad(d *deployment, clients int, seed int64) *load {
 	}
 }
 
+// stallAfter ends a load that got no answer at all for this long (a
+// server that died on its own), instead of waiting for the test timeout.
+const stallAfter = 90 * time.Second
+
 // run starts clients goroutines that pick operations until ops answered
-// operations are done and until (when not nil) keepGoing is closed.
-func (l *load) run(ctx context.Context, clients, ops int, seed int64, keepGoing <-chan struct{}) {
+// operations are done and until (when not nil) keepGoing is closed. It
+// returns an error when no call was answered for stallAfter.
+func (l *load) run(ctx context.Context, clients, ops int, seed int64, keepGoing <-chan struct{}) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stalled atomic.Bool
+	go func() {
+		last, since := l.rec.answered.Load(), time.Now()
+		for ctx.Err() == nil {
+			time.Sleep(time.Second)
+			if n := l.rec.answered.Load(); n != last {
+				last, since = n, time.Now()
+			} else if time.Since(since) > stallAfter {
+				stalled.Store(true)
+				cancel()
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	for i := 0; i < clients; i++ {
 		wg.Add(1)
@@ -82,6 +103,10 @@ func (l *load) run(ctx context.Context, clients, ops int, seed int64, keepGoing 
 		}(i)
 	}
 	wg.Wait()
+	if stalled.Load() {
+		return fmt.Errorf("load stalled: no call answered for %s (%d answered before)", stallAfter, l.rec.answered.Load())
+	}
+	return nil
 }
 
 // replica picks the replica a call goes to.
