@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/outbox"
@@ -32,9 +33,11 @@ type (
 		Redeemed              int
 	}
 	outboxRow struct {
-		ID                                                 int64
-		RequestID, Kind, State, PostID, IdemKey, LastError string
-		Attempts                                           int
+		ID                                                       int64
+		RequestID, Lane, Kind, State, PostID, IdemKey, LastError string
+		LeaseOwner                                               string
+		Attempts                                                 int
+		NextAttemptUS, LeaseUntilUS                              int64
 	}
 	chatPostRow struct {
 		RequestID, PostID, IdemKey string
@@ -92,7 +95,7 @@ func readSnapshot(t testing.TB, dsn string) *snapshot {
 		snap.executions[e.RequestID] = e.State
 	}
 	scan(&snap.events, `SELECT seq, type, request_id, payload FROM audit_events ORDER BY seq`)
-	scan(&snap.outbox, `SELECT id, request_id, kind, state, post_id, idem_key, last_error, attempts FROM outbox_messages ORDER BY id`)
+	scan(&snap.outbox, `SELECT id, request_id, lane, kind, state, post_id, idem_key, last_error, lease_owner, attempts, next_attempt_us, lease_until_us FROM outbox_messages ORDER BY id`)
 	for _, r := range reqs {
 		snap.requests[r.ID] = r
 		snap.byPurpose[r.Purpose] = append(snap.byPurpose[r.Purpose], r.ID)
@@ -401,6 +404,42 @@ func checkOutbox(p *problems, snap *snapshot, w *world) {
 			p.add("request message recorded but not in Mattermost", "%s → %s", c.RequestID, c.PostID)
 		}
 	}
+}
+
+// pendingSummary groups the rows still pending by kind, whether they were
+// tried, their last error and whether they are due, for the report.
+func (s *snapshot) pendingSummary(now time.Time) []string {
+	type group struct {
+		n      int
+		oldest int64
+	}
+	groups := map[string]*group{}
+	for _, r := range s.outbox {
+		if r.State != string(outbox.StatePending) {
+			continue
+		}
+		due := "due"
+		if r.NextAttemptUS > now.UnixMicro() {
+			due = "waiting for its next attempt"
+		}
+		lease := ""
+		if r.LeaseUntilUS > now.UnixMicro() {
+			lease = ", leased"
+		}
+		key := fmt.Sprintf("%s, %d attempts, %s%s, last error %q", r.Kind, r.Attempts, due, lease, firstLine(r.LastError, 80))
+		g := groups[key]
+		if g == nil {
+			g = &group{oldest: r.ID}
+			groups[key] = g
+		}
+		g.n++
+	}
+	var out []string
+	for k, g := range groups {
+		out = append(out, fmt.Sprintf("%d × %s (e.g. row %d)", g.n, k, g.oldest))
+	}
+	sort.Strings(out)
+	return out
 }
 
 // outboxCounts counts rows by state.

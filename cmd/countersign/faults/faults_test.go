@@ -175,6 +175,7 @@ func finish(t *testing.T, set settings, name string, d *deployment, l *load) {
 	left := pending()
 	_ = store.Close()
 	d.stopAll()
+	stoppedAt := time.Now()
 
 	ok, verify := d.auditVerify()
 	if !ok {
@@ -267,6 +268,11 @@ func finish(t *testing.T, set settings, name string, d *deployment, l *load) {
 	t.Logf("    requests: %d (%s); acknowledged creates %d over %d idempotency keys; audit: %s", len(snap.requests), snap.stateCounts(), len(l.led.requests), len(l.led.keys), verify)
 	t.Logf("    outbox: %d done, %d pending, %d failed; %s; %d posts in Mattermost; deadlocks in logs: %d; broken promises: %d",
 		oc["done"], oc["pending"], oc["failed"], drainWord, len(d.w.fake.Posts()), deadlocks, probs.count())
+	if !drained {
+		for _, line := range snap.pendingSummary(stoppedAt) {
+			t.Logf("      still pending: %s", line)
+		}
+	}
 }
 
 // logSummary counts the server's ERROR log lines by message and error
