@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/policy"
 )
@@ -94,20 +96,37 @@ func policyPayload(r *models.Request) map[string]any {
 
 // roleCondition is the SQL form of mayDecide without the escalation time:
 // requests without their own approver roles when a holds a configured
-// approver role, and requests naming one of a's roles as approver or
-// escalation role. Empty when a can decide nothing.
+// approver role, and requests naming one of a's roles, exactly, as
+// approver or escalation role (request_roles). Empty when a can decide
+// nothing.
 func (s *Service) roleCondition(a Approver) (string, []any) {
 	var conds []string
 	var args []any
 	if s.cfg.mayDecide(a) {
 		conds = append(conds, "approver_roles = ''")
 	}
-	for _, r := range a.Roles {
-		conds = append(conds, "(' ' || approver_roles || ' ') LIKE ?", "(' ' || escalate_roles || ' ') LIKE ?")
-		args = append(args, "% "+r+" %", "% "+r+" %")
+	if len(a.Roles) > 0 {
+		conds = append(conds, "EXISTS (SELECT 1 FROM request_roles rr WHERE rr.request_id = requests.id AND rr.role IN ?)")
+		args = append(args, a.Roles)
 	}
 	if len(conds) == 0 {
 		return "", nil
 	}
 	return "(" + strings.Join(conds, " OR ") + ")", args
+}
+
+// insertRoles records the roles that may decide r, one row each, in tx:
+// the index roleCondition matches exactly.
+func insertRoles(tx *gorm.DB, r *models.Request) error {
+	for _, set := range []struct {
+		roles      []string
+		escalation bool
+	}{{r.ApproverRoles, false}, {r.EscalateRoles, true}} {
+		for _, role := range slices.Compact(slices.Sorted(slices.Values(set.roles))) {
+			if err := tx.Exec(`INSERT INTO request_roles (request_id, role, escalation) VALUES (?, ?, ?)`, r.ID, role, set.escalation).Error; err != nil {
+				return fmt.Errorf("insert decider role %q: %w", role, err)
+			}
+		}
+	}
+	return nil
 }

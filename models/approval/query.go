@@ -155,8 +155,8 @@ func (s *Service) ListActionable(ctx context.Context, a Approver, f Filter) (*Pa
 	if err != nil {
 		return nil, err
 	}
-	// The SQL role match is a superset (escalation time, LIKE wildcards);
-	// the domain rule has the last word.
+	// The SQL role match leaves out the escalation time (an escalation
+	// role counts only once it is due); the domain rule has the last word.
 	p.Items = slices.DeleteFunc(p.Items, func(r models.Request) bool { return !s.mayDecide(&r, a) })
 	return p, nil
 }

@@ -98,6 +98,9 @@ func (s *Service) insert(tx *gorm.DB, req *models.Request, posts []models.Conver
 	if err := tx.Omit("Posts", "ToolCalls", "Decisions").Create(req).Error; err != nil {
 		return fmt.Errorf("insert request: %w", err)
 	}
+	if err := insertRoles(tx, req); err != nil {
+		return err
+	}
 	if len(posts) > 0 {
 		if err := tx.CreateInBatches(posts, 200).Error; err != nil {
 			return fmt.Errorf("insert conversation: %w", err)
