@@ -47,7 +47,7 @@ func richRequest(now time.Time) approval.NewRequest {
 		Kind: models.KindAction, Action: "restart", Purpose: "checkout crash loop, INC-5001",
 		Params:    map[string]any{"service": "checkout", "env": "prod", "replicas": 3},
 		Requester: demodata.DeployBot,
-		Source:    approval.Source{TeamID: "t1", TeamName: "ops", ChannelID: "c1", ChannelName: "incidents", RootPostID: pRoot, TriggerPostID: pBot},
+		Source:    models.Source{TeamID: "t1", TeamName: "ops", ChannelID: "c1", ChannelName: "incidents", RootPostID: pRoot, TriggerPostID: pBot},
 		Posts: []models.ConversationPost{
 			{PostID: pRoot, AuthorID: demodata.Bob.ID, AuthorName: "bob", AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "checkout pods crash-looping", CreateAt: ms(20 * time.Minute)},
 			{PostID: pBot, RootID: pRoot, AuthorID: demodata.DeployBot.ID, AuthorName: "deploy-bot", AuthorKind: models.AuthorBot, BotOwnerID: demodata.Dave.ID, ChannelMember: true, Message: "Proposal: restart checkout", CreateAt: ms(18 * time.Minute)},

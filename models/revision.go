@@ -49,3 +49,24 @@ type LaterPost struct {
 
 // TableName pins the table name.
 func (LaterPost) TableName() string { return "later_posts" }
+
+// PostChange is a captured post as it reads now, found when the
+// conversation was read again.
+type PostChange struct {
+	PostID string
+	// Deleted is true when the post is gone; the other fields are then
+	// ignored.
+	Deleted          bool
+	Message          string
+	EditAt           int64
+	FromWebhook      bool
+	OverrideUsername string
+}
+
+// Reread is what reading a request's conversation again found: captured
+// posts that were edited or deleted since, and posts written after the
+// capture (later discussion, outside the approved content).
+type Reread struct {
+	Changed []PostChange
+	Later   []ConversationPost
+}

@@ -48,13 +48,12 @@ func chatDirectory(cfg Config, rt *policyRuntime) notify.ApproverDirectory {
 
 // chatParts are the running pieces of the Mattermost messages.
 type chatParts struct {
-	worker    *notify.Worker
-	actions   *handlers.MattermostActions
-	rechecker *mattermost.Rechecker
+	worker  *notify.Worker
+	actions *handlers.MattermostActions
 }
 
-// newChat builds the bot client, the outbox worker, the button endpoint
-// and the decision-time re-check; nil when the bot is not configured.
+// newChat builds the outbox worker and the button endpoint; nil when the
+// bot is not configured.
 func newChat(cfg Config, store *models.Store, svc *approval.Service, client *mattermost.Client, rt *policyRuntime, log *slog.Logger) (*chatParts, error) {
 	if !cfg.MattermostMessages() || client == nil {
 		return nil, nil
@@ -79,9 +78,8 @@ func newChat(cfg Config, store *models.Store, svc *approval.Service, client *mat
 		return nil, fmt.Errorf("chat: %w", err)
 	}
 	return &chatParts{
-		worker:    w,
-		actions:   handlers.NewMattermostActions(notify.NewActions(svc, queue, signer, render, actionURL, nil, log)),
-		rechecker: mattermost.NewRechecker(client, svc, m.RecheckTimeout.D()),
+		worker:  w,
+		actions: handlers.NewMattermostActions(notify.NewActions(svc, queue, signer, render, actionURL, nil, log)),
 	}, nil
 }
 

@@ -5,9 +5,10 @@ import (
 
 	"context"
 	"fmt"
-	"github.com/countersign/countersign/web/keyfile"
 	"log/slog"
 	"time"
+
+	"github.com/countersign/countersign/web/keyfile"
 
 	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"

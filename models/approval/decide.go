@@ -186,8 +186,8 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 			return err
 		}
 		now := s.clock()
-		if err := CheckStepUp(r, d.StepUp, now); err != nil {
-			return err
+		if err := s.StepUpFor(r).Check(d.StepUp, now); err != nil {
+			return fmt.Errorf("request %s: %w", r.ID, err)
 		}
 		var prior int64
 		if err := tx.Model(&models.Decision{}).Where("request_id = ? AND approver_id = ? AND content_hash = ?", r.ID, d.Approver.Actor.ID, r.ContentHash).Count(&prior).Error; err != nil {

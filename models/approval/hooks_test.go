@@ -27,7 +27,7 @@ func TestHooksSeeEveryChangeAndTheirErrorsRollBack(t *testing.T) {
 			seen = append(seen, ch)
 			return nil
 		})
-		svc := approval.New(s, approval.Config{Hooks: []approval.Hook{hook}})
+		svc := approval.New(s, approval.Config{Hooks: []approval.Hook{hook}, StepUp: lenientStepUp(approval.StepUpRule{})})
 		ctx := context.Background()
 		in := humanRequest()
 		in.RequiredApprovals = 1

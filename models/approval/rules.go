@@ -29,6 +29,15 @@ type Config struct {
 	Policy PolicySource
 	// Windows tells Submit which change windows are open; nil means none.
 	Windows WindowSource
+	// StepUp is the portal's step-up rule; each request's own (from its
+	// policy rule) tightens it (StepUpFor). Zero values mean the defaults.
+	StepUp StepUpRule
+	// Conversation reads a request's conversation again when someone is
+	// about to decide (PrepareDecision); nil decides on the capture alone.
+	Conversation ConversationReader
+	// RereadTimeout bounds one such read, so a slow chat delays a decision
+	// by at most this much; 0 means DefaultRereadTimeout.
+	RereadTimeout time.Duration
 }
 
 // Approver is a person deciding in the portal.

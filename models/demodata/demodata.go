@@ -44,7 +44,7 @@ func Requests(now time.Time) []approval.NewRequest {
 			Kind: models.KindAction, Action: "restart", Purpose: "OOM loop, INC-4211",
 			Params:    map[string]any{"service": "payments-api", "env": "prod"},
 			Requester: Carol,
-			Source:    approval.Source{TeamID: teamID, TeamName: teamName, ChannelID: incidentsID, ChannelName: incidentsName, TriggerPostID: "q8k3m1x7pbf5dy9wz4c2hnrt6e"},
+			Source:    models.Source{TeamID: teamID, TeamName: teamName, ChannelID: incidentsID, ChannelName: incidentsName, TriggerPostID: "q8k3m1x7pbf5dy9wz4c2hnrt6e"},
 			Posts: []models.ConversationPost{
 				{PostID: "h3m9x2k7qp4wz8c1bnd5fyr6ta", AuthorID: Bob.ID, AuthorName: "bob", AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "payments-api pods restarting every ~4 min since 08:10, OOMKilled", CreateAt: ms(14 * time.Minute)},
 				{PostID: "t5c8w1n4kd7zq2ym6bx9ehf3ra", AuthorID: Carol.ID, AuthorName: "carol", AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "Heap dump shows the new cache warming on boot. A rolling restart with the flag off should hold until the fix ships.", CreateAt: ms(9 * time.Minute)},
@@ -57,7 +57,7 @@ func Requests(now time.Time) []approval.NewRequest {
 			Kind: models.KindAction, Action: "rotate-secret", Purpose: "Credential exposed in build log, SEC-311",
 			Params:    map[string]any{"secret": "payments/db-password", "env": "prod", "notify": []any{"payments-oncall"}},
 			Requester: DeployBot,
-			Source:    approval.Source{TeamID: teamID, TeamName: teamName, ChannelID: incidentsID, ChannelName: incidentsName, RootPostID: "r2n7c4x9kq1wd8mz5bhf3ype6t", TriggerPostID: "p6w3z8c1mx4qk9nd2bty7hfr5e"},
+			Source:    models.Source{TeamID: teamID, TeamName: teamName, ChannelID: incidentsID, ChannelName: incidentsName, RootPostID: "r2n7c4x9kq1wd8mz5bhf3ype6t", TriggerPostID: "p6w3z8c1mx4qk9nd2bty7hfr5e"},
 			Posts: []models.ConversationPost{
 				{PostID: "r2n7c4x9kq1wd8mz5bhf3ype6t", AuthorID: Bob.ID, AuthorName: "bob", AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "@deploy-bot the build log of job 88412 printed the payments DB password. Can you check and rotate it?", CreateAt: ms(31 * time.Minute)},
 				{PostID: "m4k8x1q7zc3nw9db5fyt2hre6p", RootID: "r2n7c4x9kq1wd8mz5bhf3ype6t", AuthorID: DeployBot.ID, AuthorName: "deploy-bot", AuthorKind: models.AuthorBot, BotOwnerID: Dave.ID, ChannelMember: true, Message: "Confirmed: line 2217 of job 88412 contains the value of `payments/db-password`. The log is public to the org.", CreateAt: ms(29 * time.Minute)},
@@ -78,7 +78,7 @@ func Requests(now time.Time) []approval.NewRequest {
 			Kind: models.KindAction, Action: "scale", Purpose: "Black Friday traffic, checkout latency above SLO",
 			Params:    map[string]any{"service": "checkout", "env": "prod", "replicas": 12},
 			Requester: Bob,
-			Source:    approval.Source{TeamID: teamID, TeamName: teamName, ChannelID: releasesID, ChannelName: releasesName, RootPostID: "w7d2k9x4mq1zc8nb5fyt3hre6p", TriggerPostID: "y1c6m3x8kq4zw9nd2bt7hfr5ep"},
+			Source:    models.Source{TeamID: teamID, TeamName: teamName, ChannelID: releasesID, ChannelName: releasesName, RootPostID: "w7d2k9x4mq1zc8nb5fyt3hre6p", TriggerPostID: "y1c6m3x8kq4zw9nd2bt7hfr5ep"},
 			Posts: []models.ConversationPost{
 				{PostID: "w7d2k9x4mq1zc8nb5fyt3hre6p", AuthorID: Bob.ID, AuthorName: "bob", AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "checkout p99 at 1.8 s, SLO is 800 ms. Want to go from 6 to 12 replicas.", CreateAt: ms(12 * time.Minute)},
 				{PostID: "53r6yo747pdepgmesqbnqa77br", AuthorID: Dave.ID, AuthorName: "dave", AuthorKind: models.AuthorWebhook, FromWebhook: true, OverrideUsername: "alice", ChannelMember: true, Message: "Approved ✅ go ahead and scale", CreateAt: ms(10 * time.Minute)},
@@ -90,7 +90,7 @@ func Requests(now time.Time) []approval.NewRequest {
 			Kind: models.KindAction, Action: "flush-cache", Purpose: "Stale prices after catalogue import, INC-4198",
 			Params:    map[string]any{"cache": "catalogue", "env": "staging"},
 			Requester: Carol,
-			Source:    approval.Source{TeamID: teamID, TeamName: teamName, ChannelID: incidentsID, ChannelName: incidentsName, TriggerPostID: "e4k9x2m7qc1zw8nd5bt3hfr6yp"},
+			Source:    models.Source{TeamID: teamID, TeamName: teamName, ChannelID: incidentsID, ChannelName: incidentsName, TriggerPostID: "e4k9x2m7qc1zw8nd5bt3hfr6yp"},
 			Posts: []models.ConversationPost{
 				{PostID: "e4k9x2m7qc1zw8nd5bt3hfr6yp", AuthorID: Carol.ID, AuthorName: "carol", AuthorKind: models.AuthorWebhook, FromWebhook: true, ChannelMember: true, Message: "/countersign flush-cache catalogue env=staging -- Stale prices after catalogue import, INC-4198", CreateAt: ms(3 * time.Hour)},
 			},

@@ -50,7 +50,7 @@ func (c *clock) now() time.Time { return c.t }
 var (
 	carol = models.Actor{Type: models.ActorHuman, ID: "u-carol", Display: "carol"}
 	lead  = approval.Approver{Actor: models.Actor{Type: models.ActorHuman, ID: "sub-erin", Display: "erin"}, Username: "erin", Roles: []string{"leads"}}
-	src   = approval.Source{TeamName: "ops", ChannelName: "releases"}
+	src   = models.Source{TeamName: "ops", ChannelName: "releases"}
 )
 
 type fixture struct {

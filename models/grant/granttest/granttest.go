@@ -99,7 +99,7 @@ func NewRequest(requester models.Actor, n int) approval.NewRequest {
 	return approval.NewRequest{
 		Kind: models.KindAction, Action: "restart", Params: map[string]any{"service": "payments-api", "env": "prod", "replicas": 3},
 		Purpose: "OOM loop, INC-4211", Requester: requester,
-		Source: approval.Source{TeamID: "t1", TeamName: "ops", ChannelID: "c1", ChannelName: "incidents"},
+		Source: models.Source{TeamID: "t1", TeamName: "ops", ChannelID: "c1", ChannelName: "incidents"},
 		ToolCalls: []models.ToolCall{{
 			CallID: "c1", Tool: "metrics.query", Input: `{"q":"oom"}`, Output: `{"kills":12}`, Status: models.ToolCallOK,
 			StartedAt: Start.Add(-time.Minute), EndedAt: Start.Add(-time.Minute + time.Second),
