@@ -44,7 +44,7 @@ func newPolicyFixture(t *testing.T) *policyFixture {
 	}
 	h := policy.NewHolder(p)
 	ws := window.New(s, nil)
-	svc := approval.New(s, approval.Config{ApproverRoles: []string{"approver"}, Policy: h, Windows: ws, Hooks: []approval.Hook{ws.Hook()}})
+	svc := approval.New(s, approval.Config{ApproverRoles: []string{"approver"}, Policy: h, Windows: ws, Effects: approval.Effects{Window: ws.Hook()}})
 	return &policyFixture{
 		requestsFixture: &requestsFixture{store: s, svc: svc, h: NewRequests(svc, RequestsOptions{}), byAction: map[string]*models.Request{}},
 		windows:         ws, holder: h,

@@ -15,16 +15,6 @@ import (
 	"github.com/countersign/countersign/web/mattermost/notify"
 )
 
-// chatHooks are the approval hooks for messages back into chat: the
-// outbox hook when the bot is configured, none otherwise (nothing would
-// drain the rows).
-func chatHooks(cfg Config) []approval.Hook {
-	if !cfg.MattermostMessages() {
-		return nil
-	}
-	return []approval.Hook{outbox.Hook{}}
-}
-
 // chatReminders is the sweeper's notifier: reminders and escalations
 // queued for chat when the bot is configured; nil otherwise (they are
 // only audited).

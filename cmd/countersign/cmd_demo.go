@@ -79,7 +79,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if err != nil {
 		return err
 	}
-	g, hooks, err := newGrants(ctx, store, cfg, policyTerms(rt, exampleexecutor.DefaultName))
+	g, fx, err := newGrants(ctx, store, cfg, policyTerms(rt, exampleexecutor.DefaultName))
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if err != nil {
 		return err
 	}
-	svc := approvalService(store, cfg, rt, bot, hooks...)
+	svc := approvalService(store, cfg, rt, bot, fx)
 	n, err := demodata.Seed(ctx, store, svc, time.Now())
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/outbox"
 	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/oidcrp"
@@ -48,12 +49,12 @@ func openStore(ctx context.Context, opts models.OpenOptions) (*models.Store, err
 
 // approvalService builds the domain service with the configured rules
 // (step-up, approver roles, the conversation re-read at decision time
-// through bot when chat is configured),
-// the policy runtime (policy in force, open windows, the hook that opens
-// windows when their request is approved) and the hooks of the other parts
-// (grants, chat outbox, agent idempotency), all run inside each change's
-// transaction.
-func approvalService(store *models.Store, cfg Config, rt *policyRuntime, bot *mattermost.Client, hooks ...approval.Hook) *approval.Service {
+// through bot when chat is configured), the policy runtime (policy in
+// force, open windows) and the effects every change sets off in its
+// transaction: fx (terms, grant, execution, from newGrants) completed with
+// the window opener, the chat outbox and the agents' idempotency record.
+// approval.Effects fixes their order.
+func approvalService(store *models.Store, cfg Config, rt *policyRuntime, bot *mattermost.Client, fx approval.Effects) *approval.Service {
 	ac := approval.Config{
 		ApproverRoles:     cfg.Approvals.ApproverRoles,
 		SponsorMayApprove: cfg.Approvals.SponsorMayApprove,
@@ -62,6 +63,12 @@ func approvalService(store *models.Store, cfg Config, rt *policyRuntime, bot *ma
 			MaxAge: cfg.StepUp.MaxAge.D(), ACR: cfg.StepUp.ACRValues,
 			AMRAny: cfg.StepUp.AMRAny, EssentialACR: cfg.StepUp.EssentialACR,
 		},
+		Effects: fx,
+	}
+	ac.Effects.Idempotency = agents.IdempotencyHook{}
+	if cfg.MattermostMessages() {
+		// Nothing would drain the outbox without the bot.
+		ac.Effects.Chat = outbox.Hook{}
 	}
 	if cfg.MattermostMessages() && bot != nil {
 		// Decisions read the conversation again first (edits, deletions).
@@ -69,11 +76,8 @@ func approvalService(store *models.Store, cfg Config, rt *policyRuntime, bot *ma
 	}
 	if rt != nil {
 		ac.Policy, ac.Windows = rt.holder, rt.windows
-		ac.Hooks = append(ac.Hooks, rt.windows.Hook())
+		ac.Effects.Window = rt.windows.Hook()
 	}
-	ac.Hooks = append(ac.Hooks, hooks...)
-	ac.Hooks = append(ac.Hooks, chatHooks(cfg)...)
-	ac.Hooks = append(ac.Hooks, agents.IdempotencyHook{})
 	return approval.New(store, ac)
 }
 

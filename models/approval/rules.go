@@ -19,9 +19,9 @@ type Config struct {
 	// requests. Off by default: the sponsor is accountable for the agent and
 	// should not be its only check.
 	SponsorMayApprove bool
-	// Hooks run inside the transaction of every change, after its audit
-	// event, in order (see Hook).
-	Hooks []Hook
+	// Effects run inside the transaction of every change, after its audit
+	// event, in their fixed order (see Effects).
+	Effects Effects
 	// DefaultTTL is how long a request submitted under a rule without its
 	// own ttl waits for decisions; 0 means DefaultRequestTTL.
 	DefaultTTL time.Duration

@@ -137,7 +137,7 @@ func (s *Service) Close(ctx context.Context, name string, actor models.Actor) ([
 }
 
 // Hook opens the window of a window request when it reaches approved, in
-// the transaction that approves it (add it to approval.Config.Hooks).
+// the transaction that approves it (approval.Effects.Window).
 func (s *Service) Hook() approval.Hook {
 	return approval.HookFunc(func(tx *gorm.DB, ch approval.Change) error {
 		r := ch.Request
