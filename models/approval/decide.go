@@ -216,12 +216,10 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 		}); err != nil {
 			return err
 		}
-		var approvals int64
-		if err := tx.Model(&models.Decision{}).Where("request_id = ? AND content_hash = ? AND verdict = ?", r.ID, r.ContentHash, models.VerdictApprove).
-			Distinct("approver_id").Count(&approvals).Error; err != nil {
-			return fmt.Errorf("count approvals: %w", err)
+		if err := tx.Where("request_id = ?", r.ID).Order("id").Find(&r.Decisions).Error; err != nil {
+			return fmt.Errorf("load decisions: %w", err)
 		}
-		out.Approvals = int(approvals)
+		out.Approvals = r.Tally().Approved()
 		to := models.State("")
 		reason := ""
 		switch {

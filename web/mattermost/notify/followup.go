@@ -90,8 +90,9 @@ func (w *Worker) expandFollowUp(ctx context.Context, r *models.Request, kind out
 // changed since is asked again.
 func hasDecided(r *models.Request, username, userID string) bool {
 	name := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(username), "@"))
-	for _, d := range r.Decisions {
-		if d.Verdict == models.VerdictApprove && d.ContentHash != r.ContentHash {
+	for i := range r.Decisions {
+		d := &r.Decisions[i]
+		if d.Verdict == models.VerdictApprove && !r.Counts(d) {
 			continue
 		}
 		switch {
