@@ -94,11 +94,10 @@ type Outcome struct {
 // The personal reasons (own request, the agent's sponsor) come before the
 // role check, so a requester is told why they of all people may not decide.
 func (s *Service) Check(r *models.Request, a Approver) error {
-	if a.Actor.ID == r.RequesterID || sameName(a.Username, r.RequesterName) {
+	if r.MadeBy(a.Actor.ID, a.Username) {
 		return ErrSelfDecision
 	}
-	if r.RequesterType == models.ActorAgent && !s.cfg.SponsorMayApprove &&
-		(a.Actor.ID == r.SponsorID || sameName(a.Username, r.SponsorName)) {
+	if !s.cfg.SponsorMayApprove && r.SponsoredBy(a.Actor.ID, a.Username) {
 		return ErrSponsorDecision
 	}
 	if !s.mayDecide(r, a) {

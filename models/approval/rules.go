@@ -1,7 +1,6 @@
 package approval
 
 import (
-	"strings"
 	"time"
 
 	"github.com/countersign/countersign/models"
@@ -58,12 +57,6 @@ type StepUp struct {
 	IDTokenHash string
 }
 
-// sameName compares chat usernames case-insensitively, ignoring a leading @.
-func sameName(a, b string) bool {
-	a, b = strings.TrimPrefix(strings.TrimSpace(a), "@"), strings.TrimPrefix(strings.TrimSpace(b), "@")
-	return a != "" && strings.EqualFold(a, b)
-}
-
 // mayDecide reports whether the approver's roles allow deciding at all.
 func (c Config) mayDecide(a Approver) bool {
 	if len(c.ApproverRoles) == 0 {
@@ -99,8 +92,5 @@ func (s *Service) MayView(r *models.Request, a Approver) bool {
 	if s.SeesAll(a) {
 		return true
 	}
-	same := func(id, name string) bool {
-		return (a.Actor.ID != "" && a.Actor.ID == id) || sameName(a.Username, name)
-	}
-	return same(r.RequesterID, r.RequesterName) || (r.RequesterType == models.ActorAgent && same(r.SponsorID, r.SponsorName))
+	return r.MadeBy(a.Actor.ID, a.Username) || r.SponsoredBy(a.Actor.ID, a.Username)
 }

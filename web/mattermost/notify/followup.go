@@ -32,7 +32,7 @@ func (w *Worker) deliverFollowUp(ctx context.Context, m *outbox.Message, r *mode
 		if err != nil {
 			return "", nil, err
 		}
-		if uid == r.RequesterID || (r.RequesterType == models.ActorAgent && uid == r.SponsorID) || hasDecided(r, m.Recipient, uid) {
+		if r.MadeBy(uid, "") || r.SponsoredBy(uid, "") || hasDecided(r, m.Recipient, uid) {
 			return "", nil, nil
 		}
 		text := w.cfg.Render.ReminderDM(r)
