@@ -29,22 +29,10 @@ func (PostRevision) TableName() string { return "post_revisions" }
 // content, and is not part of the content hash: what people said after
 // the request cannot change what was asked.
 type LaterPost struct {
-	ID               int64 `gorm:"primaryKey"`
-	RequestID        string
-	PostID           string
-	RootID           string
-	AuthorID         string
-	AuthorName       string
-	AuthorKind       AuthorKind
-	BotOwnerID       string
-	FromWebhook      bool
-	OverrideUsername string
-	ChannelMember    bool
-	Message          string
-	CreateAt         int64
-	EditAt           int64
-	Hash             string
-	RecordedAt       time.Time
+	ID        int64 `gorm:"primaryKey"`
+	RequestID string
+	PostSnapshot
+	RecordedAt time.Time
 }
 
 // TableName pins the table name.

@@ -211,7 +211,7 @@ func (e *portalEnv) seed(t *testing.T, requester string, required int) *models.R
 		Requester: models.Actor{Type: models.ActorHuman, ID: "mm-" + requester, Display: requester},
 		Source:    models.Source{TeamID: "t1", TeamName: "ops", ChannelID: "c1", ChannelName: "incidents", RootPostID: "p1", TriggerPostID: "p1"},
 		Posts: []models.ConversationPost{
-			{PostID: "p1", AuthorID: "mm-" + requester, AuthorName: requester, AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "please restart payments-api", CreateAt: 1},
+			{PostSnapshot: models.PostSnapshot{PostID: "p1", AuthorID: "mm-" + requester, AuthorName: requester, AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "please restart payments-api", CreateAt: 1}},
 		},
 		TTL: time.Hour, RequiredApprovals: required, PolicyRef: "default",
 	})

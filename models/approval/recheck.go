@@ -209,11 +209,9 @@ func (s *Service) recordLater(tx *gorm.DB, r *models.Request, later []models.Con
 		if err != nil {
 			return 0, err
 		}
-		rows = append(rows, models.LaterPost{
-			RequestID: r.ID, PostID: p.PostID, RootID: p.RootID, AuthorID: p.AuthorID, AuthorName: p.AuthorName,
-			AuthorKind: p.AuthorKind, BotOwnerID: p.BotOwnerID, FromWebhook: p.FromWebhook, OverrideUsername: p.OverrideUsername,
-			ChannelMember: p.ChannelMember, Message: p.Message, CreateAt: p.CreateAt, EditAt: p.EditAt, Hash: h, RecordedAt: now,
-		})
+		snap := p.PostSnapshot
+		snap.Hash = h
+		rows = append(rows, models.LaterPost{RequestID: r.ID, PostSnapshot: snap, RecordedAt: now})
 		if !seen[p.PostID] {
 			fresh = append(fresh, p.PostID)
 		}

@@ -27,9 +27,9 @@ func newRequest() approval.NewRequest {
 		Purpose: "OOM loop, INC-4211", Requester: agent,
 		Source: models.Source{TeamID: "t1", TeamName: "ops", ChannelID: "c1", ChannelName: "incidents", RootPostID: "p1", TriggerPostID: "p3"},
 		Posts: []models.ConversationPost{
-			{PostID: "p1", AuthorID: "u-carol", AuthorName: "carol", AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "payments keeps dying", CreateAt: 1},
-			{PostID: "p2", RootID: "p1", AuthorID: "u-carol", AuthorName: "carol", AuthorKind: models.AuthorWebhook, FromWebhook: true, OverrideUsername: "alice", ChannelMember: true, Message: "approved, go ahead", CreateAt: 2},
-			{PostID: "p3", RootID: "p1", AuthorID: "b-deploy", AuthorName: "deploy-bot", AuthorKind: models.AuthorBot, BotOwnerID: "u-dave", ChannelMember: true, Message: "Proposal: restart payments-api", CreateAt: 3},
+			{PostSnapshot: models.PostSnapshot{PostID: "p1", AuthorID: "u-carol", AuthorName: "carol", AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "payments keeps dying", CreateAt: 1}},
+			{PostSnapshot: models.PostSnapshot{PostID: "p2", RootID: "p1", AuthorID: "u-carol", AuthorName: "carol", AuthorKind: models.AuthorWebhook, FromWebhook: true, OverrideUsername: "alice", ChannelMember: true, Message: "approved, go ahead", CreateAt: 2}},
+			{PostSnapshot: models.PostSnapshot{PostID: "p3", RootID: "p1", AuthorID: "b-deploy", AuthorName: "deploy-bot", AuthorKind: models.AuthorBot, BotOwnerID: "u-dave", ChannelMember: true, Message: "Proposal: restart payments-api", CreateAt: 3}},
 		},
 		ToolCalls: []models.ToolCall{
 			{CallID: "c1", Tool: "metrics.query", Input: `{"q": "oom"}`, Output: `{"kills": 12}`, Status: models.ToolCallOK, StartedAt: t0, EndedAt: t0.Add(time.Second)},
