@@ -150,9 +150,9 @@ func redeemHash(f *redeemForm) (string, error) {
 // it), take the request id from the path and read the body. ok is false
 // when the answer has been written; err is then what to return.
 func (h *AgentAPI) requestCall(c echo.Context, enabled bool, feature string) (a *agents.Agent, id string, raw []byte, ok bool, err error) {
-	a, ok = h.agent(c)
+	a, ok, err = h.agent(c)
 	if !ok {
-		return nil, "", nil, false, apiFail(c, http.StatusUnauthorized, "", "a valid agent credential is required")
+		return nil, "", nil, false, err
 	}
 	if !enabled {
 		return nil, "", nil, false, apiFail(c, http.StatusNotFound, "", feature+" are not enabled on this portal")

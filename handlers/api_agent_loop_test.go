@@ -74,8 +74,8 @@ func newLoopEnv(t *testing.T, b storetest.Backend) *loopEnv {
 		t.Fatal(err)
 	}
 	pol := policy.NewHolder(testPolicy(t))
-	svc := approval.New(s, approval.Config{Policy: pol, Hooks: []approval.Hook{
-		agents.IdempotencyHook{}, terms.Hook(nil), g.Hook(), execution.Hook(),
+	svc := approval.New(s, approval.Config{Policy: pol, Effects: approval.Effects{
+		Idempotency: agents.IdempotencyHook{}, Terms: terms.Hook(nil), Grant: g.Hook(), Execution: execution.Hook(),
 	}})
 	execs := execution.New(s, svc, g, nil)
 	reg, err := agents.NewRegistry([]agents.Agent{

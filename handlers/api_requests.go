@@ -13,6 +13,7 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/web/agentauth"
 	"github.com/countersign/countersign/web/mattermost"
 )
 
@@ -122,17 +123,23 @@ func NewAgentAPI(auth AgentAuthenticator, chat ProposalCapturer, svc AgentReques
 }
 
 // agent authenticates the caller or answers 401.
-func (h *AgentAPI) agent(c echo.Context) (*agents.Agent, bool) {
+func (h *AgentAPI) agent(c echo.Context) (*agents.Agent, bool, error) {
 	a, err := h.auth.Authenticate(c.Request().Context(), c.Request().Header.Get("Authorization"))
-	if err != nil || a == nil {
-		reason := "unknown"
-		if err != nil {
-			reason = err.Error()
-		}
-		h.opts.Logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "agent api: credential refused", slog.String("reason", reason), slog.String("remote", c.RealIP()))
-		return nil, false
+	if err == nil && a != nil {
+		return a, true, nil
 	}
-	return a, true
+	reason := "unknown"
+	if err != nil {
+		reason = err.Error()
+	}
+	if errors.Is(err, agentauth.ErrUnavailable) {
+		// The keys could not be read: say so, so the agent retries instead
+		// of concluding that its key was revoked.
+		h.opts.Logger.LogAttrs(c.Request().Context(), slog.LevelError, "agent api: credential not checked", slog.String("reason", reason))
+		return nil, false, apiFail(c, http.StatusServiceUnavailable, "", "the credential could not be checked right now; nothing was done, try again")
+	}
+	h.opts.Logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "agent api: credential refused", slog.String("reason", reason), slog.String("remote", c.RealIP()))
+	return nil, false, apiFail(c, http.StatusUnauthorized, "", "a valid agent credential is required")
 }
 
 // requestView is what the API says about a request.

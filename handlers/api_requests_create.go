@@ -58,9 +58,9 @@ var (
 // decides. With an Idempotency-Key, a replay of the same body returns the
 // first request (200) and a different body is a conflict (409).
 func (h *AgentAPI) Create(c echo.Context) error {
-	a, ok := h.agent(c)
+	a, ok, err := h.agent(c)
 	if !ok {
-		return apiFail(c, http.StatusUnauthorized, "", "a valid agent credential is required")
+		return err
 	}
 	req := c.Request()
 	ctx := req.Context()

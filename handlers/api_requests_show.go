@@ -18,9 +18,9 @@ import (
 // state at the start), or when wait is over, with the current state. Once
 // approved, the answer carries the execution grant when grants are on.
 func (h *AgentAPI) Show(c echo.Context) error {
-	a, ok := h.agent(c)
+	a, ok, err := h.agent(c)
 	if !ok {
-		return apiFail(c, http.StatusUnauthorized, "", "a valid agent credential is required")
+		return err
 	}
 	ctx := c.Request().Context()
 	id := models.NormalizeRequestID(c.Param("id"))

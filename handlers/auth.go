@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,7 +17,6 @@ import (
 type RelyingParty interface {
 	Begin(opts oidcrp.AuthOptions) (authURL string, pending oidcrp.Pending, err error)
 	Complete(ctx context.Context, pending oidcrp.Pending, query url.Values) (*oidcrp.Identity, error)
-	StepUpSatisfied(id *oidcrp.Identity, maxAge time.Duration, acrValues, amrAny []string, now time.Time) error
 	EndSessionURL(idTokenHint, postLogoutRedirect string) (string, bool)
 }
 

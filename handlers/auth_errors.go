@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/web/oidcrp"
 	"github.com/countersign/countersign/web/session"
 )
@@ -30,9 +31,9 @@ func classifyAuthError(err error) authProblem {
 			return authProblem{http.StatusForbidden, "The sign-in was cancelled or refused at your identity provider."}
 		}
 		return authProblem{http.StatusForbidden, "Your identity provider did not complete the sign-in. Start again."}
-	case errors.Is(err, oidcrp.ErrStaleAuth):
+	case errors.Is(err, oidcrp.ErrStaleAuth), errors.Is(err, approval.ErrStepUpStale):
 		return authProblem{http.StatusForbidden, "Your identity provider did not confirm a fresh sign-in. You have to enter your credentials again."}
-	case errors.Is(err, oidcrp.ErrWeakACR), errors.Is(err, oidcrp.ErrWeakAMR):
+	case errors.Is(err, oidcrp.ErrWeakACR), errors.Is(err, oidcrp.ErrWeakAMR), errors.Is(err, approval.ErrStepUpWeak), errors.Is(err, approval.ErrStepUpWeakAMR):
 		return authProblem{http.StatusForbidden, "Your sign-in was not strong enough. Sign in with your second factor (for example a one-time code)."}
 	case errors.Is(err, session.ErrNoUsername):
 		return authProblem{http.StatusForbidden, "Your account has no username Countersign can use. Ask an administrator to check the identity provider settings."}

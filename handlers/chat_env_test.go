@@ -118,7 +118,7 @@ func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
 		t.Fatal(err)
 	}
 	s := b.Open(t)
-	svc := approval.New(s, approval.Config{Policy: policy.NewHolder(testPolicy(t)), Hooks: []approval.Hook{agents.IdempotencyHook{}}})
+	svc := approval.New(s, approval.Config{Policy: policy.NewHolder(testPolicy(t)), Effects: approval.Effects{Idempotency: agents.IdempotencyHook{}}})
 	if o.sponsor == "" {
 		o.sponsor = "admin"
 	}

@@ -13,14 +13,16 @@ import (
 
 	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/oidcrp"
 	"github.com/countersign/countersign/web/session"
 )
 
-// freshRP is a relying party whose every session counts as freshly and
-// strongly authenticated, so a decision is recorded without a step-up.
+// freshRP is a relying party that is never asked: the approver's session
+// is fresh and strong (decideAs), so a decision is recorded without a
+// step-up.
 type freshRP struct{}
 
 func (freshRP) Begin(oidcrp.AuthOptions) (string, oidcrp.Pending, error) {
@@ -29,10 +31,6 @@ func (freshRP) Begin(oidcrp.AuthOptions) (string, oidcrp.Pending, error) {
 
 func (freshRP) Complete(context.Context, oidcrp.Pending, url.Values) (*oidcrp.Identity, error) {
 	return nil, models.ErrForbidden
-}
-
-func (freshRP) StepUpSatisfied(*oidcrp.Identity, time.Duration, []string, []string, time.Time) error {
-	return nil
 }
 
 func (freshRP) EndSessionURL(string, string) (string, bool) { return "", false }
@@ -78,9 +76,8 @@ func TestDecisionRechecksConversation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		decisions := handlers.NewDecisions(env.svc, freshRP{}, nil, handlers.DecisionsConfig{
-			Rechecker: mattermost.NewRechecker(client, env.svc, 0),
-		})
+		rereading := approval.New(env.store, approval.Config{Conversation: mattermost.NewRereader(client)})
+		decisions := handlers.NewDecisions(rereading, freshRP{}, nil, handlers.DecisionsConfig{})
 
 		t.Run("edited_post_refuses_the_decision", func(t *testing.T) {
 			id := requestIDIn(t, env.say("restart payments-api env=prod -- OOM loop, INC-4211").Text)
@@ -168,9 +165,7 @@ func TestDecisionRechecksConversation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			unchecked := handlers.NewDecisions(env.svc, freshRP{}, nil, handlers.DecisionsConfig{
-				Rechecker: mattermost.NewRechecker(down, env.svc, 0),
-			})
+			unchecked := handlers.NewDecisions(approval.New(env.store, approval.Config{Conversation: mattermost.NewRereader(down)}), freshRP{}, nil, handlers.DecisionsConfig{})
 			rec := decideAs(t, unchecked, id, "approve", before.ContentHash)
 			if rec.Code != http.StatusSeeOther {
 				t.Fatalf("decision with Mattermost down: status %d, want 303; body %.400s", rec.Code, rec.Body.String())

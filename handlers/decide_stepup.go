@@ -50,18 +50,8 @@ func (h *Decisions) FinishStepUp(c echo.Context, s *session.Session, r StepUpRes
 			slog.String("reason", "auth_time missing or older than the challenge"), slog.String("sub", u.Subject))
 		return h.refused(c, http.StatusForbidden, "Your identity provider did not confirm a new sign-in. You have to enter your credentials again.", p)
 	}
-	// The request's own step-up rules (from the policy rule that matched)
-	// tighten the portal's.
-	req, err := h.svc.Get(c.Request().Context(), p.RequestID)
-	if err != nil {
-		return err
-	}
-	pol := h.policy.forRequest(req)
-	if err := h.rp.StepUpSatisfied(id, pol.MaxAge, pol.ACRValues, pol.AMRAny, h.now()); err != nil {
-		ap := classifyAuthError(err)
-		logEvent(h.log, c, slog.LevelWarn, "step-up refused", slog.String("request", p.RequestID), slog.String("sub", u.Subject), errAttr(err))
-		return h.refused(c, ap.status, ap.message, p)
-	}
+	// The same person signed in again, after the challenge: the session
+	// carries that evidence from now on, whatever this decision's fate.
 	nu := u.WithEvidence(id)
 	if _, err := h.sessions.Reauthenticate(c, s, nu, id.RawIDToken); err != nil {
 		if isSignInProblem(err) {
@@ -70,18 +60,23 @@ func (h *Decisions) FinishStepUp(c echo.Context, s *session.Session, r StepUpRes
 		}
 		return fmt.Errorf("step-up: rotate session: %w", err)
 	}
+	// Prepare again: the request may have moved, and the conversation may
+	// have changed while the person signed in again.
+	prep, err := h.svc.PrepareDecision(c.Request().Context(), nu.Approver(), p.RequestID, p.ContentHash)
+	if err != nil {
+		return h.refusedEarly(c, p.RequestID, u.Subject, err)
+	}
+	if err := prep.StepUp.Check(nu.StepUp(), h.now()); err != nil {
+		ap := classifyAuthError(err)
+		logEvent(h.log, c, slog.LevelWarn, "step-up refused", slog.String("request", p.RequestID), slog.String("sub", u.Subject), errAttr(err))
+		return h.refused(c, ap.status, ap.message, p)
+	}
 	logEvent(h.log, c, slog.LevelInfo, "step-up completed", slog.String("request", p.RequestID), slog.String("sub", nu.Subject),
 		slog.String("acr", nu.ACR), slog.Any("amr", nu.AMR))
-	// The conversation may have changed while the person signed in
-	// again: read it once more, so Decide sees the current content.
-	unchecked, err := h.recheck(c, p.RequestID, nu.Approver().Actor)
-	if err != nil {
-		return err
-	}
 	return h.decide(c, approval.Decision{
 		RequestID: p.RequestID, Approver: nu.Approver(), Verdict: models.Verdict(p.Verdict),
 		Comment: p.Comment, ContentHash: p.ContentHash, StepUp: nu.StepUp(),
-	}, unchecked)
+	}, prep.ChatUnchecked)
 }
 
 // refused renders the page for a step-up that did not count: what went

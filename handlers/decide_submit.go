@@ -17,12 +17,13 @@ import (
 )
 
 // Submit serves POST /requests/:id/decision (form fields verdict, comment,
-// content_hash and the CSRF token, which middleware has checked). When the
-// session's authentication is fresh and strong enough the decision is
-// recorded at once; otherwise it is parked, one-time, in the server-side
-// session and the browser is sent to the IdP to authenticate again
-// (prompt=login, max_age, acr_values). The callback then finishes it in
-// FinishStepUp.
+// content_hash and the CSRF token, which middleware has checked). The
+// decision is prepared first (so nobody re-authenticates only to be
+// refused); when the session's authentication meets the request's step-up
+// rule the decision is recorded at once, otherwise it is parked, one-time,
+// in the server-side session and the browser is sent to the IdP to
+// authenticate again (prompt=login, max_age, acr_values). The callback
+// then finishes it in FinishStepUp.
 func (h *Decisions) Submit(c echo.Context) error {
 	u, ok := session.UserFrom(c)
 	s, hasSession := session.From(c)
@@ -40,60 +41,36 @@ func (h *Decisions) Submit(c echo.Context) error {
 	if id == "" || len(id) > 64 {
 		return fmt.Errorf("decision: request id %q: %w", c.Param("id"), models.ErrNotFound)
 	}
-	req, err := h.svc.Get(c.Request().Context(), id)
+	prep, err := h.svc.PrepareDecision(c.Request().Context(), u.Approver(), id, f.ContentHash)
 	if err != nil {
-		return err
+		return h.refusedEarly(c, id, u.Subject, err)
 	}
-	// A request the person may not see does not exist for them, as on
-	// its page.
-	if !h.svc.MayView(req, u.Approver()) {
-		return fmt.Errorf("decision: %s hidden from %s: %w", id, u.Subject, models.ErrNotFound)
+	if prep.StepUp.Check(u.StepUp(), h.now()) == nil {
+		return h.decide(c, approval.Decision{
+			RequestID: id, Approver: u.Approver(), Verdict: models.Verdict(f.Verdict),
+			Comment: f.Comment, ContentHash: f.ContentHash, StepUp: u.StepUp(),
+		}, prep.ChatUnchecked)
 	}
-	// Whether the decision would be accepted now, before anyone is sent
-	// to re-authenticate; Decide checks again inside its transaction.
-	if err := h.svc.CanDecide(req, u.Approver(), f.ContentHash); err != nil {
-		if errors.Is(err, approval.ErrContentChanged) {
-			return h.contentChanged(c, id)
-		}
-		logEvent(h.log, c, slog.LevelWarn, "decision refused", slog.String("request", id), slog.String("sub", u.Subject), errAttr(err))
-		return err
-	}
-	// Read the conversation again before anyone re-authenticates: an
-	// edit or deletion since the capture changes the content, and the
-	// person is sent back to review it instead of signing in for nothing.
-	unchecked, err := h.recheck(c, id, u.Approver().Actor)
-	if err != nil {
-		return err
-	}
-	if req, err = h.svc.Get(c.Request().Context(), id); err != nil {
-		return err
-	}
-	if req.ContentHash != f.ContentHash {
-		return h.contentChanged(c, id)
-	}
-	d := approval.Decision{
-		RequestID: id, Approver: u.Approver(), Verdict: models.Verdict(f.Verdict),
-		Comment: f.Comment, ContentHash: f.ContentHash, StepUp: u.StepUp(),
-	}
-	pol := h.policy.forRequest(req)
-	if h.fresh(u, pol) {
-		return h.decide(c, d, unchecked)
-	}
-	return h.challenge(c, s, u, f, id, pol)
+	return h.challenge(c, s, u, f, id, prep.StepUp)
 }
 
-// fresh reports whether the session's latest authentication satisfies the
-// step-up policy pol now.
-func (h *Decisions) fresh(u *session.User, pol StepUpPolicy) bool {
-	return h.rp.StepUpSatisfied(u.Evidence(), pol.MaxAge, pol.ACRValues, pol.AMRAny, h.now()) == nil
+// refusedEarly answers a decision that cannot be made: a changed request
+// gets its own page; every other refusal goes to the error handler, which
+// maps the domain's errors to 403/404/409.
+func (h *Decisions) refusedEarly(c echo.Context, id, sub string, err error) error {
+	if errors.Is(err, approval.ErrContentChanged) {
+		return h.contentChanged(c, id)
+	}
+	logEvent(h.log, c, slog.LevelWarn, "decision refused", slog.String("request", id), slog.String("sub", sub), errAttr(err))
+	return err
 }
 
 // challenge parks the decision in the session and sends the browser to
-// the IdP for a fresh, strong authentication meeting pol.
-func (h *Decisions) challenge(c echo.Context, s *session.Session, u *session.User, f decisionForm, id string, pol StepUpPolicy) error {
-	maxAge := pol.MaxAge
+// the IdP for a fresh, strong authentication meeting rule.
+func (h *Decisions) challenge(c echo.Context, s *session.Session, u *session.User, f decisionForm, id string, rule approval.StepUpRule) error {
+	maxAge := rule.MaxAge
 	authURL, pending, err := h.rp.Begin(oidcrp.AuthOptions{
-		Prompt: "login", MaxAge: &maxAge, ACRValues: pol.ACRValues, EssentialACR: pol.EssentialACR && len(pol.ACRValues) > 0,
+		Prompt: "login", MaxAge: &maxAge, ACRValues: rule.ACR, EssentialACR: rule.EssentialACR && len(rule.ACR) > 0,
 	})
 	if err != nil {
 		return fmt.Errorf("step-up: begin: %w", err)
@@ -110,17 +87,11 @@ func (h *Decisions) challenge(c echo.Context, s *session.Session, u *session.Use
 	return c.Redirect(http.StatusSeeOther, authURL)
 }
 
-// decide records d and redirects to the request page with the result. A
-// changed request gets its own page; every other refusal goes to the
-// error handler, which maps the domain's errors to 403/404/409.
+// decide records d and redirects to the request page with the result.
 func (h *Decisions) decide(c echo.Context, d approval.Decision, chatUnchecked bool) error {
 	out, err := h.svc.Decide(c.Request().Context(), d)
-	if errors.Is(err, approval.ErrContentChanged) {
-		return h.contentChanged(c, d.RequestID)
-	}
 	if err != nil {
-		logEvent(h.log, c, slog.LevelWarn, "decision refused", slog.String("request", d.RequestID), slog.String("sub", d.Approver.Actor.ID), errAttr(err))
-		return err
+		return h.refusedEarly(c, d.RequestID, d.Approver.Actor.ID, err)
 	}
 	logEvent(h.log, c, slog.LevelInfo, "decision recorded",
 		slog.String("request", d.RequestID), slog.String("sub", d.Approver.Actor.ID), slog.String("verdict", string(d.Verdict)),

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -151,20 +150,10 @@ type DecisionSummary struct {
 
 // summarize counts r's current decisions.
 func summarize(r *models.Request) DecisionSummary {
-	s := DecisionSummary{Approvers: []string{}}
-	for _, d := range r.Decisions {
-		if d.ContentHash != r.ContentHash {
-			continue
-		}
-		switch d.Verdict {
-		case models.VerdictApprove:
-			s.Approvals++
-			if !slices.Contains(s.Approvers, d.ApproverName) {
-				s.Approvers = append(s.Approvers, d.ApproverName)
-			}
-		case models.VerdictDeny:
-			s.Denials++
-		}
+	t := r.Tally()
+	s := DecisionSummary{Approvals: t.Approved(), Denials: t.Denials, Approvers: []string{}}
+	for _, d := range t.Approvals {
+		s.Approvers = append(s.Approvers, d.ApproverName)
 	}
 	return s
 }

@@ -108,11 +108,10 @@ func bigRequest(now time.Time, posts, calls int) approval.NewRequest {
 	in.Posts, in.ToolCalls = nil, nil
 	start := now.Add(-time.Duration(posts+calls) * time.Second)
 	for i := range posts {
-		p := models.ConversationPost{
-			PostID: fmt.Sprintf("post%022d", i), RootID: fmt.Sprintf("post%022d", 0),
+		p := models.ConversationPost{PostSnapshot: models.PostSnapshot{PostID: fmt.Sprintf("post%022d", i), RootID: fmt.Sprintf("post%022d", 0),
 			AuthorID: demodata.Bob.ID, AuthorName: "bob", AuthorKind: models.AuthorHuman, ChannelMember: true,
 			Message:  fmt.Sprintf("step %d: checked the pods of payments-api in prod, %d restarts in the last hour; logs show OOMKilled again. <details> follow in the runbook.", i, i%7),
-			CreateAt: start.Add(time.Duration(i) * time.Second).UnixMilli(),
+			CreateAt: start.Add(time.Duration(i) * time.Second).UnixMilli()},
 		}
 		if i == 0 {
 			p.RootID = ""

@@ -95,8 +95,8 @@ func (h *Requests) decideView(c echo.Context, u *session.User, r *models.Request
 		}
 		return pages.DecideView{Reason: checkReason(err)}
 	}
-	for _, d := range r.Decisions {
-		if d.ApproverID == u.Subject && d.ContentHash == r.ContentHash {
+	for i := range r.Decisions {
+		if d := &r.Decisions[i]; d.ApproverID == u.Subject && r.Counts(d) {
 			return pages.DecideView{Reason: "You already decided this request; your decision is in the timeline above."}
 		}
 	}

@@ -168,21 +168,18 @@ func toolCallViews(calls []models.ToolCall, now time.Time) []partials.ToolCall {
 // current content (each person once, in order).
 func decisionViews(r *models.Request, now time.Time) ([]partials.Decision, []string) {
 	out := make([]partials.Decision, len(r.Decisions))
-	seen := map[string]bool{}
-	var approvedBy []string
 	for i := range r.Decisions {
 		d := &r.Decisions[i]
-		counts := d.ContentHash == r.ContentHash
 		out[i] = partials.Decision{
 			Approver: firstNonEmpty(d.ApproverName, d.ApproverID), ApproverID: d.ApproverID,
 			Verdict: string(d.Verdict), At: timeView(d.CreatedAt, now), Comment: d.Comment,
 			AuthTime: timeView(d.AuthTime, now), ACR: d.ACR, AMR: d.AMR, IDTokenHash: d.IDTokenHash,
-			ContentHash: d.ContentHash, Counts: counts,
+			ContentHash: d.ContentHash, Counts: r.Counts(d),
 		}
-		if counts && d.Verdict == models.VerdictApprove && !seen[d.ApproverID] {
-			seen[d.ApproverID] = true
-			approvedBy = append(approvedBy, out[i].Approver)
-		}
+	}
+	var approvedBy []string
+	for _, d := range r.Tally().Approvals {
+		approvedBy = append(approvedBy, firstNonEmpty(d.ApproverName, d.ApproverID))
 	}
 	return out, approvedBy
 }

@@ -44,7 +44,7 @@ func newPolicyFixture(t *testing.T) *policyFixture {
 	}
 	h := policy.NewHolder(p)
 	ws := window.New(s, nil)
-	svc := approval.New(s, approval.Config{ApproverRoles: []string{"approver"}, Policy: h, Windows: ws, Hooks: []approval.Hook{ws.Hook()}})
+	svc := approval.New(s, approval.Config{ApproverRoles: []string{"approver"}, Policy: h, Windows: ws, Effects: approval.Effects{Window: ws.Hook()}})
 	return &policyFixture{
 		requestsFixture: &requestsFixture{store: s, svc: svc, h: NewRequests(svc, RequestsOptions{}), byAction: map[string]*models.Request{}},
 		windows:         ws, holder: h,
@@ -93,7 +93,7 @@ func TestWindowsPage(t *testing.T) {
 		!strings.Contains(doc.Find(`[data-testid="windows-declared"]`).Text(), "prod") {
 		t.Fatalf("no windows:\n%s", doc.Text())
 	}
-	sub, err := window.RequestOpen(context.Background(), f.svc, "prod", "2h", "release 4.2", demodata.Carol, approval.Source{}, nil)
+	sub, err := window.RequestOpen(context.Background(), f.svc, "prod", "2h", "release 4.2", demodata.Carol, models.Source{}, nil)
 	if err != nil || sub.Request.State != models.StateApproved {
 		t.Fatalf("open window: %v", err)
 	}
@@ -109,20 +109,5 @@ func TestWindowsPage(t *testing.T) {
 	status = policy.Status{}
 	if doc := page(); !strings.Contains(doc.Find(`[data-testid="policy-status"]`).Text(), "No policy file is configured") {
 		t.Errorf("unconfigured policy not said")
-	}
-}
-
-func TestStepUpForRequest(t *testing.T) {
-	base := StepUpPolicy{MaxAge: 5 * time.Minute, ACRValues: []string{"pwd", "mfa"}, AMRAny: []string{"otp"}}
-	if got := base.forRequest(&models.Request{}); got.MaxAge != 5*time.Minute || len(got.ACRValues) != 2 {
-		t.Errorf("no request rules: %+v", got)
-	}
-	r := &models.Request{ApprovalRules: models.ApprovalRules{StepUpMaxAge: 2 * time.Minute, StepUpACR: models.Words{"hwk"}}}
-	if got := base.forRequest(r); got.MaxAge != 2*time.Minute || strings.Join(got.ACRValues, ",") != "hwk" || got.AMRAny[0] != "otp" {
-		t.Errorf("tightened: %+v", got)
-	}
-	r.StepUpMaxAge = time.Hour
-	if got := base.forRequest(r); got.MaxAge != 5*time.Minute {
-		t.Errorf("a longer request max_age must not loosen the portal's: %v", got.MaxAge)
 	}
 }

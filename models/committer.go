@@ -106,6 +106,18 @@ func (s *Store) runBatch(first *txJob) {
 		return
 	}
 	batch := []*txJob{first}
+	// Jobs that failed and were rolled back to their savepoint learn it
+	// only once the batch has ended: a caller that lost a race to an
+	// earlier job of the same batch (the same idempotency key, a cancel
+	// of an already cancelled request) then reads the winner's committed
+	// change when it looks, instead of the state before the batch — and a
+	// retry cannot slip into the same, still open, batch.
+	var failed []jobResult
+	defer func() {
+		for _, f := range failed {
+			f.job.done <- f.err
+		}
+	}()
 	for len(batch) < maxBatch {
 		var j *txJob
 		select {
@@ -122,28 +134,18 @@ func (s *Store) runBatch(first *txJob) {
 		sp := "cs_sp" + strconv.Itoa(len(batch))
 		if err := tx.SavePoint(sp).Error; err != nil {
 			// The transaction is unusable; fail everything in it.
-			tx.Rollback()
-			err = fmt.Errorf("store: savepoint: %w", err)
-			j.done <- err
-			for _, b := range batch {
-				b.done <- err
-			}
+			failBatch(tx, append(batch, j), fmt.Errorf("store: savepoint: %w", err))
 			return
 		}
 		before := local.snapshot()
 		if err := runJob(tx.WithContext(jobContext{Context: ctx, job: j.ctx}), j); err != nil {
 			local.restore(before)
 			if rbErr := tx.RollbackTo(sp).Error; rbErr != nil {
-				tx.Rollback()
-				err = fmt.Errorf("store: rollback to savepoint: %w (after: %w)", rbErr, err)
-				for _, b := range batch {
-					b.done <- err
-				}
-			}
-			j.done <- err
-			if tx.Error != nil {
+				failBatch(tx, batch, fmt.Errorf("store: rollback to savepoint: %w (after: %w)", rbErr, err))
+				failed = append(failed, jobResult{j, err})
 				return
 			}
+			failed = append(failed, jobResult{j, err})
 			if relErr := s.releaseSavepoint(tx, sp); relErr != nil {
 				failBatch(tx, batch, relErr)
 				return
@@ -151,8 +153,7 @@ func (s *Store) runBatch(first *txJob) {
 			continue
 		}
 		if err := s.releaseSavepoint(tx, sp); err != nil {
-			j.done <- err
-			failBatch(tx, batch, err)
+			failBatch(tx, append(batch, j), err)
 			return
 		}
 		batch = append(batch, j)
@@ -164,6 +165,12 @@ func (s *Store) runBatch(first *txJob) {
 	for _, b := range batch {
 		b.done <- err
 	}
+}
+
+// jobResult is a job's outcome, held until its batch has ended.
+type jobResult struct {
+	job *txJob
+	err error
 }
 
 // releaseSavepoint ends a job's savepoint on SQLite once the job is done

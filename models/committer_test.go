@@ -147,3 +147,83 @@ func TestGroupCommitJobsSeeOwnContext(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupCommitFailedJobLearnsAfterCommit puts a winner and a loser into
+// one batch: the loser fails because of what the winner wrote, and when
+// its caller hears so and looks, the winner's change is already committed
+// (an idempotency replay or a "cancelled by …" answer needs to read it).
+func TestGroupCommitFailedJobLearnsAfterCommit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		ctx := context.Background()
+		errLost := errors.New("lost the race")
+		release, started, looked := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		firstDone := make(chan error, 1)
+		go func() {
+			firstDone <- s.WithTx(ctx, func(tx *gorm.DB) error { close(started); <-release; return nil })
+		}()
+		waitQueued := func(n int) {
+			for s.Queued() != n {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		<-started // the committer runs the first job; the next two queue behind it
+		winner := make(chan error, 1)
+		go func() {
+			winner <- s.WithTx(ctx, func(tx *gorm.DB) error {
+				_, err := audit.Append(tx, time.Now(), audit.Entry{Type: "race.won", Actor: models.Actor{Type: models.ActorHuman, ID: "winner"}})
+				return err
+			})
+		}()
+		waitQueued(1)
+		loser := make(chan int64, 1)
+		go func() {
+			err := s.WithTx(ctx, func(tx *gorm.DB) error {
+				var n int64
+				if err := tx.Model(&models.AuditEvent{}).Where("type = ?", "race.won").Count(&n).Error; err != nil || n != 1 {
+					return fmt.Errorf("the loser ran without the winner's change in its batch (%d, %v)", n, err)
+				}
+				return errLost
+			})
+			if !errors.Is(err, errLost) {
+				t.Errorf("loser: %v", err)
+				loser <- -1
+				return
+			}
+			var n int64
+			if err := s.DB(ctx).Model(&models.AuditEvent{}).Where("type = ?", "race.won").Count(&n).Error; err != nil {
+				t.Error(err)
+			}
+			close(looked)
+			loser <- n
+		}()
+		waitQueued(2)
+		// A third job keeps the batch open until the loser's caller has
+		// looked (or a second has passed, which is what happens when the
+		// loser is told only after the commit, as it must be).
+		third := make(chan error, 1)
+		go func() {
+			third <- s.WithTx(ctx, func(tx *gorm.DB) error {
+				select {
+				case <-looked:
+				case <-time.After(time.Second):
+				}
+				return nil
+			})
+		}()
+		waitQueued(3)
+		close(release)
+		if err := <-firstDone; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-winner; err != nil {
+			t.Fatal(err)
+		}
+		if n := <-loser; n != 1 {
+			t.Fatalf("the loser, told it lost, saw %d committed winners; want 1", n)
+		}
+		if err := <-third; err != nil {
+			t.Fatal(err)
+		}
+	})
+}

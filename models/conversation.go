@@ -25,7 +25,14 @@ type ConversationPost struct {
 	ID        int64 `gorm:"primaryKey"`
 	RequestID string
 	Position  int
+	PostSnapshot
+	DeleteAt int64
+}
 
+// PostSnapshot is what Countersign records of a Mattermost post: who wrote
+// it (looked up, with how: as a person, a bot, a webhook) and what it said
+// when read. Captured posts and later discussion share it.
+type PostSnapshot struct {
 	PostID     string
 	RootID     string
 	AuthorID   string
@@ -36,15 +43,12 @@ type ConversationPost struct {
 	FromWebhook      bool
 	OverrideUsername string
 	// ChannelMember is false when the author was not a member of the channel
-	// at capture time.
+	// when the post was read.
 	ChannelMember bool
 	Message       string
-
-	CreateAt int64
-	EditAt   int64
-	DeleteAt int64
-
-	Hash string
+	CreateAt      int64
+	EditAt        int64
+	Hash          string
 }
 
 // TableName pins the table name.

@@ -67,6 +67,27 @@ func (r *Request) RequestedBy(a Actor) bool {
 	return a.ID != "" && a.Type == r.RequesterType && a.ID == r.RequesterID
 }
 
+// MadeBy reports whether the person known by id (a chat or IdP id) or by
+// chat username is r's requester. It and SponsoredBy are the one
+// definition of whom a request belongs to: who may see it without a role,
+// who may cancel it, who must not approve it, who is not asked to.
+func (r *Request) MadeBy(id, username string) bool {
+	return (id != "" && id == r.RequesterID) || SameUsername(username, r.RequesterName)
+}
+
+// SponsoredBy reports whether the person known by id or chat username is
+// the accountable human of r's agent (false for a person's request).
+func (r *Request) SponsoredBy(id, username string) bool {
+	return r.RequesterType == ActorAgent && ((id != "" && id == r.SponsorID) || SameUsername(username, r.SponsorName))
+}
+
+// SameUsername compares chat usernames case-insensitively, ignoring a
+// leading @; empty names match nothing.
+func SameUsername(a, b string) bool {
+	a, b = strings.TrimPrefix(strings.TrimSpace(a), "@"), strings.TrimPrefix(strings.TrimSpace(b), "@")
+	return a != "" && strings.EqualFold(a, b)
+}
+
 var idEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
 
 // NewRequestID returns a short, unambiguous id that people can type in chat,

@@ -29,23 +29,32 @@ func (PostRevision) TableName() string { return "post_revisions" }
 // content, and is not part of the content hash: what people said after
 // the request cannot change what was asked.
 type LaterPost struct {
-	ID               int64 `gorm:"primaryKey"`
-	RequestID        string
-	PostID           string
-	RootID           string
-	AuthorID         string
-	AuthorName       string
-	AuthorKind       AuthorKind
-	BotOwnerID       string
-	FromWebhook      bool
-	OverrideUsername string
-	ChannelMember    bool
-	Message          string
-	CreateAt         int64
-	EditAt           int64
-	Hash             string
-	RecordedAt       time.Time
+	ID        int64 `gorm:"primaryKey"`
+	RequestID string
+	PostSnapshot
+	RecordedAt time.Time
 }
 
 // TableName pins the table name.
 func (LaterPost) TableName() string { return "later_posts" }
+
+// PostChange is a captured post as it reads now, found when the
+// conversation was read again.
+type PostChange struct {
+	PostID string
+	// Deleted is true when the post is gone; the other fields are then
+	// ignored.
+	Deleted          bool
+	Message          string
+	EditAt           int64
+	FromWebhook      bool
+	OverrideUsername string
+}
+
+// Reread is what reading a request's conversation again found: captured
+// posts that were edited or deleted since, and posts written after the
+// capture (later discussion, outside the approved content).
+type Reread struct {
+	Changed []PostChange
+	Later   []ConversationPost
+}

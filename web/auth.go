@@ -34,9 +34,6 @@ type AuthOptions struct {
 	// 12 h.
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
-	// StepUp is the freshness and strength every decision needs (default
-	// max age 5 min).
-	StepUp handlers.StepUpPolicy
 	// Now is the clock for sessions and step-up checks; nil means
 	// time.Now. Tests move it.
 	Now func() time.Time
@@ -76,9 +73,6 @@ func (o Options) validateAuth() error {
 	}
 	if o.PublicURL == "" {
 		return errors.New("web: options: PublicURL is required with Auth (origin checks, logout redirect)")
-	}
-	if o.Auth.StepUp.EssentialACR && len(o.Auth.StepUp.ACRValues) == 0 {
-		return errors.New("web: options: Auth.StepUp.EssentialACR needs ACRValues")
 	}
 	return nil
 }
@@ -144,9 +138,7 @@ func newPortalAuth(opts Options) (*portalAuth, error) {
 		p.exempt = append(p.exempt, ExampleExecutorPath)
 	}
 	if opts.Approvals != nil {
-		p.decisions = handlers.NewDecisions(opts.Approvals, a.RP, mgr, handlers.DecisionsConfig{
-			StepUp: a.StepUp, Now: a.Now, Logger: opts.Logger, Rechecker: opts.Rechecker,
-		})
+		p.decisions = handlers.NewDecisions(opts.Approvals, a.RP, mgr, handlers.DecisionsConfig{Now: a.Now, Logger: opts.Logger})
 	}
 	var finisher handlers.StepUpFinisher
 	if p.decisions != nil {

@@ -101,7 +101,6 @@ func TestNewRejectsIncompleteAuthOptions(t *testing.T) {
 		"no session store":       func(o *web.Options) { o.Auth.Store = nil },
 		"no public URL":          func(o *web.Options) { o.PublicURL = "" },
 		"idle over absolute":     func(o *web.Options) { o.Auth.IdleTimeout, o.Auth.AbsoluteTimeout = 2*time.Hour, time.Hour },
-		"essential acr, no acr":  func(o *web.Options) { o.Auth.StepUp.EssentialACR = true },
 		"demo IdP without prefix": func(o *web.Options) {
 			o.DemoIdP = http.NotFoundHandler()
 		},

@@ -82,6 +82,32 @@ func newPortalEnv(t *testing.T, mutate ...func(*web.Options)) *portalEnv {
 // challenges, like an IdP that answers with an earlier authentication.
 func newPortalEnvWithIdPLag(t *testing.T, lag time.Duration, mutate ...func(*web.Options)) *portalEnv {
 	t.Helper()
+	return newPortalEnvWith(t, portalEnvOptions{idpLag: lag}, mutate...)
+}
+
+// portalEnvOptions are the settings of a test portal that are not
+// web.Options.
+type portalEnvOptions struct {
+	// idpLag makes the IdP's clock run behind the portal's.
+	idpLag time.Duration
+	// stepUp is the decisions' step-up rule; zero means 5 minutes and the
+	// demo IdP's mfa acr.
+	stepUp *approval.StepUpRule
+}
+
+// newPortalEnvStepUp starts a portal whose decisions need rule.
+func newPortalEnvStepUp(t *testing.T, rule approval.StepUpRule, mutate ...func(*web.Options)) *portalEnv {
+	t.Helper()
+	return newPortalEnvWith(t, portalEnvOptions{stepUp: &rule}, mutate...)
+}
+
+func newPortalEnvWith(t *testing.T, eo portalEnvOptions, mutate ...func(*web.Options)) *portalEnv {
+	t.Helper()
+	lag := eo.idpLag
+	rule := approval.StepUpRule{MaxAge: 5 * time.Minute, ACR: []string{demoidp.ACRMFA}}
+	if eo.stepUp != nil {
+		rule = *eo.stepUp
+	}
 	clock := &testClock{}
 	idpNow := func() time.Time { return clock.Now().Add(-lag) }
 	// The server must exist (for its URL) before the IdP and the portal
@@ -124,7 +150,7 @@ func newPortalEnvWithIdPLag(t *testing.T, lag time.Duration, mutate ...func(*web
 		t.Fatal(err)
 	}
 	store := storetest.SQLite(t).Open(t)
-	svc := approval.New(store, approval.Config{Now: clock.Now, ApproverRoles: []string{"approver"}})
+	svc := approval.New(store, approval.Config{Now: clock.Now, ApproverRoles: []string{"approver"}, StepUp: rule})
 	logs := &logBuffer{}
 	opts := web.Options{
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -136,11 +162,7 @@ func newPortalEnvWithIdPLag(t *testing.T, lag time.Duration, mutate ...func(*web
 			RP:    rp,
 			Store: store,
 			Roles: map[string][]string{"sre": {"approver"}, "security": {"approver"}, "audit": {"auditor"}},
-			StepUp: handlers.StepUpPolicy{
-				MaxAge:    5 * time.Minute,
-				ACRValues: []string{demoidp.ACRMFA},
-			},
-			Now: clock.Now,
+			Now:   clock.Now,
 		},
 		Approvals:     svc,
 		Requests:      handlers.NewRequests(svc, handlers.RequestsOptions{PublicURL: srv.URL, Now: clock.Now}),
@@ -187,9 +209,9 @@ func (e *portalEnv) seed(t *testing.T, requester string, required int) *models.R
 		Kind: models.KindAction, Action: "restart", Params: map[string]any{"service": "payments-api", "env": "prod"},
 		Purpose:   "OOM loop, INC-4211",
 		Requester: models.Actor{Type: models.ActorHuman, ID: "mm-" + requester, Display: requester},
-		Source:    approval.Source{TeamID: "t1", TeamName: "ops", ChannelID: "c1", ChannelName: "incidents", RootPostID: "p1", TriggerPostID: "p1"},
+		Source:    models.Source{TeamID: "t1", TeamName: "ops", ChannelID: "c1", ChannelName: "incidents", RootPostID: "p1", TriggerPostID: "p1"},
 		Posts: []models.ConversationPost{
-			{PostID: "p1", AuthorID: "mm-" + requester, AuthorName: requester, AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "please restart payments-api", CreateAt: 1},
+			{PostSnapshot: models.PostSnapshot{PostID: "p1", AuthorID: "mm-" + requester, AuthorName: requester, AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "please restart payments-api", CreateAt: 1}},
 		},
 		TTL: time.Hour, RequiredApprovals: required, PolicyRef: "default",
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/countersign/countersign/handlers"
+	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/static"
 )
 
@@ -77,9 +78,9 @@ type Options struct {
 	// every form and step-up decisions. Nil serves only the public pages
 	// (probes, metrics, static files, the landing page). Needs PublicURL.
 	Auth *AuthOptions
-	// Approvals records decisions (*approval.Service). With Auth it enables
+	// Approvals records decisions. With Auth it enables
 	// POST /requests/:id/decision; nil leaves decisions off.
-	Approvals handlers.Decider
+	Approvals *approval.Service
 	// Requests are the request pages (*handlers.Requests): the dashboard
 	// at / for signed-in people, /requests and /requests/:id. Needs Auth.
 	Requests RequestPages
@@ -92,9 +93,6 @@ type Options struct {
 	// MattermostActions serves the buttons of Countersign's chat messages
 	// at POST /hooks/mattermost/action; nil leaves the route off.
 	MattermostActions *handlers.MattermostActions
-	// Rechecker reads a request's conversation again at decision time
-	// (*mattermost.Rechecker); nil decides on the capture alone.
-	Rechecker handlers.ConversationRechecker
 	// Grants serves the grant keys at /.well-known/jwks.json and the
 	// executors' POST /api/v1/grants/redeem; nil serves neither.
 	Grants *handlers.Grants

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
-	"github.com/countersign/countersign/web"
+	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/web/demoidp"
 )
 
@@ -203,26 +202,26 @@ func TestWeakStepUpIsRefused(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name   string
-		policy handlers.StepUpPolicy
+		policy approval.StepUpRule
 		creds  func(e *portalEnv, t *testing.T) string // which login answers the step-up
 		want   string                                  // query parameter the step-up must send
 	}{
 		{
 			// mfa required through amr; the person skips the TOTP step.
 			name:   "password only when otp is required",
-			policy: handlers.StepUpPolicy{MaxAge: 5 * time.Minute, AMRAny: []string{"otp"}},
+			policy: approval.StepUpRule{MaxAge: 5 * time.Minute, AMRAny: []string{"otp"}},
 			want:   "max_age=300",
 		},
 		{
 			// An acr the IdP cannot provide: whatever it answers is weaker.
 			name:   "acr weaker than required",
-			policy: handlers.StepUpPolicy{MaxAge: 5 * time.Minute, ACRValues: []string{"urn:example:acr:hardware-key"}},
+			policy: approval.StepUpRule{MaxAge: 5 * time.Minute, ACR: []string{"urn:example:acr:hardware-key"}},
 			want:   "acr_values=urn%3Aexample%3Aacr%3Ahardware-key",
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newPortalEnv(t, func(o *web.Options) { o.Auth.StepUp = tc.policy })
+			e := newPortalEnvStepUp(t, tc.policy)
 			r := e.seed(t, "carol", 1)
 			v := e.visitor(t)
 			v.mustLogin(t, e.pwd("alice"), "/", "/")

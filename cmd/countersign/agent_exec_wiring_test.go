@@ -31,11 +31,11 @@ func TestChatRoutesWireAgentGrantsAndResults(t *testing.T) {
 	cfg.Mattermost.Messages.BotToken = "bot-token-not-used-here"
 	cfg.Agents = AgentList{{Name: "deploy-bot", BotUserID: strings.Repeat("a", 26), Sponsor: "dave"}}
 	store := storetest.SQLite(t).Open(t)
-	g, hooks, err := newGrants(ctx, store, cfg, nil)
+	g, fx, err := newGrants(ctx, store, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := approvalService(store, cfg, nil, hooks...)
+	svc := approvalService(store, cfg, nil, nil, fx)
 	reg, err := cfg.registry()
 	if err != nil {
 		t.Fatal(err)

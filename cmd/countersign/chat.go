@@ -15,16 +15,6 @@ import (
 	"github.com/countersign/countersign/web/mattermost/notify"
 )
 
-// chatHooks are the approval hooks for messages back into chat: the
-// outbox hook when the bot is configured, none otherwise (nothing would
-// drain the rows).
-func chatHooks(cfg Config) []approval.Hook {
-	if !cfg.MattermostMessages() {
-		return nil
-	}
-	return []approval.Hook{outbox.Hook{}}
-}
-
 // chatReminders is the sweeper's notifier: reminders and escalations
 // queued for chat when the bot is configured; nil otherwise (they are
 // only audited).
@@ -48,13 +38,12 @@ func chatDirectory(cfg Config, rt *policyRuntime) notify.ApproverDirectory {
 
 // chatParts are the running pieces of the Mattermost messages.
 type chatParts struct {
-	worker    *notify.Worker
-	actions   *handlers.MattermostActions
-	rechecker *mattermost.Rechecker
+	worker  *notify.Worker
+	actions *handlers.MattermostActions
 }
 
-// newChat builds the bot client, the outbox worker, the button endpoint
-// and the decision-time re-check; nil when the bot is not configured.
+// newChat builds the outbox worker and the button endpoint; nil when the
+// bot is not configured.
 func newChat(cfg Config, store *models.Store, svc *approval.Service, client *mattermost.Client, rt *policyRuntime, log *slog.Logger) (*chatParts, error) {
 	if !cfg.MattermostMessages() || client == nil {
 		return nil, nil
@@ -80,9 +69,8 @@ func newChat(cfg Config, store *models.Store, svc *approval.Service, client *mat
 		return nil, fmt.Errorf("chat: %w", err)
 	}
 	return &chatParts{
-		worker:    w,
-		actions:   handlers.NewMattermostActions(notify.NewActions(svc, queue, signer, render, actionURL, nil, log)),
-		rechecker: mattermost.NewRechecker(client, svc, m.RecheckTimeout.D()),
+		worker:  w,
+		actions: handlers.NewMattermostActions(notify.NewActions(svc, queue, signer, render, actionURL, nil, log)),
 	}, nil
 }
 

@@ -25,8 +25,8 @@ Agents are registered in the configuration file (agents: …).
 `
 
 func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
-	if len(args) < 2 || args[0] != "key" {
-		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+	if len(args) < 2 || args[0] != "key" || args[1] == "--help" || args[1] == "-h" || args[1] == "help" {
+		if wantsHelp(args) {
 			fmt.Fprint(stdout, agentUsage)
 			return nil
 		}

@@ -79,11 +79,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if err != nil {
 		return err
 	}
-	g, hooks, err := newGrants(ctx, store, cfg, policyTerms(rt, exampleexecutor.DefaultName))
+	g, fx, err := newGrants(ctx, store, cfg, policyTerms(rt, exampleexecutor.DefaultName))
 	if err != nil {
 		return err
 	}
-	svc := approvalService(store, cfg, rt, hooks...)
+	bot, err := botClient(cfg, log)
+	if err != nil {
+		return err
+	}
+	svc := approvalService(store, cfg, rt, bot, fx)
 	n, err := demodata.Seed(ctx, store, svc, time.Now())
 	if err != nil {
 		return err
@@ -129,10 +133,6 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		cfg: cfg, log: log, store: store, approvals: svc, auth: authOptions(cfg, rp, store, rt), policy: rt,
 		demoIdP: idp, demoPrefix: idp.PathPrefix(), checkpoints: cp,
 		grants: newGrantParts(store, svc, g, cfg, log), example: exec,
-	}
-	bot, err := botClient(cfg, log)
-	if err != nil {
-		return err
 	}
 	if p.chat, err = newChat(cfg, store, svc, bot, rt, log); err != nil {
 		return err

@@ -42,7 +42,7 @@ func writeDemoPolicy(dataDir string) (string, error) {
 // portal shows what each outcome looks like: one denied, one approved
 // automatically, and a window request waiting for a lead.
 func seedPolicyRequests(ctx context.Context, svc *approval.Service) (int, error) {
-	src := approval.Source{TeamName: "ops", ChannelName: "releases"}
+	src := models.Source{TeamName: "ops", ChannelName: "releases"}
 	subs := []struct {
 		in    approval.NewRequest
 		roles []string

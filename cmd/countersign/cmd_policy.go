@@ -56,6 +56,10 @@ func loadPolicyReport(path string, w io.Writer) (*policy.Policy, error) {
 }
 
 func cmdPolicyLint(args []string, stdout io.Writer) error {
+	if wantsHelp(args) {
+		fmt.Fprint(stdout, policyUsage)
+		return errHelpShown
+	}
 	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
 		return &usageError{msg: "policy lint: expected exactly one FILE"}
 	}
@@ -72,6 +76,10 @@ func cmdPolicyLint(args []string, stdout io.Writer) error {
 var errCasesFailed = errors.New("policy test: cases failed")
 
 func cmdPolicyTest(args []string, stdout io.Writer) error {
+	if wantsHelp(args) {
+		fmt.Fprint(stdout, policyUsage)
+		return errHelpShown
+	}
 	if len(args) < 1 || len(args) > 2 || strings.HasPrefix(args[0], "-") {
 		return &usageError{msg: "policy test: expected FILE [CASES]"}
 	}

@@ -36,16 +36,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err != nil {
 		return err
 	}
-	g, hooks, err := newGrants(ctx, store, cfg, policyTerms(rt, ""))
+	g, fx, err := newGrants(ctx, store, cfg, policyTerms(rt, ""))
 	if err != nil {
 		return err
 	}
-	svc := approvalService(store, cfg, rt, hooks...)
-	p := &portal{cfg: cfg, log: log, store: store, approvals: svc, checkpoints: cp, policy: rt, grants: newGrantParts(store, svc, g, cfg, log)}
 	bot, err := botClient(cfg, log)
 	if err != nil {
 		return err
 	}
+	svc := approvalService(store, cfg, rt, bot, fx)
+	p := &portal{cfg: cfg, log: log, store: store, approvals: svc, checkpoints: cp, policy: rt, grants: newGrantParts(store, svc, g, cfg, log)}
 	if p.chat, err = newChat(cfg, store, p.approvals, bot, rt, log); err != nil {
 		return err
 	}

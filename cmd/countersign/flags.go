@@ -34,3 +34,15 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// wantsHelp reports whether args ask for help anywhere (--help, -h, or
+// help as the first word), so every command answers it with exit 0,
+// whatever else is missing.
+func wantsHelp(args []string) bool {
+	for i, a := range args {
+		if a == "--help" || a == "-h" || a == "-help" || (i == 0 && a == "help") {
+			return true
+		}
+	}
+	return false
+}

@@ -5,9 +5,10 @@ import (
 
 	"context"
 	"fmt"
-	"github.com/countersign/countersign/web/keyfile"
 	"log/slog"
 	"time"
+
+	"github.com/countersign/countersign/web/keyfile"
 
 	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
@@ -31,21 +32,22 @@ type grantParts struct {
 }
 
 // newGrants creates the grant service (and the first signing key) and
-// returns the approval hooks that must run inside every change: terms
-// (src gives them; nil means defaults), grant minting and execution queueing.
-func newGrants(ctx context.Context, store *models.Store, cfg Config, src terms.Source) (*grant.Service, []approval.Hook, error) {
+// returns the effects of its part that must run inside every change:
+// terms (src gives them; nil means defaults), grant minting and execution
+// queueing (approvalService adds the others).
+func newGrants(ctx context.Context, store *models.Store, cfg Config, src terms.Source) (*grant.Service, approval.Effects, error) {
 	seal, err := keyfile.LoadOrCreate(cfg.Grants.SealKey, filepath.Join(cfg.DataDir, grantSealKeyFile), grant.SealKeySize, "grant seal key")
 	if err != nil {
-		return nil, nil, &startupError{err: err}
+		return nil, approval.Effects{}, &startupError{err: err}
 	}
 	g, err := grant.New(store, grant.Config{Issuer: cfg.PublicURL, Terms: src, SealKey: seal[:grant.SealKeySize]})
 	if err != nil {
-		return nil, nil, &startupError{err: err}
+		return nil, approval.Effects{}, &startupError{err: err}
 	}
 	if _, err := g.EnsureKey(ctx); err != nil {
-		return nil, nil, &startupError{err: err}
+		return nil, approval.Effects{}, &startupError{err: err}
 	}
-	return g, []approval.Hook{terms.Hook(src), g.Hook(), execution.Hook()}, nil
+	return g, approval.Effects{Terms: terms.Hook(src), Grant: g.Hook(), Execution: execution.Hook()}, nil
 }
 
 // newGrantParts builds the execution service and the workers; the

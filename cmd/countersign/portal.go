@@ -17,7 +17,9 @@ import (
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/outbox"
 	"github.com/countersign/countersign/web"
+	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/oidcrp"
 )
 
@@ -45,24 +47,37 @@ func openStore(ctx context.Context, opts models.OpenOptions) (*models.Store, err
 	return s, nil
 }
 
-// approvalService builds the domain service with the configured rules,
-// the policy runtime (policy in force, open windows, the hook that opens
-// windows when their request is approved) and the hooks of the other parts
-// (grants, chat outbox, agent idempotency), all run inside each change's
-// transaction.
-func approvalService(store *models.Store, cfg Config, rt *policyRuntime, hooks ...approval.Hook) *approval.Service {
+// approvalService builds the domain service with the configured rules
+// (step-up, approver roles, the conversation re-read at decision time
+// through bot when chat is configured), the policy runtime (policy in
+// force, open windows) and the effects every change sets off in its
+// transaction: fx (terms, grant, execution, from newGrants) completed with
+// the window opener, the chat outbox and the agents' idempotency record.
+// approval.Effects fixes their order.
+func approvalService(store *models.Store, cfg Config, rt *policyRuntime, bot *mattermost.Client, fx approval.Effects) *approval.Service {
 	ac := approval.Config{
 		ApproverRoles:     cfg.Approvals.ApproverRoles,
 		SponsorMayApprove: cfg.Approvals.SponsorMayApprove,
 		DefaultTTL:        cfg.Request.DefaultTTL.D(),
+		StepUp: approval.StepUpRule{
+			MaxAge: cfg.StepUp.MaxAge.D(), ACR: cfg.StepUp.ACRValues,
+			AMRAny: cfg.StepUp.AMRAny, EssentialACR: cfg.StepUp.EssentialACR,
+		},
+		Effects: fx,
+	}
+	ac.Effects.Idempotency = agents.IdempotencyHook{}
+	if cfg.MattermostMessages() {
+		// Nothing would drain the outbox without the bot.
+		ac.Effects.Chat = outbox.Hook{}
+	}
+	if cfg.MattermostMessages() && bot != nil {
+		// Decisions read the conversation again first (edits, deletions).
+		ac.Conversation, ac.RereadTimeout = mattermost.NewRereader(bot), cfg.Mattermost.Messages.RecheckTimeout.D()
 	}
 	if rt != nil {
 		ac.Policy, ac.Windows = rt.holder, rt.windows
-		ac.Hooks = append(ac.Hooks, rt.windows.Hook())
+		ac.Effects.Window = rt.windows.Hook()
 	}
-	ac.Hooks = append(ac.Hooks, hooks...)
-	ac.Hooks = append(ac.Hooks, chatHooks(cfg)...)
-	ac.Hooks = append(ac.Hooks, agents.IdempotencyHook{})
 	return approval.New(store, ac)
 }
 
@@ -90,10 +105,6 @@ func authOptions(cfg Config, rp *oidcrp.RP, store *models.Store, rt *policyRunti
 	return &web.AuthOptions{
 		RP: rp, Store: store, Roles: cfg.OIDC.RoleMap, UsernameClaim: cfg.OIDC.UsernameClaim, PolicyRoles: policyRoles,
 		IdleTimeout: cfg.Session.IdleTimeout.D(), AbsoluteTimeout: cfg.Session.AbsoluteTimeout.D(),
-		StepUp: handlers.StepUpPolicy{
-			MaxAge: cfg.StepUp.MaxAge.D(), ACRValues: cfg.StepUp.ACRValues,
-			AMRAny: cfg.StepUp.AMRAny, EssentialACR: cfg.StepUp.EssentialACR,
-		},
 	}
 }
 
@@ -153,7 +164,6 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		defer stop()
 		go p.chat.run(ctx)
 		opts.MattermostActions = p.chat.actions
-		opts.Rechecker = p.chat.rechecker
 	}
 	if p.grants != nil {
 		opts.Grants = p.grants.handler()

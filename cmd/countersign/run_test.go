@@ -308,3 +308,22 @@ func TestServeRefusesAReadOnlyDatabase(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want exit 2 and one line saying the database cannot be written", code, stderr)
 	}
 }
+
+// TestEveryCommandAnswersHelp: every command and subcommand the usage
+// lists takes --help, prints something and exits 0, even with its required
+// arguments missing.
+func TestEveryCommandAnswersHelp(t *testing.T) {
+	for _, cmd := range [][]string{
+		{"serve"}, {"demo"}, {"audit"}, {"audit", "verify"}, {"audit", "export"}, {"audit", "verify-receipt"},
+		{"agent"}, {"agent", "key"}, {"agent", "key", "create"}, {"agent", "key", "revoke"}, {"agent", "key", "list"},
+		{"policy"}, {"policy", "lint"}, {"policy", "test"}, {"healthcheck"}, {"version"},
+	} {
+		for _, flag := range []string{"--help", "-h"} {
+			args := append(append([]string(nil), cmd...), flag)
+			code, stdout, stderr := runCmd(args...)
+			if code != exitOK || strings.TrimSpace(stdout+stderr) == "" {
+				t.Errorf("%v: exit %d, output %q; want 0 and the usage", args, code, stdout+stderr)
+			}
+		}
+	}
+}

@@ -147,7 +147,7 @@ func TestIdempotencyHookOneRequestPerKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc := approval.New(s, approval.Config{Policy: policy.NewHolder(pol), Hooks: []approval.Hook{agents.IdempotencyHook{}}})
+		svc := approval.New(s, approval.Config{Policy: policy.NewHolder(pol), Effects: approval.Effects{Idempotency: agents.IdempotencyHook{}}})
 		a, _ := registry(t).ByName("deploy-bot")
 		in := approval.NewRequest{Kind: models.KindAction, Action: "restart", Requester: a.Actor()}
 		first, err := svc.Submit(agents.WithIdempotency(ctx, a.Name, "k1", "h1"), in, nil)

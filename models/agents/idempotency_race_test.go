@@ -47,11 +47,11 @@ func agentService(t *testing.T, s *models.Store) *approval.Service {
 	if _, err := g.EnsureKey(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	hooks := []approval.Hook{
-		terms.Hook(func(*models.Request) terms.Terms { return terms.Terms{Executor: "deployer"} }),
-		g.Hook(), agents.IdempotencyHook{},
+	fx := approval.Effects{
+		Idempotency: agents.IdempotencyHook{}, Grant: g.Hook(),
+		Terms: terms.Hook(func(*models.Request) terms.Terms { return terms.Terms{Executor: "deployer"} }),
 	}
-	return approval.New(s, approval.Config{Policy: policy.NewHolder(p), Hooks: hooks})
+	return approval.New(s, approval.Config{Policy: policy.NewHolder(p), Effects: fx})
 }
 
 func agentRequest(a *agents.Agent, i int) approval.NewRequest {

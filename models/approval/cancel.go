@@ -24,9 +24,9 @@ func Canceller(r *models.Request, userID string) (actor models.Actor, ok bool) {
 	switch {
 	case userID == "":
 		return models.Actor{}, false
-	case r.RequesterType == models.ActorAgent && userID == r.SponsorID:
+	case r.SponsoredBy(userID, ""):
 		return models.Actor{Type: models.ActorHuman, ID: r.SponsorID, Display: r.SponsorName}, true
-	case r.RequesterType == models.ActorHuman && userID == r.RequesterID:
+	case r.RequesterType == models.ActorHuman && r.MadeBy(userID, ""):
 		return r.Requester(), true
 	}
 	return models.Actor{}, false

@@ -20,9 +20,8 @@ func BenchmarkCreateConcurrent(b *testing.B) {
 	in := newRequest()
 	in.ToolCalls = nil
 	for i := len(in.Posts); i < 7; i++ {
-		in.Posts = append(in.Posts, models.ConversationPost{
-			PostID: fmt.Sprintf("p%d", i+1), RootID: "p1", AuthorID: "u-alice", AuthorName: "alice", AuthorKind: models.AuthorHuman,
-			ChannelMember: true, Message: "a reply of ordinary length, with a link https://example.com/x", CreateAt: int64(i + 1),
+		in.Posts = append(in.Posts, models.ConversationPost{PostSnapshot: models.PostSnapshot{PostID: fmt.Sprintf("p%d", i+1), RootID: "p1", AuthorID: "u-alice", AuthorName: "alice", AuthorKind: models.AuthorHuman,
+			ChannelMember: true, Message: "a reply of ordinary length, with a link https://example.com/x", CreateAt: int64(i + 1)},
 		})
 	}
 	for _, bk := range []storetest.Backend{storetest.SQLite(b), storetest.Postgres(b)} {

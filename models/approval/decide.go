@@ -94,11 +94,10 @@ type Outcome struct {
 // The personal reasons (own request, the agent's sponsor) come before the
 // role check, so a requester is told why they of all people may not decide.
 func (s *Service) Check(r *models.Request, a Approver) error {
-	if a.Actor.ID == r.RequesterID || sameName(a.Username, r.RequesterName) {
+	if r.MadeBy(a.Actor.ID, a.Username) {
 		return ErrSelfDecision
 	}
-	if r.RequesterType == models.ActorAgent && !s.cfg.SponsorMayApprove &&
-		(a.Actor.ID == r.SponsorID || sameName(a.Username, r.SponsorName)) {
+	if !s.cfg.SponsorMayApprove && r.SponsoredBy(a.Actor.ID, a.Username) {
 		return ErrSponsorDecision
 	}
 	if !s.mayDecide(r, a) {
@@ -186,8 +185,8 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 			return err
 		}
 		now := s.clock()
-		if err := CheckStepUp(r, d.StepUp, now); err != nil {
-			return err
+		if err := s.StepUpFor(r).Check(d.StepUp, now); err != nil {
+			return fmt.Errorf("request %s: %w", r.ID, err)
 		}
 		var prior int64
 		if err := tx.Model(&models.Decision{}).Where("request_id = ? AND approver_id = ? AND content_hash = ?", r.ID, d.Approver.Actor.ID, r.ContentHash).Count(&prior).Error; err != nil {
@@ -216,12 +215,10 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 		}); err != nil {
 			return err
 		}
-		var approvals int64
-		if err := tx.Model(&models.Decision{}).Where("request_id = ? AND content_hash = ? AND verdict = ?", r.ID, r.ContentHash, models.VerdictApprove).
-			Distinct("approver_id").Count(&approvals).Error; err != nil {
-			return fmt.Errorf("count approvals: %w", err)
+		if err := tx.Where("request_id = ?", r.ID).Order("id").Find(&r.Decisions).Error; err != nil {
+			return fmt.Errorf("load decisions: %w", err)
 		}
-		out.Approvals = int(approvals)
+		out.Approvals = r.Tally().Approved()
 		to := models.State("")
 		reason := ""
 		switch {

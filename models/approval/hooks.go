@@ -56,9 +56,50 @@ type HookFunc func(tx *gorm.DB, ch Change) error
 // RequestChanged calls f.
 func (f HookFunc) RequestChanged(tx *gorm.DB, ch Change) error { return f(tx, ch) }
 
-// runHooks calls every configured hook in order and stops at the first error.
+// Effects are what a change to a request sets off inside its transaction,
+// after its audit event. They run in the order of the fields below, always,
+// each relying only on what the ones before it wrote; a nil field is
+// skipped. An error from any of them rolls the whole change back.
+type Effects struct {
+	// Idempotency records an agent's Idempotency-Key with the request it
+	// created (agents.IdempotencyHook). First: a key taken meanwhile fails
+	// the creation before anything else is written.
+	Idempotency Hook
+	// Terms freezes a created request's grant lifetime, executor and
+	// reminder schedule (terms.Hook).
+	Terms Hook
+	// Window opens the change window a window request asked for, once it
+	// is approved (window.Service.Hook).
+	Window Hook
+	// Grant mints the single-use execution grant when a request is
+	// approved, and expires it with the request (grant.Service.Hook). It
+	// reads the executor and lifetime Terms froze.
+	Grant Hook
+	// Execution queues the executor's call for an approved person's
+	// request, and records the failure of one whose result never came
+	// (execution.Hook). It reads the grant Grant minted.
+	Execution Hook
+	// Chat queues the chat messages that show the change (outbox.Hook).
+	// Last, so that what it renders is the request as everything above
+	// left it.
+	Chat Hook
+}
+
+// ordered lists the effects in the order they run.
+func (e Effects) ordered() []Hook {
+	var out []Hook
+	for _, h := range []Hook{e.Idempotency, e.Terms, e.Window, e.Grant, e.Execution, e.Chat} {
+		if h != nil {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// runHooks runs the configured effects in their order and stops at the
+// first error.
 func (s *Service) runHooks(tx *gorm.DB, ch Change) error {
-	for _, h := range s.cfg.Hooks {
+	for _, h := range s.effects {
 		if err := h.RequestChanged(tx, ch); err != nil {
 			return err
 		}

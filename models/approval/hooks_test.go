@@ -3,6 +3,7 @@ package approval_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"gorm.io/gorm"
@@ -27,7 +28,7 @@ func TestHooksSeeEveryChangeAndTheirErrorsRollBack(t *testing.T) {
 			seen = append(seen, ch)
 			return nil
 		})
-		svc := approval.New(s, approval.Config{Hooks: []approval.Hook{hook}})
+		svc := approval.New(s, approval.Config{Effects: approval.Effects{Chat: hook}, StepUp: lenientStepUp(approval.StepUpRule{})})
 		ctx := context.Background()
 		in := humanRequest()
 		in.RequiredApprovals = 1
@@ -59,6 +60,36 @@ func TestHooksSeeEveryChangeAndTheirErrorsRollBack(t *testing.T) {
 		s.DB(ctx).Model(&models.Request{}).Count(&n)
 		if n != 1 {
 			t.Fatalf("failed create left %d requests", n)
+		}
+	})
+}
+
+// TestEffectsRunInTheirOrder: whatever the wiring, the effects of a change
+// run idempotency, terms, window, grant, execution, chat — the order
+// approval.Effects documents and the effects rely on (a grant reads the
+// terms, an execution the grant, chat the final state).
+func TestEffectsRunInTheirOrder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		var got []string
+		rec := func(name string) approval.Hook {
+			return approval.HookFunc(func(tx *gorm.DB, ch approval.Change) error {
+				got = append(got, name)
+				return nil
+			})
+		}
+		// Declared out of order on purpose: the field, not the wiring,
+		// decides when an effect runs.
+		fx := approval.Effects{
+			Chat: rec("chat"), Grant: rec("grant"), Idempotency: rec("idempotency"),
+			Execution: rec("execution"), Window: rec("window"), Terms: rec("terms"),
+		}
+		svc := approval.New(b.Open(t), approval.Config{Effects: fx})
+		if _, err := svc.Create(context.Background(), newRequest()); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"idempotency", "terms", "window", "grant", "execution", "chat"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("effects ran %v, want %v", got, want)
 		}
 	})
 }

@@ -11,28 +11,7 @@ import (
 	"github.com/countersign/countersign/models/contenthash"
 )
 
-// Limits on what one request may carry. They keep one request from
-// swamping the database or an approver's screen.
-const (
-	MaxPurposeLen   = 2000
-	MaxParams       = 64
-	MaxPosts        = 1000
-	MaxToolCalls    = 500
-	MaxMessageBytes = 16 << 10
-	MaxToolIOBytes  = 256 << 10
-)
-
 var actionName = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
-
-// Source says where in Mattermost a request was born.
-type Source struct {
-	TeamID        string
-	TeamName      string
-	ChannelID     string
-	ChannelName   string
-	RootPostID    string
-	TriggerPostID string
-}
 
 // NewRequest is everything needed to open a request.
 type NewRequest struct {
@@ -41,7 +20,7 @@ type NewRequest struct {
 	Params    map[string]any
 	Purpose   string
 	Requester models.Actor
-	Source    Source
+	Source    models.Source
 	// Posts is the captured conversation in display order. ID, RequestID,
 	// Position and Hash are filled in by Create.
 	Posts []models.ConversationPost
@@ -61,11 +40,11 @@ func (in *NewRequest) validate() (string, error) {
 	if !actionName.MatchString(in.Action) {
 		return "", models.Invalid("action", "must be 1–64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter")
 	}
-	if len(in.Params) > MaxParams {
-		return "", models.Invalid("params", fmt.Sprintf("at most %d parameters", MaxParams))
+	if len(in.Params) > models.MaxParams {
+		return "", models.Invalid("params", fmt.Sprintf("at most %d parameters", models.MaxParams))
 	}
-	if !utf8.ValidString(in.Purpose) || len(in.Purpose) > MaxPurposeLen {
-		return "", models.Invalid("purpose", fmt.Sprintf("must be valid text of at most %d bytes", MaxPurposeLen))
+	if !utf8.ValidString(in.Purpose) || len(in.Purpose) > models.MaxPurposeLen {
+		return "", models.Invalid("purpose", fmt.Sprintf("must be valid text of at most %d bytes", models.MaxPurposeLen))
 	}
 	if err := in.Requester.Validate("requester"); err != nil {
 		return "", err
@@ -79,8 +58,8 @@ func (in *NewRequest) validate() (string, error) {
 	if in.RequiredApprovals < 1 || in.RequiredApprovals > 10 {
 		return "", models.Invalid("required_approvals", "must be between 1 and 10")
 	}
-	if len(in.Posts) > MaxPosts {
-		return "", models.Invalid("posts", fmt.Sprintf("at most %d posts", MaxPosts))
+	if len(in.Posts) > models.MaxPosts {
+		return "", models.Invalid("posts", fmt.Sprintf("at most %d posts", models.MaxPosts))
 	}
 	for i := range in.Posts {
 		p := &in.Posts[i]
@@ -91,12 +70,12 @@ func (in *NewRequest) validate() (string, error) {
 		if !p.AuthorKind.Valid() {
 			return "", models.Invalid(field+".author_kind", "must be human, bot or webhook")
 		}
-		if len(p.Message) > MaxMessageBytes || !utf8.ValidString(p.Message) {
-			return "", models.Invalid(field+".message", fmt.Sprintf("must be valid text of at most %d bytes", MaxMessageBytes))
+		if len(p.Message) > models.MaxMessageBytes || !utf8.ValidString(p.Message) {
+			return "", models.Invalid(field+".message", fmt.Sprintf("must be valid text of at most %d bytes", models.MaxMessageBytes))
 		}
 	}
-	if len(in.ToolCalls) > MaxToolCalls {
-		return "", models.Invalid("tool_calls", fmt.Sprintf("at most %d calls", MaxToolCalls))
+	if len(in.ToolCalls) > models.MaxToolCalls {
+		return "", models.Invalid("tool_calls", fmt.Sprintf("at most %d calls", models.MaxToolCalls))
 	}
 	seen := map[string]bool{}
 	for i := range in.ToolCalls {
@@ -115,8 +94,8 @@ func (in *NewRequest) validate() (string, error) {
 		if !c.Status.Valid() {
 			return "", models.Invalid(field+".status", "must be ok, error or pending")
 		}
-		if len(c.Input) > MaxToolIOBytes || len(c.Output) > MaxToolIOBytes {
-			return "", models.Invalid(field, fmt.Sprintf("input and output must be at most %d bytes (send a digest instead)", MaxToolIOBytes))
+		if len(c.Input) > models.MaxToolIOBytes || len(c.Output) > models.MaxToolIOBytes {
+			return "", models.Invalid(field, fmt.Sprintf("input and output must be at most %d bytes (send a digest instead)", models.MaxToolIOBytes))
 		}
 		in, err := canonicalJSONField(c.Input, "{}")
 		if err != nil {

@@ -4,22 +4,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/policy"
-)
-
-// Step-up refusals from a request's own rules.
-var (
-	// ErrStepUpStale: the decision's authentication is older than the
-	// request's step-up max_age allows.
-	ErrStepUpStale = fmt.Errorf("your sign-in is not recent enough for this request: %w", models.ErrForbidden)
-	// ErrStepUpWeak: the decision's authentication class (acr) is not one
-	// the request's rule accepts.
-	ErrStepUpWeak = fmt.Errorf("your sign-in is not strong enough for this request: %w", models.ErrForbidden)
 )
 
 // mayDecide reports whether a's roles let them decide r now: the roles the
@@ -47,19 +36,6 @@ func (s *Service) requesterOnlyRole(role string) bool {
 	}
 	p := s.cfg.Policy.Current()
 	return p != nil && p.HasRole(role) && !p.Decides(role)
-}
-
-// CheckStepUp applies the request's own step-up rules (max_age, acr) to the
-// evidence of a decision made at now. Requests without them pass; the
-// portal's configured step-up applies to every decision besides.
-func CheckStepUp(r *models.Request, su StepUp, now time.Time) error {
-	if r.StepUpMaxAge > 0 && (su.AuthTime.IsZero() || now.Sub(su.AuthTime) > r.StepUpMaxAge) {
-		return fmt.Errorf("request %s needs a sign-in within %s: %w", r.ID, r.StepUpMaxAge, ErrStepUpStale)
-	}
-	if len(r.StepUpACR) > 0 && !slices.Contains(r.StepUpACR, su.ACR) {
-		return fmt.Errorf("request %s needs acr %v, got %q: %w", r.ID, []string(r.StepUpACR), su.ACR, ErrStepUpWeak)
-	}
-	return nil
 }
 
 // rulesFrom turns a policy outcome into the settings stored on a request.

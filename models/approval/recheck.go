@@ -18,18 +18,6 @@ import (
 // approvals no longer count.
 const ChangeContentChanged ChangeKind = "content_changed"
 
-// PostChange is a captured post as it reads now.
-type PostChange struct {
-	PostID string
-	// Deleted is true when the post is gone; the other fields are then
-	// ignored.
-	Deleted          bool
-	Message          string
-	EditAt           int64
-	FromWebhook      bool
-	OverrideUsername string
-}
-
 // Recheck is what reading a request's conversation again found. Version
 // and ContentHash are the request as the caller compared it: when either
 // moved meanwhile, ApplyRecheck refuses with models.ErrConflict and the
@@ -39,7 +27,7 @@ type Recheck struct {
 	Version     int64
 	ContentHash string
 	// Changed are captured posts that were edited or deleted.
-	Changed []PostChange
+	Changed []models.PostChange
 	// Later are posts written after the capture, kept apart from the
 	// approved content.
 	Later []models.ConversationPost
@@ -121,7 +109,7 @@ func (s *Service) changeContent(tx *gorm.DB, r *models.Request, rc Recheck, now 
 	if err := tx.Where("request_id = ?", r.ID).Order("position").Find(&calls).Error; err != nil {
 		return fmt.Errorf("load tool chain: %w", err)
 	}
-	byID := make(map[string]PostChange, len(rc.Changed))
+	byID := make(map[string]models.PostChange, len(rc.Changed))
 	for _, c := range rc.Changed {
 		byID[c.PostID] = c
 	}
@@ -221,11 +209,9 @@ func (s *Service) recordLater(tx *gorm.DB, r *models.Request, later []models.Con
 		if err != nil {
 			return 0, err
 		}
-		rows = append(rows, models.LaterPost{
-			RequestID: r.ID, PostID: p.PostID, RootID: p.RootID, AuthorID: p.AuthorID, AuthorName: p.AuthorName,
-			AuthorKind: p.AuthorKind, BotOwnerID: p.BotOwnerID, FromWebhook: p.FromWebhook, OverrideUsername: p.OverrideUsername,
-			ChannelMember: p.ChannelMember, Message: p.Message, CreateAt: p.CreateAt, EditAt: p.EditAt, Hash: h, RecordedAt: now,
-		})
+		snap := p.PostSnapshot
+		snap.Hash = h
+		rows = append(rows, models.LaterPost{RequestID: r.ID, PostSnapshot: snap, RecordedAt: now})
 		if !seen[p.PostID] {
 			fresh = append(fresh, p.PostID)
 		}

@@ -1,7 +1,6 @@
 package approval
 
 import (
-	"strings"
 	"time"
 
 	"github.com/countersign/countersign/models"
@@ -19,9 +18,9 @@ type Config struct {
 	// requests. Off by default: the sponsor is accountable for the agent and
 	// should not be its only check.
 	SponsorMayApprove bool
-	// Hooks run inside the transaction of every change, after its audit
-	// event, in order (see Hook).
-	Hooks []Hook
+	// Effects run inside the transaction of every change, after its audit
+	// event, in their fixed order (see Effects).
+	Effects Effects
 	// DefaultTTL is how long a request submitted under a rule without its
 	// own ttl waits for decisions; 0 means DefaultRequestTTL.
 	DefaultTTL time.Duration
@@ -29,6 +28,15 @@ type Config struct {
 	Policy PolicySource
 	// Windows tells Submit which change windows are open; nil means none.
 	Windows WindowSource
+	// StepUp is the portal's step-up rule; each request's own (from its
+	// policy rule) tightens it (StepUpFor). Zero values mean the defaults.
+	StepUp StepUpRule
+	// Conversation reads a request's conversation again when someone is
+	// about to decide (PrepareDecision); nil decides on the capture alone.
+	Conversation ConversationReader
+	// RereadTimeout bounds one such read, so a slow chat delays a decision
+	// by at most this much; 0 means DefaultRereadTimeout.
+	RereadTimeout time.Duration
 }
 
 // Approver is a person deciding in the portal.
@@ -47,12 +55,6 @@ type StepUp struct {
 	ACR         string
 	AMR         []string
 	IDTokenHash string
-}
-
-// sameName compares chat usernames case-insensitively, ignoring a leading @.
-func sameName(a, b string) bool {
-	a, b = strings.TrimPrefix(strings.TrimSpace(a), "@"), strings.TrimPrefix(strings.TrimSpace(b), "@")
-	return a != "" && strings.EqualFold(a, b)
 }
 
 // mayDecide reports whether the approver's roles allow deciding at all.
@@ -90,8 +92,5 @@ func (s *Service) MayView(r *models.Request, a Approver) bool {
 	if s.SeesAll(a) {
 		return true
 	}
-	same := func(id, name string) bool {
-		return (a.Actor.ID != "" && a.Actor.ID == id) || sameName(a.Username, name)
-	}
-	return same(r.RequesterID, r.RequesterName) || (r.RequesterType == models.ActorAgent && same(r.SponsorID, r.SponsorName))
+	return r.MadeBy(a.Actor.ID, a.Username) || r.SponsoredBy(a.Actor.ID, a.Username)
 }

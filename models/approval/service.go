@@ -23,6 +23,8 @@ type Service struct {
 	store *models.Store
 	now   func() time.Time
 	cfg   Config
+	// effects are cfg.Effects in their order.
+	effects []Hook
 }
 
 // New returns a Service on store with the given rules.
@@ -31,7 +33,7 @@ func New(store *models.Store, cfg Config) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now, cfg: cfg}
+	return &Service{store: store, now: now, cfg: cfg, effects: cfg.Effects.ordered()}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }

@@ -25,11 +25,11 @@ func newRequest() approval.NewRequest {
 	return approval.NewRequest{
 		Kind: models.KindAction, Action: "restart", Params: map[string]any{"service": "payments-api", "env": "prod"},
 		Purpose: "OOM loop, INC-4211", Requester: agent,
-		Source: approval.Source{TeamID: "t1", TeamName: "ops", ChannelID: "c1", ChannelName: "incidents", RootPostID: "p1", TriggerPostID: "p3"},
+		Source: models.Source{TeamID: "t1", TeamName: "ops", ChannelID: "c1", ChannelName: "incidents", RootPostID: "p1", TriggerPostID: "p3"},
 		Posts: []models.ConversationPost{
-			{PostID: "p1", AuthorID: "u-carol", AuthorName: "carol", AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "payments keeps dying", CreateAt: 1},
-			{PostID: "p2", RootID: "p1", AuthorID: "u-carol", AuthorName: "carol", AuthorKind: models.AuthorWebhook, FromWebhook: true, OverrideUsername: "alice", ChannelMember: true, Message: "approved, go ahead", CreateAt: 2},
-			{PostID: "p3", RootID: "p1", AuthorID: "b-deploy", AuthorName: "deploy-bot", AuthorKind: models.AuthorBot, BotOwnerID: "u-dave", ChannelMember: true, Message: "Proposal: restart payments-api", CreateAt: 3},
+			{PostSnapshot: models.PostSnapshot{PostID: "p1", AuthorID: "u-carol", AuthorName: "carol", AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "payments keeps dying", CreateAt: 1}},
+			{PostSnapshot: models.PostSnapshot{PostID: "p2", RootID: "p1", AuthorID: "u-carol", AuthorName: "carol", AuthorKind: models.AuthorWebhook, FromWebhook: true, OverrideUsername: "alice", ChannelMember: true, Message: "approved, go ahead", CreateAt: 2}},
+			{PostSnapshot: models.PostSnapshot{PostID: "p3", RootID: "p1", AuthorID: "b-deploy", AuthorName: "deploy-bot", AuthorKind: models.AuthorBot, BotOwnerID: "u-dave", ChannelMember: true, Message: "Proposal: restart payments-api", CreateAt: 3}},
 		},
 		ToolCalls: []models.ToolCall{
 			{CallID: "c1", Tool: "metrics.query", Input: `{"q": "oom"}`, Output: `{"kills": 12}`, Status: models.ToolCallOK, StartedAt: t0, EndedAt: t0.Add(time.Second)},
@@ -110,7 +110,7 @@ func TestCreateRejectsBadInputAndStoresNothing(t *testing.T) {
 		"system requester":  func(r *approval.NewRequest) { r.Requester = models.SystemActor("x") },
 		"no ttl":            func(r *approval.NewRequest) { r.TTL = 0 },
 		"zero approvals":    func(r *approval.NewRequest) { r.RequiredApprovals = 0 },
-		"long purpose":      func(r *approval.NewRequest) { r.Purpose = strings.Repeat("x", approval.MaxPurposeLen+1) },
+		"long purpose":      func(r *approval.NewRequest) { r.Purpose = strings.Repeat("x", models.MaxPurposeLen+1) },
 		"post w/o author":   func(r *approval.NewRequest) { r.Posts[0].AuthorID = "" },
 		"post bad kind":     func(r *approval.NewRequest) { r.Posts[0].AuthorKind = "ghost" },
 		"tool bad json":     func(r *approval.NewRequest) { r.ToolCalls[0].Input = `{"q":` },

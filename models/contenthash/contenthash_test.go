@@ -34,8 +34,8 @@ func TestCanonicalMatchesRFC8785(t *testing.T) {
 func sample() (*models.Request, []models.ConversationPost, []models.ToolCall) {
 	r := &models.Request{Kind: models.KindAction, Action: "restart", Params: `{"env":"prod","service":"payments-api"}`, Purpose: "OOM loop, INC-4211"}
 	posts := []models.ConversationPost{
-		{PostID: "p1", AuthorID: "u1", AuthorName: "carol", AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "payments is OOMing", CreateAt: 1700000000000},
-		{PostID: "p2", RootID: "p1", AuthorID: "b1", AuthorName: "deploy-bot", AuthorKind: models.AuthorBot, BotOwnerID: "u9", ChannelMember: true, Message: "I propose a restart", CreateAt: 1700000001000},
+		{PostSnapshot: models.PostSnapshot{PostID: "p1", AuthorID: "u1", AuthorName: "carol", AuthorKind: models.AuthorHuman, ChannelMember: true, Message: "payments is OOMing", CreateAt: 1700000000000}},
+		{PostSnapshot: models.PostSnapshot{PostID: "p2", RootID: "p1", AuthorID: "b1", AuthorName: "deploy-bot", AuthorKind: models.AuthorBot, BotOwnerID: "u9", ChannelMember: true, Message: "I propose a restart", CreateAt: 1700000001000}},
 	}
 	start := time.Date(2026, 11, 27, 9, 0, 0, 123456000, time.UTC)
 	calls := []models.ToolCall{

@@ -109,7 +109,7 @@ func TestHugeIntegersTakeTheGeneralPath(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("got %s want %s", got, want)
 	}
-	p := models.ConversationPost{PostID: "p", AuthorKind: models.AuthorHuman, EditAt: -(1<<53 + 5)}
+	p := models.ConversationPost{PostSnapshot: models.PostSnapshot{PostID: "p", AuthorKind: models.AuthorHuman, EditAt: -(1<<53 + 5)}}
 	h, err := PostHash(&p)
 	wantB, _ := Canonical(FromPost(&p))
 	if err != nil || h != Sum(wantB) {

@@ -177,8 +177,9 @@ func New(store *models.Store, approvals *approval.Service, grants *grant.Service
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // Hook queues the webhook execution of every approved action request made
-// by a person, in the approving transaction (after the grant hook, whose
-// grant names the executor). Agents' requests are not queued: the agent
+// by a person, in the approving transaction (it is approval.Effects.
+// Execution, which runs after Effects.Grant, whose grant names the
+// executor). Agents' requests are not queued: the agent
 // redeems its grant and reports the result. When the sweeper ends a
 // request whose result never came (TimeoutActor), Hook records the failed
 // execution that says so, or vetoes the move when a result won the race.

@@ -38,8 +38,8 @@ func newReplica(t *testing.T, store *models.Store, clock *granttest.Clock) *repl
 	if _, err := g.EnsureKey(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	hooks := []approval.Hook{terms.Hook(func(*models.Request) terms.Terms { return terms.Terms{Executor: "deployer"} }), g.Hook()}
-	a := approval.New(store, approval.Config{Now: clock.Now, ApproverRoles: []string{"approver"}, Hooks: hooks})
+	fx := approval.Effects{Terms: terms.Hook(func(*models.Request) terms.Terms { return terms.Terms{Executor: "deployer"} }), Grant: g.Hook()}
+	a := approval.New(store, approval.Config{Now: clock.Now, ApproverRoles: []string{"approver"}, Effects: fx})
 	return &replica{store: store, approvals: a, grants: g, sweeper: sweep.New(store, a, g, sweep.Config{Now: clock.Now})}
 }
 

@@ -39,7 +39,7 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microse
 // OpenRequest builds the request that asks to open window name for
 // duration (Go syntax, e.g. "2h"), for Submit. The policy checks the name
 // and the duration when it is submitted.
-func OpenRequest(name, duration, purpose string, requester models.Actor, src approval.Source) approval.NewRequest {
+func OpenRequest(name, duration, purpose string, requester models.Actor, src models.Source) approval.NewRequest {
 	return approval.NewRequest{
 		Kind: models.KindWindow, Action: policy.ActionWindowOpen,
 		Params:  map[string]any{"window": name, "duration": duration},
@@ -53,7 +53,7 @@ func OpenRequest(name, duration, purpose string, requester models.Actor, src app
 // request is denied, approved at once (and the window opens in the same
 // transaction, see Hook) or waits for approvers. This is what the chat
 // command "/countersign window open NAME DURATION -- purpose" calls.
-func RequestOpen(ctx context.Context, sub Submitter, name, duration, purpose string, requester models.Actor, src approval.Source, roles []string) (*approval.Submitted, error) {
+func RequestOpen(ctx context.Context, sub Submitter, name, duration, purpose string, requester models.Actor, src models.Source, roles []string) (*approval.Submitted, error) {
 	return sub.Submit(ctx, OpenRequest(name, duration, purpose, requester, src), roles)
 }
 
@@ -137,7 +137,7 @@ func (s *Service) Close(ctx context.Context, name string, actor models.Actor) ([
 }
 
 // Hook opens the window of a window request when it reaches approved, in
-// the transaction that approves it (add it to approval.Config.Hooks).
+// the transaction that approves it (approval.Effects.Window).
 func (s *Service) Hook() approval.Hook {
 	return approval.HookFunc(func(tx *gorm.DB, ch approval.Change) error {
 		r := ch.Request

@@ -50,7 +50,7 @@ func (c *clock) now() time.Time { return c.t }
 var (
 	carol = models.Actor{Type: models.ActorHuman, ID: "u-carol", Display: "carol"}
 	lead  = approval.Approver{Actor: models.Actor{Type: models.ActorHuman, ID: "sub-erin", Display: "erin"}, Username: "erin", Roles: []string{"leads"}}
-	src   = approval.Source{TeamName: "ops", ChannelName: "releases"}
+	src   = models.Source{TeamName: "ops", ChannelName: "releases"}
 )
 
 type fixture struct {
@@ -68,7 +68,7 @@ func setup(t *testing.T, b storetest.Backend) *fixture {
 	f := &fixture{s: b.Open(t), clk: &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}}
 	f.windows = window.New(f.s, f.clk.now)
 	f.approvals = approval.New(f.s, approval.Config{
-		Policy: fixedPolicy{p}, Windows: f.windows, Hooks: []approval.Hook{f.windows.Hook()}, Now: f.clk.now,
+		Policy: fixedPolicy{p}, Windows: f.windows, Effects: approval.Effects{Window: f.windows.Hook()}, Now: f.clk.now,
 	})
 	return f
 }

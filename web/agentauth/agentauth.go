@@ -22,6 +22,12 @@ import (
 // which.
 var ErrRefused = errors.New("agent credential refused")
 
+// ErrUnavailable means the credential could not be checked now (the
+// database holding the keys did not answer): not the agent's fault, so
+// the API answers 503 and the agent tries again, instead of a 401 that
+// would say its key is bad.
+var ErrUnavailable = errors.New("agent credential cannot be checked now")
+
 // KeyVerifier checks API keys (*agents.Keys satisfies it).
 type KeyVerifier interface {
 	Verify(ctx context.Context, presented string) (*agents.Agent, *agents.Key, error)
@@ -88,8 +94,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 			return nil, fmt.Errorf("%w: API keys are not accepted", ErrRefused)
 		}
 		ag, _, err := a.keys.Verify(ctx, cred)
-		if err != nil {
+		switch {
+		case errors.Is(err, agents.ErrBadKey):
 			return nil, fmt.Errorf("%w: %w", ErrRefused, err)
+		case err != nil:
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		return ag, nil
 	}

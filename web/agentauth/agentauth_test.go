@@ -157,3 +157,34 @@ func TestAPIKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestKeysUnreadableIsNotRefusal: when the keys cannot be read (the
+// database is gone), a valid key is not called invalid; the error says the
+// credential could not be checked.
+func TestKeysUnreadableIsNotRefusal(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		ctx := context.Background()
+		reg := registry(t)
+		keys := agents.NewKeys(s, reg, nil)
+		auth, err := agentauth.New(ctx, agentauth.Config{Keys: keys, Registry: reg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, _, err := keys.Create(ctx, "deploy-bot", 0, models.Actor{Type: models.ActorHuman, ID: "ops", Display: "ops"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		_, err = auth.Authenticate(ctx, "Bearer "+plain)
+		if !errors.Is(err, agentauth.ErrUnavailable) || errors.Is(err, agentauth.ErrRefused) {
+			t.Fatalf("valid key with the database closed: %v, want ErrUnavailable and not ErrRefused", err)
+		}
+		// A malformed key is still refused without asking the database.
+		if _, err := auth.Authenticate(ctx, "Bearer cs_nonsense"); !errors.Is(err, agentauth.ErrRefused) {
+			t.Fatalf("malformed key: %v", err)
+		}
+	})
+}

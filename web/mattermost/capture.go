@@ -9,7 +9,6 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/countersign/countersign/models"
-	"github.com/countersign/countersign/models/approval"
 )
 
 // Window bounds the channel posts captured when no thread is named: the
@@ -45,7 +44,7 @@ type CaptureRequest struct {
 type Capture struct {
 	// Source is where the request was born (team, channel, thread root,
 	// named post), for approval.NewRequest.Source.
-	Source approval.Source
+	Source models.Source
 	// Posts are the captured posts, oldest first, each with its hash.
 	Posts []models.ConversationPost
 	// Trigger is the post PostRef named, resolved like the others even

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models"
 )
 
 // Defaults, chosen so that one capture of a busy thread still fits in the
@@ -19,7 +19,7 @@ const (
 	DefaultMaxAttempts = 3
 	DefaultBackoffBase = 200 * time.Millisecond
 	DefaultBackoffMax  = 2 * time.Second
-	// DefaultMaxPosts caps one capture; approval.MaxPosts is the hard limit.
+	// DefaultMaxPosts caps one capture; models.MaxPosts is the hard limit.
 	DefaultMaxPosts = 500
 	// DefaultWindowPosts and DefaultWindowAge bound the channel window used
 	// when no thread is named: enough context, not the channel's history.
@@ -54,7 +54,7 @@ type Config struct {
 	MaxPosts int
 	// MaxMessageBytes clips one post's text so a very long message cannot
 	// make the whole request unstorable; defaults to
-	// approval.MaxMessageBytes.
+	// models.MaxMessageBytes.
 	MaxMessageBytes int
 	// Window is the default channel window when no thread is named.
 	Window Window
@@ -105,16 +105,16 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 	def(&c.BackoffMax, DefaultBackoffMax)
 	defInt(&c.MaxAttempts, DefaultMaxAttempts)
 	defInt(&c.MaxPosts, DefaultMaxPosts)
-	defInt(&c.MaxMessageBytes, approval.MaxMessageBytes)
+	defInt(&c.MaxMessageBytes, models.MaxMessageBytes)
 	defInt(&c.Concurrency, DefaultConcurrency)
 	defInt(&c.CacheSize, DefaultCacheSize)
 	defInt(&c.Window.MaxPosts, DefaultWindowPosts)
 	def(&c.Window.MaxAge, DefaultWindowAge)
-	if c.MaxPosts > approval.MaxPosts {
-		return c, nil, fmt.Errorf("%w: max posts %d is above the %d a request can hold", ErrConfig, c.MaxPosts, approval.MaxPosts)
+	if c.MaxPosts > models.MaxPosts {
+		return c, nil, fmt.Errorf("%w: max posts %d is above the %d a request can hold", ErrConfig, c.MaxPosts, models.MaxPosts)
 	}
-	if c.MaxMessageBytes > approval.MaxMessageBytes {
-		return c, nil, fmt.Errorf("%w: max message bytes %d is above the %d a request can hold", ErrConfig, c.MaxMessageBytes, approval.MaxMessageBytes)
+	if c.MaxMessageBytes > models.MaxMessageBytes {
+		return c, nil, fmt.Errorf("%w: max message bytes %d is above the %d a request can hold", ErrConfig, c.MaxMessageBytes, models.MaxMessageBytes)
 	}
 	c.Window.MaxPosts = min(c.Window.MaxPosts, c.MaxPosts)
 	if c.CacheTTL < 0 {

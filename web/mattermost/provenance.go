@@ -176,15 +176,17 @@ func (c *Client) conversationPost(p *model.Post, a *author) (models.Conversation
 		return models.ConversationPost{}, fmt.Errorf("post %s: author %q was not resolved", p.Id, p.UserId)
 	}
 	cp := models.ConversationPost{
-		PostID:        p.Id,
-		RootID:        p.RootId,
-		AuthorID:      p.UserId,
-		AuthorName:    a.username,
-		ChannelMember: a.member,
-		Message:       clipMessage(p.Message, c.cfg.MaxMessageBytes),
-		CreateAt:      p.CreateAt,
-		EditAt:        p.EditAt,
-		DeleteAt:      p.DeleteAt,
+		PostSnapshot: models.PostSnapshot{
+			PostID:        p.Id,
+			RootID:        p.RootId,
+			AuthorID:      p.UserId,
+			AuthorName:    a.username,
+			ChannelMember: a.member,
+			Message:       clipMessage(p.Message, c.cfg.MaxMessageBytes),
+			CreateAt:      p.CreateAt,
+			EditAt:        p.EditAt,
+		},
+		DeleteAt: p.DeleteAt,
 	}
 	cp.FromWebhook, cp.OverrideUsername = webhookProps(p)
 	if a.isBot {

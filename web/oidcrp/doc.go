@@ -9,7 +9,8 @@
 // Complete. Every failure is one of the sentinel errors in errors.go, so the
 // portal maps them to pages and audit events in one place.
 //
-// StepUpSatisfied is the pure freshness/strength rule the portal applies
-// before it accepts an approve or deny: authentication within max_age, an
-// acceptable acr, and (if configured) one of the wanted amr values.
+// Whether an authentication is fresh and strong enough for a decision is
+// the approval service's rule (approval.StepUpRule), not this package's:
+// here an answer is only checked against what was asked (max_age,
+// acr_values).
 package oidcrp

@@ -14,8 +14,8 @@ import (
 )
 
 // Identity is the verified result of a login: who, in which groups, and
-// how and when they authenticated. The portal stores it in the session
-// and checks it with StepUpSatisfied before every decision.
+// how and when they authenticated. The portal stores it in the session;
+// its time and strength are what every decision's step-up rule checks.
 type Identity struct {
 	// Issuer and Subject together identify the person (a sub is unique
 	// only per issuer).

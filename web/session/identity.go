@@ -131,12 +131,3 @@ func (u *User) WithEvidence(id *oidcrp.Identity) *User {
 	c.AuthTime, c.ACR, c.AMR, c.IDTokenHash = id.AuthTime, id.ACR, slices.Clone(id.AMR), id.IDTokenHash
 	return &c
 }
-
-// Evidence returns the user's latest authentication in the form
-// oidcrp.RP.StepUpSatisfied checks.
-func (u *User) Evidence() *oidcrp.Identity {
-	return &oidcrp.Identity{
-		Issuer: u.Issuer, Subject: u.Subject, AuthTime: u.AuthTime, ACR: u.ACR,
-		AMR: slices.Clone(u.AMR), IDTokenHash: u.IDTokenHash,
-	}
-}

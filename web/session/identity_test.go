@@ -87,9 +87,8 @@ func TestWithEvidenceKeepsThePersonAndReplacesTheProof(t *testing.T) {
 	if u.ACR == "x" {
 		t.Error("WithEvidence changed the original")
 	}
-	ev := v.Evidence()
-	if ev.Subject != v.Subject || !ev.AuthTime.Equal(v.AuthTime) || ev.ACR != "x" {
-		t.Errorf("Evidence() = %+v", ev)
+	if su := v.StepUp(); !su.AuthTime.Equal(later.AuthTime) || su.ACR != "x" || su.IDTokenHash != "h2" {
+		t.Errorf("StepUp() = %+v", su)
 	}
 }
 

@@ -59,15 +59,15 @@ type Env struct {
 	Terms terms.Terms
 }
 
-// New wires the services on store. Extra hooks run after the terms and
-// grant hooks.
-func New(t testing.TB, store *models.Store, extra ...approval.Hook) *Env {
+// New wires the services on store: the terms and grant effects, plus
+// execution when the test passes it (execution.Hook).
+func New(t testing.TB, store *models.Store, execution ...approval.Hook) *Env {
 	t.Helper()
-	return NewIssuer(t, store, Issuer, extra...)
+	return NewIssuer(t, store, Issuer, execution...)
 }
 
 // NewIssuer is New with another issuer (a test server's URL).
-func NewIssuer(t testing.TB, store *models.Store, issuer string, extra ...approval.Hook) *Env {
+func NewIssuer(t testing.TB, store *models.Store, issuer string, execution ...approval.Hook) *Env {
 	t.Helper()
 	e := &Env{Store: store, Clock: NewClock(Start), Terms: terms.Terms{Executor: "deployer"}}
 	g, err := grant.New(store, grant.Config{Issuer: issuer, Now: e.Clock.Now, SealKey: SealKey})
@@ -78,8 +78,11 @@ func NewIssuer(t testing.TB, store *models.Store, issuer string, extra ...approv
 		t.Fatal(err)
 	}
 	e.Grants = g
-	hooks := append([]approval.Hook{terms.Hook(func(*models.Request) terms.Terms { return e.Terms }), g.Hook()}, extra...)
-	e.Approvals = approval.New(store, approval.Config{Now: e.Clock.Now, ApproverRoles: []string{"approver"}, Hooks: hooks})
+	fx := approval.Effects{Terms: terms.Hook(func(*models.Request) terms.Terms { return e.Terms }), Grant: g.Hook()}
+	if len(execution) > 0 {
+		fx.Execution = execution[0]
+	}
+	e.Approvals = approval.New(store, approval.Config{Now: e.Clock.Now, ApproverRoles: []string{"approver"}, Effects: fx})
 	return e
 }
 
@@ -99,7 +102,7 @@ func NewRequest(requester models.Actor, n int) approval.NewRequest {
 	return approval.NewRequest{
 		Kind: models.KindAction, Action: "restart", Params: map[string]any{"service": "payments-api", "env": "prod", "replicas": 3},
 		Purpose: "OOM loop, INC-4211", Requester: requester,
-		Source: approval.Source{TeamID: "t1", TeamName: "ops", ChannelID: "c1", ChannelName: "incidents"},
+		Source: models.Source{TeamID: "t1", TeamName: "ops", ChannelID: "c1", ChannelName: "incidents"},
 		ToolCalls: []models.ToolCall{{
 			CallID: "c1", Tool: "metrics.query", Input: `{"q":"oom"}`, Output: `{"kills":12}`, Status: models.ToolCallOK,
 			StartedAt: Start.Add(-time.Minute), EndedAt: Start.Add(-time.Minute + time.Second),

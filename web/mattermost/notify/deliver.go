@@ -41,7 +41,7 @@ func (w *Worker) deliver(ctx context.Context, m *outbox.Message) (string, []outb
 		if err != nil {
 			return "", nil, err
 		}
-		if uid == r.RequesterID || (r.RequesterType == models.ActorAgent && uid == r.SponsorID) {
+		if r.MadeBy(uid, "") || r.SponsoredBy(uid, "") {
 			return "", nil, nil // never ask requesters to approve themselves
 		}
 		id, err := w.directMessage(ctx, m, uid, w.cfg.Render.ApproverDM(r))

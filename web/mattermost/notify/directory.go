@@ -27,18 +27,14 @@ func (s StaticApprovers) ApproverUsernames(context.Context, *models.Request) ([]
 // approve their own request, so they are not asked to), duplicates and
 // blanks; names compare case-insensitively without a leading @.
 func eligible(r *models.Request, names []string) []string {
-	norm := func(s string) string { return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "@")) }
-	skip := map[string]bool{norm(r.RequesterName): true, "": true}
-	if r.RequesterType == models.ActorAgent {
-		skip[norm(r.SponsorName)] = true
-	}
+	seen := map[string]bool{"": true}
 	var out []string
 	for _, n := range names {
-		k := norm(n)
-		if skip[k] {
+		k := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(n), "@"))
+		if seen[k] || r.MadeBy("", k) || r.SponsoredBy("", k) {
 			continue
 		}
-		skip[k] = true
+		seen[k] = true
 		out = append(out, k)
 	}
 	return out

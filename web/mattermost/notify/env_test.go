@@ -82,7 +82,7 @@ func newEnv(t testing.TB, b storetest.Backend) *env {
 	}
 	e.client = c
 	e.store = b.Open(t)
-	e.svc = approval.New(e.store, approval.Config{Now: e.clock.Now, ApproverRoles: []string{"approver"}, Hooks: []approval.Hook{outbox.Hook{}}})
+	e.svc = approval.New(e.store, approval.Config{Now: e.clock.Now, ApproverRoles: []string{"approver"}, Effects: approval.Effects{Chat: outbox.Hook{}}})
 	e.queue = outbox.NewQueue(e.store)
 	if e.signer, err = notify.NewSigner([]byte("0123456789abcdef0123456789abcdef")); err != nil {
 		t.Fatal(err)

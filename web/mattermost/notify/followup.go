@@ -32,7 +32,7 @@ func (w *Worker) deliverFollowUp(ctx context.Context, m *outbox.Message, r *mode
 		if err != nil {
 			return "", nil, err
 		}
-		if uid == r.RequesterID || (r.RequesterType == models.ActorAgent && uid == r.SponsorID) || hasDecided(r, m.Recipient, uid) {
+		if r.MadeBy(uid, "") || r.SponsoredBy(uid, "") || hasDecided(r, m.Recipient, uid) {
 			return "", nil, nil
 		}
 		text := w.cfg.Render.ReminderDM(r)
@@ -90,8 +90,9 @@ func (w *Worker) expandFollowUp(ctx context.Context, r *models.Request, kind out
 // changed since is asked again.
 func hasDecided(r *models.Request, username, userID string) bool {
 	name := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(username), "@"))
-	for _, d := range r.Decisions {
-		if d.Verdict == models.VerdictApprove && d.ContentHash != r.ContentHash {
+	for i := range r.Decisions {
+		d := &r.Decisions[i]
+		if d.Verdict == models.VerdictApprove && !r.Counts(d) {
 			continue
 		}
 		switch {

@@ -69,11 +69,11 @@ func newPolicyEnv(t *testing.T, b storetest.Backend, static ...string) *policyEn
 	}
 	e.svc = approval.New(e.store, approval.Config{
 		Now: e.clock.Now, ApproverRoles: []string{"approver"}, Policy: pe.holder,
-		Hooks: []approval.Hook{terms.Hook(src), g.Hook(), outbox.Hook{}},
+		Effects: approval.Effects{Terms: terms.Hook(src), Grant: g.Hook(), Chat: outbox.Hook{}},
 	})
 	// Two sweepers on separate connections, as two replicas would run.
 	for _, s := range []*models.Store{e.store, b.Open(t)} {
-		svc := approval.New(s, approval.Config{Now: e.clock.Now, ApproverRoles: []string{"approver"}, Policy: pe.holder, Hooks: []approval.Hook{outbox.Hook{}}})
+		svc := approval.New(s, approval.Config{Now: e.clock.Now, ApproverRoles: []string{"approver"}, Policy: pe.holder, Effects: approval.Effects{Chat: outbox.Hook{}}})
 		pe.sweepers = append(pe.sweepers, sweep.New(s, svc, g, sweep.Config{Now: e.clock.Now, Notifier: outbox.Reminders{Now: e.clock.Now}}))
 	}
 	pe.worker, err = notify.NewWorker(notify.WorkerConfig{

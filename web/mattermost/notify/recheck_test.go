@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/countersign/countersign/models"
@@ -10,11 +11,15 @@ import (
 	"github.com/countersign/countersign/web/mattermost"
 )
 
-// TestRecheckAtDecisionTime edits one captured post and deletes another
-// after an approval: the content hash moves, the earlier approval stops
-// counting, the revisions are stored; a post added later is stored as
-// later discussion and does not change the hash; Countersign's own posts
-// are left out; an unreachable Mattermost leaves everything as captured.
+// TestRecheckAtDecisionTime prepares decisions through the approval
+// service reading the conversation again with the Mattermost adapter. It
+// edits one captured post and deletes another after an approval: the
+// content hash moves (the prepared decision on the old content is refused
+// as changed), the earlier approval stops counting, the revisions are
+// stored; a post added later is stored as later discussion and does not
+// change the hash; Countersign's own posts are left out; an unreachable
+// Mattermost leaves everything as captured and says the chat was not
+// checked.
 func TestRecheckAtDecisionTime(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
@@ -23,12 +28,19 @@ func TestRecheckAtDecisionTime(t *testing.T) {
 		r := e.create(t, "restart", 2)
 		drain(t, e.worker(t, "w1")) // Countersign's own message lands in the thread
 		e.decide(t, r.ID, "alice", models.VerdictApprove)
-		bobActor := models.Actor{Type: models.ActorHuman, ID: e.people["bob"].Id, Display: "bob"}
-		rc := mattermost.NewRechecker(e.client, e.svc, 0)
+		bob := approval.Approver{Actor: models.Actor{Type: models.ActorHuman, ID: e.people["bob"].Id, Display: "bob"}, Username: "bob", Roles: []string{"approver"}}
+		svc := approval.New(e.store, approval.Config{Now: e.clock.Now, ApproverRoles: []string{"approver"}, Conversation: mattermost.NewRereader(e.client)})
+		laterCount := func() int {
+			later, err := svc.LaterDiscussion(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(later)
+		}
 
-		res, err := rc.Recheck(ctx, r.ID, bobActor)
-		if err != nil || !res.Checked || res.ContentChanged || res.Later != 0 {
-			t.Fatalf("untouched thread: %+v, %v (Countersign's posts must not count as discussion)", res, err)
+		prep, err := svc.PrepareDecision(ctx, bob, r.ID, r.ContentHash)
+		if err != nil || prep.ChatUnchecked || prep.Request.ContentHash != r.ContentHash || laterCount() != 0 {
+			t.Fatalf("untouched thread: %+v, %v (Countersign's posts must not count as discussion)", prep, err)
 		}
 
 		if err := e.fake.Edit(e.reply.Id, "WAIT, do not restart"); err != nil {
@@ -38,9 +50,8 @@ func TestRecheckAtDecisionTime(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.fake.Reply(e.root.Id, e.people["dave"].Id, "later: <b>note</b>")
-		res, err = rc.Recheck(ctx, r.ID, bobActor)
-		if err != nil || !res.Checked || !res.ContentChanged || res.Later != 1 {
-			t.Fatalf("after edit and delete: %+v, %v", res, err)
+		if _, err = svc.PrepareDecision(ctx, bob, r.ID, r.ContentHash); !errors.Is(err, approval.ErrContentChanged) {
+			t.Fatalf("after edit and delete: %v, want the content changed", err)
 		}
 		got, err := e.svc.Get(ctx, r.ID)
 		if err != nil {
@@ -87,19 +98,20 @@ func TestRecheckAtDecisionTime(t *testing.T) {
 		}
 
 		// Reading again finds nothing new; later discussion is not hashed.
+		// (Dave, another approver, prepares: bob has decided already.)
+		dave := approval.Approver{Actor: models.Actor{Type: models.ActorHuman, ID: e.people["dave"].Id, Display: "dave"}, Username: "dave", Roles: []string{"approver"}}
 		before, _ := e.svc.Get(ctx, r.ID)
 		e.fake.Reply(e.root.Id, e.people["dave"].Id, "more talk")
-		res, err = rc.Recheck(ctx, r.ID, bobActor)
-		after, _ := e.svc.Get(ctx, r.ID)
-		if err != nil || res.ContentChanged || res.Later != 2 || after.ContentHash != before.ContentHash {
-			t.Fatalf("later posts changed the content: %+v, %v", res, err)
+		prep, err = svc.PrepareDecision(ctx, dave, r.ID, before.ContentHash)
+		if err != nil || prep.ChatUnchecked || prep.Request.ContentHash != before.ContentHash || laterCount() != 2 {
+			t.Fatalf("later posts changed the content: %+v, %v", prep, err)
 		}
 
 		// Mattermost down: decide on the capture, say so.
 		e.fake.FailNext(20, 503)
-		res, err = rc.Recheck(ctx, r.ID, bobActor)
-		if err != nil || !res.Unavailable || res.Checked {
-			t.Fatalf("outage: %+v, %v", res, err)
+		prep, err = svc.PrepareDecision(ctx, dave, r.ID, before.ContentHash)
+		if err != nil || !prep.ChatUnchecked || prep.Request.ContentHash != before.ContentHash {
+			t.Fatalf("outage: %+v, %v", prep, err)
 		}
 	})
 }

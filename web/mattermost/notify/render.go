@@ -85,17 +85,6 @@ func Escape(s string, max int) string {
 	return b.String()
 }
 
-// approvals counts distinct approvers of the current content.
-func approvals(r *models.Request) int {
-	seen := map[string]bool{}
-	for _, d := range r.Decisions {
-		if d.Verdict == models.VerdictApprove && d.ContentHash == r.ContentHash {
-			seen[d.ApproverID] = true
-		}
-	}
-	return len(seen)
-}
-
 // requesterText names the requester, and an agent's sponsor.
 func requesterText(r *models.Request) string {
 	if r.RequesterType == models.ActorAgent {
@@ -141,7 +130,7 @@ func (rn Renderer) RequestText(r *models.Request) string {
 	if r.Purpose != "" {
 		fmt.Fprintf(&b, "**Purpose:** %s\n", Escape(r.Purpose, 500))
 	}
-	fmt.Fprintf(&b, "**Approvals:** %d of %d\n", approvals(r), r.RequiredApprovals)
+	fmt.Fprintf(&b, "**Approvals:** %d of %d\n", r.Tally().Approved(), r.RequiredApprovals)
 	if r.State == models.StatePending {
 		fmt.Fprintf(&b, "Review it and decide in the portal — chat messages never approve anything: %s", rn.RequestURL(r.ID))
 	} else {
@@ -172,7 +161,7 @@ func (rn Renderer) DecisionReply(r *models.Request, d *models.Decision) string {
 	if d.Comment != "" {
 		fmt.Fprintf(&b, "\n> %s", Escape(d.Comment, 500))
 	}
-	fmt.Fprintf(&b, "\nApprovals: %d of %d · %s", approvals(r), r.RequiredApprovals, rn.RequestURL(r.ID))
+	fmt.Fprintf(&b, "\nApprovals: %d of %d · %s", r.Tally().Approved(), r.RequiredApprovals, rn.RequestURL(r.ID))
 	return b.String()
 }
 

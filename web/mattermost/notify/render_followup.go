@@ -10,7 +10,7 @@ import (
 
 // missing is how many more approvals the request needs.
 func missing(r *models.Request) int {
-	return max(r.RequiredApprovals-approvals(r), 0)
+	return max(r.RequiredApprovals-r.Tally().Approved(), 0)
 }
 
 // approvalsWord is "1 more approval" or "N more approvals".
@@ -62,7 +62,7 @@ func (rn Renderer) ThreadNote(r *models.Request, p outbox.Payload) string {
 		if models.State(p.From) == models.StateApproved {
 			return fmt.Sprintf("⌛ %s expired: its execution grant was not used in time · %s", r.ID, link)
 		}
-		return fmt.Sprintf("⌛ %s expired without enough approvals (%d of %d) · %s", r.ID, approvals(r), r.RequiredApprovals, link)
+		return fmt.Sprintf("⌛ %s expired without enough approvals (%d of %d) · %s", r.ID, r.Tally().Approved(), r.RequiredApprovals, link)
 	case outbox.NoteExecuted:
 		return fmt.Sprintf("✅ %s was executed · %s", r.ID, link)
 	case outbox.NoteFailed:
