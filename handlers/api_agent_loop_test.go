@@ -24,7 +24,6 @@ import (
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/models/terms"
-	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/agentauth"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/mattermost/mmfake"
@@ -94,9 +93,9 @@ func newLoopEnv(t *testing.T, b storetest.Backend) *loopEnv {
 		PublicURL: url, Policy: pol, Grants: g, Redeemer: g, Results: execs, BodyLimit: 64 << 10,
 		PollInterval: 5 * time.Millisecond,
 	})
-	echoSrv, err := web.New(web.Options{
+	echoSrv, err := handlers.New(handlers.Options{
 		Logger: slog.New(slog.DiscardHandler), DB: s, Registry: prometheus.NewRegistry(), PublicURL: url,
-		Chat: &web.ChatRoutes{Agents: api},
+		Chat: &handlers.ChatRoutes{Agents: api},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,6 @@ import (
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/storetest"
-	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/agentauth"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/mattermost/mmfake"
@@ -94,7 +93,7 @@ type envOptions struct {
 	cacheTTL time.Duration
 	// sponsor is the registered agent's sponsor; empty means "admin".
 	sponsor string
-	// serverBodyLimit is the whole server's body limit (web.Options);
+	// serverBodyLimit is the whole server's body limit (handlers.Options);
 	// empty means its default.
 	serverBodyLimit string
 }
@@ -145,9 +144,9 @@ func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
 		PublicURL: e.url, Policy: policy.NewHolder(testPolicy(t)), Grants: e.grants, BodyLimit: 64 << 10,
 		PollInterval: 5 * time.Millisecond, CaptureDeadline: o.deadline,
 	})
-	echoSrv, err := web.New(web.Options{
+	echoSrv, err := handlers.New(handlers.Options{
 		Logger: slog.New(slog.DiscardHandler), DB: s, Registry: prometheus.NewRegistry(), PublicURL: e.url,
-		Chat: &web.ChatRoutes{Command: cmd, Agents: api}, BodyLimit: o.serverBodyLimit,
+		Chat: &handlers.ChatRoutes{Command: cmd, Agents: api}, BodyLimit: o.serverBodyLimit,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +169,7 @@ func (e *chatEnv) command(token string, f mmfake.CommandFields) (int, *model.Com
 	if f.UserID == "" {
 		f.UserID, f.UserName = mmfake.AliceID, "alice"
 	}
-	resp, err := mmfake.SlashCommand(e.url+web.CommandPath, token, f)
+	resp, err := mmfake.SlashCommand(e.url+handlers.CommandPath, token, f)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/window"
 	"github.com/countersign/countersign/templates/pages"
-	"github.com/countersign/countersign/web/render"
 )
 
 // OpenWindows lists the change windows open now (*window.Service).
@@ -84,5 +83,5 @@ func (h *Windows) Show(c echo.Context) error {
 			v.Policy.ProblemAt = timeView(st.ProblemAt, now)
 		}
 	}
-	return render.Component(c, http.StatusOK, pages.Windows(v))
+	return Render(c, http.StatusOK, pages.Windows(v))
 }

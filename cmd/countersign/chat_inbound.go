@@ -11,7 +11,6 @@ import (
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/window"
-	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/agentauth"
 	"github.com/countersign/countersign/web/mattermost"
 )
@@ -22,7 +21,7 @@ import (
 // uses); gp gives agents their grants, redeems them and records the
 // results agents report (nil: no grants); idpClient reaches the IdP for
 // agent tokens (nil: the default client).
-func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models.Store, svc *approval.Service, client *mattermost.Client, rt *policyRuntime, gp *grantParts, idpClient *http.Client) (*web.ChatRoutes, error) {
+func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models.Store, svc *approval.Service, client *mattermost.Client, rt *policyRuntime, gp *grantParts, idpClient *http.Client) (*handlers.ChatRoutes, error) {
 	var pol approval.PolicySource
 	var windows handlers.WindowCloser
 	if rt != nil {
@@ -31,7 +30,7 @@ func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models
 	if len(cfg.Mattermost.CommandTokens) == 0 && len(cfg.Agents) == 0 {
 		return nil, nil
 	}
-	routes := &web.ChatRoutes{}
+	routes := &handlers.ChatRoutes{}
 	if len(cfg.Mattermost.CommandTokens) > 0 {
 		cmd, err := handlers.NewMattermostCommand(client, svc, handlers.MattermostCommandOptions{
 			Tokens: cfg.Mattermost.CommandTokens, PublicURL: cfg.PublicURL, Policy: pol, Windows: windows, Logger: log,

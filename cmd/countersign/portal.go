@@ -18,7 +18,6 @@ import (
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/models/outbox"
-	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/oidcrp"
 )
@@ -97,12 +96,12 @@ func relyingParty(ctx context.Context, cfg Config, client *http.Client) (*oidcrp
 }
 
 // authOptions turns the configuration into the portal's sign-in options.
-func authOptions(cfg Config, rp *oidcrp.RP, store *models.Store, rt *policyRuntime) *web.AuthOptions {
+func authOptions(cfg Config, rp *oidcrp.RP, store *models.Store, rt *policyRuntime) *handlers.AuthOptions {
 	var policyRoles func([]string) []string
 	if rt != nil {
 		policyRoles = rt.rolesForGroups
 	}
-	return &web.AuthOptions{
+	return &handlers.AuthOptions{
 		RP: rp, Store: store, Roles: cfg.OIDC.RoleMap, UsernameClaim: cfg.OIDC.UsernameClaim, PolicyRoles: policyRoles,
 		IdleTimeout: cfg.Session.IdleTimeout.D(), AbsoluteTimeout: cfg.Session.AbsoluteTimeout.D(),
 	}
@@ -115,7 +114,7 @@ type portal struct {
 	store     *models.Store
 	approvals *approval.Service
 	// auth is nil when no IdP is configured: only public pages are served.
-	auth *web.AuthOptions
+	auth *handlers.AuthOptions
 	// demoIdP is the demo provider mounted at demoPrefix (demo only).
 	demoIdP    http.Handler
 	demoPrefix string
@@ -128,7 +127,7 @@ type portal struct {
 	// example is the demo's example executor (demo only).
 	example http.Handler
 	// inbound is the slash command and agent API (chat_inbound.go); nil when off.
-	inbound *web.ChatRoutes
+	inbound *handlers.ChatRoutes
 	// policy is the policy in force, its watcher and the change windows.
 	policy *policyRuntime
 }
@@ -138,7 +137,7 @@ type portal struct {
 func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	opts := web.Options{
+	opts := handlers.Options{
 		Logger:    p.log,
 		DB:        p.store,
 		Registry:  reg,
@@ -186,11 +185,11 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		opts.Requests = handlers.NewRequests(p.approvals, reqOpts)
 		opts.Audit = handlers.NewAuditLog(audit.NewSearcher(p.store), auditOpts)
 	}
-	e, err := web.New(opts)
+	e, err := handlers.New(opts)
 	if err != nil {
 		return fmt.Errorf("build web server: %w", err)
 	}
-	if err := web.Serve(ctx, e, web.ServeOptions{
+	if err := handlers.Serve(ctx, e, handlers.ServeOptions{
 		Addr: p.cfg.Listen, TLSCert: p.cfg.HTTP.TLSCert, TLSKey: p.cfg.HTTP.TLSKey,
 		ShutdownTimeout: p.cfg.HTTP.ShutdownTimeout.D(), OnListen: ready,
 	}); err != nil {
