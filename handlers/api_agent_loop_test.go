@@ -89,13 +89,14 @@ func newLoopEnv(t *testing.T, b storetest.Backend) *loopEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := handlers.NewAgentAPI(auth, client, svc, agents.Store{S: s}, agents.Store{S: s}, handlers.AgentAPIOptions{
-		PublicURL: url, Policy: pol, Grants: g, Redeemer: g, Results: execs, BodyLimit: 64 << 10,
-		PollInterval: 5 * time.Millisecond,
-	})
 	echoSrv, err := handlers.New(handlers.Options{
 		Logger: slog.New(slog.DiscardHandler), DB: s, Registry: prometheus.NewRegistry(), PublicURL: url,
-		Chat: &handlers.ChatRoutes{Agents: api},
+		Chat: &handlers.Chat{Client: client, Approvals: svc, Agents: &handlers.AgentEndpoints{
+			Auth: auth, Records: agents.Store{S: s},
+			Options: handlers.AgentAPIOptions{
+				Policy: pol, Grants: g, Redeemer: g, Results: execs, BodyLimit: 64 << 10, PollInterval: 5 * time.Millisecond,
+			},
+		}},
 	})
 	if err != nil {
 		t.Fatal(err)

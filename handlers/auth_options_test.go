@@ -56,7 +56,7 @@ func TestFormActionAllowsTheExternalIdP(t *testing.T) {
 	store := storetest.SQLite(t).Open(t)
 	e, err := handlers.New(handlers.Options{
 		DB: store, Registry: prometheus.NewRegistry(), PublicURL: portal, TLS: true,
-		Auth: &handlers.AuthOptions{RP: rp, Store: store},
+		Portal: &handlers.Portal{RP: rp, Store: store, Approvals: approval.New(store, approval.Config{})},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -91,19 +91,21 @@ func TestNewRejectsIncompleteAuthOptions(t *testing.T) {
 	base := func() handlers.Options {
 		return handlers.Options{
 			DB: store, Registry: prometheus.NewRegistry(), PublicURL: "http://127.0.0.1:8080",
-			Auth: &handlers.AuthOptions{RP: rp, Store: store}, Approvals: svc,
+			Portal: &handlers.Portal{RP: rp, Store: store, Approvals: svc},
 		}
 	}
+	if _, err := handlers.New(base()); err != nil {
+		t.Fatalf("complete options refused: %v", err)
+	}
 	cases := map[string]func(*handlers.Options){
-		"requests without auth": func(o *handlers.Options) {
-			o.Auth = nil
-			o.Requests = handlers.NewRequests(svc, handlers.RequestsOptions{})
+		"no approvals":       func(o *handlers.Options) { o.Portal.Approvals = nil },
+		"no RP":              func(o *handlers.Options) { o.Portal.RP = nil },
+		"no session store":   func(o *handlers.Options) { o.Portal.Store = nil },
+		"no public URL":      func(o *handlers.Options) { o.PublicURL = "" },
+		"idle over absolute": func(o *handlers.Options) { o.Portal.IdleTimeout, o.Portal.AbsoluteTimeout = 2*time.Hour, time.Hour },
+		"slash command without tokens": func(o *handlers.Options) {
+			o.Chat = &handlers.Chat{Approvals: svc, Command: &handlers.MattermostCommandOptions{}}
 		},
-		"approvals without auth": func(o *handlers.Options) { o.Auth = nil },
-		"no RP":                  func(o *handlers.Options) { o.Auth.RP = nil },
-		"no session store":       func(o *handlers.Options) { o.Auth.Store = nil },
-		"no public URL":          func(o *handlers.Options) { o.PublicURL = "" },
-		"idle over absolute":     func(o *handlers.Options) { o.Auth.IdleTimeout, o.Auth.AbsoluteTimeout = 2*time.Hour, time.Hour },
 		"demo IdP without prefix": func(o *handlers.Options) {
 			o.DemoIdP = http.NotFoundHandler()
 		},

@@ -133,20 +133,20 @@ func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
 	e := &chatEnv{t: t, fake: fake, store: s, svc: svc, keys: keys, botID: bot.Id, windows: &fakeWindows{}, grants: &fakeGrants{}}
 	srv := httptest.NewUnstartedServer(nil)
 	e.url = "http://" + srv.Listener.Addr().String()
-	cmd, err := handlers.NewMattermostCommand(client, svc, handlers.MattermostCommandOptions{
-		Tokens: []string{tokenOld, tokenNew}, PublicURL: e.url, Policy: policy.NewHolder(testPolicy(t)),
-		Windows: e.windows, Deadline: o.deadline, BodyLimit: o.bodyLimit,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := handlers.NewAgentAPI(auth, client, svc, agents.Store{S: s}, agents.Store{S: s}, handlers.AgentAPIOptions{
-		PublicURL: e.url, Policy: policy.NewHolder(testPolicy(t)), Grants: e.grants, BodyLimit: 64 << 10,
-		PollInterval: 5 * time.Millisecond, CaptureDeadline: o.deadline,
-	})
 	echoSrv, err := handlers.New(handlers.Options{
 		Logger: slog.New(slog.DiscardHandler), DB: s, Registry: prometheus.NewRegistry(), PublicURL: e.url,
-		Chat: &handlers.ChatRoutes{Command: cmd, Agents: api}, BodyLimit: o.serverBodyLimit,
+		BodyLimit: o.serverBodyLimit,
+		Chat: &handlers.Chat{
+			Client: client, Approvals: svc,
+			Command: &handlers.MattermostCommandOptions{
+				Tokens: []string{tokenOld, tokenNew}, Policy: policy.NewHolder(testPolicy(t)),
+				Windows: e.windows, Deadline: o.deadline, BodyLimit: o.bodyLimit,
+			},
+			Agents: &handlers.AgentEndpoints{Auth: auth, Records: agents.Store{S: s}, Options: handlers.AgentAPIOptions{
+				Policy: policy.NewHolder(testPolicy(t)), Grants: e.grants, BodyLimit: 64 << 10,
+				PollInterval: 5 * time.Millisecond, CaptureDeadline: o.deadline,
+			}},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

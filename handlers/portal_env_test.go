@@ -158,14 +158,13 @@ func newPortalEnvWith(t *testing.T, eo portalEnvOptions, mutate ...func(*handler
 		Registry:  prometheus.NewRegistry(),
 		PublicURL: srv.URL,
 		Version:   "v0.0.0-test",
-		Auth: &handlers.AuthOptions{
-			RP:    rp,
-			Store: store,
-			Roles: map[string][]string{"sre": {"approver"}, "security": {"approver"}, "audit": {"auditor"}},
-			Now:   clock.Now,
+		Portal: &handlers.Portal{
+			RP:        rp,
+			Store:     store,
+			Roles:     map[string][]string{"sre": {"approver"}, "security": {"approver"}, "audit": {"auditor"}},
+			Now:       clock.Now,
+			Approvals: svc,
 		},
-		Approvals:     svc,
-		Requests:      handlers.NewRequests(svc, handlers.RequestsOptions{PublicURL: srv.URL, Now: clock.Now}),
 		DemoIdP:       idp,
 		DemoIdPPrefix: idp.PathPrefix(),
 	}

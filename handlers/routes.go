@@ -1,17 +1,20 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/web/session"
 )
 
-// registerRoutes is the one list of what the portal answers. Handlers are
-// built here from Options, so each gets exactly the dependencies it names.
-func registerRoutes(e *echo.Echo, opts Options, a *assets, pa *portalAuth) {
+// registerRoutes is the one list of what the portal answers, and the one
+// place its handlers are built: each from the services in opts that it
+// names, nothing else.
+func registerRoutes(e *echo.Echo, opts Options, a *assets, pa *portalAuth) error {
 	getOrHead := []string{http.MethodGet, http.MethodHead}
 
 	// Probes: HEAD too, because some load balancers probe with it.
@@ -30,9 +33,10 @@ func registerRoutes(e *echo.Echo, opts Options, a *assets, pa *portalAuth) {
 		e.Match(getOrHead, AuditKeyPath, NewAuditKey(opts.AuditKey).Show)
 	}
 
-	if opts.Grants != nil {
-		e.Match(getOrHead, "/.well-known/jwks.json", opts.Grants.JWKS)
-		e.POST("/api/v1/grants/redeem", opts.Grants.Redeem)
+	if g := opts.Grants; g != nil {
+		grants := NewGrants(g.Grants, g.Executors)
+		e.Match(getOrHead, "/.well-known/jwks.json", grants.JWKS)
+		e.POST("/api/v1/grants/redeem", grants.Redeem)
 	}
 	if opts.ExampleExecutor != nil {
 		e.POST(ExampleExecutorPath, echo.WrapHandler(opts.ExampleExecutor))
@@ -46,56 +50,113 @@ func registerRoutes(e *echo.Echo, opts Options, a *assets, pa *portalAuth) {
 		e.Any(opts.DemoIdPPrefix+"/*", idp)
 	}
 
-	if opts.MattermostActions != nil {
-		// Machine endpoint: no session, no CSRF (exempt under /hooks/);
-		// each click proves itself with a signed context.
-		e.POST("/hooks/mattermost/action", opts.MattermostActions.Action)
+	if err := registerChatRoutes(e, opts); err != nil {
+		return err
 	}
-	registerChatRoutes(e, opts.Chat)
 
 	if pa == nil {
 		// Without sign-in there is nothing to review; the landing page
 		// says sign-in comes with the portal.
 		e.GET("/", NewHome("").Show)
-		return
+		return nil
 	}
 	registerPortalRoutes(e, opts, pa)
+	return nil
 }
 
-// registerPortalRoutes adds sign-in, the request pages and decisions.
-// Sessions and CSRF apply to all of them (global middleware, see New);
-// requireUser guards what only signed-in people may see or do.
-func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
-	e.GET("/login", pa.auth.Login)
-	e.GET("/auth/callback", pa.auth.Callback)
-	e.POST("/logout", pa.auth.Logout)
+// registerChatRoutes adds the slash command, the agent API and the chat
+// message buttons: machine endpoints (no session, no CSRF: they are
+// exempt under /hooks/ and /api/), each proving itself with its own
+// credential.
+func registerChatRoutes(e *echo.Echo, opts Options) error {
+	c := opts.Chat
+	if c == nil {
+		return nil
+	}
+	if c.Command != nil {
+		o := *c.Command
+		o.PublicURL, o.Logger = opts.PublicURL, opts.Logger
+		cmd, err := NewMattermostCommand(c.Client, c.Approvals, o)
+		if err != nil {
+			return fmt.Errorf("server: slash command: %w", err)
+		}
+		e.POST(CommandPath, cmd.Handle)
+	}
+	if ag := c.Agents; ag != nil {
+		o := ag.Options
+		o.PublicURL, o.Logger = opts.PublicURL, opts.Logger
+		api := NewAgentAPI(ag.Auth, c.Client, c.Approvals, ag.Records, ag.Records, o)
+		e.POST("/api/v1/requests", api.Create)
+		e.GET("/api/v1/requests/:id", api.Show)
+		e.POST("/api/v1/requests/:id/grant/redeem", api.RedeemGrant)
+		e.POST("/api/v1/requests/:id/result", api.ReportResult)
+	}
+	if c.Buttons != nil {
+		// Each click proves itself with a signed context.
+		e.POST("/hooks/mattermost/action", NewMattermostActions(c.Buttons).Action)
+	}
+	return nil
+}
 
+// registerPortalRoutes adds sign-in, the request pages, decisions and the
+// audit and policy pages. Sessions and CSRF apply to all of them (global
+// middleware, see New); requireUser guards what only signed-in people may
+// see or do.
+func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
+	p := opts.Portal
+	decisions := NewDecisions(p.Approvals, p.RP, pa.sessions, DecisionsConfig{Now: p.Now, Logger: opts.Logger})
+	auth := NewAuth(p.RP, pa.sessions, decisions, AuthConfig{
+		Mapping:   session.Mapping{Roles: p.Roles, UsernameClaim: p.UsernameClaim, PolicyRoles: p.PolicyRoles},
+		PublicURL: opts.PublicURL,
+		Logger:    opts.Logger,
+	})
+	e.GET("/login", auth.Login)
+	e.GET("/auth/callback", auth.Callback)
+	e.POST("/logout", auth.Logout)
+
+	requests := NewRequests(p.Approvals, RequestsOptions{
+		PublicURL: opts.PublicURL, MattermostURL: p.MattermostURL, Now: p.Now,
+		Executions: p.Executions, Grants: p.Grants, Receipts: receiptsOf(p.Checkpoints),
+	})
 	// The start page: the dashboard for a signed-in person, the landing
 	// page with a sign-in link otherwise. Anonymous visitors are not sent
 	// to the IdP from here, so that after logging out (where the IdP may
 	// keep its own session) they are not silently signed in again.
 	home := NewHome("/login")
-	if opts.Requests != nil {
-		e.GET("/", func(c echo.Context) error {
-			if _, ok := session.UserFrom(c); ok {
-				return opts.Requests.Dashboard(c)
-			}
-			return home.Show(c)
-		})
-		e.GET("/requests", opts.Requests.List, requireUser)
-		e.GET("/requests/:id", opts.Requests.Show, requireUser)
-		e.GET("/mm/:post_id", opts.Requests.FromPost, requireUser)
-	} else {
-		e.GET("/", home.Show)
+	e.GET("/", func(c echo.Context) error {
+		if _, ok := session.UserFrom(c); ok {
+			return requests.Dashboard(c)
+		}
+		return home.Show(c)
+	})
+	e.GET("/requests", requests.List, requireUser)
+	e.GET("/requests/:id", requests.Show, requireUser)
+	e.GET("/mm/:post_id", requests.FromPost, requireUser)
+	e.POST("/requests/:id/decision", decisions.Submit, requireUser)
+
+	if p.Policy != nil {
+		e.GET("/windows", NewWindows(p.Policy.Windows, p.Policy.State, p.Now).Show, requireUser)
 	}
-	if pa.decisions != nil {
-		e.POST("/requests/:id/decision", pa.decisions.Submit, requireUser)
+
+	auditOpts := AuditLogOptions{Requests: p.Approvals, MattermostURL: p.MattermostURL, Now: p.Now}
+	if p.Checkpoints != nil {
+		auditOpts.Prover = p.Checkpoints
+		e.GET("/audit/integrity", NewIntegrity(audit.NewIntegrityCache(p.Checkpoints, 0), p.Now).Show, requireUser)
 	}
-	if opts.Integrity != nil {
-		e.GET("/audit/integrity", opts.Integrity.Show, requireUser)
+	log := NewAuditLog(audit.NewSearcher(p.Store), auditOpts)
+	e.GET("/audit", log.Search, requireUser)
+	e.GET("/audit/export.csv", log.ExportCSV, requireUser)
+	e.GET("/audit/export.jsonl", log.ExportJSONL, requireUser)
+	e.GET("/audit/bundle", log.Bundle, requireUser)
+	e.GET("/audit/receipt/:seq", log.Receipt, requireUser)
+}
+
+// receiptsOf is the decision-event finder of the request pages: nil
+// without checkpoints (a nil *audit.Checkpointer must not become a
+// non-nil interface).
+func receiptsOf(cp *audit.Checkpointer) DecisionEventFinder {
+	if cp == nil {
+		return nil
 	}
-	if opts.Windows != nil {
-		e.GET("/windows", opts.Windows.Show, requireUser)
-	}
-	registerAuditRoutes(e, opts.Audit)
+	return cp
 }

@@ -1,42 +1,46 @@
 package handlers
 
 import (
-	"github.com/labstack/echo/v4"
+	"github.com/countersign/countersign/models/agents"
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/web/mattermost"
 )
 
-// ChatRoutes are the machine-facing endpoints: Mattermost's slash command
-// and the agent API. They authenticate with their own credentials (command
-// token, agent key or IdP token), so sessions and CSRF do not apply to
-// their paths (/hooks/, /api/).
-type ChatRoutes struct {
-	// Command is the slash command (*MattermostCommand); nil
-	// leaves POST /hooks/mattermost/command off.
-	Command interface{ Handle(echo.Context) error }
-	// Agents is the agent API (*AgentAPI); nil leaves /api/v1
-	// off.
-	Agents interface {
-		Create(echo.Context) error
-		Show(echo.Context) error
-		RedeemGrant(echo.Context) error
-		ReportResult(echo.Context) error
-	}
+// Chat is what the machine-facing chat endpoints are built from:
+// Mattermost's slash command, the agent API and the buttons of
+// Countersign's messages. They authenticate with their own credentials
+// (command token, agent key or IdP token, signed button context), so
+// sessions and CSRF do not apply to their paths (/hooks/, /api/).
+type Chat struct {
+	// Client reads Mattermost as the bot. Required.
+	Client *mattermost.Client
+	// Approvals opens, shows and cancels requests. Required.
+	Approvals *approval.Service
+	// Command turns on POST /hooks/mattermost/command; nil leaves it off.
+	Command *MattermostCommandOptions
+	// Agents turns on the agent API under /api/v1; nil leaves it off.
+	Agents *AgentEndpoints
+	// Buttons answers the clicks on Countersign's chat messages at POST
+	// /hooks/mattermost/action (notify.Actions); nil leaves the route off.
+	Buttons ActionHandler
+}
+
+// AgentEndpoints is what the agent API is built from.
+type AgentEndpoints struct {
+	// Auth tells which agent a credential belongs to. Required.
+	Auth AgentAuthenticator
+	// Records keeps idempotency records and reads request states.
+	Records agents.Store
+	// Options are the API's settings and its grant and result services.
+	Options AgentAPIOptions
+}
+
+// GrantEndpoints is what the grant keys and the executors' redeem API are
+// built from.
+type GrantEndpoints struct {
+	Grants    GrantService
+	Executors ExecutorAuthenticator
 }
 
 // CommandPath is where Mattermost posts the slash command.
 const CommandPath = "/hooks/mattermost/command"
-
-// registerChatRoutes adds the slash command and the agent API.
-func registerChatRoutes(e *echo.Echo, r *ChatRoutes) {
-	if r == nil {
-		return
-	}
-	if r.Command != nil {
-		e.POST(CommandPath, r.Command.Handle)
-	}
-	if r.Agents != nil {
-		e.POST("/api/v1/requests", r.Agents.Create)
-		e.GET("/api/v1/requests/:id", r.Agents.Show)
-		e.POST("/api/v1/requests/:id/grant/redeem", r.Agents.RedeemGrant)
-		e.POST("/api/v1/requests/:id/result", r.Agents.ReportResult)
-	}
-}

@@ -13,7 +13,6 @@ import (
 	"github.com/labstack/gommon/bytes"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/static"
 )
 
@@ -22,8 +21,10 @@ import (
 // agent while stopping a client from streaming gigabytes into a handler.
 const defaultBodyLimit = "1M"
 
-// Options is everything New needs. It is passed by value from the command's
-// configuration; there is no package state.
+// Options is everything New builds the server from: settings, and the
+// domain's services and the adapters — never handlers: routes.go builds
+// every handler from these, in one place. It is passed by value from the
+// command's configuration; there is no package state.
 type Options struct {
 	// Logger receives the JSON request log, errors and panics. Nil means a
 	// JSON logger on stderr.
@@ -48,50 +49,32 @@ type Options struct {
 	BodyLimit string
 	// Version is the running build, shown in page footers.
 	Version string
-	// Integrity is the audit integrity page (*Integrity), served
-	// to signed-in people at /audit/integrity; it needs Auth.
-	Integrity RoutedPage
-	// Windows is the change-windows page (*Windows), served to
-	// signed-in people at /windows; it needs Auth.
-	Windows RoutedPage
-	// Audit is the audit search, exports, bundles and receipts
-	// (*AuditLog); nil leaves them off. Needs Auth.
-	Audit AuditPages
 	// AuditKey is the verifier key of the signed audit checkpoints
 	// ("origin+hash+base64"), published at AuditKeyPath so auditors can
 	// fetch it. Empty publishes nothing.
 	AuditKey string
 
-	// Auth turns on the signed-in portal: OIDC sign-in (/login,
-	// /auth/callback, /logout), server-side sessions, CSRF protection of
-	// every form and step-up decisions. Nil serves only the public pages
-	// (probes, metrics, static files, the landing page). Needs PublicURL.
-	Auth *AuthOptions
-	// Approvals records decisions. With Auth it enables
-	// POST /requests/:id/decision; nil leaves decisions off.
-	Approvals *approval.Service
-	// Requests are the request pages (*Requests): the dashboard
-	// at / for signed-in people, /requests and /requests/:id. Needs Auth.
-	Requests RequestPages
+	// Portal turns on the signed-in portal: OIDC sign-in, sessions, CSRF
+	// protection of every form, the request pages, step-up decisions, the
+	// audit and policy pages. Nil serves only the public pages (probes,
+	// metrics, static files, the landing page). Needs PublicURL.
+	Portal *Portal
+	// Grants serves the grant keys at /.well-known/jwks.json and the
+	// executors' POST /api/v1/grants/redeem; nil serves neither.
+	Grants *GrantEndpoints
+	// Chat is the Mattermost slash command, the agent API and the buttons
+	// of Countersign's chat messages; nil serves none of them.
+	Chat *Chat
+
 	// DemoIdP, when set, is the demo OpenID provider (*demoidp.Provider),
 	// mounted at DemoIdPPrefix (e.g. "/idp", its issuer's path) with the
 	// full path, outside the portal's sessions and CSRF checks. For
 	// `countersign demo` and tests only.
 	DemoIdP       http.Handler
 	DemoIdPPrefix string
-	// MattermostActions serves the buttons of Countersign's chat messages
-	// at POST /hooks/mattermost/action; nil leaves the route off.
-	MattermostActions *MattermostActions
-	// Grants serves the grant keys at /.well-known/jwks.json and the
-	// executors' POST /api/v1/grants/redeem; nil serves neither.
-	Grants *Grants
 	// ExampleExecutor, when set, is mounted at ExampleExecutorPath (the
 	// demo's executor; see web/exampleexecutor).
 	ExampleExecutor http.Handler
-
-	// Chat is the Mattermost slash command and the agent API (see
-	// ChatRoutes); nil serves neither.
-	Chat *ChatRoutes
 }
 
 // ExampleExecutorPath is where Options.ExampleExecutor is mounted.
@@ -147,7 +130,7 @@ func (o Options) withDefaults() (Options, error) {
 //  6. recover          - turns a panic into the generic 500 page, inside log and metrics so both count it
 //  7. body limit       - closest to the handlers that read bodies
 //
-// With Auth, two more follow:
+// With the portal, two more follow:
 //
 //  8. session          - loads the browser's server-side session and user
 //  9. CSRF             - refuses state-changing requests not from the portal's own forms
@@ -167,7 +150,7 @@ func New(opts Options) (*echo.Echo, error) {
 
 	var pa *portalAuth
 	csp := contentSecurityPolicy
-	if opts.Auth != nil {
+	if opts.Portal != nil {
 		if pa, err = newPortalAuth(opts); err != nil {
 			return nil, err
 		}
@@ -197,6 +180,8 @@ func New(opts Options) (*echo.Echo, error) {
 		e.Use(pa.loadSession(), pa.csrfProtect())
 	}
 
-	registerRoutes(e, opts, assets, pa)
+	if err := registerRoutes(e, opts, assets, pa); err != nil {
+		return nil, err
+	}
 	return e, nil
 }

@@ -7,19 +7,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/web/oidcrp"
 	"github.com/countersign/countersign/web/session"
 )
 
-// AuthOptions turn on the signed-in portal: OIDC sign-in, server-side
-// sessions, CSRF protection and step-up decisions.
-type AuthOptions struct {
+// Portal is what the signed-in portal is built from: sign-in and
+// sessions, and the services its pages read and its decisions write.
+type Portal struct {
 	// RP is the OIDC relying party (an *oidcrp.RP). Required.
 	RP RelyingParty
-	// Store holds the sessions table. Required.
+	// Store holds the sessions table and answers the audit search.
+	// Required.
 	Store *models.Store
 	// Roles maps IdP groups (the RP's roles claim) to Countersign roles.
 	Roles map[string][]string
@@ -33,45 +34,51 @@ type AuthOptions struct {
 	// 12 h.
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
-	// Now is the clock for sessions and step-up checks; nil means
+	// Now is the clock for sessions, pages and step-up checks; nil means
 	// time.Now. Tests move it.
 	Now func() time.Time
+
+	// Approvals serves the request pages and records decisions. Required.
+	Approvals *approval.Service
+	// MattermostURL is the Mattermost site URL for channel links and post
+	// permalinks; empty hides them.
+	MattermostURL string
+	// Policy is the policy in force and its open change windows, for the
+	// /windows page; nil leaves the page off.
+	Policy *PolicyPages
+	// Executions and Grants show each request's execution and grant after
+	// its approved content; nil shows none.
+	Executions ExecutionReader
+	Grants     GrantReader
+	// Checkpoints signs the audit log: decisions link their receipts,
+	// auditors download bundles and see /audit/integrity; nil turns those
+	// off.
+	Checkpoints *audit.Checkpointer
 }
 
-// RequestPages are the read-only request pages (*Requests). They
-// are served only to signed-in people, so they need Auth.
-type RequestPages interface {
-	// Dashboard serves GET / for a signed-in person.
-	Dashboard(c echo.Context) error
-	// List serves GET /requests.
-	List(c echo.Context) error
-	// Show serves GET /requests/:id.
-	Show(c echo.Context) error
-	// FromPost serves GET /mm/:post_id, the deep link from a chat post.
-	FromPost(c echo.Context) error
-}
-
-// RoutedPage is one page with a single GET handler.
-type RoutedPage interface {
-	Show(c echo.Context) error
+// PolicyPages is what the /windows page shows: the open windows and the
+// policy in force.
+type PolicyPages struct {
+	Windows OpenWindows
+	State   PolicyState
 }
 
 // validateAuth checks the options that only matter with sign-in.
 func (o Options) validateAuth() error {
-	if o.Auth == nil {
-		if o.Requests != nil || o.Approvals != nil || o.Integrity != nil || o.Windows != nil {
-			return errors.New("server: options: Requests and Approvals need Auth (request pages are for signed-in people only)")
-		}
+	if o.Portal == nil {
 		return nil
 	}
-	if o.Auth.RP == nil {
-		return errors.New("server: options: Auth.RP is required")
+	if o.Portal.RP == nil {
+		return errors.New("server: options: Portal.RP is required")
 	}
-	if o.Auth.Store == nil {
-		return errors.New("server: options: Auth.Store is required (sessions)")
+	if o.Portal.Store == nil {
+		return errors.New("server: options: Portal.Store is required (sessions)")
+	}
+	if o.Portal.Approvals == nil {
+		return errors.New("server: options: Portal.Approvals is required (request pages, decisions)")
 	}
 	if o.PublicURL == "" {
-		return errors.New("server: options: PublicURL is required with Auth (origin checks, logout redirect)")
+		return errors.New("server: options: PublicURL is required with the portal (origin checks, logout redirect)")
 	}
 	return nil
 }
@@ -93,12 +100,10 @@ func (o Options) validateDemoIdP() error {
 	return nil
 }
 
-// portalAuth is the assembled sign-in machinery New wires into routes and
-// middleware.
+// portalAuth is the session machinery New wires into the middleware and
+// the sign-in and decision handlers (built in routes.go).
 type portalAuth struct {
-	sessions  *session.Manager
-	auth      *Auth
-	decisions *Decisions
+	sessions *session.Manager
 	// origin is the portal's own origin (scheme://host) from PublicURL,
 	// the only Origin a state-changing request may come from.
 	origin string
@@ -109,10 +114,9 @@ type portalAuth struct {
 	formTargets []string
 }
 
-// newPortalAuth builds the session manager and the sign-in and decision
-// handlers from opts (validated).
+// newPortalAuth builds the session manager from opts (validated).
 func newPortalAuth(opts Options) (*portalAuth, error) {
-	a := opts.Auth
+	a := opts.Portal
 	store, err := session.NewStore(a.Store, session.Config{
 		IdleTimeout: a.IdleTimeout, AbsoluteTimeout: a.AbsoluteTimeout, Now: a.Now, Logger: opts.Logger,
 	})
@@ -136,18 +140,6 @@ func newPortalAuth(opts Options) (*portalAuth, error) {
 		// Called by the dispatcher with a grant, not by a browser form.
 		p.exempt = append(p.exempt, ExampleExecutorPath)
 	}
-	if opts.Approvals != nil {
-		p.decisions = NewDecisions(opts.Approvals, a.RP, mgr, DecisionsConfig{Now: a.Now, Logger: opts.Logger})
-	}
-	var finisher StepUpFinisher
-	if p.decisions != nil {
-		finisher = p.decisions
-	}
-	p.auth = NewAuth(a.RP, mgr, finisher, AuthConfig{
-		Mapping:   session.Mapping{Roles: a.Roles, UsernameClaim: a.UsernameClaim, PolicyRoles: a.PolicyRoles},
-		PublicURL: opts.PublicURL,
-		Logger:    opts.Logger,
-	})
 	p.formTargets, err = idpOrigins(a.RP, p.origin)
 	if err != nil {
 		return nil, err

@@ -50,7 +50,7 @@ func TestChatRoutesWireAgentGrantsAndResults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		routes, err := chatRoutes(ctx, cfg, log, store, svc, bot, nil, gp, nil)
+		routes, err := chatRoutes(ctx, cfg, store, svc, bot, nil, gp, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

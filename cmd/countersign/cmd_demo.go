@@ -131,14 +131,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	p := &portal{
-		cfg: cfg, log: log, store: store, approvals: svc, auth: authOptions(cfg, rp, store, rt), policy: rt,
+		cfg: cfg, log: log, store: store, approvals: svc, auth: signIn(cfg, rp, store, rt), policy: rt,
 		demoIdP: idp, demoPrefix: idp.PathPrefix(), checkpoints: cp,
 		grants: newGrantParts(store, svc, g, cfg, log), example: exec,
 	}
 	if p.chat, err = newChat(cfg, store, svc, bot, rt, log); err != nil {
 		return err
 	}
-	if p.inbound, err = chatRoutes(ctx, cfg, log, store, svc, bot, rt, p.grants, inprocess.Client(idp)); err != nil {
+	if p.inbound, err = chatRoutes(ctx, cfg, store, svc, bot, rt, p.grants, inprocess.Client(idp)); err != nil {
 		return err
 	}
 	if err := chat.createKey(ctx, store, cfg); err != nil {

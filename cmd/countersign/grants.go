@@ -72,9 +72,6 @@ func (p *grantParts) start(ctx context.Context) {
 	go p.sweeper.Run(ctx, workerInterval)
 }
 
-// handler returns the JWKS and redeem endpoints.
-func (p *grantParts) handler() *handlers.Grants { return handlers.NewGrants(p.grants, p.creds) }
-
 // String is for startup errors.
 func (p *grantParts) String() string { return fmt.Sprintf("grants(%s)", p.grants.Issuer()) }
 

@@ -60,7 +60,7 @@ func TestExampleExecutorVerifiesAgainstJWKSEndToEnd(t *testing.T) {
 		}
 		e, err := handlers.New(handlers.Options{
 			Logger: slog.New(slog.DiscardHandler), DB: store, Registry: prometheus.NewRegistry(), PublicURL: srv.URL,
-			Grants:          handlers.NewGrants(env.Grants, execution.NewCredentials(map[string]string{exampleexecutor.DefaultName: token})),
+			Grants:          &handlers.GrantEndpoints{Grants: env.Grants, Executors: execution.NewCredentials(map[string]string{exampleexecutor.DefaultName: token})},
 			ExampleExecutor: ex,
 		})
 		if err != nil {
