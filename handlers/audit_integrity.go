@@ -15,8 +15,8 @@ import (
 	"github.com/countersign/countersign/templates/pages"
 )
 
-// IntegrityChecker is what the integrity page needs from the audit
-// checkpointer (*audit.Checkpointer).
+// IntegrityChecker is what the integrity page needs: the cached check
+// (*audit.IntegrityCache) or the checkpointer itself.
 type IntegrityChecker interface {
 	VerifyLatest(ctx context.Context) (*audit.Checkpoint, error)
 	VerifierKey() string

@@ -99,7 +99,7 @@ func registerChatRoutes(e *echo.Echo, opts Options) error {
 }
 
 // registerPortalRoutes adds sign-in, the request pages, decisions and the
-// audit and policy pages. Sessions and CSRF apply to all of them (global
+// audit and policy pages. *session.Manager and CSRF apply to all of them (global
 // middleware, see New); requireUser guards what only signed-in people may
 // see or do.
 func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
@@ -154,7 +154,7 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 // receiptsOf is the decision-event finder of the request pages: nil
 // without checkpoints (a nil *audit.Checkpointer must not become a
 // non-nil interface).
-func receiptsOf(cp *audit.Checkpointer) DecisionEventFinder {
+func receiptsOf(cp *audit.Checkpointer) *audit.Checkpointer {
 	if cp == nil {
 		return nil
 	}

@@ -3,7 +3,11 @@ package handlers
 import (
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/execution"
+	"github.com/countersign/countersign/models/grant"
+	"github.com/countersign/countersign/web/agentauth"
 	"github.com/countersign/countersign/web/mattermost"
+	"github.com/countersign/countersign/web/mattermost/notify"
 )
 
 // Chat is what the machine-facing chat endpoints are built from:
@@ -22,13 +26,13 @@ type Chat struct {
 	Agents *AgentEndpoints
 	// Buttons answers the clicks on Countersign's chat messages at POST
 	// /hooks/mattermost/action (notify.Actions); nil leaves the route off.
-	Buttons ActionHandler
+	Buttons *notify.Actions
 }
 
 // AgentEndpoints is what the agent API is built from.
 type AgentEndpoints struct {
 	// Auth tells which agent a credential belongs to. Required.
-	Auth AgentAuthenticator
+	Auth *agentauth.Authenticator
 	// Records keeps idempotency records and reads request states.
 	Records agents.Store
 	// Options are the API's settings and its grant and result services.
@@ -38,8 +42,8 @@ type AgentEndpoints struct {
 // GrantEndpoints is what the grant keys and the executors' redeem API are
 // built from.
 type GrantEndpoints struct {
-	Grants    GrantService
-	Executors ExecutorAuthenticator
+	Grants    *grant.Service
+	Executors *execution.Credentials
 }
 
 // CommandPath is where Mattermost posts the slash command.

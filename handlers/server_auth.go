@@ -10,6 +10,7 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/window"
 	"github.com/countersign/countersign/web/oidcrp"
 	"github.com/countersign/countersign/web/session"
 )
@@ -59,7 +60,7 @@ type Portal struct {
 // PolicyPages is what the /windows page shows: the open windows and the
 // policy in force.
 type PolicyPages struct {
-	Windows OpenWindows
+	Windows *window.Service
 	State   PolicyState
 }
 

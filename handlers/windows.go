@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -12,11 +11,6 @@ import (
 	"github.com/countersign/countersign/models/window"
 	"github.com/countersign/countersign/templates/pages"
 )
-
-// OpenWindows lists the change windows open now (*window.Service).
-type OpenWindows interface {
-	Open(ctx context.Context) ([]window.Window, error)
-}
 
 // PolicyState tells the page which policy is in force; nil Policy means
 // none is configured.
@@ -31,13 +25,13 @@ type PolicyState struct {
 // signed-in person: what is currently allowed is no secret to the people
 // asking and approving.
 type Windows struct {
-	windows OpenWindows
+	windows *window.Service
 	state   PolicyState
 	now     func() time.Time
 }
 
 // NewWindows returns the change-windows page; now may be nil.
-func NewWindows(w OpenWindows, state PolicyState, now func() time.Time) *Windows {
+func NewWindows(w *window.Service, state PolicyState, now func() time.Time) *Windows {
 	if now == nil {
 		now = time.Now
 	}
