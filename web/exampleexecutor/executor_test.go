@@ -20,6 +20,7 @@ import (
 	"github.com/countersign/countersign/models/grant/granttest"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/exampleexecutor"
+	"github.com/countersign/countersign/web/executor"
 )
 
 const token = "example-executor-credential"
@@ -81,7 +82,7 @@ func TestExampleExecutorVerifiesAgainstJWKSEndToEnd(t *testing.T) {
 		}
 
 		svc := execution.New(store, env.Approvals, env.Grants, env.Clock.Now)
-		d := execution.NewDispatcher(svc, execution.DispatcherConfig{Executors: map[string]execution.Executor{
+		d := executor.NewDispatcher(svc, executor.Config{Executors: map[string]executor.Executor{
 			exampleexecutor.DefaultName: {URL: srv.URL + handlers.ExampleExecutorPath, Timeout: 10 * time.Second},
 		}})
 		r := env.Approved(t, granttest.Human)
