@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,19 +17,6 @@ import (
 	"github.com/countersign/countersign/models/execution"
 	"github.com/countersign/countersign/models/grant"
 )
-
-// AgentGrantRedeemer spends the grant of an agent's own request
-// (*grant.Service satisfies it).
-type AgentGrantRedeemer interface {
-	RedeemRequest(ctx context.Context, requestID, token, paramsHash string, redeemer models.Actor) (*grant.Redeemed, error)
-}
-
-// AgentResultRecorder records and reads what an agent reports about the
-// run of its request (*execution.Service satisfies it).
-type AgentResultRecorder interface {
-	RecordResult(ctx context.Context, requestID string, res execution.Result, actor models.Actor) (*execution.Execution, error)
-	Get(ctx context.Context, requestID string) (*execution.Execution, error)
-}
 
 // executionSummary is what the agent API says about a request's
 // execution once it is on record.

@@ -24,7 +24,6 @@ import (
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/models/terms"
-	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/agentauth"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/mattermost/mmfake"
@@ -90,13 +89,14 @@ func newLoopEnv(t *testing.T, b storetest.Backend) *loopEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := handlers.NewAgentAPI(auth, client, svc, agents.Store{S: s}, agents.Store{S: s}, handlers.AgentAPIOptions{
-		PublicURL: url, Policy: pol, Grants: g, Redeemer: g, Results: execs, BodyLimit: 64 << 10,
-		PollInterval: 5 * time.Millisecond,
-	})
-	echoSrv, err := web.New(web.Options{
+	echoSrv, err := handlers.New(handlers.Options{
 		Logger: slog.New(slog.DiscardHandler), DB: s, Registry: prometheus.NewRegistry(), PublicURL: url,
-		Chat: &web.ChatRoutes{Agents: api},
+		Chat: &handlers.Chat{Client: client, Approvals: svc, Agents: &handlers.AgentEndpoints{
+			Auth: auth, Records: agents.Store{S: s},
+			Options: handlers.AgentAPIOptions{
+				Policy: pol, Grants: g, Redeemer: g, Results: execs, BodyLimit: 64 << 10, PollInterval: 5 * time.Millisecond,
+			},
+		}},
 	})
 	if err != nil {
 		t.Fatal(err)

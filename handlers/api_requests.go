@@ -13,42 +13,11 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/execution"
+	"github.com/countersign/countersign/models/grant"
 	"github.com/countersign/countersign/web/agentauth"
 	"github.com/countersign/countersign/web/mattermost"
 )
-
-// AgentAuthenticator turns an Authorization header into a registered
-// agent (API key or client-credentials JWT). Any failure is a 401.
-type AgentAuthenticator interface {
-	Authenticate(ctx context.Context, authorization string) (*agents.Agent, error)
-}
-
-// ProposalCapturer reads an agent's proposal thread from Mattermost
-// (*mattermost.Client satisfies it).
-type ProposalCapturer interface {
-	Capture(ctx context.Context, req mattermost.CaptureRequest) (*mattermost.Capture, error)
-	BotUserID(ctx context.Context) (string, error)
-	// UserIDByUsername resolves the sponsor's account.
-	UserIDByUsername(ctx context.Context, username string) (string, error)
-}
-
-// AgentRequestService is what the agent API needs from the approval
-// service (*approval.Service satisfies it).
-type AgentRequestService interface {
-	Submit(ctx context.Context, in approval.NewRequest, roles []string) (*approval.Submitted, error)
-	Get(ctx context.Context, id string) (*models.Request, error)
-}
-
-// IdempotencyStore finds the request an earlier call with the same
-// Idempotency-Key made.
-type IdempotencyStore interface {
-	FindIdempotent(ctx context.Context, agent, key string) (*agents.Idempotency, error)
-}
-
-// StateReader reads only a request's state, cheaply, for long polls.
-type StateReader interface {
-	State(ctx context.Context, id string) (models.State, error)
-}
 
 // GrantSource hands out the execution grant of an approved request (wired
 // by the grants feature; nil leaves grants out of the answer).
@@ -72,8 +41,8 @@ type AgentAPIOptions struct {
 	// Redeemer lets an agent spend its request's grant and Results lets
 	// it report the run (wired by the grants feature); nil answers 404 on
 	// their endpoints.
-	Redeemer AgentGrantRedeemer
-	Results  AgentResultRecorder
+	Redeemer *grant.Service
+	Results  *execution.Service
 	// BodyLimit bounds a request body in bytes.
 	BodyLimit int64
 	// MaxWait caps ?wait=; PollInterval is how often a long poll reads
@@ -88,11 +57,11 @@ type AgentAPIOptions struct {
 
 // AgentAPI serves the agent API under /api/v1.
 type AgentAPI struct {
-	auth    AgentAuthenticator
-	chat    ProposalCapturer
-	svc     AgentRequestService
-	idem    IdempotencyStore
-	states  StateReader
+	auth    *agentauth.Authenticator
+	chat    *mattermost.Client
+	svc     *approval.Service
+	idem    agents.Store
+	states  agents.Store
 	opts    AgentAPIOptions
 	baseURL string
 }
@@ -103,7 +72,7 @@ type AgentAPI struct {
 //	GET  /api/v1/requests/:id              → Show
 //	POST /api/v1/requests/:id/grant/redeem → RedeemGrant
 //	POST /api/v1/requests/:id/result       → ReportResult
-func NewAgentAPI(auth AgentAuthenticator, chat ProposalCapturer, svc AgentRequestService, idem IdempotencyStore, states StateReader, opts AgentAPIOptions) *AgentAPI {
+func NewAgentAPI(auth *agentauth.Authenticator, chat *mattermost.Client, svc *approval.Service, idem agents.Store, states agents.Store, opts AgentAPIOptions) *AgentAPI {
 	if opts.BodyLimit <= 0 {
 		opts.BodyLimit = DefaultAPIBodyLimit
 	}

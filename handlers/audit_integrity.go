@@ -13,11 +13,10 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/templates/pages"
-	"github.com/countersign/countersign/web/render"
 )
 
-// IntegrityChecker is what the integrity page needs from the audit
-// checkpointer (*audit.Checkpointer).
+// IntegrityChecker is what the integrity page needs: the cached check
+// (*audit.IntegrityCache) or the checkpointer itself.
 type IntegrityChecker interface {
 	VerifyLatest(ctx context.Context) (*audit.Checkpoint, error)
 	VerifierKey() string
@@ -50,7 +49,7 @@ func (h *Integrity) Show(c echo.Context) error {
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		v.State = "none"
-		return render.Component(c, http.StatusOK, pages.Integrity(v))
+		return Render(c, http.StatusOK, pages.Integrity(v))
 	case errors.As(err, &problem):
 		v.State, v.Problem = "mismatch", problem.Error()
 	case err != nil:
@@ -62,5 +61,5 @@ func (h *Integrity) Show(c echo.Context) error {
 		t := timeView(cp.CreatedAt, now)
 		v.Signed, v.SignedAgo = t.UTC, t.Relative
 	}
-	return render.Component(c, http.StatusOK, pages.Integrity(v))
+	return Render(c, http.StatusOK, pages.Integrity(v))
 }

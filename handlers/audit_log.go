@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -15,33 +13,12 @@ import (
 	"github.com/countersign/countersign/web/session"
 )
 
-// AuditSearcher is what the audit pages need from the search
-// (*audit.Searcher).
-type AuditSearcher interface {
-	Search(ctx context.Context, q audit.Query) (*audit.Page, error)
-	Export(ctx context.Context, w io.Writer, format audit.ExportFormat, q audit.Query) (int64, error)
-}
-
-// AuditProver is what receipts and bundles need from the checkpointer
-// (*audit.Checkpointer).
-type AuditProver interface {
-	Receipt(ctx context.Context, seq int64) (*audit.Receipt, error)
-	EventRequest(ctx context.Context, seq int64) (string, error)
-	WriteBundle(ctx context.Context, w io.Writer, from, to int64) error
-}
-
-// RequestViewer decides who may see a request (*approval.Service).
-type RequestViewer interface {
-	Get(ctx context.Context, id string) (*models.Request, error)
-	MayView(r *models.Request, a approval.Approver) bool
-}
-
 // AuditLogOptions configures the audit pages.
 type AuditLogOptions struct {
 	// Prover serves receipts and bundles; nil turns both off (404).
-	Prover AuditProver
+	Prover *audit.Checkpointer
 	// Requests decides who may download the receipt of a request's event.
-	Requests RequestViewer
+	Requests *approval.Service
 	// MattermostURL is the Mattermost site URL for thread links; empty
 	// hides them.
 	MattermostURL string
@@ -58,15 +35,15 @@ type AuditLogOptions struct {
 //	GET /audit/bundle        → Bundle        (auditor, admin)
 //	GET /audit/receipt/:seq  → Receipt       (anyone who may see the event's request)
 type AuditLog struct {
-	search   AuditSearcher
-	prover   AuditProver
-	requests RequestViewer
+	search   *audit.Searcher
+	prover   *audit.Checkpointer
+	requests *approval.Service
 	mmURL    string
 	now      func() time.Time
 }
 
 // NewAuditLog returns the audit pages' handler.
-func NewAuditLog(search AuditSearcher, opts AuditLogOptions) *AuditLog {
+func NewAuditLog(search *audit.Searcher, opts AuditLogOptions) *AuditLog {
 	now := opts.Now
 	if now == nil {
 		now = time.Now

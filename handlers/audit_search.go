@@ -14,7 +14,6 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/templates/pages"
-	"github.com/countersign/countersign/web/render"
 )
 
 // Search serves GET /audit: the filter form and one page of results. A
@@ -34,7 +33,7 @@ func (h *AuditLog) Search(c echo.Context) error {
 	var ve *models.ValidationError
 	if errors.As(err, &ve) {
 		v.Error = fmt.Sprintf("Check the %s filter: %s.", ve.Field, ve.Reason)
-		return render.Component(c, http.StatusBadRequest, pages.AuditSearch(v))
+		return Render(c, http.StatusBadRequest, pages.AuditSearch(v))
 	}
 	if err != nil {
 		return fmt.Errorf("audit search: %w", err)
@@ -55,7 +54,7 @@ func (h *AuditLog) Search(c echo.Context) error {
 	for i := range page.Hits {
 		v.Rows = append(v.Rows, h.auditRow(&page.Hits[i], now))
 	}
-	return render.Component(c, http.StatusOK, pages.AuditSearch(v))
+	return Render(c, http.StatusOK, pages.AuditSearch(v))
 }
 
 // auditRow is the view of one result.

@@ -20,25 +20,6 @@ type RelyingParty interface {
 	EndSessionURL(idTokenHint, postLogoutRedirect string) (string, bool)
 }
 
-// Sessions is what the sign-in and decision handlers need from the session
-// manager; *session.Manager implements it. Each method updates the
-// database, the cookie and the request context together.
-type Sessions interface {
-	Ensure(c echo.Context) (*session.Session, error)
-	SetPending(c echo.Context, s *session.Session, login session.PendingLogin, decision *session.PendingDecision) error
-	TakePending(c echo.Context, s *session.Session) (session.PendingLogin, *session.PendingDecision, error)
-	SignIn(c echo.Context, s *session.Session, u *session.User, rawIDToken string) (*session.Session, error)
-	Reauthenticate(c echo.Context, s *session.Session, u *session.User, rawIDToken string) (*session.Session, error)
-	End(c echo.Context, s *session.Session) error
-}
-
-// StepUpFinisher completes a decision after its step-up authentication;
-// *Decisions implements it. The sign-in callback, which the IdP calls for
-// sign-ins and step-ups alike, hands every step-up outcome to it.
-type StepUpFinisher interface {
-	FinishStepUp(c echo.Context, s *session.Session, r StepUpResult) error
-}
-
 // StepUpResult is what came back from a step-up authentication.
 type StepUpResult struct {
 	// Identity is the verified identity; nil when Err is set.
@@ -68,15 +49,15 @@ type AuthConfig struct {
 // and sign-out (POST /logout).
 type Auth struct {
 	rp       RelyingParty
-	sessions Sessions
-	stepUp   StepUpFinisher
+	sessions *session.Manager
+	stepUp   *Decisions
 	cfg      AuthConfig
 	log      *slog.Logger
 }
 
 // NewAuth returns the sign-in handlers. stepUp completes decisions whose
 // step-up returns through the same callback; nil refuses such callbacks.
-func NewAuth(rp RelyingParty, sessions Sessions, stepUp StepUpFinisher, cfg AuthConfig) *Auth {
+func NewAuth(rp RelyingParty, sessions *session.Manager, stepUp *Decisions, cfg AuthConfig) *Auth {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

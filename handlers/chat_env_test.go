@@ -21,7 +21,6 @@ import (
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/storetest"
-	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/agentauth"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/mattermost/mmfake"
@@ -94,7 +93,7 @@ type envOptions struct {
 	cacheTTL time.Duration
 	// sponsor is the registered agent's sponsor; empty means "admin".
 	sponsor string
-	// serverBodyLimit is the whole server's body limit (web.Options);
+	// serverBodyLimit is the whole server's body limit (handlers.Options);
 	// empty means its default.
 	serverBodyLimit string
 }
@@ -134,20 +133,20 @@ func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
 	e := &chatEnv{t: t, fake: fake, store: s, svc: svc, keys: keys, botID: bot.Id, windows: &fakeWindows{}, grants: &fakeGrants{}}
 	srv := httptest.NewUnstartedServer(nil)
 	e.url = "http://" + srv.Listener.Addr().String()
-	cmd, err := handlers.NewMattermostCommand(client, svc, handlers.MattermostCommandOptions{
-		Tokens: []string{tokenOld, tokenNew}, PublicURL: e.url, Policy: policy.NewHolder(testPolicy(t)),
-		Windows: e.windows, Deadline: o.deadline, BodyLimit: o.bodyLimit,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := handlers.NewAgentAPI(auth, client, svc, agents.Store{S: s}, agents.Store{S: s}, handlers.AgentAPIOptions{
-		PublicURL: e.url, Policy: policy.NewHolder(testPolicy(t)), Grants: e.grants, BodyLimit: 64 << 10,
-		PollInterval: 5 * time.Millisecond, CaptureDeadline: o.deadline,
-	})
-	echoSrv, err := web.New(web.Options{
+	echoSrv, err := handlers.New(handlers.Options{
 		Logger: slog.New(slog.DiscardHandler), DB: s, Registry: prometheus.NewRegistry(), PublicURL: e.url,
-		Chat: &web.ChatRoutes{Command: cmd, Agents: api}, BodyLimit: o.serverBodyLimit,
+		BodyLimit: o.serverBodyLimit,
+		Chat: &handlers.Chat{
+			Client: client, Approvals: svc,
+			Command: &handlers.MattermostCommandOptions{
+				Tokens: []string{tokenOld, tokenNew}, Policy: policy.NewHolder(testPolicy(t)),
+				Windows: e.windows, Deadline: o.deadline, BodyLimit: o.bodyLimit,
+			},
+			Agents: &handlers.AgentEndpoints{Auth: auth, Records: agents.Store{S: s}, Options: handlers.AgentAPIOptions{
+				Policy: policy.NewHolder(testPolicy(t)), Grants: e.grants, BodyLimit: 64 << 10,
+				PollInterval: 5 * time.Millisecond, CaptureDeadline: o.deadline,
+			}},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +169,7 @@ func (e *chatEnv) command(token string, f mmfake.CommandFields) (int, *model.Com
 	if f.UserID == "" {
 		f.UserID, f.UserName = mmfake.AliceID, "alice"
 	}
-	resp, err := mmfake.SlashCommand(e.url+web.CommandPath, token, f)
+	resp, err := mmfake.SlashCommand(e.url+handlers.CommandPath, token, f)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/web/session"
 )
 
 // DecisionsConfig is the decision flow's configuration.
@@ -23,13 +24,13 @@ type DecisionsConfig struct {
 type Decisions struct {
 	svc      *approval.Service
 	rp       RelyingParty
-	sessions Sessions
+	sessions *session.Manager
 	now      func() time.Time
 	log      *slog.Logger
 }
 
 // NewDecisions returns the decision handlers.
-func NewDecisions(svc *approval.Service, rp RelyingParty, sessions Sessions, cfg DecisionsConfig) *Decisions {
+func NewDecisions(svc *approval.Service, rp RelyingParty, sessions *session.Manager, cfg DecisionsConfig) *Decisions {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now

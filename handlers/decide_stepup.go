@@ -10,7 +10,6 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/templates/pages"
-	"github.com/countersign/countersign/web/render"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -82,7 +81,7 @@ func (h *Decisions) FinishStepUp(c echo.Context, s *session.Session, r StepUpRes
 // refused renders the page for a step-up that did not count: what went
 // wrong, that nothing was recorded, and the way back to the request.
 func (h *Decisions) refused(c echo.Context, status int, message string, p *session.PendingDecision) error {
-	return render.Component(c, status, pages.DecisionRefused(pages.DecisionRefusedView{
+	return Render(c, status, pages.DecisionRefused(pages.DecisionRefusedView{
 		Status: status, Message: message, RequestID: p.RequestID, RequestURL: requestPath(p.RequestID), TraceID: requestID(c),
 	}))
 }

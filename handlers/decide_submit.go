@@ -12,7 +12,6 @@ import (
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/templates/pages"
 	"github.com/countersign/countersign/web/oidcrp"
-	"github.com/countersign/countersign/web/render"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -108,7 +107,7 @@ func (h *Decisions) decide(c echo.Context, d approval.Decision, chatUnchecked bo
 // it, and links to the current version. Nothing was recorded.
 func (h *Decisions) contentChanged(c echo.Context, id string) error {
 	logEvent(h.log, c, slog.LevelInfo, "decision refused", slog.String("request", id), slog.String("reason", "content changed"))
-	return render.Component(c, http.StatusConflict, pages.DecisionChanged(pages.DecisionChangedView{
+	return Render(c, http.StatusConflict, pages.DecisionChanged(pages.DecisionChangedView{
 		RequestID: id, RequestURL: requestPath(id),
 	}))
 }

@@ -2,43 +2,29 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/labstack/echo/v4"
 
-	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/execution"
 	"github.com/countersign/countersign/models/grant"
 )
-
-// GrantService is what the grant endpoints need (*grant.Service).
-type GrantService interface {
-	JWKS(ctx context.Context) (jose.JSONWebKeySet, error)
-	Redeem(ctx context.Context, token, paramsHash string, redeemer models.Actor) (*grant.Redeemed, error)
-}
-
-// ExecutorAuthenticator tells which executor a bearer token belongs to
-// (*execution.Credentials).
-type ExecutorAuthenticator interface {
-	Authenticate(bearer string) (string, bool)
-}
 
 // Grants serves the public keys and the executors' redeem API. Register:
 //
 //	GET  /.well-known/jwks.json   → JWKS
 //	POST /api/v1/grants/redeem    → Redeem
 type Grants struct {
-	svc  GrantService
-	auth ExecutorAuthenticator
+	svc  *grant.Service
+	auth *execution.Credentials
 }
 
 // NewGrants returns the grant endpoints.
-func NewGrants(svc GrantService, auth ExecutorAuthenticator) *Grants {
+func NewGrants(svc *grant.Service, auth *execution.Credentials) *Grants {
 	return &Grants{svc: svc, auth: auth}
 }
 

@@ -6,7 +6,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/countersign/countersign/templates/pages"
-	"github.com/countersign/countersign/web/render"
 )
 
 // Home serves the landing page for visitors who arrive without a deep link.
@@ -23,5 +22,5 @@ func NewHome(signInURL string) *Home {
 
 // Show serves GET /.
 func (h *Home) Show(c echo.Context) error {
-	return render.Component(c, http.StatusOK, pages.Home(pages.HomeView{SignInURL: h.signInURL}))
+	return Render(c, http.StatusOK, pages.Home(pages.HomeView{SignInURL: h.signInURL}))
 }

@@ -1,34 +1,30 @@
 package handlers
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/countersign/countersign/web/mattermost/notify"
 )
 
 // maxActionBody bounds a button request; Mattermost's are a few hundred
 // bytes.
 const maxActionBody = 64 << 10
 
-// ActionHandler answers a button click (*notify.Actions implements it).
-type ActionHandler interface {
-	Handle(ctx context.Context, in *model.PostActionIntegrationRequest) *model.PostActionIntegrationResponse
-}
-
 // MattermostActions serves POST /hooks/mattermost/action, where Mattermost
 // sends clicks on the buttons of Countersign's messages. The request
 // carries no credential: the signed context, the post id and the clicker
-// are checked by the ActionHandler.
+// are checked by the *notify.Actions.
 type MattermostActions struct {
-	h ActionHandler
+	h *notify.Actions
 }
 
 // NewMattermostActions returns the button endpoint.
-func NewMattermostActions(h ActionHandler) *MattermostActions { return &MattermostActions{h: h} }
+func NewMattermostActions(h *notify.Actions) *MattermostActions { return &MattermostActions{h: h} }
 
 // Action decodes the click and answers with Mattermost's integration
 // response (an ephemeral text and, on success, the updated post).

@@ -20,23 +20,6 @@ import (
 	"github.com/countersign/countersign/web/mattermost"
 )
 
-// ChatReader is what the slash command needs from Mattermost
-// (*mattermost.Client satisfies it).
-type ChatReader interface {
-	Capture(ctx context.Context, req mattermost.CaptureRequest) (*mattermost.Capture, error)
-	User(ctx context.Context, userID string) (*model.User, error)
-	BotUserID(ctx context.Context) (string, error)
-}
-
-// CommandService is what the slash command needs from the approval service
-// (*approval.Service satisfies it).
-type CommandService interface {
-	Submit(ctx context.Context, in approval.NewRequest, roles []string) (*approval.Submitted, error)
-	Get(ctx context.Context, id string) (*models.Request, error)
-	Cancel(ctx context.Context, id, userID, reason string) (*models.Request, error)
-	MayView(r *models.Request, a approval.Approver) bool
-}
-
 // WindowCloser closes a change window early (wired by the change-window
 // feature; nil makes "window close" answer that it is not available).
 type WindowCloser interface {
@@ -74,8 +57,8 @@ type MattermostCommandOptions struct {
 
 // MattermostCommand serves the /countersign slash command.
 type MattermostCommand struct {
-	chat      ChatReader
-	svc       CommandService
+	chat      *mattermost.Client
+	svc       *approval.Service
 	tokens    [][32]byte
 	publicURL string
 	policy    approval.PolicySource
@@ -88,7 +71,7 @@ type MattermostCommand struct {
 // NewMattermostCommand returns the slash-command handler. Register:
 //
 //	POST /hooks/mattermost/command → Handle
-func NewMattermostCommand(chat ChatReader, svc CommandService, opts MattermostCommandOptions) (*MattermostCommand, error) {
+func NewMattermostCommand(chat *mattermost.Client, svc *approval.Service, opts MattermostCommandOptions) (*MattermostCommand, error) {
 	h := &MattermostCommand{
 		chat: chat, svc: svc, publicURL: strings.TrimRight(opts.PublicURL, "/"),
 		policy: opts.Policy, windows: opts.Windows, deadline: opts.Deadline, bodyLimit: opts.BodyLimit, log: opts.Logger,

@@ -14,8 +14,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models/storetest"
-	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/mattermost/mmfake"
 )
 
@@ -41,7 +41,7 @@ func slashTarget(b *testing.B) benchTarget {
 		UserID: mmfake.AliceID, UserName: "alice", Command: "/countersign", RootID: mmfake.RootPostID,
 		Text: "restart payments-api env=prod -- OOM loop, INC-4211",
 	}
-	return benchTarget{url: e.url + web.CommandPath, form: f.Form(tokenNew)}
+	return benchTarget{url: e.url + handlers.CommandPath, form: f.Form(tokenNew)}
 }
 
 // echoTarget is a bare echo server answering the same ephemeral reply.
@@ -49,10 +49,10 @@ func echoTarget(b *testing.B) benchTarget {
 	e := echo.New()
 	reply := &model.CommandResponse{ResponseType: model.CommandResponseTypeEphemeral,
 		Text: "**REQ-7KM3QX9A2D** `restart {\"env\":\"prod\",\"service\":\"payments-api\"}` for “OOM loop, INC-4211” — 2 approvals from approver needed, rule everything.\nReview it in Countersign: http://127.0.0.1:40000/requests/REQ-7KM3QX9A2D"}
-	e.POST(web.CommandPath, func(c echo.Context) error { return c.JSON(http.StatusOK, reply) })
+	e.POST(handlers.CommandPath, func(c echo.Context) error { return c.JSON(http.StatusOK, reply) })
 	srv := httptest.NewServer(e)
 	b.Cleanup(srv.Close)
-	return benchTarget{url: srv.URL + web.CommandPath, form: url.Values{"text": {"x"}}}
+	return benchTarget{url: srv.URL + handlers.CommandPath, form: url.Values{"text": {"x"}}}
 }
 
 var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}

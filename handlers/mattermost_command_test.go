@@ -10,9 +10,9 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/storetest"
-	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/mattermost/mmfake"
 )
 
@@ -254,7 +254,7 @@ func TestSlashCommandBotsRefused(t *testing.T) {
 			t.Fatalf("bot command: %q", cr.Text)
 		}
 		// The raw form is what Mattermost sends; a GET is not the command.
-		resp, err := http.PostForm(e.url+web.CommandPath, url.Values{"token": {"x"}})
+		resp, err := http.PostForm(e.url+handlers.CommandPath, url.Values{"token": {"x"}})
 		if err != nil {
 			t.Fatal(err)
 		}

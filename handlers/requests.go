@@ -28,6 +28,10 @@ type RequestReader interface {
 	SeesAll(a approval.Approver) bool
 	MayView(r *models.Request, a approval.Approver) bool
 	FindByPost(ctx context.Context, postID string) (*models.Request, error)
+	// Revisions and LaterDiscussion are what re-reading the conversation
+	// found (edits, deletions, posts since the capture).
+	Revisions(ctx context.Context, id string) ([]models.PostRevision, error)
+	LaterDiscussion(ctx context.Context, id string) ([]models.LaterPost, error)
 }
 
 // RequestsOptions configures the request pages.
@@ -46,16 +50,10 @@ type RequestsOptions struct {
 	Executions ExecutionReader
 	// Receipts finds the audit events of decisions so each decision links
 	// its receipt (*audit.Checkpointer); nil shows no receipt links.
-	Receipts DecisionEventFinder
+	Receipts *audit.Checkpointer
 	// Grants shows each request's grant next to its execution
 	// (*grant.Service); nil shows none.
 	Grants GrantReader
-}
-
-// DecisionEventFinder locates the audit events that recorded a request's
-// decisions.
-type DecisionEventFinder interface {
-	DecisionEvents(ctx context.Context, requestID string) ([]audit.DecisionEvent, error)
 }
 
 // Requests serves the read-only request pages: the dashboard, the list of
@@ -67,7 +65,7 @@ type Requests struct {
 	publicURL string
 	now       func() time.Time
 	execs     ExecutionReader
-	receipts  DecisionEventFinder
+	receipts  *audit.Checkpointer
 	grants    GrantReader
 }
 

@@ -9,29 +9,17 @@ import (
 	"github.com/countersign/countersign/templates/partials"
 )
 
-// ConversationHistory gives what re-reading a request's conversation
-// found; *approval.Service implements it. The request page shows it when
-// its RequestReader also implements this.
-type ConversationHistory interface {
-	Revisions(ctx context.Context, id string) ([]models.PostRevision, error)
-	LaterDiscussion(ctx context.Context, id string) ([]models.LaterPost, error)
-}
-
 // chatUncheckedNote is shown after a decision made while Mattermost could
 // not be read.
 const chatUncheckedNote = "Mattermost could not be reached when you decided, so the conversation was not read again: your decision was made on the conversation as captured."
 
 // conversationHistoryViews loads the revisions and later discussion of r.
 func (h *Requests) conversationHistoryViews(ctx context.Context, r *models.Request, now time.Time) ([]partials.Revision, []partials.LaterPost, error) {
-	hist, ok := h.svc.(ConversationHistory)
-	if !ok {
-		return nil, nil, nil
-	}
-	revs, err := hist.Revisions(ctx, r.ID)
+	revs, err := h.svc.Revisions(ctx, r.ID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("request page: %w", err)
 	}
-	later, err := hist.LaterDiscussion(ctx, r.ID)
+	later, err := h.svc.LaterDiscussion(ctx, r.ID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("request page: %w", err)
 	}

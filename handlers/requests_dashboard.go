@@ -8,7 +8,6 @@ import (
 
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/templates/pages"
-	"github.com/countersign/countersign/web/render"
 )
 
 // Dashboard serves GET / for a signed-in person: pending requests they may
@@ -56,7 +55,7 @@ func (h *Requests) Dashboard(c echo.Context) error {
 			return err
 		}
 	}
-	return render.Component(c, http.StatusOK, pages.Dashboard(v))
+	return Render(c, http.StatusOK, pages.Dashboard(v))
 }
 
 // List serves GET /requests: every request, filterable by state, requester,
@@ -75,7 +74,7 @@ func (h *Requests) List(c echo.Context) error {
 	f := q.filter(approval.DefaultPageSize)
 	if v.OnlyOwn {
 		if u.Username == "" {
-			return render.Component(c, http.StatusOK, pages.RequestList(v))
+			return Render(c, http.StatusOK, pages.RequestList(v))
 		}
 		f.Requester = u.Username
 	}
@@ -90,5 +89,5 @@ func (h *Requests) List(c echo.Context) error {
 			return err
 		}
 	}
-	return render.Component(c, http.StatusOK, pages.RequestList(v))
+	return Render(c, http.StatusOK, pages.RequestList(v))
 }

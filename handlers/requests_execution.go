@@ -9,7 +9,8 @@ import (
 	"github.com/countersign/countersign/templates/pages"
 )
 
-// ExecutionReader loads a request's execution (*execution.Service).
+// ExecutionReader loads a request's execution (*execution.Service; the
+// tests' fakes).
 type ExecutionReader interface {
 	Get(ctx context.Context, requestID string) (*execution.Execution, error)
 }

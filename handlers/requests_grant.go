@@ -12,8 +12,8 @@ import (
 	"github.com/countersign/countersign/templates/pages"
 )
 
-// GrantReader loads a request's grant record (*grant.Service). It never
-// hands out the token.
+// GrantReader loads a request's grant record (*grant.Service; the tests'
+// fakes). It never hands out the token.
 type GrantReader interface {
 	Get(ctx context.Context, requestID string) (*grant.Grant, error)
 }

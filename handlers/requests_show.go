@@ -10,7 +10,6 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/templates/pages"
-	"github.com/countersign/countersign/web/render"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -55,7 +54,7 @@ func (h *Requests) Show(c echo.Context) error {
 	if v.Grant, err = h.grantView(c.Request().Context(), r, h.now()); err != nil {
 		return fmt.Errorf("request page: %w", err)
 	}
-	return render.Component(c, http.StatusOK, pages.Request(v))
+	return Render(c, http.StatusOK, pages.Request(v))
 }
 
 // decidedNotice confirms the viewer's decision after the decision form

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -11,13 +10,7 @@ import (
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/window"
 	"github.com/countersign/countersign/templates/pages"
-	"github.com/countersign/countersign/web/render"
 )
-
-// OpenWindows lists the change windows open now (*window.Service).
-type OpenWindows interface {
-	Open(ctx context.Context) ([]window.Window, error)
-}
 
 // PolicyState tells the page which policy is in force; nil Policy means
 // none is configured.
@@ -32,13 +25,13 @@ type PolicyState struct {
 // signed-in person: what is currently allowed is no secret to the people
 // asking and approving.
 type Windows struct {
-	windows OpenWindows
+	windows *window.Service
 	state   PolicyState
 	now     func() time.Time
 }
 
 // NewWindows returns the change-windows page; now may be nil.
-func NewWindows(w OpenWindows, state PolicyState, now func() time.Time) *Windows {
+func NewWindows(w *window.Service, state PolicyState, now func() time.Time) *Windows {
 	if now == nil {
 		now = time.Now
 	}
@@ -84,5 +77,5 @@ func (h *Windows) Show(c echo.Context) error {
 			v.Policy.ProblemAt = timeView(st.ProblemAt, now)
 		}
 	}
-	return render.Component(c, http.StatusOK, pages.Windows(v))
+	return Render(c, http.StatusOK, pages.Windows(v))
 }

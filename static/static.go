@@ -4,7 +4,7 @@
 //
 // Nothing here is inline in the pages: the Content-Security-Policy forbids
 // inline scripts and styles, so every style the portal uses lives in these
-// files and is served from /static/ by package web.
+// files and is served from /static/ by package handlers.
 package static
 
 import "embed"

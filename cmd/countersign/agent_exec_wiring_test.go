@@ -11,10 +11,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/storetest"
-	"github.com/countersign/countersign/web"
 )
 
 // TestChatRoutesWireAgentGrantsAndResults checks that serve's wiring hands
@@ -50,11 +50,11 @@ func TestChatRoutesWireAgentGrantsAndResults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		routes, err := chatRoutes(ctx, cfg, log, store, svc, bot, nil, gp, nil)
+		routes, err := chatRoutes(ctx, cfg, store, svc, bot, nil, gp, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := web.New(web.Options{Logger: log, DB: store, Registry: prometheus.NewRegistry(), PublicURL: cfg.PublicURL, Chat: routes})
+		e, err := handlers.New(handlers.Options{Logger: log, DB: store, Registry: prometheus.NewRegistry(), PublicURL: cfg.PublicURL, Chat: routes})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/outbox"
@@ -39,7 +38,9 @@ func chatDirectory(cfg Config, rt *policyRuntime) notify.ApproverDirectory {
 // chatParts are the running pieces of the Mattermost messages.
 type chatParts struct {
 	worker  *notify.Worker
-	actions *handlers.MattermostActions
+	actions *notify.Actions
+	// client is the bot the worker posts with.
+	client *mattermost.Client
 }
 
 // newChat builds the outbox worker and the button endpoint; nil when the
@@ -70,7 +71,8 @@ func newChat(cfg Config, store *models.Store, svc *approval.Service, client *mat
 	}
 	return &chatParts{
 		worker:  w,
-		actions: handlers.NewMattermostActions(notify.NewActions(svc, queue, signer, render, actionURL, nil, log)),
+		actions: notify.NewActions(svc, queue, signer, render, actionURL, nil, log),
+		client:  client,
 	}, nil
 }
 

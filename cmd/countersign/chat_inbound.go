@@ -11,18 +11,18 @@ import (
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/window"
-	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/agentauth"
 	"github.com/countersign/countersign/web/mattermost"
 )
 
-// chatRoutes builds the slash command (with mattermost.command_tokens) and
-// the agent API (with agents), or returns nil when neither is configured.
+// chatRoutes says what the slash command (with mattermost.command_tokens)
+// and the agent API (with agents) are built from, or returns nil when
+// neither is configured.
 // pol is the policy in force (the same source approval.Config.Policy
 // uses); gp gives agents their grants, redeems them and records the
 // results agents report (nil: no grants); idpClient reaches the IdP for
 // agent tokens (nil: the default client).
-func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models.Store, svc *approval.Service, client *mattermost.Client, rt *policyRuntime, gp *grantParts, idpClient *http.Client) (*web.ChatRoutes, error) {
+func chatRoutes(ctx context.Context, cfg Config, store *models.Store, svc *approval.Service, client *mattermost.Client, rt *policyRuntime, gp *grantParts, idpClient *http.Client) (*handlers.Chat, error) {
 	var pol approval.PolicySource
 	var windows handlers.WindowCloser
 	if rt != nil {
@@ -31,15 +31,9 @@ func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models
 	if len(cfg.Mattermost.CommandTokens) == 0 && len(cfg.Agents) == 0 {
 		return nil, nil
 	}
-	routes := &web.ChatRoutes{}
+	routes := &handlers.Chat{Client: client, Approvals: svc}
 	if len(cfg.Mattermost.CommandTokens) > 0 {
-		cmd, err := handlers.NewMattermostCommand(client, svc, handlers.MattermostCommandOptions{
-			Tokens: cfg.Mattermost.CommandTokens, PublicURL: cfg.PublicURL, Policy: pol, Windows: windows, Logger: log,
-		})
-		if err != nil {
-			return nil, &startupError{err: err}
-		}
-		routes.Command = cmd
+		routes.Command = &handlers.MattermostCommandOptions{Tokens: cfg.Mattermost.CommandTokens, Policy: pol, Windows: windows}
 	}
 	if len(cfg.Agents) > 0 {
 		reg, err := cfg.registry()
@@ -54,11 +48,11 @@ func chatRoutes(ctx context.Context, cfg Config, log *slog.Logger, store *models
 		if err != nil {
 			return nil, &startupError{err: fmt.Errorf("agent api: %w", err)}
 		}
-		opts := handlers.AgentAPIOptions{PublicURL: cfg.PublicURL, Policy: pol, Logger: log}
+		opts := handlers.AgentAPIOptions{Policy: pol}
 		if gp != nil {
 			opts.Grants, opts.Redeemer, opts.Results = gp.grants, gp.grants, gp.exec
 		}
-		routes.Agents = handlers.NewAgentAPI(auth, client, svc, agents.Store{S: store}, agents.Store{S: store}, opts)
+		routes.Agents = &handlers.AgentEndpoints{Auth: auth, Records: agents.Store{S: store}, Options: opts}
 	}
 	return routes, nil
 }

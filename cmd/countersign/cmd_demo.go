@@ -12,11 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/demodata"
-	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/demoidp"
 	"github.com/countersign/countersign/web/exampleexecutor"
+	"github.com/countersign/countersign/web/inprocess"
 )
 
 // demoClientID is the portal's client id at the demo provider.
@@ -119,7 +120,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return fmt.Errorf("demo: identity provider: %w", err)
 	}
 	// The server is not listening yet, so discovery runs in process.
-	rp, err := relyingParty(ctx, cfg, web.InProcessClient(idp))
+	rp, err := relyingParty(ctx, cfg, inprocess.Client(idp))
 	if err != nil {
 		return err
 	}
@@ -130,14 +131,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	p := &portal{
-		cfg: cfg, log: log, store: store, approvals: svc, auth: authOptions(cfg, rp, store, rt), policy: rt,
+		cfg: cfg, log: log, store: store, approvals: svc, auth: signIn(cfg, rp, store, rt), policy: rt,
 		demoIdP: idp, demoPrefix: idp.PathPrefix(), checkpoints: cp,
 		grants: newGrantParts(store, svc, g, cfg, log), example: exec,
 	}
 	if p.chat, err = newChat(cfg, store, svc, bot, rt, log); err != nil {
 		return err
 	}
-	if p.inbound, err = chatRoutes(ctx, cfg, log, store, svc, bot, rt, p.grants, web.InProcessClient(idp)); err != nil {
+	if p.inbound, err = chatRoutes(ctx, cfg, store, svc, bot, rt, p.grants, inprocess.Client(idp)); err != nil {
 		return err
 	}
 	if err := chat.createKey(ctx, store, cfg); err != nil {
@@ -156,7 +157,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		}
 		fmt.Fprintf(stdout, "  policy:   %s (%s; edit it and it reloads; check it with: countersign policy lint %s)\n", cfg.Policy.File, rt.status().Ref, cfg.Policy.File)
 		fmt.Fprintf(stdout, "  audit:    verifier key at http://%s/.well-known/countersign-audit-key\n", a)
-		fmt.Fprintf(stdout, "  grants:   keys at http://%s/.well-known/jwks.json, example executor at http://%s%s\n", a, a, web.ExampleExecutorPath)
+		fmt.Fprintf(stdout, "  grants:   keys at http://%s/.well-known/jwks.json, example executor at http://%s%s\n", a, a, handlers.ExampleExecutorPath)
 		chat.print(stdout, cfg)
 		fmt.Fprintf(stdout, "  health:   http://%s/healthz\n", a)
 		fmt.Fprintf(stdout, "  verify:   go run ./cmd/countersign audit verify --db %s\n", cfg.Database)
@@ -193,7 +194,7 @@ func randomSecret() string {
 // executor, with a fresh credential at every start, and returns it.
 func demoExecutor(cfg *Config) (*exampleexecutor.Executor, error) {
 	token := randomSecret()
-	cfg.Executors = ExecutorsConfig{exampleexecutor.DefaultName: {URL: cfg.PublicURL + web.ExampleExecutorPath, Token: token, Timeout: Duration(10 * time.Second), MaxAttempts: 3}}
+	cfg.Executors = ExecutorsConfig{exampleexecutor.DefaultName: {URL: cfg.PublicURL + handlers.ExampleExecutorPath, Token: token, Timeout: Duration(10 * time.Second), MaxAttempts: 3}}
 	x, err := exampleexecutor.New(exampleexecutor.Config{Name: exampleexecutor.DefaultName, Issuer: cfg.PublicURL, Token: token})
 	if err != nil {
 		return nil, fmt.Errorf("demo: example executor: %w", err)

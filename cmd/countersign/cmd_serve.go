@@ -54,13 +54,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		if err != nil {
 			return err
 		}
-		p.auth = authOptions(cfg, rp, store, rt)
+		p.auth = signIn(cfg, rp, store, rt)
 	} else {
 		log.Warn("no oidc.issuer configured: the portal serves only its public pages (no sign-in, no decisions)")
 	}
 	// The policy source joins here when policy files are loaded; until
 	// then Submit refuses and the command says no policy is loaded.
-	if p.inbound, err = chatRoutes(ctx, cfg, log, store, p.approvals, bot, rt, p.grants, nil); err != nil {
+	if p.inbound, err = chatRoutes(ctx, cfg, store, p.approvals, bot, rt, p.grants, nil); err != nil {
 		return err
 	}
 	return p.serve(ctx, func(a net.Addr) {

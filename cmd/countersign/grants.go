@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/countersign/countersign/web/executor"
 	"github.com/countersign/countersign/web/keyfile"
 
 	"github.com/countersign/countersign/handlers"
@@ -27,7 +28,7 @@ type grantParts struct {
 	grants     *grant.Service
 	exec       *execution.Service
 	creds      *execution.Credentials
-	dispatcher *execution.Dispatcher
+	dispatcher *executor.Dispatcher
 	sweeper    *sweep.Sweeper
 }
 
@@ -54,14 +55,14 @@ func newGrants(ctx context.Context, store *models.Store, cfg Config, src terms.S
 // sweeper hands reminders and escalations to chatReminders (chat when the
 // bot is configured, else the audit log only).
 func newGrantParts(store *models.Store, approvals *approval.Service, g *grant.Service, cfg Config, log *slog.Logger) *grantParts {
-	execs := map[string]execution.Executor{}
+	execs := map[string]executor.Executor{}
 	for name, x := range cfg.Executors {
-		execs[name] = execution.Executor{URL: x.URL, Timeout: x.Timeout.D(), MaxAttempts: x.MaxAttempts}
+		execs[name] = executor.Executor{URL: x.URL, Timeout: x.Timeout.D(), MaxAttempts: x.MaxAttempts}
 	}
 	svc := execution.New(store, approvals, g, nil)
 	return &grantParts{
 		grants: g, exec: svc, creds: execution.NewCredentials(cfg.Executors.tokens()),
-		dispatcher: execution.NewDispatcher(svc, execution.DispatcherConfig{Executors: execs, Logger: log}),
+		dispatcher: executor.NewDispatcher(svc, executor.Config{Executors: execs, Logger: log}),
 		sweeper:    sweep.New(store, approvals, g, sweep.Config{Logger: log, Notifier: chatReminders(cfg), ResultTimeout: cfg.Request.ResultTimeout.D()}),
 	}
 }
@@ -71,9 +72,6 @@ func (p *grantParts) start(ctx context.Context) {
 	go p.dispatcher.Run(ctx, workerInterval)
 	go p.sweeper.Run(ctx, workerInterval)
 }
-
-// handler returns the JWKS and redeem endpoints.
-func (p *grantParts) handler() *handlers.Grants { return handlers.NewGrants(p.grants, p.creds) }
 
 // String is for startup errors.
 func (p *grantParts) String() string { return fmt.Sprintf("grants(%s)", p.grants.Issuer()) }

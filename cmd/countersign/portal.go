@@ -18,7 +18,6 @@ import (
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/models/outbox"
-	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/oidcrp"
 )
@@ -96,13 +95,14 @@ func relyingParty(ctx context.Context, cfg Config, client *http.Client) (*oidcrp
 	return rp, nil
 }
 
-// authOptions turns the configuration into the portal's sign-in options.
-func authOptions(cfg Config, rp *oidcrp.RP, store *models.Store, rt *policyRuntime) *web.AuthOptions {
+// signIn turns the configuration into the portal's sign-in settings
+// (portal completes them with the services its pages use).
+func signIn(cfg Config, rp *oidcrp.RP, store *models.Store, rt *policyRuntime) *handlers.Portal {
 	var policyRoles func([]string) []string
 	if rt != nil {
 		policyRoles = rt.rolesForGroups
 	}
-	return &web.AuthOptions{
+	return &handlers.Portal{
 		RP: rp, Store: store, Roles: cfg.OIDC.RoleMap, UsernameClaim: cfg.OIDC.UsernameClaim, PolicyRoles: policyRoles,
 		IdleTimeout: cfg.Session.IdleTimeout.D(), AbsoluteTimeout: cfg.Session.AbsoluteTimeout.D(),
 	}
@@ -115,7 +115,7 @@ type portal struct {
 	store     *models.Store
 	approvals *approval.Service
 	// auth is nil when no IdP is configured: only public pages are served.
-	auth *web.AuthOptions
+	auth *handlers.Portal
 	// demoIdP is the demo provider mounted at demoPrefix (demo only).
 	demoIdP    http.Handler
 	demoPrefix string
@@ -128,7 +128,7 @@ type portal struct {
 	// example is the demo's example executor (demo only).
 	example http.Handler
 	// inbound is the slash command and agent API (chat_inbound.go); nil when off.
-	inbound *web.ChatRoutes
+	inbound *handlers.Chat
 	// policy is the policy in force, its watcher and the change windows.
 	policy *policyRuntime
 }
@@ -138,7 +138,7 @@ type portal struct {
 func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	opts := web.Options{
+	opts := handlers.Options{
 		Logger:    p.log,
 		DB:        p.store,
 		Registry:  reg,
@@ -146,7 +146,6 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		TLS:       p.cfg.TLS(),
 		BodyLimit: p.cfg.HTTP.BodyLimit,
 		Version:   version,
-		Auth:      p.auth,
 		DemoIdP:   p.demoIdP, DemoIdPPrefix: p.demoPrefix,
 		Chat: p.inbound,
 	}
@@ -163,34 +162,32 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		ctx, stop := context.WithCancel(ctx)
 		defer stop()
 		go p.chat.run(ctx)
-		opts.MattermostActions = p.chat.actions
+		if opts.Chat == nil {
+			opts.Chat = &handlers.Chat{Client: p.chat.client, Approvals: p.approvals}
+		}
+		opts.Chat.Buttons = p.chat.actions
 	}
 	if p.grants != nil {
-		opts.Grants = p.grants.handler()
+		opts.Grants = &handlers.GrantEndpoints{Grants: p.grants.grants, Executors: p.grants.creds}
 		ctx, stop := context.WithCancel(ctx)
 		defer stop()
 		p.grants.start(ctx)
 	}
 	opts.ExampleExecutor = p.example
 	if p.auth != nil {
+		portal := *p.auth
+		portal.Approvals, portal.MattermostURL, portal.Checkpoints = p.approvals, p.cfg.Mattermost.SiteURL, p.checkpoints
+		portal.Executions, portal.Grants = p.executions(), p.grantRecords()
 		if p.policy != nil {
-			opts.Windows = handlers.NewWindows(p.policy.windows, handlers.PolicyState{Status: p.policy.status, Policy: p.policy.holder.Current}, nil)
+			portal.Policy = &handlers.PolicyPages{Windows: p.policy.windows, State: handlers.PolicyState{Status: p.policy.status, Policy: p.policy.holder.Current}}
 		}
-		opts.Approvals = p.approvals
-		reqOpts := handlers.RequestsOptions{PublicURL: p.cfg.PublicURL, MattermostURL: p.cfg.Mattermost.SiteURL, Executions: p.executions(), Grants: p.grantRecords()}
-		auditOpts := handlers.AuditLogOptions{Requests: p.approvals, MattermostURL: p.cfg.Mattermost.SiteURL}
-		if p.checkpoints != nil {
-			opts.Integrity = handlers.NewIntegrity(audit.NewIntegrityCache(p.checkpoints, 0), nil)
-			reqOpts.Receipts, auditOpts.Prover = p.checkpoints, p.checkpoints
-		}
-		opts.Requests = handlers.NewRequests(p.approvals, reqOpts)
-		opts.Audit = handlers.NewAuditLog(audit.NewSearcher(p.store), auditOpts)
+		opts.Portal = &portal
 	}
-	e, err := web.New(opts)
+	e, err := handlers.New(opts)
 	if err != nil {
-		return fmt.Errorf("build web server: %w", err)
+		return &startupError{err: fmt.Errorf("build web server: %w", err)}
 	}
-	if err := web.Serve(ctx, e, web.ServeOptions{
+	if err := handlers.Serve(ctx, e, handlers.ServeOptions{
 		Addr: p.cfg.Listen, TLSCert: p.cfg.HTTP.TLSCert, TLSKey: p.cfg.HTTP.TLSKey,
 		ShutdownTimeout: p.cfg.HTTP.ShutdownTimeout.D(), OnListen: ready,
 	}); err != nil {

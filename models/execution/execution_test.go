@@ -18,6 +18,7 @@ import (
 	"github.com/countersign/countersign/models/grant"
 	"github.com/countersign/countersign/models/grant/granttest"
 	"github.com/countersign/countersign/models/storetest"
+	"github.com/countersign/countersign/web/executor"
 )
 
 // fakeExecutor redeems the grant it is given (as a real executor must)
@@ -34,7 +35,7 @@ type fakeExecutor struct {
 
 func (f *fakeExecutor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	call := f.calls.Add(1)
-	var in execution.DispatchRequest
+	var in executor.Request
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		http.Error(w, "bad body", 400)
 		return
@@ -78,9 +79,9 @@ func newRig(t *testing.T, store *models.Store, maxAttempts int) *rig {
 	return &rig{env: env, exec: execution.New(store, env.Approvals, env.Grants, env.Clock.Now), fake: f, srv: srv}
 }
 
-func (r *rig) dispatcher(maxAttempts int) *execution.Dispatcher {
-	return execution.NewDispatcher(r.exec, execution.DispatcherConfig{
-		Executors: map[string]execution.Executor{"deployer": {URL: r.srv.URL, Timeout: 5 * time.Second, MaxAttempts: maxAttempts}},
+func (r *rig) dispatcher(maxAttempts int) *executor.Dispatcher {
+	return executor.NewDispatcher(r.exec, executor.Config{
+		Executors: map[string]executor.Executor{"deployer": {URL: r.srv.URL, Timeout: 5 * time.Second, MaxAttempts: maxAttempts}},
 		Backoff:   time.Second, MaxBackoff: 4 * time.Second,
 	})
 }
@@ -224,9 +225,9 @@ func TestTwoReplicasDispatchOnce(t *testing.T) {
 			ids = append(ids, rg.env.Approved(t, granttest.Human).ID)
 		}
 		d1 := rg.dispatcher(3)
-		d2 := execution.NewDispatcher(other, execution.DispatcherConfig{Executors: map[string]execution.Executor{"deployer": {URL: rg.srv.URL}}})
+		d2 := executor.NewDispatcher(other, executor.Config{Executors: map[string]executor.Executor{"deployer": {URL: rg.srv.URL}}})
 		var wg sync.WaitGroup
-		for _, d := range []*execution.Dispatcher{d1, d2, d1, d2} {
+		for _, d := range []*executor.Dispatcher{d1, d2, d1, d2} {
 			wg.Add(1)
 			go func() { defer wg.Done(); _, _ = d.RunOnce(ctx) }()
 		}

@@ -5,7 +5,7 @@ package layout
 import "context"
 
 // Chrome is what the frame shows that no single page owns: the build version
-// in the footer and the stylesheet URLs (fingerprinted by package web so they
+// in the footer and the stylesheet URLs (fingerprinted by package handlers so they
 // can be cached for a long time). The web layer puts it in each request's
 // context once, so handlers and page view models do not have to carry it;
 // later additions (signed-in user, CSRF token) belong here too.

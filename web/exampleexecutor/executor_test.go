@@ -19,8 +19,8 @@ import (
 	"github.com/countersign/countersign/models/execution"
 	"github.com/countersign/countersign/models/grant/granttest"
 	"github.com/countersign/countersign/models/storetest"
-	"github.com/countersign/countersign/web"
 	"github.com/countersign/countersign/web/exampleexecutor"
+	"github.com/countersign/countersign/web/executor"
 )
 
 const token = "example-executor-credential"
@@ -59,9 +59,9 @@ func TestExampleExecutorVerifiesAgainstJWKSEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := web.New(web.Options{
+		e, err := handlers.New(handlers.Options{
 			Logger: slog.New(slog.DiscardHandler), DB: store, Registry: prometheus.NewRegistry(), PublicURL: srv.URL,
-			Grants:          handlers.NewGrants(env.Grants, execution.NewCredentials(map[string]string{exampleexecutor.DefaultName: token})),
+			Grants:          &handlers.GrantEndpoints{Grants: env.Grants, Executors: execution.NewCredentials(map[string]string{exampleexecutor.DefaultName: token})},
 			ExampleExecutor: ex,
 		})
 		if err != nil {
@@ -82,8 +82,8 @@ func TestExampleExecutorVerifiesAgainstJWKSEndToEnd(t *testing.T) {
 		}
 
 		svc := execution.New(store, env.Approvals, env.Grants, env.Clock.Now)
-		d := execution.NewDispatcher(svc, execution.DispatcherConfig{Executors: map[string]execution.Executor{
-			exampleexecutor.DefaultName: {URL: srv.URL + web.ExampleExecutorPath, Timeout: 10 * time.Second},
+		d := executor.NewDispatcher(svc, executor.Config{Executors: map[string]executor.Executor{
+			exampleexecutor.DefaultName: {URL: srv.URL + handlers.ExampleExecutorPath, Timeout: 10 * time.Second},
 		}})
 		r := env.Approved(t, granttest.Human)
 		if _, err := d.RunOnce(ctx); err != nil {
@@ -103,7 +103,7 @@ func TestExampleExecutorVerifiesAgainstJWKSEndToEnd(t *testing.T) {
 		// and Countersign would refuse a second redemption anyway.
 		tok, _ := env.Grants.Token(ctx, r.ID)
 		job := map[string]any{"request_id": r.ID, "action": r.Action, "params": json.RawMessage(r.Params), "grant": tok}
-		if resp, out := post(t, srv.URL+web.ExampleExecutorPath, "", job); resp.StatusCode != 200 || out["status"] != "succeeded" || len(ex.Runs()) != 1 {
+		if resp, out := post(t, srv.URL+handlers.ExampleExecutorPath, "", job); resp.StatusCode != 200 || out["status"] != "succeeded" || len(ex.Runs()) != 1 {
 			t.Fatalf("retry: %d %v, %d runs", resp.StatusCode, out, len(ex.Runs()))
 		}
 		resp2, out := post(t, srv.URL+"/api/v1/grants/redeem", token, map[string]any{"grant": tok, "params": json.RawMessage(r.Params)})
@@ -115,13 +115,13 @@ func TestExampleExecutorVerifiesAgainstJWKSEndToEnd(t *testing.T) {
 		r2 := env.Approved(t, granttest.Human)
 		tok2, _ := env.Grants.Token(ctx, r2.ID)
 		bad := map[string]any{"request_id": r2.ID, "action": r2.Action, "params": map[string]any{"env": "prod", "replicas": 30, "service": "payments-api"}, "grant": tok2}
-		if resp, out := post(t, srv.URL+web.ExampleExecutorPath, "", bad); resp.StatusCode != http.StatusForbidden || !strings.Contains(out["error"].(string), "params") {
+		if resp, out := post(t, srv.URL+handlers.ExampleExecutorPath, "", bad); resp.StatusCode != http.StatusForbidden || !strings.Contains(out["error"].(string), "params") {
 			t.Fatalf("tampered params: %d %v", resp.StatusCode, out)
 		}
 		parts := strings.Split(tok2, ".")
 		forged := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
 		bad = map[string]any{"request_id": r2.ID, "action": r2.Action, "params": json.RawMessage(r2.Params), "grant": forged}
-		if resp, _ := post(t, srv.URL+web.ExampleExecutorPath, "", bad); resp.StatusCode != http.StatusForbidden {
+		if resp, _ := post(t, srv.URL+handlers.ExampleExecutorPath, "", bad); resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("forged grant: %d", resp.StatusCode)
 		}
 		if len(ex.Runs()) != 1 {
@@ -146,7 +146,7 @@ func TestExampleExecutorVerifiesAgainstJWKSEndToEnd(t *testing.T) {
 		}
 		// And the good one still redeems once, through the executor.
 		good := map[string]any{"request_id": r2.ID, "action": r2.Action, "params": json.RawMessage(r2.Params), "grant": tok2}
-		if resp, out := post(t, srv.URL+web.ExampleExecutorPath, "", good); resp.StatusCode != 200 || out["status"] != "succeeded" || len(ex.Runs()) != 2 {
+		if resp, out := post(t, srv.URL+handlers.ExampleExecutorPath, "", good); resp.StatusCode != 200 || out["status"] != "succeeded" || len(ex.Runs()) != 2 {
 			t.Fatalf("good job: %d %v", resp.StatusCode, out)
 		}
 	})
