@@ -42,21 +42,33 @@ func (h *MattermostCommand) create(c echo.Context, chatCtx context.Context, inv 
 	if cmd.Verb == chatcmd.VerbWindowOpen {
 		in.Kind, in.Action = models.KindWindow, WindowOpenAction
 		in.Params = map[string]any{"window": cmd.Window, "duration": cmd.Duration}
-	} else {
-		act, ok := p.Action(cmd.Action)
-		if !ok || !act.MayRequest(roles) {
-			// An action the caller may not request is as unknown to them
-			// as one that does not exist.
-			return h.reply(c, fmt.Sprintf("%q is not an action you can request. Nothing was stored.\n\n%s", cmd.Action, h.actionList(p, roles)))
+		if err := h.svc.CheckRequest(&in, roles); err != nil {
+			return h.reply(c, refusal(err)+" Nothing was stored.")
 		}
+	} else {
+		// An action the caller may not request is as unknown to them as
+		// one that does not exist.
+		notYours := fmt.Sprintf("%q is not an action you can request. Nothing was stored.\n\n%s", cmd.Action, h.actionList(p, roles))
+		act, ok := p.Action(cmd.Action)
+		if !ok {
+			return h.reply(c, notYours)
+		}
+		// The command's words become typed parameters by the catalogue;
+		// the catalogue's rules then apply as for every request.
 		params, err := cmd.Params(act)
-		if err != nil {
+		if err == nil {
+			in.Kind, in.Action, in.Params = models.KindAction, act.Name, params
+			err = h.svc.CheckRequest(&in, roles)
+		}
+		var ve *models.ValidationError
+		switch {
+		case errors.Is(err, approval.ErrNotRequester):
+			return h.reply(c, notYours)
+		case errors.As(err, &ve) && ve.Field == "purpose":
+			return h.reply(c, fmt.Sprintf("%s needs a purpose: add `-- why` at the end. Nothing was stored.\nUsage: `/countersign %s`", act.Name, act.Usage()))
+		case err != nil:
 			return h.reply(c, fmt.Sprintf("%s Nothing was stored.\nUsage: `/countersign %s`", refusal(err), act.Usage()))
 		}
-		if act.PurposeRequired && cmd.Purpose == "" {
-			return h.reply(c, fmt.Sprintf("%s needs a purpose: add `-- why` at the end. Nothing was stored.\nUsage: `/countersign %s`", act.Name, act.Usage()))
-		}
-		in.Kind, in.Action, in.Params = models.KindAction, act.Name, params
 	}
 
 	capt, err := h.capture(chatCtx, inv)

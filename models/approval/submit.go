@@ -128,6 +128,20 @@ func (s *Service) Submit(ctx context.Context, in NewRequest, roles []string) (*S
 	return &Submitted{Request: req, Outcome: out}, nil
 }
 
+// CheckRequest applies the rule Submit starts with — the policy in
+// force's catalogue (or its window declarations) and who may ask — to in,
+// and normalises its parameters. Entry points call it before they do
+// anything costly (reading the conversation from chat), so bad input is
+// refused at once, in the same words whichever way it came. Bad input is
+// *models.ValidationError; a requester who may not ask is ErrNotRequester;
+// without a policy ErrNoPolicy.
+func (s *Service) CheckRequest(in *NewRequest, roles []string) error {
+	if s.cfg.Policy == nil || s.cfg.Policy.Current() == nil {
+		return fmt.Errorf("approval: check: %w", ErrNoPolicy)
+	}
+	return s.checkAgainstCatalogue(s.cfg.Policy.Current(), in, roles)
+}
+
 // checkAgainstCatalogue validates in against the policy's catalogue (or
 // its window declarations) and normalises its parameters.
 func (s *Service) checkAgainstCatalogue(p *policy.Policy, in *NewRequest, roles []string) error {
