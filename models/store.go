@@ -150,8 +150,11 @@ func Open(ctx context.Context, opts OpenOptions) (*Store, error) {
 		sqlDB.SetMaxOpenConns(8)
 		sqlDB.SetMaxIdleConns(8)
 	} else {
+		// As many idle as open: the outbox's parallel deliveries and the
+		// portal's readers come in bursts, and a pool that closes what it
+		// just opened pays for a new connection on every burst.
 		sqlDB.SetMaxOpenConns(32)
-		sqlDB.SetMaxIdleConns(16)
+		sqlDB.SetMaxIdleConns(32)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
