@@ -9,17 +9,9 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
-	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/outbox"
 )
-
-// Canceller is what the cancel button needs from the approval service;
-// *approval.Service implements it.
-type Canceller interface {
-	Get(ctx context.Context, id string) (*models.Request, error)
-	Cancel(ctx context.Context, id, userID, reason string) (*models.Request, error)
-}
 
 // Actions handles clicks on the buttons of Countersign's chat messages.
 // Approving never happens by button: the only action is the requester's
@@ -30,7 +22,7 @@ type Canceller interface {
 // or the sponsor of an agent. Only then is the request moved to cancelled
 // through the approval service, with its audit event.
 type Actions struct {
-	svc       Canceller
+	svc       *approval.Service
 	queue     *outbox.Queue
 	signer    *Signer
 	render    Renderer
@@ -40,7 +32,7 @@ type Actions struct {
 }
 
 // NewActions returns the button handler logic.
-func NewActions(svc Canceller, queue *outbox.Queue, signer *Signer, render Renderer, actionURL string, now func() time.Time, log *slog.Logger) *Actions {
+func NewActions(svc *approval.Service, queue *outbox.Queue, signer *Signer, render Renderer, actionURL string, now func() time.Time, log *slog.Logger) *Actions {
 	if now == nil {
 		now = time.Now
 	}
