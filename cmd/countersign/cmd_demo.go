@@ -80,15 +80,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if err != nil {
 		return err
 	}
-	g, fx, err := newGrants(ctx, store, cfg, policyTerms(rt, exampleexecutor.DefaultName))
+	p, bot, err := newPortal(ctx, cfg, log, store, rt, exampleexecutor.DefaultName)
 	if err != nil {
 		return err
 	}
-	bot, err := botClient(cfg, log)
-	if err != nil {
-		return err
-	}
-	svc := approvalService(store, cfg, rt, bot, fx)
+	svc := p.approvals
 	n, err := demodata.Seed(ctx, store, svc, time.Now())
 	if err != nil {
 		return err
@@ -130,14 +126,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if err != nil {
 		return err
 	}
-	p := &portal{
-		cfg: cfg, log: log, store: store, approvals: svc, auth: signIn(cfg, rp, store, rt), policy: rt,
-		demoIdP: idp, demoPrefix: idp.PathPrefix(), checkpoints: cp,
-		grants: newGrantParts(store, svc, g, cfg, log), example: exec,
-	}
-	if p.chat, err = newChat(cfg, store, svc, bot, rt, log); err != nil {
-		return err
-	}
+	p.auth, p.checkpoints, p.example = signIn(cfg, rp, store, rt), cp, exec
+	p.demoIdP, p.demoPrefix = idp, idp.PathPrefix()
 	if p.inbound, err = chatRoutes(ctx, cfg, store, svc, bot, rt, p.grants, inprocess.Client(idp)); err != nil {
 		return err
 	}

@@ -36,19 +36,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err != nil {
 		return err
 	}
-	g, fx, err := newGrants(ctx, store, cfg, policyTerms(rt, ""))
+	p, bot, err := newPortal(ctx, cfg, log, store, rt, "")
 	if err != nil {
 		return err
 	}
-	bot, err := botClient(cfg, log)
-	if err != nil {
-		return err
-	}
-	svc := approvalService(store, cfg, rt, bot, fx)
-	p := &portal{cfg: cfg, log: log, store: store, approvals: svc, checkpoints: cp, policy: rt, grants: newGrantParts(store, svc, g, cfg, log)}
-	if p.chat, err = newChat(cfg, store, p.approvals, bot, rt, log); err != nil {
-		return err
-	}
+	p.checkpoints = cp
 	if cfg.OIDC.Issuer != "" {
 		rp, err := relyingParty(ctx, cfg, nil)
 		if err != nil {

@@ -195,3 +195,25 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 	}
 	return nil
 }
+
+// newPortal builds what serve and demo share: the grant service and its
+// effects (executorFallback: the executor for actions whose catalogue
+// entry names none), the bot client, the approval service, the grant and
+// execution workers and the chat messages. The caller adds sign-in, the
+// chat endpoints and its own parts.
+func newPortal(ctx context.Context, cfg Config, log *slog.Logger, store *models.Store, rt *policyRuntime, executorFallback string) (*portal, *mattermost.Client, error) {
+	g, fx, err := newGrants(ctx, store, cfg, policyTerms(rt, executorFallback))
+	if err != nil {
+		return nil, nil, err
+	}
+	bot, err := botClient(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc := approvalService(store, cfg, rt, bot, fx)
+	p := &portal{cfg: cfg, log: log, store: store, approvals: svc, policy: rt, grants: newGrantParts(store, svc, g, cfg, log)}
+	if p.chat, err = newChat(cfg, store, svc, bot, rt, log); err != nil {
+		return nil, nil, err
+	}
+	return p, bot, nil
+}
