@@ -149,27 +149,18 @@ func (c *Client) getUsers(ctx context.Context, ids []string) (map[string]*model.
 			missing = append(missing, id)
 		}
 	}
-	for chunk := range slices.Chunk(missing, idsPerCall) {
-		var users []*model.User
-		err := c.call(ctx, fmt.Sprintf("get %d users by id", len(chunk)), func(ctx context.Context) (r *model.Response, err error) {
-			users, r, err = c.api.GetUsersByIds(ctx, chunk)
-			return r, err
-		})
-		if err != nil {
-			return nil, err
-		}
-		asked := make(map[string]bool, len(chunk))
-		for _, id := range chunk {
-			asked[id] = true
-		}
-		for _, u := range users {
-			// Only what was asked for: an answer can never put words in
-			// another account's mouth.
+	err := inBatches(ctx, c, missing, func(n int) string { return fmt.Sprintf("get %d users by id", n) },
+		func(ctx context.Context, chunk []string) ([]*model.User, *model.Response, error) {
+			return c.api.GetUsersByIds(ctx, chunk)
+		},
+		func(u *model.User, asked map[string]bool) {
 			if u != nil && asked[u.Id] {
 				out[u.Id] = u
 				c.users.put(u.Id, u)
 			}
-		}
+		})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -223,24 +214,43 @@ func cachedGet[V any](ctx context.Context, c *Client, cache *ttlCache[V], key, w
 // idsPerCall at a time. Membership is never cached.
 func (c *Client) channelMembers(ctx context.Context, channelID string, userIDs []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(userIDs))
-	for chunk := range slices.Chunk(userIDs, idsPerCall) {
-		var members model.ChannelMembers
-		err := c.call(ctx, fmt.Sprintf("get membership of %d users in channel %s", len(chunk), channelID), func(ctx context.Context) (r *model.Response, err error) {
-			members, r, err = c.api.GetChannelMembersByIds(ctx, channelID, chunk)
+	err := inBatches(ctx, c, userIDs, func(n int) string { return fmt.Sprintf("get membership of %d users in channel %s", n, channelID) },
+		func(ctx context.Context, chunk []string) (model.ChannelMembers, *model.Response, error) {
+			return c.api.GetChannelMembersByIds(ctx, channelID, chunk)
+		},
+		func(m model.ChannelMember, asked map[string]bool) {
+			if m.ChannelId == channelID && asked[m.UserId] {
+				out[m.UserId] = true
+			}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// inBatches asks Mattermost about ids, idsPerCall at a time, and hands
+// every item of each answer to keep with the ids that call asked for.
+// keep must take only what was asked: an answer can never put words in
+// another account's mouth.
+func inBatches[L ~[]T, T any](ctx context.Context, c *Client, ids []string, what func(n int) string,
+	fetch func(ctx context.Context, chunk []string) (L, *model.Response, error), keep func(v T, asked map[string]bool)) error {
+	for chunk := range slices.Chunk(ids, idsPerCall) {
+		var items L
+		err := c.call(ctx, what(len(chunk)), func(ctx context.Context) (r *model.Response, err error) {
+			items, r, err = fetch(ctx, chunk)
 			return r, err
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		asked := make(map[string]bool, len(chunk))
 		for _, id := range chunk {
 			asked[id] = true
 		}
-		for _, m := range members {
-			if m.ChannelId == channelID && asked[m.UserId] {
-				out[m.UserId] = true
-			}
+		for _, v := range items {
+			keep(v, asked)
 		}
 	}
-	return out, nil
+	return nil
 }
