@@ -71,6 +71,9 @@ func (h *AgentAPI) Create(c echo.Context) error {
 		}
 		return apiFail(c, http.StatusBadRequest, "", "the body could not be read")
 	}
+	if msg := bodyTextProblem(raw); msg != "" {
+		return apiFail(c, http.StatusBadRequest, "body", msg)
+	}
 	var f proposalForm
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
