@@ -725,11 +725,14 @@ func (s *bundleCheck) closeRange(size int64) {
 
 func (s *bundleCheck) end(e *bundleEnd) {
 	s.ended = true
+	s.closeTail(ProblemUncovered, "no signed checkpoint covers these events")
+	// The count is the bundle's, not the tail range's (which may be empty
+	// and so not reported): recorded after closeTail, among the bundle's
+	// own findings.
 	if e.Events != s.rep.Events || e.Checkpoints != s.rep.Checkpoints {
 		s.find(ProblemSequence, 0, fmt.Sprintf("the end line counts %d events and %d checkpoints, the bundle has %d and %d",
 			e.Events, e.Checkpoints, s.rep.Events, s.rep.Checkpoints))
 	}
-	s.closeTail(ProblemUncovered, "no signed checkpoint covers these events")
 }
 
 // closeTail ends verification at the end line or the end of input: events
