@@ -67,3 +67,41 @@ func TestAgentAPIRefusesBodiesThatAreNotUTF8(t *testing.T) {
 		}
 	})
 }
+
+// TestAgentAPIRefusesFieldNamesNotSpeltAsDocumented: encoding/json matches
+// field names regardless of case and keeps the last, while the idempotency
+// fingerprint sorts keys by their bytes, so {"action":"a","ACTION":"b"}
+// (action b) and {"ACTION":"b","action":"a"} (action a) had one
+// fingerprint: a replay with the same key would have answered with the
+// other request. Names must now be spelt as documented.
+func TestAgentAPIRefusesFieldNamesNotSpeltAsDocumented(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		e := newChatEnv(t, b, envOptions{})
+		key := e.agentKey()
+		prop := e.fake.Reply(mmfake.RootPostID, mmfake.TestbotID, "proposal").Id
+		raw, err := json.Marshal(proposalBody(prop))
+		if err != nil {
+			t.Fatal(err)
+		}
+		good := string(raw)
+		for name, c := range map[string]struct{ body, field string }{
+			"two spellings of action": {strings.Replace(good, `"action":"restart"`, `"action":"restart","ACTION":"scale"`, 1), "ACTION"},
+			"one capitalised name":    {strings.Replace(good, `"purpose":`, `"Purpose":`, 1), "Purpose"},
+			"in a tool call":          {strings.Replace(good, `"tool":"grafana.query"`, `"Tool":"grafana.query"`, 1), "Tool"},
+		} {
+			if c.body == good {
+				t.Fatalf("%s: the edit did not apply", name)
+			}
+			code, out := e.api("POST", "/api/v1/requests", key, c.body, map[string]string{"Idempotency-Key": "k"})
+			if code != http.StatusBadRequest || out["field"] != "body" || !strings.Contains(out["error"].(string), `"`+c.field+`" is not one`) {
+				t.Errorf("%s: %d %v, want 400 on body naming %q", name, code, out, c.field)
+			}
+		}
+		if n := e.count("requests"); n != 0 {
+			t.Fatalf("%d requests stored", n)
+		}
+		if n := e.count("agent_idempotency"); n != 0 {
+			t.Fatalf("%d idempotency records stored", n)
+		}
+	})
+}

@@ -71,7 +71,7 @@ func (h *AgentAPI) Create(c echo.Context) error {
 		}
 		return apiFail(c, http.StatusBadRequest, "", "the body could not be read")
 	}
-	if msg := bodyTextProblem(raw); msg != "" {
+	if msg := bodyProblem(raw); msg != "" {
 		return apiFail(c, http.StatusBadRequest, "body", msg)
 	}
 	var f proposalForm

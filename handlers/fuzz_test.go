@@ -21,12 +21,12 @@ var (
 )
 
 // FuzzAgentBody feeds bodies to what POST /api/v1/requests does with them
-// before any lookup: the text check, the strict decode into proposalForm,
-// and the canonical form whose hash is the idempotency fingerprint. It
-// checks that
+// before any lookup: bodyProblem, the strict decode into proposalForm, and
+// the canonical form whose hash is the idempotency fingerprint. It checks
+// that
 //   - a body is refused as not text only if it has invalid UTF-8 or a
 //     surrogate escape, and a body let through decodes to no U+FFFD the
-//     agent did not send;
+//     agent did not send; one refused for its field names is an object;
 //   - an accepted body's canonical form is valid UTF-8 JSON, canonical
 //     itself, and decodes to the very same proposal: two bodies with one
 //     fingerprint must never be two different requests, or a replay with
@@ -41,6 +41,8 @@ func FuzzAgentBody(f *testing.F) {
 		"{\"action\":\"a\",\"purpose\":\"\xff\"}",
 		`{"action":"a","params":{"n":1e2,"m":-0,"big":123456789012345678901234567890}}`,
 		`{"action":"a"} {"action":"b"}`,
+		`{"action":"a","ACTION":"b"}`,
+		`{"action":"a","tool_calls":[{"Tool":"t"}]}`,
 		`{"action":"a","admin":true}`,
 		``,
 		`null`,
@@ -48,9 +50,16 @@ func FuzzAgentBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		if msg := bodyTextProblem(raw); msg != "" {
+		switch msg := bodyProblem(raw); {
+		case msg == msgBodyNotUTF8:
 			if utf8.Valid(raw) && !surrogateEscape.Match(raw) {
 				t.Fatalf("refused as not text: %q", raw)
+			}
+			return
+		case msg != "":
+			var obj map[string]any
+			if json.Unmarshal(raw, &obj) != nil || !strings.Contains(msg, "is not one") {
+				t.Fatalf("refused for its fields (%s), but it is not an object: %q", msg, raw)
 			}
 			return
 		}
@@ -72,8 +81,8 @@ func FuzzAgentBody(f *testing.F) {
 		if again, err := contenthash.CanonicalizeJSON(canon); err != nil || !bytes.Equal(again, canon) {
 			t.Fatalf("canonical form is not canonical: %q → %q, %v", canon, again, err)
 		}
-		if bodyTextProblem(canon) != "" {
-			t.Fatalf("canonical form refused as not text: %q", canon)
+		if msg := bodyProblem(canon); msg != "" {
+			t.Fatalf("canonical form refused (%s): %q", msg, canon)
 		}
 		form2, ok := decodeProposalLikeCreate(canon)
 		if !ok {
