@@ -277,25 +277,45 @@ func (v *bundleView) sameStory(o *bundleView) bool {
 	return true
 }
 
-// TestBundleReportListsEveryProblemItCounts: FuzzVerifyBundle found that
-// the end line's count of events was counted as a problem but listed
-// nowhere when no event followed the last checkpoint (an event dropped
-// from a bundle that ends on a checkpoint): the report said "3 problems"
-// and showed 2.
+// TestBundleReportListsEveryProblemItCounts: FuzzVerifyBundle found two
+// ways for a problem to be counted but listed nowhere, both when no event
+// follows the last checkpoint (or the header): the end line's count of
+// events after an event was dropped from a bundle that ends on a
+// checkpoint (the report said "3 problems" and showed 2), and a last line
+// cut off right after the header.
 func TestBundleReportListsEveryProblemItCounts(t *testing.T) {
 	m := newFuzzMaterial(t)
 	lines := bytes.SplitAfter(m.bundles[0], []byte("\n"))
-	dropped := bytes.Join(append(slices.Clone(lines[:3]), lines[4:]...), nil) // event 3
-	rep, err := verifyFuzzBundle(dropped, m.vkey)
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name, bundle, finding, text string
+	}{
+		{"event dropped", string(bytes.Join(append(slices.Clone(lines[:3]), lines[4:]...), nil)), "the end line counts 12 events", ""},
+		{"line cut off after the header", `{"kind":"header","format":"countersign-audit-bundle/1","origin":"0","from":1,"to":1,` +
+			`"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000"}` + "\n0",
+			"the last line is cut off", "Lines after the header, before any event (no checkpoint): INVALID\n  truncated bundle at line 2: the last line is cut off"},
 	}
-	listed := len(rep.Findings)
-	for _, r := range rep.Ranges {
-		listed += len(r.Findings)
-	}
-	if rep.Valid() || rep.Problems != listed || len(rep.Findings) != 1 || !strings.Contains(rep.Findings[0].Detail, "the end line counts 12 events") {
-		t.Fatalf("%d problems, %d listed: %+v", rep.Problems, listed, rep)
+	for _, c := range cases {
+		rep, err := verifyFuzzBundle([]byte(c.bundle), m.vkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed, details := len(rep.Findings), ""
+		for _, f := range rep.Findings {
+			details += f.Detail + "\n"
+		}
+		for _, r := range rep.Ranges {
+			listed += len(r.Findings)
+			for _, f := range r.Findings {
+				details += f.Detail + "\n"
+			}
+		}
+		var text strings.Builder
+		if err := rep.WriteText(&text); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Valid() || rep.Problems != listed || !strings.Contains(details, c.finding) || !strings.Contains(text.String(), c.text) {
+			t.Errorf("%s: %d problems, %d listed:\n%s", c.name, rep.Problems, listed, text.String())
+		}
 	}
 }
 
