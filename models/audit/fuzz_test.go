@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -317,6 +318,40 @@ func TestBundleReportListsEveryProblemItCounts(t *testing.T) {
 			t.Errorf("%s: %d problems, %d listed:\n%s", c.name, rep.Problems, listed, text.String())
 		}
 	}
+}
+
+// TestRawBytesThatAreNotUTF8AreRefused: a field with bytes that are not
+// UTF-8 is written base64 under "<key>_b64"; written raw instead, it hashed
+// the same and verified, while encoding/json read U+FFFD there (and other
+// readers refuse the line). Found by checking FuzzReceipt's and
+// FuzzVerifyBundle's "a plain JSON reader sees the same event" on such a
+// rewrite of the material's event 5.
+func TestRawBytesThatAreNotUTF8AreRefused(t *testing.T) {
+	m := newFuzzMaterial(t)
+	r, n := rawPurpose(m.receipts[1])
+	if n != 1 {
+		t.Fatalf("%d purpose_b64 fields in the receipt", n)
+	}
+	if p, err := audit.ParseReceipt(r); err == nil {
+		if err := audit.VerifyReceipt(p, m.vkey); err == nil {
+			t.Error("a receipt with raw bytes that are not UTF-8 verified")
+		}
+	}
+	b, n := rawPurpose(m.bundles[0])
+	if n != 1 {
+		t.Fatalf("%d purpose_b64 fields in the bundle", n)
+	}
+	if rep, err := verifyFuzzBundle(b, m.vkey); err != nil || rep.Valid() {
+		t.Errorf("a bundle with raw bytes that are not UTF-8: %v, valid %v", err, rep.Valid())
+	}
+}
+
+// rawPurpose writes the non-UTF-8 purpose of event 5 raw instead of
+// base64, and says how many fields it rewrote.
+func rawPurpose(data []byte) ([]byte, int) {
+	re := regexp.MustCompile(`"purpose_b64": ?"[^"]*"`)
+	n := len(re.FindAll(data, -1))
+	return re.ReplaceAll(data, []byte("\"purpose\":\"not UTF-8: \xff\xfe\"")), n
 }
 
 // FuzzReceipt feeds receipts to ParseReceipt and VerifyReceipt: arbitrary
