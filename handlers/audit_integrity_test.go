@@ -10,17 +10,17 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
 
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/web/session"
 )
 
 func TestIntegrityPage(t *testing.T) {
 	f := newRequestsFixture(t, RequestsOptions{})
-	key, _, err := audit.GenerateKey("cs.example.com/audit")
+	key, _, err := proof.GenerateKey("cs.example.com/audit")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := audit.NewCheckpointer(f.store, key)
+	cp, err := proof.NewCheckpointer(f.store, key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
+	"github.com/countersign/countersign/models/audit/search"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -141,9 +142,9 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	auditOpts := AuditLogOptions{Requests: p.Approvals, MattermostURL: p.MattermostURL, Now: p.Now}
 	if p.Checkpoints != nil {
 		auditOpts.Prover = p.Checkpoints
-		e.GET("/audit/integrity", NewIntegrity(audit.NewIntegrityCache(p.Checkpoints, 0), p.Now).Show, requireUser)
+		e.GET("/audit/integrity", NewIntegrity(proof.NewIntegrityCache(p.Checkpoints, 0), p.Now).Show, requireUser)
 	}
-	log := NewAuditLog(audit.NewSearcher(p.Store), auditOpts)
+	log := NewAuditLog(search.NewSearcher(p.Store), auditOpts)
 	e.GET("/audit", log.Search, requireUser)
 	e.GET("/audit/export.csv", log.ExportCSV, requireUser)
 	e.GET("/audit/export.jsonl", log.ExportJSONL, requireUser)
@@ -152,9 +153,9 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 }
 
 // receiptsOf is the decision-event finder of the request pages: nil
-// without checkpoints (a nil *audit.Checkpointer must not become a
+// without checkpoints (a nil *proof.Checkpointer must not become a
 // non-nil interface).
-func receiptsOf(cp *audit.Checkpointer) *audit.Checkpointer {
+func receiptsOf(cp *proof.Checkpointer) *proof.Checkpointer {
 	if cp == nil {
 		return nil
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/window"
 	"github.com/countersign/countersign/web/oidcrp"
 	"github.com/countersign/countersign/web/session"
@@ -54,7 +54,7 @@ type Portal struct {
 	// Checkpoints signs the audit log: decisions link their receipts,
 	// auditors download bundles and see /audit/integrity; nil turns those
 	// off.
-	Checkpoints *audit.Checkpointer
+	Checkpoints *proof.Checkpointer
 }
 
 // PolicyPages is what the /windows page shows: the open windows and the

@@ -16,7 +16,7 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/outbox"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/oidcrp"
@@ -120,7 +120,7 @@ type portal struct {
 	demoIdP    http.Handler
 	demoPrefix string
 	// checkpoints signs the audit log head; its key is published.
-	checkpoints *audit.Checkpointer
+	checkpoints *proof.Checkpointer
 	// chat posts back into Mattermost; nil when the bot is not configured.
 	chat *chatParts
 	// grants are grants, executions and their workers (nil: none).

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/models"
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/storetest"
 )
 
@@ -240,7 +240,7 @@ func TestServeWithConfigAndEnvironment(t *testing.T) {
 	}
 	// The audit verifier key is created in the data directory at first
 	// start and published at the well-known URL.
-	pub, err := os.ReadFile(filepath.Join(dir, audit.VerifierKeyFileName))
+	pub, err := os.ReadFile(filepath.Join(dir, proof.VerifierKeyFileName))
 	if err != nil {
 		t.Fatal(err)
 	}

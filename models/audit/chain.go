@@ -69,6 +69,10 @@ func (x *Hasher) Sum(f *Fields) []byte {
 	return x.hex[:]
 }
 
+// Raw returns the raw SHA-256 of the last Sum call (valid until the next
+// call): verifiers that feed the hash into a Merkle tree skip decoding hex.
+func (x *Hasher) Raw() *[sha256.Size]byte { return &x.sum }
+
 // Encoded returns the bytes hashed by the last Sum call (for measuring raw
 // SHA-256 over the same bytes).
 func (x *Hasher) Encoded() []byte { return x.buf }

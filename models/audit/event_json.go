@@ -57,13 +57,13 @@ func (e *Event) Fields() *Fields {
 
 // MarshalJSON writes the event's JSON form.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return appendEventJSON(nil, e.Fields(), []byte(e.Hash), false), nil
+	return AppendEventJSON(nil, e.Fields(), []byte(e.Hash), false), nil
 }
 
 // UnmarshalJSON reads the event's JSON form strictly.
 func (e *Event) UnmarshalJSON(b []byte) error {
-	var p eventParser
-	if err := p.parse(b); err != nil {
+	var p EventParser
+	if err := p.Parse(b); err != nil {
 		return err
 	}
 	if p.kindSeen {
@@ -76,7 +76,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// The keys of an event object; bit i of eventParser.seen is key i.
+// The keys of an event object; bit i of EventParser.seen is key i.
 const (
 	keySeq = iota
 	keyAt
@@ -95,15 +95,15 @@ const (
 	allEventKeys = 1<<keyKind - 1
 )
 
-// eventLinePrefix starts every event line a bundle writer produces; the
+// EventLinePrefix starts every event line a bundle writer produces; the
 // verifier uses it to tell event lines from the rest without parsing twice.
-const eventLinePrefix = `{"kind":"event",`
+const EventLinePrefix = `{"kind":"event",`
 
-// appendEventJSON appends the JSON object for an event (with "kind":"event"
+// AppendEventJSON appends the JSON object for an event (with "kind":"event"
 // first when kind is set, for bundle lines). Keys follow Fields order.
-func appendEventJSON(dst []byte, f *Fields, hash []byte, kind bool) []byte {
+func AppendEventJSON(dst []byte, f *Fields, hash []byte, kind bool) []byte {
 	if kind {
-		dst = append(dst, eventLinePrefix...)
+		dst = append(dst, EventLinePrefix...)
 	} else {
 		dst = append(dst, '{')
 	}
@@ -169,17 +169,25 @@ func appendJSONString(dst, v []byte) []byte {
 	return append(dst, '"')
 }
 
-// eventParser reads one event object without reflection or per-event
+// EventParser reads one event object without reflection or per-event
 // allocation: values without escapes alias the input, the others are
 // decoded into scratch, which is sized to the input up front so earlier
 // values never move. It serves one goroutine.
-type eventParser struct {
+type EventParser struct {
 	f        Fields
 	hash     []byte
 	kindSeen bool
 	seen     uint32
 	scratch  []byte
 }
+
+// Fields returns the fields of the event parsed last; they alias the input
+// and the parser's scratch, so they are valid until the next Parse.
+func (p *EventParser) Fields() *Fields { return &p.f }
+
+// Hash returns the hash text of the event parsed last (valid until the
+// next Parse).
+func (p *EventParser) Hash() []byte { return p.hash }
 
 // errEventSyntax is wrapped by every parse error.
 var errEventSyntax = errors.New("audit event: bad JSON")
@@ -190,7 +198,7 @@ func syntaxErr(at int, format string, args ...any) error {
 
 // parse reads b, which must hold one JSON object with every event key once
 // (and optionally "kind":"event"), followed only by white space.
-func (p *eventParser) parse(b []byte) error {
+func (p *EventParser) Parse(b []byte) error {
 	if cap(p.scratch) < len(b) {
 		p.scratch = make([]byte, 0, len(b)+len(b)/4)
 	}
@@ -312,7 +320,7 @@ func nextKey(k int) int {
 }
 
 // value reads the value of key k at b[i] into its field.
-func (p *eventParser) value(b []byte, i, k int, b64 bool) (int, error) {
+func (p *EventParser) value(b []byte, i, k int, b64 bool) (int, error) {
 	if p.seen&(1<<k) != 0 {
 		return i, syntaxErr(i, "duplicate key %q", keyName(k))
 	}
@@ -419,7 +427,7 @@ func eventKey(key []byte) (int, bool) {
 
 // str reads a JSON string whose opening quote is at b[i-1]; it returns the
 // decoded value and the index after the closing quote.
-func (p *eventParser) str(b []byte, i int) ([]byte, int, error) {
+func (p *EventParser) str(b []byte, i int) ([]byte, int, error) {
 	k := quoteOrBackslash(b[i:])
 	if k < 0 {
 		return nil, len(b), syntaxErr(len(b), "string not closed")
@@ -433,7 +441,7 @@ func (p *eventParser) str(b []byte, i int) ([]byte, int, error) {
 // strEscaped decodes a string with escapes into scratch: b[i:j] has none and
 // b[j] is a backslash. Scratch has room for all of b (decoding only
 // shrinks), so it writes by index.
-func (p *eventParser) strEscaped(b []byte, i, j int) ([]byte, int, error) {
+func (p *EventParser) strEscaped(b []byte, i, j int) ([]byte, int, error) {
 	start := len(p.scratch)
 	out := p.scratch[:cap(p.scratch)]
 	w := start + copy(out[start:], b[i:j])

@@ -1,4 +1,4 @@
-package audit
+package bundle
 
 import (
 	"bufio"
@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 )
 
 // BenchmarkVerifyBundle verifies a bundle of COUNTERSIGN_BENCH_EVENTS events
@@ -19,7 +22,7 @@ import (
 // database, and in the same run reads the same file through raw SHA-256, so
 // the ratio of the two can be recorded. Run:
 //
-//	go test ./models/audit -run '^$' -bench VerifyBundle -benchtime 3x
+//	go test ./models/audit -run '^$' -bench Verify -benchtime 3x
 //
 // "verify" uses one hashing worker per CPU (GOMAXPROCS), "verify-1-worker"
 // one, and "raw-sha256" is a single SHA-256 over every byte of the file,
@@ -29,7 +32,7 @@ func BenchmarkVerifyBundle(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("COUNTERSIGN_BENCH_EVENTS")); err == nil && v > 0 {
 		n = v
 	}
-	key, _, err := GenerateKey("bench.countersign.test/audit")
+	key, _, err := proof.GenerateKey("bench.countersign.test/audit")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -59,7 +62,7 @@ func BenchmarkVerifyBundle(b *testing.B) {
 				return err
 			}
 			defer f.Close()
-			rep, err := (&BundleVerifier{Keys: []string{key.VerifierKey()}, Workers: workers}).Verify(f)
+			rep, err := (&Verifier{Keys: []string{key.VerifierKey()}, Workers: workers}).Verify(f)
 			if err != nil {
 				return err
 			}
@@ -96,25 +99,25 @@ func BenchmarkVerifyBundle(b *testing.B) {
 // writeSyntheticBundle writes a valid bundle of n events shaped like real
 // approval events, with a signed checkpoint every interval events and at
 // the end, through the same encoder WriteBundle uses.
-func writeSyntheticBundle(path string, key *Key, n, interval int) (int64, error) {
+func writeSyntheticBundle(path string, key *proof.Key, n, interval int) (int64, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
-	h := bundleHeader{Kind: "header", Format: BundleFormat, Origin: key.origin, From: 1, To: int64(n), PrevHash: GenesisHash,
-		Left: [][]byte{}, Keys: []string{key.vkey}, CreatedAt: time.Now().UTC().Truncate(time.Second)}
+	h := bundleHeader{Kind: "header", Format: Format, Origin: key.Origin(), From: 1, To: int64(n), PrevHash: audit.GenesisHash,
+		Left: [][]byte{}, Keys: []string{key.VerifierKey()}, CreatedAt: time.Now().UTC().Truncate(time.Second)}
 	enc, err := newBundleEncoder(w, &h)
 	if err != nil {
 		return 0, err
 	}
-	x := NewHasher()
-	prev := []byte(GenesisHash)
+	x := audit.NewHasher()
+	prev := []byte(audit.GenesisHash)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 	contentHash := strings.Repeat("ab", 32)
 	for seq := int64(1); seq <= int64(n); seq++ {
-		fl := Fields{Seq: seq, AtUnixUS: t0 + seq*1000, Type: []byte("request.approved"), ActorType: []byte("human"),
+		fl := audit.Fields{Seq: seq, AtUnixUS: t0 + seq*1000, Type: []byte("request.approved"), ActorType: []byte("human"),
 			ActorID: []byte("szhbzstp3idmue387hjxadrjuw"), ActorDisplay: []byte("alice"), RequestID: []byte(fmt.Sprintf("REQ-%010d", seq%50000)),
 			Purpose: []byte("OOM loop in checkout, INC-4211"), Action: []byte("restart"), PolicyRef: []byte("prod-changes"),
 			Payload:  []byte(`{"content_hash":"` + contentHash + `","from":"pending","n":` + strconv.FormatInt(seq, 10) + `,"to":"approved"}`),
@@ -129,7 +132,7 @@ func writeSyntheticBundle(path string, key *Key, n, interval int) (int64, error)
 			if err != nil {
 				return 0, err
 			}
-			signed, err := signCheckpoint(key, seq, root)
+			signed, err := proof.SignCheckpoint(key, seq, root)
 			if err != nil {
 				return 0, err
 			}

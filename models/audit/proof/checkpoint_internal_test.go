@@ -1,4 +1,4 @@
-package audit
+package proof
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/models/storetest"
 )
 
@@ -25,7 +26,7 @@ func TestCheckpointFlushesNodesInBatches(t *testing.T) {
 		for done := 0; done < 1100; done += 100 {
 			err := s.WithTx(ctx, func(tx *gorm.DB) error {
 				for i := 0; i < 100; i++ {
-					if _, err := Append(tx, time.Now(), Entry{Type: "t", Actor: models.Actor{Type: models.ActorHuman, ID: "u"},
+					if _, err := audit.Append(tx, time.Now(), audit.Entry{Type: "t", Actor: models.Actor{Type: models.ActorHuman, ID: "u"},
 						Purpose: fmt.Sprint(done + i)}); err != nil {
 						return err
 					}
@@ -77,12 +78,12 @@ func TestCheckpointFlushesNodesInBatches(t *testing.T) {
 			}
 		}
 		// The live log drifting from the checkpoint is reported.
-		if err := s.DB(ctx).Exec(`UPDATE audit_events SET hash = ? WHERE seq = 5`, GenesisHash).Error; err != nil {
+		if err := s.DB(ctx).Exec(`UPDATE audit_events SET hash = ? WHERE seq = 5`, audit.GenesisHash).Error; err != nil {
 			t.Fatal(err)
 		}
 		_, err = c.VerifyLatest(ctx)
-		var p *Problem
-		if !errors.As(err, &p) || p.Kind != ProblemRoot {
+		var p *audit.Problem
+		if !errors.As(err, &p) || p.Kind != audit.ProblemRoot {
 			t.Fatalf("drift: %v", err)
 		}
 	})

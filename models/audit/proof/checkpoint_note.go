@@ -1,4 +1,4 @@
-package audit
+package proof
 
 import (
 	"bytes"
@@ -9,9 +9,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/transparency-dev/merkle/proof"
+	merkleproof "github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/countersign/countersign/models/audit"
 )
 
 // Checkpoint is a signed statement "the log <Origin> had <Size> events and
@@ -82,11 +84,11 @@ func parseCheckpointNote(signed string) (*Checkpoint, error) {
 // signed it (or a trusted key named for another origin did), and
 // ProblemMalformed for anything unreadable.
 func OpenCheckpoint(signed []byte, vkeys ...string) (*Checkpoint, error) {
-	keys, err := newTrustedKeys(vkeys)
+	keys, err := NewTrustedKeys(vkeys)
 	if err != nil {
 		return nil, err
 	}
-	cp, p := keys.open(signed)
+	cp, p := keys.Open(signed)
 	if p != nil {
 		return nil, p
 	}
@@ -96,7 +98,7 @@ func OpenCheckpoint(signed []byte, vkeys ...string) (*Checkpoint, error) {
 // open is OpenCheckpoint with parsed keys; a checkpoint that is readable but
 // not trustworthy is returned along with the problem, so a bundle check can
 // go on with its size and root.
-func (k *trustedKeys) open(signed []byte) (*Checkpoint, *Problem) {
+func (k *TrustedKeys) Open(signed []byte) (*Checkpoint, *audit.Problem) {
 	n, err := note.Open(signed, k.verifiers)
 	var unverified *note.UnverifiedNoteError
 	var invalid *note.InvalidSignatureError
@@ -104,29 +106,29 @@ func (k *trustedKeys) open(signed []byte) (*Checkpoint, *Problem) {
 	case errors.As(err, &unverified):
 		cp, perr := parseCheckpointText(unverified.Note.Text)
 		if perr != nil {
-			return nil, &Problem{Kind: ProblemMalformed, Detail: perr.Error()}
+			return nil, &audit.Problem{Kind: audit.ProblemMalformed, Detail: perr.Error()}
 		}
 		cp.Note = string(signed)
 		var by []string
 		for _, s := range unverified.Note.UnverifiedSigs {
 			by = append(by, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
 		}
-		return cp, &Problem{Seq: cp.Size, Kind: ProblemUnknownKey,
+		return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemUnknownKey,
 			Detail: fmt.Sprintf("checkpoint %d is signed by %s, not by a trusted key (%s)", cp.Size, strings.Join(by, ", "), strings.Join(k.names, ", "))}
 	case errors.As(err, &invalid):
 		cp, _ := parseCheckpointNote(string(signed))
-		p := &Problem{Kind: ProblemSignature, Detail: fmt.Sprintf("signature by %s+%08x does not verify", invalid.Name, invalid.Hash)}
+		p := &audit.Problem{Kind: audit.ProblemSignature, Detail: fmt.Sprintf("signature by %s+%08x does not verify", invalid.Name, invalid.Hash)}
 		if cp != nil {
 			p.Seq = cp.Size
 			p.Detail = fmt.Sprintf("checkpoint %d: %s", cp.Size, p.Detail)
 		}
 		return cp, p
 	case err != nil:
-		return nil, &Problem{Kind: ProblemMalformed, Detail: "checkpoint note: " + err.Error()}
+		return nil, &audit.Problem{Kind: audit.ProblemMalformed, Detail: "checkpoint note: " + err.Error()}
 	}
 	cp, err := parseCheckpointText(n.Text)
 	if err != nil {
-		return nil, &Problem{Kind: ProblemMalformed, Detail: err.Error()}
+		return nil, &audit.Problem{Kind: audit.ProblemMalformed, Detail: err.Error()}
 	}
 	cp.Note = string(signed)
 	for _, s := range n.Sigs {
@@ -134,12 +136,12 @@ func (k *trustedKeys) open(signed []byte) (*Checkpoint, *Problem) {
 			return cp, nil
 		}
 	}
-	return cp, &Problem{Seq: cp.Size, Kind: ProblemUnknownKey,
+	return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemUnknownKey,
 		Detail: fmt.Sprintf("checkpoint %d is for origin %q but signed by a key named %q", cp.Size, cp.Origin, n.Sigs[0].Name)}
 }
 
-// signCheckpoint signs the checkpoint text for (size, root) with key.
-func signCheckpoint(key *Key, size int64, root []byte) (string, error) {
+// SignCheckpoint signs the checkpoint text for (size, root) with key.
+func SignCheckpoint(key *Key, size int64, root []byte) (string, error) {
 	msg, err := note.Sign(&note.Note{Text: checkpointText(key.origin, size, root)}, key.signer)
 	if err != nil {
 		return "", fmt.Errorf("audit: sign checkpoint %d: %w", size, err)
@@ -153,13 +155,13 @@ func signCheckpoint(key *Key, size int64, root []byte) (string, error) {
 func VerifyInclusion(cp *Checkpoint, index int64, eventHash string, inclusion [][]byte) error {
 	leaf, err := LeafHash(eventHash)
 	if err != nil {
-		return &Problem{Seq: index + 1, Kind: ProblemMalformed, Detail: err.Error()}
+		return &audit.Problem{Seq: index + 1, Kind: audit.ProblemMalformed, Detail: err.Error()}
 	}
 	if index < 0 || index >= cp.Size {
-		return &Problem{Seq: index + 1, Kind: ProblemProof, Detail: fmt.Sprintf("leaf %d is not in a tree of size %d", index, cp.Size)}
+		return &audit.Problem{Seq: index + 1, Kind: audit.ProblemProof, Detail: fmt.Sprintf("leaf %d is not in a tree of size %d", index, cp.Size)}
 	}
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(index), uint64(cp.Size), leaf, inclusion, cp.Root); err != nil {
-		return &Problem{Seq: index + 1, Kind: ProblemProof, Detail: fmt.Sprintf("event %d is not proven in checkpoint %d: %s", index+1, cp.Size, oneLine(err))}
+	if err := merkleproof.VerifyInclusion(rfc6962.DefaultHasher, uint64(index), uint64(cp.Size), leaf, inclusion, cp.Root); err != nil {
+		return &audit.Problem{Seq: index + 1, Kind: audit.ProblemProof, Detail: fmt.Sprintf("event %d is not proven in checkpoint %d: %s", index+1, cp.Size, oneLine(err))}
 	}
 	return nil
 }
@@ -169,20 +171,20 @@ func VerifyInclusion(cp *Checkpoint, index int64, eventHash string, inclusion []
 // OpenCheckpoint. A failure is a *Problem of kind ProblemConsistency.
 func VerifyConsistency(older, newer *Checkpoint, consistency [][]byte) error {
 	if older.Origin != newer.Origin {
-		return &Problem{Seq: newer.Size, Kind: ProblemConsistency, Detail: fmt.Sprintf("checkpoints of different logs (%q, %q)", older.Origin, newer.Origin)}
+		return &audit.Problem{Seq: newer.Size, Kind: audit.ProblemConsistency, Detail: fmt.Sprintf("checkpoints of different logs (%q, %q)", older.Origin, newer.Origin)}
 	}
 	if older.Size > newer.Size {
-		return &Problem{Seq: newer.Size, Kind: ProblemConsistency, Detail: fmt.Sprintf("checkpoint %d is older than checkpoint %d but larger", older.Size, newer.Size)}
+		return &audit.Problem{Seq: newer.Size, Kind: audit.ProblemConsistency, Detail: fmt.Sprintf("checkpoint %d is older than checkpoint %d but larger", older.Size, newer.Size)}
 	}
-	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, uint64(older.Size), uint64(newer.Size), consistency, older.Root, newer.Root); err != nil {
-		return &Problem{Seq: newer.Size, Kind: ProblemConsistency, Detail: fmt.Sprintf("checkpoint %d does not extend checkpoint %d: %s", newer.Size, older.Size, oneLine(err))}
+	if err := merkleproof.VerifyConsistency(rfc6962.DefaultHasher, uint64(older.Size), uint64(newer.Size), consistency, older.Root, newer.Root); err != nil {
+		return &audit.Problem{Seq: newer.Size, Kind: audit.ProblemConsistency, Detail: fmt.Sprintf("checkpoint %d does not extend checkpoint %d: %s", newer.Size, older.Size, oneLine(err))}
 	}
 	return nil
 }
 
 // oneLine flattens the multi-line messages of the proof package.
 func oneLine(err error) string {
-	var rm proof.RootMismatchError
+	var rm merkleproof.RootMismatchError
 	if errors.As(err, &rm) {
 		return fmt.Sprintf("computed root %x… does not match %x…", head8(rm.CalculatedRoot), head8(rm.ExpectedRoot))
 	}

@@ -1,4 +1,4 @@
-package audit
+package proof
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/audit"
 )
 
 // ReceiptFormat names the receipt format version.
@@ -24,7 +25,7 @@ type Receipt struct {
 	// Format is ReceiptFormat; verifiers refuse others.
 	Format string `json:"format"`
 	// Event is the event proven, with every hashed field.
-	Event Event `json:"event"`
+	Event audit.Event `json:"event"`
 	// LeafIndex is Event.Seq-1, the event's position in the Merkle tree.
 	LeafIndex int64 `json:"leaf_index"`
 	// TreeSize is the size of the checkpoint the proof leads to.
@@ -61,24 +62,24 @@ func (c *Checkpointer) Receipt(ctx context.Context, seq int64) (*Receipt, error)
 	if err != nil {
 		return nil, fmt.Errorf("audit receipt: event %d: %w", seq, err)
 	}
-	return &Receipt{Format: ReceiptFormat, Event: EventOf(&ev), LeafIndex: seq - 1, TreeSize: cp.Size,
+	return &Receipt{Format: ReceiptFormat, Event: audit.EventOf(&ev), LeafIndex: seq - 1, TreeSize: cp.Size,
 		InclusionProof: inclusion, Checkpoint: cp.Note}, nil
 }
 
 // ParseReceipt reads a receipt's JSON, refusing unknown and duplicate keys
 // so that what is verified is what any other reader of the file sees.
 func ParseReceipt(data []byte) (*Receipt, error) {
-	if err := noDuplicateKeys(data); err != nil {
-		return nil, &Problem{Kind: ProblemMalformed, Detail: "receipt: " + err.Error()}
+	if err := audit.NoDuplicateKeys(data); err != nil {
+		return nil, &audit.Problem{Kind: audit.ProblemMalformed, Detail: "receipt: " + err.Error()}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var r Receipt
 	if err := dec.Decode(&r); err != nil {
-		return nil, &Problem{Kind: ProblemMalformed, Detail: "receipt: " + err.Error()}
+		return nil, &audit.Problem{Kind: audit.ProblemMalformed, Detail: "receipt: " + err.Error()}
 	}
 	if dec.More() {
-		return nil, &Problem{Kind: ProblemMalformed, Detail: "receipt: data after the receipt"}
+		return nil, &audit.Problem{Kind: audit.ProblemMalformed, Detail: "receipt: data after the receipt"}
 	}
 	return &r, nil
 }
@@ -89,27 +90,27 @@ func ParseReceipt(data []byte) (*Receipt, error) {
 // checkpoint is signed by a trusted key for its origin. A failure is
 // returned as a *Problem naming what did not hold.
 func VerifyReceipt(r *Receipt, vkeys ...string) error {
-	keys, err := newTrustedKeys(vkeys)
+	keys, err := NewTrustedKeys(vkeys)
 	if err != nil {
 		return err
 	}
 	ev := &r.Event
 	if r.Format != ReceiptFormat {
-		return &Problem{Seq: ev.Seq, Kind: ProblemMalformed, Detail: fmt.Sprintf("receipt format %q is not %q", r.Format, ReceiptFormat)}
+		return &audit.Problem{Seq: ev.Seq, Kind: audit.ProblemMalformed, Detail: fmt.Sprintf("receipt format %q is not %q", r.Format, ReceiptFormat)}
 	}
-	if got := NewHasher().Sum(ev.Fields()); string(got) != ev.Hash {
-		return &Problem{Seq: ev.Seq, Kind: ProblemHash, Detail: fmt.Sprintf("the event's contents hash to %.16s…, the receipt says %.16s…", got, ev.Hash)}
+	if got := audit.NewHasher().Sum(ev.Fields()); string(got) != ev.Hash {
+		return &audit.Problem{Seq: ev.Seq, Kind: audit.ProblemHash, Detail: fmt.Sprintf("the event's contents hash to %.16s…, the receipt says %.16s…", got, ev.Hash)}
 	}
 	if r.LeafIndex != ev.Seq-1 {
-		return &Problem{Seq: ev.Seq, Kind: ProblemProof, Detail: fmt.Sprintf("leaf index %d does not belong to event %d", r.LeafIndex, ev.Seq)}
+		return &audit.Problem{Seq: ev.Seq, Kind: audit.ProblemProof, Detail: fmt.Sprintf("leaf index %d does not belong to event %d", r.LeafIndex, ev.Seq)}
 	}
-	cp, p := keys.open([]byte(r.Checkpoint))
+	cp, p := keys.Open([]byte(r.Checkpoint))
 	if p != nil {
 		p.Seq = ev.Seq
 		return p
 	}
 	if cp.Size != r.TreeSize {
-		return &Problem{Seq: ev.Seq, Kind: ProblemProof, Detail: fmt.Sprintf("tree size %d differs from the checkpoint's %d", r.TreeSize, cp.Size)}
+		return &audit.Problem{Seq: ev.Seq, Kind: audit.ProblemProof, Detail: fmt.Sprintf("tree size %d differs from the checkpoint's %d", r.TreeSize, cp.Size)}
 	}
 	return VerifyInclusion(cp, r.LeafIndex, ev.Hash, r.InclusionProof)
 }

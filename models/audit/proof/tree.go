@@ -1,4 +1,4 @@
-package audit
+package proof
 
 import (
 	"context"
@@ -10,10 +10,11 @@ import (
 	"strings"
 
 	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/proof"
+	merkleproof "github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/audit"
 )
 
 // Tree reads the Merkle tree over the audit events of a store: roots at any
@@ -48,11 +49,11 @@ func (t *Tree) RootAt(ctx context.Context, size int64) ([]byte, error) {
 		return EmptyRoot(), nil
 	}
 	ids := compact.RangeNodes(0, uint64(size), nil)
-	hashes, err := t.nodeHashes(ctx, ids)
+	hashes, err := t.NodeHashes(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("audit tree: root at %d: %w", size, err)
 	}
-	return compactRoot(uint64(size), hashes)
+	return CompactRoot(uint64(size), hashes)
 }
 
 // InclusionProof returns the RFC 6962 inclusion proof of leaf index (the
@@ -61,7 +62,7 @@ func (t *Tree) InclusionProof(ctx context.Context, index, size int64) ([][]byte,
 	if index < 0 || index >= size {
 		return nil, models.Invalid("index", fmt.Sprintf("leaf %d is not in a tree of size %d", index, size))
 	}
-	nodes, err := proof.Inclusion(uint64(index), uint64(size))
+	nodes, err := merkleproof.Inclusion(uint64(index), uint64(size))
 	if err != nil {
 		return nil, fmt.Errorf("audit tree: inclusion of %d in %d: %w", index, size, err)
 	}
@@ -74,15 +75,15 @@ func (t *Tree) ConsistencyProof(ctx context.Context, size1, size2 int64) ([][]by
 	if size1 < 0 || size1 > size2 {
 		return nil, models.Invalid("size", fmt.Sprintf("need 0 <= %d <= %d", size1, size2))
 	}
-	nodes, err := proof.Consistency(uint64(size1), uint64(size2))
+	nodes, err := merkleproof.Consistency(uint64(size1), uint64(size2))
 	if err != nil {
 		return nil, fmt.Errorf("audit tree: consistency %d → %d: %w", size1, size2, err)
 	}
 	return t.rehash(ctx, nodes)
 }
 
-func (t *Tree) rehash(ctx context.Context, nodes proof.Nodes) ([][]byte, error) {
-	hashes, err := t.nodeHashes(ctx, nodes.IDs)
+func (t *Tree) rehash(ctx context.Context, nodes merkleproof.Nodes) ([][]byte, error) {
+	hashes, err := t.NodeHashes(ctx, nodes.IDs)
 	if err != nil {
 		return nil, fmt.Errorf("audit tree: %w", err)
 	}
@@ -92,7 +93,7 @@ func (t *Tree) rehash(ctx context.Context, nodes proof.Nodes) ([][]byte, error) 
 // nodeHashes returns the hash of each perfect subtree in ids: stored nodes
 // where the checkpointer kept them, the rest recomputed from leaves, one range
 // read per 2^nodeStoreLevel block (or per unstored high node).
-func (t *Tree) nodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+func (t *Tree) NodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
 	if err := t.storedNodes(ctx, ids, out); err != nil {
 		return nil, err
@@ -127,7 +128,7 @@ func (t *Tree) nodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte, 
 	sort.Slice(keys, func(a, b int) bool { return windows[keys[a]].begin < windows[keys[b]].begin })
 	for _, k := range keys {
 		w := windows[k]
-		rng := newRangeFactory().NewEmptyRange(w.begin)
+		rng := RangeFactory().NewEmptyRange(w.begin)
 		visit := func(id compact.NodeID, hash []byte) {
 			for _, i := range w.want[id] {
 				out[i] = hash
@@ -169,7 +170,7 @@ func (t *Tree) storedNodes(ctx context.Context, ids []compact.NodeID, out [][]by
 			return fmt.Errorf("read tree nodes: %w", err)
 		}
 		var raw [HashSize]byte
-		if !decodeHash(&raw, []byte(h)) {
+		if !DecodeHash(&raw, []byte(h)) {
 			return fmt.Errorf("tree node %d/%d: stored hash is not 64 hex digits", level, idx)
 		}
 		for i, id := range ids {
@@ -190,7 +191,7 @@ var errMissingEvent = errors.New("event missing from the log")
 // leaves calls fn with the leaf hash of every event in the leaf range
 // [begin, end), in order; a missing event is an error.
 func (t *Tree) leaves(ctx context.Context, begin, end uint64, fn func(leaf []byte) error) error {
-	rows, err := t.db.QueryContext(ctx, eventsBetween(`seq, hash`, int64(begin), int64(end)))
+	rows, err := t.db.QueryContext(ctx, audit.EventsBetween(`seq, hash`, int64(begin), int64(end)))
 	if err != nil {
 		return fmt.Errorf("read leaves %d–%d: %w", begin, end, err)
 	}
@@ -206,7 +207,7 @@ func (t *Tree) leaves(ctx context.Context, begin, end uint64, fn func(leaf []byt
 		if seq != want {
 			return fmt.Errorf("event %d: %w", want, errMissingEvent)
 		}
-		if !decodeHash(&raw, hash) {
+		if !DecodeHash(&raw, hash) {
 			return fmt.Errorf("event %d: stored hash is not 64 hex digits", seq)
 		}
 		if err := fn(rfc6962.DefaultHasher.HashLeaf(raw[:])); err != nil {

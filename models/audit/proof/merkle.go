@@ -1,4 +1,4 @@
-package audit
+package proof
 
 import (
 	"crypto/sha256"
@@ -38,7 +38,7 @@ const nodeStoreLevel = 8
 // stored and exported): SHA-256(0x00 || the 32 raw hash bytes).
 func LeafHash(eventHash string) ([]byte, error) {
 	var raw [HashSize]byte
-	if !decodeHash(&raw, []byte(eventHash)) {
+	if !DecodeHash(&raw, []byte(eventHash)) {
 		return nil, fmt.Errorf("audit: event hash %.16q is not 64 hex digits", eventHash)
 	}
 	return rfc6962.DefaultHasher.HashLeaf(raw[:]), nil
@@ -47,9 +47,9 @@ func LeafHash(eventHash string) ([]byte, error) {
 // EmptyRoot is the root of the tree with no leaves, SHA-256 of nothing.
 func EmptyRoot() []byte { return rfc6962.DefaultHasher.EmptyRoot() }
 
-// decodeHash decodes 64 hex digits into dst, reporting false for anything
+// DecodeHash decodes 64 hex digits into dst, reporting false for anything
 // else.
-func decodeHash(dst *[HashSize]byte, text []byte) bool {
+func DecodeHash(dst *[HashSize]byte, text []byte) bool {
 	if len(text) != 2*HashSize {
 		return false
 	}
@@ -57,9 +57,9 @@ func decodeHash(dst *[HashSize]byte, text []byte) bool {
 	return err == nil
 }
 
-// leafHashOf sets dst to the leaf hash of a raw event hash without
+// LeafHashOf sets dst to the leaf hash of a raw event hash without
 // allocating (the bundle verifier runs it for every event).
-func leafHashOf(dst, raw *[HashSize]byte) {
+func LeafHashOf(dst, raw *[HashSize]byte) {
 	var b [1 + HashSize]byte
 	b[0] = rfc6962.RFC6962LeafHashPrefix
 	copy(b[1:], raw[:])
@@ -76,22 +76,30 @@ func nodeHashOf(left, right *[HashSize]byte) [HashSize]byte {
 	return sha256.Sum256(b[:])
 }
 
-// newRangeFactory returns the compact-range factory for RFC 6962 trees.
-func newRangeFactory() *compact.RangeFactory {
+// RangeFactory returns the compact-range factory for RFC 6962 trees.
+func RangeFactory() *compact.RangeFactory {
 	return &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 }
 
-// treeAcc is an allocation-free compact range [0, size): nodes[l] holds the
+// Acc is an allocation-free compact range [0, size): nodes[l] holds the
 // perfect subtree of 2^l leaves when bit l of size is set. It computes the
 // same hashes as compact.Range (the tests check that); the bundle verifier
 // uses it because compact.Range allocates for every node it creates.
-type treeAcc struct {
+type Acc struct {
 	size  uint64
 	nodes [64][HashSize]byte
 }
 
-// add appends one leaf hash.
-func (a *treeAcc) add(leaf *[HashSize]byte) {
+// Size returns the number of leaves the range covers.
+func (a *Acc) Size() uint64 { return a.size }
+
+// Reset empties the range and sets its size without nodes: after a
+// compact range that could not be read, the size still counts leaves
+// while the root is known to be wrong.
+func (a *Acc) Reset(size uint64) { *a = Acc{size: size} }
+
+// Add appends one leaf hash.
+func (a *Acc) Add(leaf *[HashSize]byte) {
 	h := *leaf
 	level := 0
 	for a.size&(1<<level) != 0 {
@@ -102,8 +110,8 @@ func (a *treeAcc) add(leaf *[HashSize]byte) {
 	a.size++
 }
 
-// root returns the tree root at the current size.
-func (a *treeAcc) root() [HashSize]byte {
+// Root returns the tree root at the current size.
+func (a *Acc) Root() [HashSize]byte {
 	if a.size == 0 {
 		return sha256.Sum256(nil)
 	}
@@ -117,9 +125,9 @@ func (a *treeAcc) root() [HashSize]byte {
 	return h
 }
 
-// hashes returns the compact range left to right (highest level first), the
+// Hashes returns the compact range left to right (highest level first), the
 // order compact.Range uses.
-func (a *treeAcc) hashes() [][]byte {
+func (a *Acc) Hashes() [][]byte {
 	out := make([][]byte, 0, bits.OnesCount64(a.size))
 	for l := 63; l >= 0; l-- {
 		if a.size&(1<<l) != 0 {
@@ -129,9 +137,9 @@ func (a *treeAcc) hashes() [][]byte {
 	return out
 }
 
-// set replaces the state with the compact range [0, size) given left to
+// Set replaces the state with the compact range [0, size) given left to
 // right.
-func (a *treeAcc) set(size uint64, hashes [][]byte) error {
+func (a *Acc) Set(size uint64, hashes [][]byte) error {
 	if got, want := len(hashes), bits.OnesCount64(size); got != want {
 		return fmt.Errorf("compact range of size %d needs %d hashes, got %d", size, want, got)
 	}
@@ -149,13 +157,13 @@ func (a *treeAcc) set(size uint64, hashes [][]byte) error {
 	return nil
 }
 
-// compactRoot folds a compact range [0, size) given left to right into the
+// CompactRoot folds a compact range [0, size) given left to right into the
 // tree root.
-func compactRoot(size uint64, hashes [][]byte) ([]byte, error) {
-	var a treeAcc
-	if err := a.set(size, hashes); err != nil {
+func CompactRoot(size uint64, hashes [][]byte) ([]byte, error) {
+	var a Acc
+	if err := a.Set(size, hashes); err != nil {
 		return nil, err
 	}
-	r := a.root()
+	r := a.Root()
 	return r[:], nil
 }

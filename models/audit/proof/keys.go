@@ -1,4 +1,4 @@
-package audit
+package proof
 
 import (
 	"crypto/ed25519"
@@ -246,15 +246,15 @@ func syncDir(dir string) {
 	}
 }
 
-// trustedKeys are the verifier keys an offline check accepts.
-type trustedKeys struct {
+// TrustedKeys are the verifier keys an offline check accepts.
+type TrustedKeys struct {
 	verifiers note.Verifiers
 	names     []string
 }
 
-// newTrustedKeys parses verifier keys; at least one is required, because a
+// NewTrustedKeys parses verifier keys; at least one is required, because a
 // bundle or receipt that brought its own key would prove nothing.
-func newTrustedKeys(vkeys []string) (*trustedKeys, error) {
+func NewTrustedKeys(vkeys []string) (*TrustedKeys, error) {
 	var list []note.Verifier
 	var names []string
 	for _, vk := range vkeys {
@@ -270,5 +270,8 @@ func newTrustedKeys(vkeys []string) (*trustedKeys, error) {
 	if len(list) == 0 {
 		return nil, errors.New("audit: a trusted verifier key is required")
 	}
-	return &trustedKeys{verifiers: note.VerifierList(list...), names: names}, nil
+	return &TrustedKeys{verifiers: note.VerifierList(list...), names: names}, nil
 }
+
+// Names returns the keys as "<name>+<hash>", for reports.
+func (k *TrustedKeys) Names() []string { return k.names }

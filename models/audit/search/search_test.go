@@ -1,4 +1,4 @@
-package audit_test
+package search_test
 
 import (
 	"context"
@@ -14,19 +14,21 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit"
-	"github.com/countersign/countersign/models/audit/searchtest"
+	"github.com/countersign/countersign/models/audit/audittest"
+	"github.com/countersign/countersign/models/audit/search"
+	"github.com/countersign/countersign/models/audit/search/searchtest"
 	"github.com/countersign/countersign/models/storetest"
 )
 
 // searchSeqs runs the search given as a query string and returns the
 // event numbers found (all pages).
-func searchSeqs(t *testing.T, s *audit.Searcher, query string) []int64 {
+func searchSeqs(t *testing.T, s *search.Searcher, query string) []int64 {
 	t.Helper()
 	v, err := url.ParseQuery(query)
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := audit.ParseQuery(v)
+	q, err := search.ParseQuery(v)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
@@ -48,7 +50,7 @@ func TestSearchFilters(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		st := b.Open(t)
 		searchtest.Seed(t, st)
-		s := audit.NewSearcher(st)
+		s := search.NewSearcher(st)
 		at := func(seq int64, d time.Duration) string {
 			return url.QueryEscape(searchtest.At(seq).Add(d).Format(time.RFC3339))
 		}
@@ -156,13 +158,13 @@ func TestSearchResultsCarryRequestContext(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		st := b.Open(t)
 		searchtest.Seed(t, st)
-		q, _ := audit.ParseQuery(url.Values{"actor": {"alice"}, "verdict": {"approve"}})
-		page, err := audit.NewSearcher(st).Search(context.Background(), q)
+		q, _ := search.ParseQuery(url.Values{"actor": {"alice"}, "verdict": {"approve"}})
+		page, err := search.NewSearcher(st).Search(context.Background(), q)
 		if err != nil || len(page.Hits) != 1 {
 			t.Fatalf("search: %v %+v", err, page)
 		}
 		h := page.Hits[0]
-		want := audit.HitRequest{State: models.StateApproved, TeamName: "acme", ChannelID: "ch-ops", ChannelName: "ops", RootPostID: "post-r1", TriggerPostID: "trig-REQ-R1"}
+		want := search.HitRequest{State: models.StateApproved, TeamName: "acme", ChannelID: "ch-ops", ChannelName: "ops", RootPostID: "post-r1", TriggerPostID: "trig-REQ-R1"}
 		if h.Request != want || h.Request.ThreadPostID() != "post-r1" {
 			t.Fatalf("request context %+v", h.Request)
 		}
@@ -208,7 +210,7 @@ func TestSearchRefusesMalformedFilters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = audit.ParseQuery(v)
+		_, err = search.ParseQuery(v)
 		var ve *models.ValidationError
 		if !errors.As(err, &ve) || ve.Field != field || !errors.Is(err, models.ErrInvalid) {
 			t.Errorf("%s: want a validation error on %s, got %v", query, field, err)
@@ -220,7 +222,7 @@ func TestSearchRefusesMalformedFilters(t *testing.T) {
 	}
 	// Search itself refuses an unchecked Query the same way.
 	st := storetest.SQLite(t).Open(t)
-	if _, err := audit.NewSearcher(st).Search(context.Background(), audit.Query{Verdict: "maybe"}); !errors.Is(err, models.ErrInvalid) {
+	if _, err := search.NewSearcher(st).Search(context.Background(), search.Query{Verdict: "maybe"}); !errors.Is(err, models.ErrInvalid) {
 		t.Fatalf("Search with a bad verdict: %v", err)
 	}
 }
@@ -228,7 +230,7 @@ func TestSearchRefusesMalformedFilters(t *testing.T) {
 func TestSearchQueryValuesRoundTrip(t *testing.T) {
 	v := url.Values{"actor": {"deploy-bot"}, "role": {"acted"}, "purpose": {`"db secret" rot*`}, "action": {"rotate-secret"},
 		"channel": {"security"}, "state": {"denied", "pending"}, "verdict": {"deny"}, "from": {"2026-03-01T10:00:00Z"}, "to": {"2026-03-02T00:00:00Z"}}
-	q, err := audit.ParseQuery(v)
+	q, err := search.ParseQuery(v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,9 +244,9 @@ func TestSearchQueryValuesRoundTrip(t *testing.T) {
 func TestSearchPaging(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		st := b.Open(t)
-		seed(t, st, 53, "page")
-		s := audit.NewSearcher(st)
-		q := audit.Query{Purpose: "rollout", Limit: 7}
+		audittest.Seed(t, st, 53, "page")
+		s := search.NewSearcher(st)
+		q := search.Query{Purpose: "rollout", Limit: 7}
 		var got []int64
 		for pages := 0; ; pages++ {
 			page, err := s.Search(context.Background(), q)
@@ -257,7 +259,7 @@ func TestSearchPaging(t *testing.T) {
 			for _, h := range page.Hits {
 				got = append(got, h.Event.Seq)
 			}
-			seed(t, st, 3, "more") // newer events must not shift later pages
+			audittest.Seed(t, st, 3, "more") // newer events must not shift later pages
 			if page.Next == 0 {
 				break
 			}
@@ -282,7 +284,7 @@ func TestSearchPaging(t *testing.T) {
 func TestSearchIndexFollowsTransactions(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		st := b.Open(t)
-		s := audit.NewSearcher(st)
+		s := search.NewSearcher(st)
 		appendPurpose := func(purpose string, fail bool) error {
 			return st.WithTx(context.Background(), func(tx *gorm.DB) error {
 				if _, err := audit.Append(tx, time.Now(), audit.Entry{Type: "note", Actor: searchtest.Alice, Purpose: purpose}); err != nil {
@@ -359,7 +361,7 @@ func TestMigrationBackfillsSearchIndex(t *testing.T) {
 		}
 		_ = st.Close()
 		st = b.Open(t) // migrates again
-		s := audit.NewSearcher(st)
+		s := search.NewSearcher(st)
 		if got := searchSeqs(t, s, "purpose=INC-4211"); !reflect.DeepEqual(got, []int64{6, 5, 4, 3, 2, 1}) {
 			t.Fatalf("after backfill: %v", got)
 		}

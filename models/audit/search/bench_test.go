@@ -1,4 +1,4 @@
-package audit_test
+package search_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/countersign/countersign/models/audit"
-	"github.com/countersign/countersign/models/audit/searchtest"
+	"github.com/countersign/countersign/models/audit/search"
+	"github.com/countersign/countersign/models/audit/search/searchtest"
 )
 
 // largeBackends are the engines the 1M-event benchmarks run on.
@@ -23,7 +23,7 @@ func BenchmarkSearchActorPurpose1M(b *testing.B) {
 	for _, backend := range largeBackends {
 		b.Run(backend, func(b *testing.B) {
 			st := searchtest.Large(b, backend, searchtest.MillionEvents)
-			s := audit.NewSearcher(st)
+			s := search.NewSearcher(st)
 			actors := searchtest.LargeActors()
 			rng := rand.New(rand.NewPCG(1, 2))
 			warmUp(b, s, actors)
@@ -31,7 +31,7 @@ func BenchmarkSearchActorPurpose1M(b *testing.B) {
 			var hits int
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				q := audit.Query{
+				q := search.Query{
 					Actor:   actors[rng.IntN(len(actors))],
 					Purpose: searchtest.Verbs[rng.IntN(len(searchtest.Verbs))] + " " + searchtest.Services[rng.IntN(len(searchtest.Services))],
 				}
@@ -53,10 +53,10 @@ func BenchmarkSearchActorPurpose1M(b *testing.B) {
 // warmUp runs 300 searches untimed so the database pages a running server
 // keeps in memory are in memory (the figures of a cold start are recorded
 // separately in docs/BENCHMARKS.md).
-func warmUp(b *testing.B, s *audit.Searcher, actors []string) {
+func warmUp(b *testing.B, s *search.Searcher, actors []string) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for i := 0; i < 300; i++ {
-		q := audit.Query{Actor: actors[rng.IntN(len(actors))], Purpose: searchtest.Verbs[rng.IntN(len(searchtest.Verbs))] + " " + searchtest.Services[rng.IntN(len(searchtest.Services))]}
+		q := search.Query{Actor: actors[rng.IntN(len(actors))], Purpose: searchtest.Verbs[rng.IntN(len(searchtest.Verbs))] + " " + searchtest.Services[rng.IntN(len(searchtest.Services))]}
 		if _, err := s.Search(context.Background(), q); err != nil {
 			b.Fatal(err)
 		}
@@ -69,13 +69,13 @@ func BenchmarkSearchPurposePrefix1M(b *testing.B) {
 	for _, backend := range largeBackends {
 		b.Run(backend, func(b *testing.B) {
 			st := searchtest.Large(b, backend, searchtest.MillionEvents)
-			s := audit.NewSearcher(st)
+			s := search.NewSearcher(st)
 			rng := rand.New(rand.NewPCG(3, 4))
 			var samples []time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				svc := searchtest.Services[rng.IntN(len(searchtest.Services))]
-				q := audit.Query{Purpose: searchtest.Verbs[rng.IntN(len(searchtest.Verbs))] + " " + svc[:2] + "*"}
+				q := search.Query{Purpose: searchtest.Verbs[rng.IntN(len(searchtest.Verbs))] + " " + svc[:2] + "*"}
 				t0 := time.Now()
 				if _, err := s.Search(context.Background(), q); err != nil {
 					b.Fatal(err)
@@ -92,16 +92,16 @@ func BenchmarkSearchPurposePrefix1M(b *testing.B) {
 // JSON Lines to io.Discard and reports events/s and MB/s.
 func BenchmarkExport1M(b *testing.B) {
 	for _, backend := range largeBackends {
-		for _, format := range []audit.ExportFormat{audit.ExportCSV, audit.ExportJSONL} {
+		for _, format := range []search.ExportFormat{search.ExportCSV, search.ExportJSONL} {
 			b.Run(backend+"/"+string(format), func(b *testing.B) {
 				st := searchtest.Large(b, backend, searchtest.MillionEvents)
-				s := audit.NewSearcher(st)
+				s := search.NewSearcher(st)
 				var events, bytes int64
 				b.ResetTimer()
 				start := time.Now()
 				for i := 0; i < b.N; i++ {
 					cw := &countingWriter{}
-					n, err := s.Export(context.Background(), cw, format, audit.Query{})
+					n, err := s.Export(context.Background(), cw, format, search.Query{})
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -1,4 +1,4 @@
-package audit
+package proof
 
 import (
 	"bytes"
@@ -17,13 +17,14 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/audit"
 )
 
-// checkpointRow is one signed checkpoint as stored (audit_checkpoints).
+// StoredCheckpoint is one signed checkpoint as stored (audit_checkpoints).
 // Besides the note it keeps what the next checkpoint needs to continue
 // without rereading the log: the chain head hash at Size and the compact
 // range [0, Size).
-type checkpointRow struct {
+type StoredCheckpoint struct {
 	Size     int64 `gorm:"primaryKey;autoIncrement:false"`
 	RootHash string
 	HeadHash string
@@ -35,9 +36,9 @@ type checkpointRow struct {
 }
 
 // TableName pins the table name.
-func (checkpointRow) TableName() string { return "audit_checkpoints" }
+func (StoredCheckpoint) TableName() string { return "audit_checkpoints" }
 
-func (r *checkpointRow) checkpoint() (*Checkpoint, error) {
+func (r *StoredCheckpoint) Checkpoint() (*Checkpoint, error) {
 	cp, err := parseCheckpointNote(r.Note)
 	if err != nil {
 		return nil, fmt.Errorf("audit: stored checkpoint %d: %w", r.Size, err)
@@ -49,14 +50,14 @@ func (r *checkpointRow) checkpoint() (*Checkpoint, error) {
 	return cp, nil
 }
 
-func (r *checkpointRow) compactHashes() ([][]byte, error) {
+func (r *StoredCheckpoint) CompactHashes() ([][]byte, error) {
 	if len(r.Compact)%(2*HashSize) != 0 {
 		return nil, fmt.Errorf("audit: stored checkpoint %d: compact range has a partial hash", r.Size)
 	}
 	out := make([][]byte, 0, len(r.Compact)/(2*HashSize))
 	for i := 0; i < len(r.Compact); i += 2 * HashSize {
 		var h [HashSize]byte
-		if !decodeHash(&h, []byte(r.Compact[i:i+2*HashSize])) {
+		if !DecodeHash(&h, []byte(r.Compact[i:i+2*HashSize])) {
 			return nil, fmt.Errorf("audit: stored checkpoint %d: compact range is not hex", r.Size)
 		}
 		out = append(out, h[:])
@@ -103,6 +104,26 @@ func (c *Checkpointer) VerifierKey() string { return c.key.vkey }
 // Tree returns the Merkle tree the checkpoints sign.
 func (c *Checkpointer) Tree() *Tree { return c.tree }
 
+// DB returns the database the checkpointer reads events and checkpoints
+// from (for streaming readers such as audit bundles).
+func (c *Checkpointer) DB() *sql.DB { return c.db }
+
+// Now returns the checkpointer's clock reading (tests set the clock).
+func (c *Checkpointer) Now() time.Time { return c.now() }
+
+// Anchor returns the stored checkpoint of the smallest size >= to, or nil
+// when none is that large yet (an audit bundle ends on it).
+func (c *Checkpointer) Anchor(ctx context.Context, to int64) (*StoredCheckpoint, error) {
+	var rows []StoredCheckpoint
+	if err := c.store.DB(ctx).Where("size >= ?", to).Order("size").Limit(1).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("audit checkpoint: read checkpoints: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return &rows[0], nil
+}
+
 // Latest returns the newest checkpoint, or an error matching
 // models.ErrNotFound when there is none yet. The note is parsed, not
 // verified: it may be signed by an earlier key.
@@ -114,11 +135,11 @@ func (c *Checkpointer) Latest(ctx context.Context) (*Checkpoint, error) {
 	if row == nil {
 		return nil, fmt.Errorf("audit: no checkpoint yet: %w", models.ErrNotFound)
 	}
-	return row.checkpoint()
+	return row.Checkpoint()
 }
 
-func (c *Checkpointer) latestRow(ctx context.Context) (*checkpointRow, error) {
-	var rows []checkpointRow
+func (c *Checkpointer) latestRow(ctx context.Context) (*StoredCheckpoint, error) {
+	var rows []StoredCheckpoint
 	if err := c.store.DB(ctx).Order("size DESC").Limit(1).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("audit: read latest checkpoint: %w", err)
 	}
@@ -128,8 +149,8 @@ func (c *Checkpointer) latestRow(ctx context.Context) (*checkpointRow, error) {
 	return &rows[0], nil
 }
 
-func (c *Checkpointer) rowAt(ctx context.Context, size int64) (*checkpointRow, error) {
-	var rows []checkpointRow
+func (c *Checkpointer) rowAt(ctx context.Context, size int64) (*StoredCheckpoint, error) {
+	var rows []StoredCheckpoint
 	if err := c.store.DB(ctx).Where("size = ?", size).Limit(1).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("audit: read checkpoint %d: %w", size, err)
 	}
@@ -159,22 +180,22 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	size, prev := int64(0), GenesisHash
+	size, prev := int64(0), audit.GenesisHash
 	var hashes [][]byte
 	if last != nil {
 		if last.Size == headSeq {
-			return last.checkpoint()
+			return last.Checkpoint()
 		}
 		if last.Size > headSeq {
-			return nil, fmt.Errorf("audit checkpoint: %w", &Problem{Seq: headSeq, Kind: ProblemHead,
+			return nil, fmt.Errorf("audit checkpoint: %w", &audit.Problem{Seq: headSeq, Kind: audit.ProblemHead,
 				Detail: fmt.Sprintf("the chain head is at event %d but checkpoint %d was signed: events were removed", headSeq, last.Size)})
 		}
-		if hashes, err = last.compactHashes(); err != nil {
+		if hashes, err = last.CompactHashes(); err != nil {
 			return nil, err
 		}
 		size, prev = last.Size, last.HeadHash
 	}
-	rng, err := newRangeFactory().NewRange(0, uint64(size), hashes)
+	rng, err := RangeFactory().NewRange(0, uint64(size), hashes)
 	if err != nil {
 		return nil, fmt.Errorf("audit checkpoint: stored compact range of %d: %w", size, err)
 	}
@@ -196,7 +217,7 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit checkpoint: %w", err)
 	}
-	signed, err := signCheckpoint(c.key, headSeq, root)
+	signed, err := SignCheckpoint(c.key, headSeq, root)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +225,7 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	for _, h := range rng.Hashes() {
 		compactHex.WriteString(hex.EncodeToString(h))
 	}
-	row := checkpointRow{Size: headSeq, RootHash: hex.EncodeToString(root), HeadHash: headHash,
+	row := StoredCheckpoint{Size: headSeq, RootHash: hex.EncodeToString(root), HeadHash: headHash,
 		Compact: compactHex.String(), Note: signed, CreatedAt: c.now().UTC().Truncate(time.Microsecond)}
 	err = c.store.WithTx(ctx, func(tx *gorm.DB) error {
 		if err := insertNodes(tx, pending); err != nil {
@@ -227,39 +248,39 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	if stored.RootHash != row.RootHash {
 		return nil, fmt.Errorf("audit checkpoint: %w: checkpoint %d was stored with root %.16s…, this process computed %.16s…", models.ErrConflict, headSeq, stored.RootHash, row.RootHash)
 	}
-	return stored.checkpoint()
+	return stored.Checkpoint()
 }
 
 // extend reads events (from, to], verifying each against the chain, and
 // appends their leaves to rng; full node batches are written as they come.
 func (c *Checkpointer) extend(ctx context.Context, rng *compact.Range, from, to int64, prev, headHash string, visit compact.VisitFn, pending *[]treeNode) error {
-	rows, err := c.db.QueryContext(ctx, eventsBetween(eventColumns, from, to))
+	rows, err := c.db.QueryContext(ctx, audit.EventsBetween(audit.EventColumns, from, to))
 	if err != nil {
 		return fmt.Errorf("audit checkpoint: read events: %w", err)
 	}
 	defer rows.Close()
-	x := NewHasher()
-	var f Fields
+	x := audit.NewHasher()
+	var f audit.Fields
 	var stored sql.RawBytes
 	var raw [HashSize]byte
 	last := []byte(prev)
 	want := from + 1
-	fail := func(p *Problem) error { return fmt.Errorf("audit checkpoint: refusing to sign: %w", p) }
+	fail := func(p *audit.Problem) error { return fmt.Errorf("audit checkpoint: refusing to sign: %w", p) }
 	for rows.Next() {
-		if err := scanEvent(rows, &f, &stored); err != nil {
+		if err := audit.ScanEvent(rows, &f, &stored); err != nil {
 			return fmt.Errorf("audit checkpoint: read event %d: %w", want, err)
 		}
 		switch {
 		case f.Seq != want:
-			return fail(&Problem{Seq: f.Seq, Kind: ProblemSequence, Detail: fmt.Sprintf("expected event %d, found %d", want, f.Seq)})
+			return fail(&audit.Problem{Seq: f.Seq, Kind: audit.ProblemSequence, Detail: fmt.Sprintf("expected event %d, found %d", want, f.Seq)})
 		case !bytes.Equal(f.PrevHash, last):
-			return fail(&Problem{Seq: f.Seq, Kind: ProblemLink, Detail: fmt.Sprintf("previous hash %.16s… does not match event %d (%.16s…)", f.PrevHash, want-1, last)})
+			return fail(&audit.Problem{Seq: f.Seq, Kind: audit.ProblemLink, Detail: fmt.Sprintf("previous hash %.16s… does not match event %d (%.16s…)", f.PrevHash, want-1, last)})
 		}
 		if got := x.Sum(&f); !bytes.Equal(got, stored) {
-			return fail(&Problem{Seq: f.Seq, Kind: ProblemHash, Detail: fmt.Sprintf("contents hash to %.16s…, stored %.16s…", got, stored)})
+			return fail(&audit.Problem{Seq: f.Seq, Kind: audit.ProblemHash, Detail: fmt.Sprintf("contents hash to %.16s…, stored %.16s…", got, stored)})
 		}
-		raw = x.sum
-		if err := rng.Append(leafBytes(&raw), visit); err != nil {
+		raw = *x.Raw()
+		if err := rng.Append(LeafBytes(&raw), visit); err != nil {
 			return fmt.Errorf("audit checkpoint: %w", err)
 		}
 		last = append(last[:0], stored...)
@@ -276,10 +297,10 @@ func (c *Checkpointer) extend(ctx context.Context, rng *compact.Range, from, to 
 		return fmt.Errorf("audit checkpoint: read events: %w", err)
 	}
 	if want != to+1 {
-		return fail(&Problem{Seq: want, Kind: ProblemSequence, Detail: fmt.Sprintf("the chain head is at event %d but the log stops at %d", to, want-1)})
+		return fail(&audit.Problem{Seq: want, Kind: audit.ProblemSequence, Detail: fmt.Sprintf("the chain head is at event %d but the log stops at %d", to, want-1)})
 	}
 	if string(last) != headHash {
-		return fail(&Problem{Seq: to, Kind: ProblemHead, Detail: fmt.Sprintf("chain head hash %.16s… does not match event %d (%.16s…)", headHash, to, last)})
+		return fail(&audit.Problem{Seq: to, Kind: audit.ProblemHead, Detail: fmt.Sprintf("chain head hash %.16s… does not match event %d (%.16s…)", headHash, to, last)})
 	}
 	return nil
 }
@@ -292,11 +313,11 @@ func rangeRoot(rng *compact.Range) ([]byte, error) {
 	return rng.GetRootHash(nil)
 }
 
-// leafBytes returns the RFC 6962 leaf hash of a raw event hash as a new
+// LeafBytes returns the RFC 6962 leaf hash of a raw event hash as a new
 // slice (compact.Range keeps it).
-func leafBytes(raw *[HashSize]byte) []byte {
+func LeafBytes(raw *[HashSize]byte) []byte {
 	var h [HashSize]byte
-	leafHashOf(&h, raw)
+	LeafHashOf(&h, raw)
 	return h[:]
 }
 
@@ -346,36 +367,36 @@ func (c *Checkpointer) VerifyLatest(ctx context.Context) (*Checkpoint, error) {
 	if row == nil {
 		return nil, fmt.Errorf("audit: no checkpoint yet: %w", models.ErrNotFound)
 	}
-	var acc treeAcc
+	var acc Acc
 	return c.verifyRow(ctx, row, &acc)
 }
 
-// verifyRow extends acc, the compact range of the first acc.size leaves as
+// verifyRow extends acc, the compact range of the first acc.Size() leaves as
 // already read from the log, with the stored event hashes up to the
 // checkpoint's size, and checks its signed root and head hash. acc is left
 // at the checkpoint's size when the root matches.
-func (c *Checkpointer) verifyRow(ctx context.Context, row *checkpointRow, acc *treeAcc) (*Checkpoint, error) {
-	cp, err := row.checkpoint()
+func (c *Checkpointer) verifyRow(ctx context.Context, row *StoredCheckpoint, acc *Acc) (*Checkpoint, error) {
+	cp, err := row.Checkpoint()
 	if err != nil {
 		return nil, err
 	}
-	if uint64(cp.Size) < acc.size {
-		return cp, &Problem{Seq: cp.Size, Kind: ProblemSequence, Detail: fmt.Sprintf("checkpoint %d is older than the %d events already verified", cp.Size, acc.size)}
+	if uint64(cp.Size) < acc.Size() {
+		return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemSequence, Detail: fmt.Sprintf("checkpoint %d is older than the %d events already verified", cp.Size, acc.Size())}
 	}
 	var leaf [HashSize]byte
-	err = c.tree.leaves(ctx, acc.size, uint64(cp.Size), func(l []byte) error {
+	err = c.tree.leaves(ctx, acc.Size(), uint64(cp.Size), func(l []byte) error {
 		copy(leaf[:], l)
-		acc.add(&leaf)
+		acc.Add(&leaf)
 		return nil
 	})
 	if errors.Is(err, errMissingEvent) {
-		return cp, &Problem{Seq: cp.Size, Kind: ProblemSequence, Detail: fmt.Sprintf("signed events are missing from the log: %v", err)}
+		return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemSequence, Detail: fmt.Sprintf("signed events are missing from the log: %v", err)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify latest checkpoint: %w", err)
 	}
-	if root := acc.root(); !bytes.Equal(root[:], cp.Root) {
-		return cp, &Problem{Seq: cp.Size, Kind: ProblemRoot, Detail: fmt.Sprintf("the stored events no longer hash to the root of checkpoint %d", cp.Size)}
+	if root := acc.Root(); !bytes.Equal(root[:], cp.Root) {
+		return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemRoot, Detail: fmt.Sprintf("the stored events no longer hash to the root of checkpoint %d", cp.Size)}
 	}
 	if cp.Size > 0 {
 		var h string
@@ -383,7 +404,7 @@ func (c *Checkpointer) verifyRow(ctx context.Context, row *checkpointRow, acc *t
 			return nil, fmt.Errorf("audit: verify latest checkpoint: %w", err)
 		}
 		if h != row.HeadHash {
-			return cp, &Problem{Seq: cp.Size, Kind: ProblemHead, Detail: fmt.Sprintf("event %d hash %.16s… is not the chain head signed at checkpoint %d", cp.Size, h, cp.Size)}
+			return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemHead, Detail: fmt.Sprintf("event %d hash %.16s… is not the chain head signed at checkpoint %d", cp.Size, h, cp.Size)}
 		}
 	}
 	return cp, nil

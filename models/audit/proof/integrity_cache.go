@@ -1,4 +1,4 @@
-package audit
+package proof
 
 import (
 	"context"
@@ -44,7 +44,7 @@ type integrityState struct {
 	err        error
 	// acc is the compact range of the first size leaves (valid when err
 	// is nil); fullAt is when they were last all read from the log.
-	acc    treeAcc
+	acc    Acc
 	fullAt time.Time
 }
 
@@ -118,13 +118,13 @@ func (ic *IntegrityCache) VerifyLatest(ctx context.Context) (*Checkpoint, error)
 		return st.cp, st.err
 	case st != nil && st.err == nil && row.Size > st.size && head >= st.head:
 		next := &integrityState{size: row.Size, head: head, acc: st.acc, fullAt: st.fullAt}
-		from := next.acc.size
+		from := next.acc.Size()
 		next.cp, next.err = ic.c.verifyRow(ctx, row, &next.acc)
 		if next.cp == nil && next.err != nil {
 			return nil, next.err // a database error: nothing learnt
 		}
 		ic.stats.Incremental++
-		ic.stats.LeavesRead += int64(next.acc.size - from)
+		ic.stats.LeavesRead += int64(next.acc.Size() - from)
 		ic.state = next
 		return next.cp, next.err
 	}
@@ -136,14 +136,14 @@ func (ic *IntegrityCache) VerifyLatest(ctx context.Context) (*Checkpoint, error)
 }
 
 // full verifies from the first event and stores the result; ic.mu is held.
-func (ic *IntegrityCache) full(ctx context.Context, row *checkpointRow, head int64) (*integrityState, error) {
+func (ic *IntegrityCache) full(ctx context.Context, row *StoredCheckpoint, head int64) (*integrityState, error) {
 	next := &integrityState{size: row.Size, head: head, fullAt: ic.now()}
 	next.cp, next.err = ic.c.verifyRow(ctx, row, &next.acc)
 	if next.cp == nil && next.err != nil {
 		return nil, next.err
 	}
 	ic.stats.Full++
-	ic.stats.LeavesRead += int64(next.acc.size)
+	ic.stats.LeavesRead += int64(next.acc.Size())
 	ic.state = next
 	return next, nil
 }
@@ -172,7 +172,7 @@ func (ic *IntegrityCache) Refresh(ctx context.Context) error {
 	ic.mu.Lock()
 	defer ic.mu.Unlock()
 	ic.stats.Full++
-	ic.stats.LeavesRead += int64(next.acc.size)
+	ic.stats.LeavesRead += int64(next.acc.Size())
 	if ic.state == nil || ic.state.size <= next.size {
 		ic.state = next
 	}

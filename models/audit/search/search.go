@@ -1,4 +1,4 @@
-package audit
+package search
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/audit"
 )
 
 // Hit is one search result: the event as exported in bundles, and where
@@ -14,7 +15,7 @@ import (
 // Mattermost thread). Request fields are empty for events without a
 // request.
 type Hit struct {
-	Event   Event
+	Event   audit.Event
 	Request HitRequest
 }
 

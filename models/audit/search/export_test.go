@@ -1,4 +1,4 @@
-package audit_test
+package search_test
 
 import (
 	"bufio"
@@ -14,7 +14,8 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit"
-	"github.com/countersign/countersign/models/audit/searchtest"
+	"github.com/countersign/countersign/models/audit/search"
+	"github.com/countersign/countersign/models/audit/search/searchtest"
 	"github.com/countersign/countersign/models/storetest"
 )
 
@@ -37,10 +38,10 @@ func seedHostileCells(t *testing.T, st *models.Store) {
 	}
 }
 
-func exportHits(t *testing.T, s *audit.Searcher, q audit.Query) []audit.Hit {
+func exportHits(t *testing.T, s *search.Searcher, q search.Query) []search.Hit {
 	t.Helper()
-	var hits []audit.Hit
-	if err := s.Stream(context.Background(), q, func(h *audit.Hit) error { hits = append(hits, *h); return nil }); err != nil {
+	var hits []search.Hit
+	if err := s.Stream(context.Background(), q, func(h *search.Hit) error { hits = append(hits, *h); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return hits
@@ -51,14 +52,14 @@ func TestExportRoundTrips(t *testing.T) {
 		st := b.Open(t)
 		searchtest.Seed(t, st)
 		seedHostileCells(t, st)
-		s := audit.NewSearcher(st)
-		for _, q := range []audit.Query{{}, {Purpose: "export"}, {Actor: "deploy-bot"}, {Verdict: models.VerdictApprove}, {Purpose: "nothing-matches-this"}} {
+		s := search.NewSearcher(st)
+		for _, q := range []search.Query{{}, {Purpose: "export"}, {Actor: "deploy-bot"}, {Verdict: models.VerdictApprove}, {Purpose: "nothing-matches-this"}} {
 			want := exportHits(t, s, q)
 
 			// JSON Lines: every line parses back into the same event,
 			// which still hashes to its hash.
 			var jl bytes.Buffer
-			n, err := s.Export(context.Background(), &jl, audit.ExportJSONL, q)
+			n, err := s.Export(context.Background(), &jl, search.ExportJSONL, q)
 			if err != nil || n != int64(len(want)) {
 				t.Fatalf("%+v: jsonl export: %d events, %v", q, n, err)
 			}
@@ -86,14 +87,14 @@ func TestExportRoundTrips(t *testing.T) {
 			// CSV: a standard reader gets the header and one row per
 			// event; un-protecting the cells gives the values back.
 			var cb bytes.Buffer
-			if n, err := s.Export(context.Background(), &cb, audit.ExportCSV, q); err != nil || n != int64(len(want)) {
+			if n, err := s.Export(context.Background(), &cb, search.ExportCSV, q); err != nil || n != int64(len(want)) {
 				t.Fatalf("%+v: csv export: %d events, %v", q, n, err)
 			}
 			records, err := csv.NewReader(&cb).ReadAll()
 			if err != nil {
 				t.Fatalf("csv: %v", err)
 			}
-			if !reflect.DeepEqual(records[0], audit.CSVHeader) || len(records) != len(want)+1 {
+			if !reflect.DeepEqual(records[0], search.CSVHeader) || len(records) != len(want)+1 {
 				t.Fatalf("csv: header %v, %d rows for %d events", records[0], len(records)-1, len(want))
 			}
 			for i, rec := range records[1:] {
@@ -104,7 +105,7 @@ func TestExportRoundTrips(t *testing.T) {
 				}
 				seq, _ := strconv.ParseInt(rec[0], 10, 64)
 				at, _ := strconv.ParseInt(rec[1], 10, 64)
-				u := func(j int) string { return audit.UnCSVCell(rec[j]) }
+				u := func(j int) string { return search.UnCSVCell(rec[j]) }
 				e := audit.Event{Seq: seq, AtUnixUS: at, Type: u(2), ActorType: u(3), ActorID: u(4), ActorDisplay: u(5), RequestID: u(6),
 					Purpose: u(7), Action: u(8), PolicyRef: u(9), Payload: u(10), PrevHash: u(11), Hash: u(12)}
 				if !reflect.DeepEqual(e, want[i].Event) {
@@ -120,10 +121,10 @@ func TestExportRoundTrips(t *testing.T) {
 
 func TestCSVCellProtectsFormulas(t *testing.T) {
 	for in, want := range map[string]string{"": "", "plain": "plain", "=1+1": "'=1+1", "+1": "'+1", "-1": "'-1", "@x": "'@x", "\tx": "'\tx", "\rx": "'\rx", "'x": "''x", "a=b": "a=b"} {
-		if got := audit.CSVCell(in); got != want {
+		if got := search.CSVCell(in); got != want {
 			t.Errorf("CSVCell(%q) = %q, want %q", in, got, want)
 		}
-		if back := audit.UnCSVCell(audit.CSVCell(in)); back != in {
+		if back := search.UnCSVCell(search.CSVCell(in)); back != in {
 			t.Errorf("round trip of %q gives %q", in, back)
 		}
 	}

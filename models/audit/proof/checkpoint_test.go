@@ -1,4 +1,4 @@
-package audit_test
+package proof_test
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/audittest"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/storetest"
 )
 
@@ -23,35 +25,35 @@ func TestCheckpointsAndProofs(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s := b.Open(t)
-		k := newKey(t, testOrigin)
-		c := newCheckpointer(t, s, k)
+		k := audittest.NewKey(t, audittest.Origin)
+		c := audittest.NewCheckpointer(t, s, k)
 		if _, err := c.Latest(ctx); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("latest before any checkpoint: %v", err)
 		}
-		cp0 := checkpoint(t, c)
-		if cp0.Size != 0 || !bytes.Equal(cp0.Root, audit.EmptyRoot()) {
+		cp0 := audittest.Checkpoint(t, c)
+		if cp0.Size != 0 || !bytes.Equal(cp0.Root, proof.EmptyRoot()) {
 			t.Fatalf("empty log checkpoint %+v", cp0)
 		}
-		seed(t, s, 300, "a")
-		cp1 := checkpoint(t, c)
-		seed(t, s, 400, "b")
-		cp2 := checkpoint(t, c)
-		if again := checkpoint(t, c); again.Size != 700 || again.Note != cp2.Note {
+		audittest.Seed(t, s, 300, "a")
+		cp1 := audittest.Checkpoint(t, c)
+		audittest.Seed(t, s, 400, "b")
+		cp2 := audittest.Checkpoint(t, c)
+		if again := audittest.Checkpoint(t, c); again.Size != 700 || again.Note != cp2.Note {
 			t.Fatalf("checkpoint of an unchanged head made a new one: %+v", again)
 		}
 		if latest, err := c.Latest(ctx); err != nil || latest.Size != 700 || latest.Note != cp2.Note || latest.CreatedAt.IsZero() {
 			t.Fatalf("latest %+v, %v", latest, err)
 		}
-		evs := events(t, s)
-		for _, cp := range []*audit.Checkpoint{cp1, cp2} {
-			opened, err := audit.OpenCheckpoint([]byte(cp.Note), k.VerifierKey())
+		evs := audittest.Events(t, s)
+		for _, cp := range []*proof.Checkpoint{cp1, cp2} {
+			opened, err := proof.OpenCheckpoint([]byte(cp.Note), k.VerifierKey())
 			if err != nil {
 				t.Fatalf("open checkpoint %d: %v", cp.Size, err)
 			}
-			if opened.Origin != testOrigin || opened.Size != cp.Size || !bytes.Equal(opened.Root, referenceRoot(t, evs, int(cp.Size))) {
+			if opened.Origin != audittest.Origin || opened.Size != cp.Size || !bytes.Equal(opened.Root, referenceRoot(t, evs, int(cp.Size))) {
 				t.Fatalf("checkpoint %d signs %+v, want the reference root", cp.Size, opened)
 			}
-			if !strings.HasPrefix(cp.Note, testOrigin+"\n") {
+			if !strings.HasPrefix(cp.Note, audittest.Origin+"\n") {
 				t.Fatalf("note %q", cp.Note)
 			}
 		}
@@ -72,7 +74,7 @@ func TestCheckpointsAndProofs(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := audit.VerifyInclusion(cp2, idx, evs[idx].Hash, p); err != nil {
+				if err := proof.VerifyInclusion(cp2, idx, evs[idx].Hash, p); err != nil {
 					t.Fatalf("%s: inclusion of %d in 700: %v", label, idx, err)
 				}
 				if idx < 300 {
@@ -80,7 +82,7 @@ func TestCheckpointsAndProofs(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if err := audit.VerifyInclusion(cp1, idx, evs[idx].Hash, p1); err != nil {
+					if err := proof.VerifyInclusion(cp1, idx, evs[idx].Hash, p1); err != nil {
 						t.Fatalf("%s: inclusion of %d in 300: %v", label, idx, err)
 					}
 				}
@@ -89,7 +91,7 @@ func TestCheckpointsAndProofs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := audit.VerifyConsistency(cp1, cp2, p); err != nil {
+			if err := proof.VerifyConsistency(cp1, cp2, p); err != nil {
 				t.Fatalf("%s: consistency 300 → 700: %v", label, err)
 			}
 		}
@@ -110,15 +112,15 @@ func TestCheckpointsAndProofs(t *testing.T) {
 		for i := range p {
 			bad := clone(p)
 			bad[i][5] ^= 1
-			expectProblem(t, audit.VerifyInclusion(cp2, idx, evs[idx].Hash, bad), audit.ProblemProof)
+			expectProblem(t, proof.VerifyInclusion(cp2, idx, evs[idx].Hash, bad), audit.ProblemProof)
 		}
-		expectProblem(t, audit.VerifyInclusion(cp2, idx+1, evs[idx].Hash, p), audit.ProblemProof)
-		expectProblem(t, audit.VerifyInclusion(cp2, idx, evs[idx+1].Hash, p), audit.ProblemProof)
-		expectProblem(t, audit.VerifyInclusion(cp2, idx, evs[idx].Hash, p[:len(p)-1]), audit.ProblemProof)
-		expectProblem(t, audit.VerifyInclusion(cp2, 700, evs[idx].Hash, p), audit.ProblemProof)
+		expectProblem(t, proof.VerifyInclusion(cp2, idx+1, evs[idx].Hash, p), audit.ProblemProof)
+		expectProblem(t, proof.VerifyInclusion(cp2, idx, evs[idx+1].Hash, p), audit.ProblemProof)
+		expectProblem(t, proof.VerifyInclusion(cp2, idx, evs[idx].Hash, p[:len(p)-1]), audit.ProblemProof)
+		expectProblem(t, proof.VerifyInclusion(cp2, 700, evs[idx].Hash, p), audit.ProblemProof)
 		wrongRoot := *cp2
 		wrongRoot.Root = cp1.Root
-		expectProblem(t, audit.VerifyInclusion(&wrongRoot, idx, evs[idx].Hash, p), audit.ProblemProof)
+		expectProblem(t, proof.VerifyInclusion(&wrongRoot, idx, evs[idx].Hash, p), audit.ProblemProof)
 
 		cons, err := tree.ConsistencyProof(ctx, 300, 700)
 		if err != nil {
@@ -127,10 +129,10 @@ func TestCheckpointsAndProofs(t *testing.T) {
 		for i := range cons {
 			bad := clone(cons)
 			bad[i][0] ^= 0x80
-			expectProblem(t, audit.VerifyConsistency(cp1, cp2, bad), audit.ProblemConsistency)
+			expectProblem(t, proof.VerifyConsistency(cp1, cp2, bad), audit.ProblemConsistency)
 		}
-		expectProblem(t, audit.VerifyConsistency(cp2, cp1, cons), audit.ProblemConsistency)
-		expectProblem(t, audit.VerifyConsistency(cp1, &wrongRoot, cons), audit.ProblemConsistency)
+		expectProblem(t, proof.VerifyConsistency(cp2, cp1, cons), audit.ProblemConsistency)
+		expectProblem(t, proof.VerifyConsistency(cp1, &wrongRoot, cons), audit.ProblemConsistency)
 		if _, err := tree.InclusionProof(ctx, 700, 700); !errors.Is(err, models.ErrInvalid) {
 			t.Fatalf("out-of-range inclusion: %v", err)
 		}
@@ -151,10 +153,10 @@ func TestCheckpointRefusesTamperedChain(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s := b.Open(t)
-		c := newCheckpointer(t, s, newKey(t, testOrigin))
-		seed(t, s, 20, "a")
-		checkpoint(t, c)
-		seed(t, s, 10, "b")
+		c := audittest.NewCheckpointer(t, s, audittest.NewKey(t, audittest.Origin))
+		audittest.Seed(t, s, 20, "a")
+		audittest.Checkpoint(t, c)
+		audittest.Seed(t, s, 10, "b")
 		if err := s.DB(ctx).Exec(`UPDATE audit_events SET purpose = 'nothing to see' WHERE seq = 25`).Error; err != nil {
 			t.Fatal(err)
 		}
@@ -185,30 +187,30 @@ func TestConsistencyCatchesRewrittenHistory(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s := b.Open(t)
-		k := newKey(t, testOrigin)
-		c := newCheckpointer(t, s, k)
-		seed(t, s, 50, "a")
-		old := checkpoint(t, c) // what the auditor kept
-		seed(t, s, 30, "b")
-		rewriteFrom(t, s, 10, "approved by nobody")
+		k := audittest.NewKey(t, audittest.Origin)
+		c := audittest.NewCheckpointer(t, s, k)
+		audittest.Seed(t, s, 50, "a")
+		old := audittest.Checkpoint(t, c) // what the auditor kept
+		audittest.Seed(t, s, 30, "b")
+		audittest.RewriteFrom(t, s, 10, "approved by nobody")
 		if err := s.DB(ctx).Exec(`DELETE FROM audit_checkpoints`).Error; err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DB(ctx).Exec(`DELETE FROM audit_tree_nodes`).Error; err != nil {
 			t.Fatal(err)
 		}
-		if rep := verify(t, s); rep.Problem != nil {
+		if rep := audittest.Verify(t, s); rep.Problem != nil {
 			t.Fatalf("the rewritten chain should verify on its own: %v", rep.Problem)
 		}
-		fresh := checkpoint(t, c)
+		fresh := audittest.Checkpoint(t, c)
 		if fresh.Size != 80 {
 			t.Fatalf("fresh checkpoint %d", fresh.Size)
 		}
-		oldCP, err := audit.OpenCheckpoint([]byte(old.Note), k.VerifierKey())
+		oldCP, err := proof.OpenCheckpoint([]byte(old.Note), k.VerifierKey())
 		if err != nil {
 			t.Fatal(err)
 		}
-		newCP, err := audit.OpenCheckpoint([]byte(fresh.Note), k.VerifierKey())
+		newCP, err := proof.OpenCheckpoint([]byte(fresh.Note), k.VerifierKey())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,19 +218,19 @@ func TestConsistencyCatchesRewrittenHistory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		expectProblem(t, audit.VerifyConsistency(oldCP, newCP, p), audit.ProblemConsistency)
+		expectProblem(t, proof.VerifyConsistency(oldCP, newCP, p), audit.ProblemConsistency)
 		// Without the rewrite the same question has a good answer.
-		s2 := freshStore(t, b)
-		c2 := newCheckpointer(t, s2, k)
-		seed(t, s2, 50, "a")
-		o2 := checkpoint(t, c2)
-		seed(t, s2, 30, "b")
-		n2 := checkpoint(t, c2)
+		s2 := audittest.FreshStore(t, b)
+		c2 := audittest.NewCheckpointer(t, s2, k)
+		audittest.Seed(t, s2, 50, "a")
+		o2 := audittest.Checkpoint(t, c2)
+		audittest.Seed(t, s2, 30, "b")
+		n2 := audittest.Checkpoint(t, c2)
 		p2, err := c2.Tree().ConsistencyProof(ctx, 50, 80)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := audit.VerifyConsistency(o2, n2, p2); err != nil {
+		if err := proof.VerifyConsistency(o2, n2, p2); err != nil {
 			t.Fatalf("untouched log: %v", err)
 		}
 	})
@@ -240,10 +242,10 @@ func TestCheckpointRaceBetweenProcesses(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s1, s2 := b.Open(t), b.Open(t)
-		k := newKey(t, testOrigin)
-		c1, c2 := newCheckpointer(t, s1, k), newCheckpointer(t, s2, k)
+		k := audittest.NewKey(t, audittest.Origin)
+		c1, c2 := audittest.NewCheckpointer(t, s1, k), audittest.NewCheckpointer(t, s2, k)
 		for round, n := range []int{300, 5} {
-			seed(t, s1, n, "r")
+			audittest.Seed(t, s1, n, "r")
 			var wg sync.WaitGroup
 			roots := make([]string, 8)
 			for i := range roots {
@@ -282,24 +284,24 @@ func TestCheckpointRaceBetweenProcesses(t *testing.T) {
 // TestOpenCheckpointRefusesForgeries covers the signature checks.
 func TestOpenCheckpointRefusesForgeries(t *testing.T) {
 	s := storetest.SQLite(t).Open(t)
-	k := newKey(t, testOrigin)
-	c := newCheckpointer(t, s, k)
-	seed(t, s, 12, "a")
-	cp := checkpoint(t, c)
+	k := audittest.NewKey(t, audittest.Origin)
+	c := audittest.NewCheckpointer(t, s, k)
+	audittest.Seed(t, s, 12, "a")
+	cp := audittest.Checkpoint(t, c)
 
-	other := newKey(t, testOrigin) // same name, different key
+	other := audittest.NewKey(t, audittest.Origin) // same name, different key
 	expectProblem(t, open(cp.Note, other.VerifierKey()), audit.ProblemUnknownKey)
 
 	// A flipped signature character.
 	i := strings.LastIndex(cp.Note, " ") + 20
-	flipped := flipB64(cp.Note, i)
+	flipped := audittest.FlipB64(cp.Note, i)
 	expectProblem(t, open(flipped, k.VerifierKey()), audit.ProblemSignature)
 
 	// A changed size or root keeps the signature, which then fails.
 	expectProblem(t, open(strings.Replace(cp.Note, "\n12\n", "\n13\n", 1), k.VerifierKey()), audit.ProblemSignature)
 
 	// An attacker's own key with the log's name: unknown key.
-	skey, _, err := note.GenerateKey(rand.Reader, testOrigin)
+	skey, _, err := note.GenerateKey(rand.Reader, audittest.Origin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,15 +320,15 @@ func TestOpenCheckpointRefusesForgeries(t *testing.T) {
 	expectProblem(t, open(string(forged2), vkey2), audit.ProblemUnknownKey)
 
 	expectProblem(t, open("not a note", k.VerifierKey()), audit.ProblemMalformed)
-	if _, err := audit.OpenCheckpoint([]byte(cp.Note)); err == nil {
+	if _, err := proof.OpenCheckpoint([]byte(cp.Note)); err == nil {
 		t.Fatal("no trusted key accepted")
 	}
-	if _, err := audit.OpenCheckpoint([]byte(cp.Note), other.VerifierKey(), k.VerifierKey()); err != nil {
+	if _, err := proof.OpenCheckpoint([]byte(cp.Note), other.VerifierKey(), k.VerifierKey()); err != nil {
 		t.Fatalf("one of two keys: %v", err)
 	}
 }
 
 func open(n string, vkeys ...string) error {
-	_, err := audit.OpenCheckpoint([]byte(n), vkeys...)
+	_, err := proof.OpenCheckpoint([]byte(n), vkeys...)
 	return err
 }

@@ -1,4 +1,4 @@
-package audit
+package search
 
 import (
 	"bufio"
@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/countersign/countersign/models/audit"
 )
 
 // ExportFormat is a search export's file format.
@@ -61,7 +63,7 @@ func (s *Searcher) Export(ctx context.Context, w io.Writer, format ExportFormat,
 	case ExportJSONL:
 		var buf []byte
 		row = func(h *Hit) error {
-			buf = appendEventJSON(buf[:0], h.Event.Fields(), []byte(h.Event.Hash), false)
+			buf = audit.AppendEventJSON(buf[:0], h.Event.Fields(), []byte(h.Event.Hash), false)
 			buf = append(buf, '\n')
 			_, err := bw.Write(buf)
 			return err

@@ -1,4 +1,4 @@
-package audit
+package bundle
 
 import (
 	"bytes"
@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+
+	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 )
 
 // Finding is one thing wrong in a bundle: what, at which event and line.
 type Finding struct {
 	// Kind says what is wrong.
-	Kind ProblemKind
+	Kind audit.ProblemKind
 	// Seq is the event concerned (for checkpoint findings, the checkpoint
 	// size); 0 when none.
 	Seq int64
@@ -58,8 +61,8 @@ type RangeReport struct {
 // Valid reports whether the range verified.
 func (r *RangeReport) Valid() bool { return r.Problems == 0 }
 
-// BundleReport is the outcome of checking a bundle.
-type BundleReport struct {
+// Report is the outcome of checking a bundle.
+type Report struct {
 	// Format and Origin are what the header says.
 	Format string
 	Origin string
@@ -86,10 +89,10 @@ type BundleReport struct {
 }
 
 // Valid reports whether the whole bundle verified.
-func (r *BundleReport) Valid() bool { return r.Problems == 0 }
+func (r *Report) Valid() bool { return r.Problems == 0 }
 
 // ValidRanges counts the ranges that verified.
-func (r *BundleReport) ValidRanges() int {
+func (r *Report) ValidRanges() int {
 	n := 0
 	for i := range r.Ranges {
 		if r.Ranges[i].Valid() {
@@ -101,7 +104,7 @@ func (r *BundleReport) ValidRanges() int {
 
 // WriteText prints the report for people: one line per range, VALID or
 // INVALID with the reasons, then a summary line.
-func (r *BundleReport) WriteText(w io.Writer) error {
+func (r *Report) WriteText(w io.Writer) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Audit bundle %s of log %q, events %d–%d\n", r.Format, r.Origin, r.From, r.To)
 	for _, k := range r.BundleKeys {
@@ -141,15 +144,15 @@ func (r *BundleReport) WriteText(w io.Writer) error {
 	return err
 }
 
-// VerifyBundle checks an audit bundle offline against trusted verifier
+// Verify checks an audit bundle offline against trusted verifier
 // keys (at least one; the keys a bundle names are not trusted). Each string
 // may hold several keys separated by white space, such as the contents of a
-// key file listing current and rotated keys. See BundleVerifier.
-func VerifyBundle(r io.Reader, vkeys ...string) (*BundleReport, error) {
-	return (&BundleVerifier{Keys: vkeys}).Verify(r)
+// key file listing current and rotated keys. See Verifier.
+func Verify(r io.Reader, vkeys ...string) (*Report, error) {
+	return (&Verifier{Keys: vkeys}).Verify(r)
 }
 
-// BundleVerifier checks bundles offline: no database, no network. For each
+// Verifier checks bundles offline: no database, no network. For each
 // range between checkpoints it recomputes every event hash from its fields
 // and each chain link, recomputes the Merkle root at the checkpoint and
 // compares it with the signed root, checks the checkpoint's signature with
@@ -159,7 +162,7 @@ func VerifyBundle(r io.Reader, vkeys ...string) (*BundleReport, error) {
 //
 // Reading is streaming and memory is bounded (a few MiB of batches, plus one
 // small RangeReport per checkpoint); event hashing runs on several cores.
-type BundleVerifier struct {
+type Verifier struct {
 	// Keys are trusted verifier keys in signed-note format.
 	Keys []string
 	// Workers hash events in parallel; 0 means GOMAXPROCS.
@@ -177,8 +180,8 @@ var errLineTooLong = fmt.Errorf("a line is longer than %d MiB", maxBundleLine>>2
 
 // Verify reads the whole bundle and reports what it found. The error is for
 // unusable input (no trusted key, read failure); tampering is in the report.
-func (v *BundleVerifier) Verify(r io.Reader) (*BundleReport, error) {
-	keys, err := newTrustedKeys(v.Keys)
+func (v *Verifier) Verify(r io.Reader) (*Report, error) {
+	keys, err := proof.NewTrustedKeys(v.Keys)
 	if err != nil {
 		return nil, err
 	}
@@ -196,14 +199,14 @@ func (v *BundleVerifier) Verify(r io.Reader) (*BundleReport, error) {
 	go readBatches(r, free, work, order)
 	for i := 0; i < workers; i++ {
 		go func() {
-			w := &lineWorker{keys: keys, x: NewHasher()}
+			w := &lineWorker{keys: keys, x: audit.NewHasher()}
 			for b := range work {
 				w.batch(b)
 				close(b.done)
 			}
 		}()
 	}
-	s := &bundleCheck{keys: keys, rep: &BundleReport{TrustedKeys: keys.names}}
+	s := &bundleCheck{keys: keys, rep: &Report{TrustedKeys: keys.Names()}}
 	var readErr error
 	for b := range order {
 		<-b.done
@@ -218,7 +221,7 @@ func (v *BundleVerifier) Verify(r io.Reader) (*BundleReport, error) {
 	}
 	if readErr != nil {
 		if errors.Is(readErr, errLineTooLong) {
-			s.fatal(0, ProblemMalformed, fmt.Sprintf("after line %d: %v", s.line, readErr))
+			s.fatal(0, audit.ProblemMalformed, fmt.Sprintf("after line %d: %v", s.line, readErr))
 		} else {
 			return nil, fmt.Errorf("audit bundle: read: %w", readErr)
 		}
@@ -302,9 +305,9 @@ type lineResult struct {
 	contentOK bool // the fields hash to the stated hash
 	prevOK    bool // prev_hash is 64 hex digits
 	seq       int64
-	hash      [HashSize]byte // stated hash
-	prev      [HashSize]byte // stated previous hash
-	leaf      [HashSize]byte // leaf hash of the stated hash
+	hash      [proof.HashSize]byte // stated hash
+	prev      [proof.HashSize]byte // stated previous hash
+	leaf      [proof.HashSize]byte // leaf hash of the stated hash
 	x         *lineExtra
 }
 
@@ -315,16 +318,16 @@ type lineExtra struct {
 	computed string // event whose contents do not match its hash
 	header   *bundleHeader
 	cp       *bundleCheckpoint
-	opened   *Checkpoint
-	problem  *Problem
+	opened   *proof.Checkpoint
+	problem  *audit.Problem
 	end      *bundleEnd
 }
 
 // lineWorker parses and hashes lines; one per goroutine.
 type lineWorker struct {
-	keys *trustedKeys
-	p    eventParser
-	x    *Hasher
+	keys *proof.TrustedKeys
+	p    audit.EventParser
+	x    *audit.Hasher
 }
 
 func (w *lineWorker) batch(b *lineBatch) {
@@ -342,7 +345,7 @@ func (w *lineWorker) batch(b *lineBatch) {
 }
 
 func (w *lineWorker) line(line []byte, r *lineResult) {
-	if bytes.HasPrefix(line, []byte(eventLinePrefix)) {
+	if bytes.HasPrefix(line, []byte(audit.EventLinePrefix)) {
 		w.event(line, r)
 		return
 	}
@@ -364,20 +367,20 @@ func (w *lineWorker) line(line []byte, r *lineResult) {
 		return
 	case "header":
 		h := &bundleHeader{}
-		if err = strictJSON(line, h); err == nil {
+		if err = audit.StrictJSON(line, h); err == nil {
 			r.kind, r.x = lineHeader, &lineExtra{header: h}
 			return
 		}
 	case "checkpoint":
 		c := &bundleCheckpoint{}
-		if err = strictJSON(line, c); err == nil {
-			cp, p := w.keys.open([]byte(c.Note))
+		if err = audit.StrictJSON(line, c); err == nil {
+			cp, p := w.keys.Open([]byte(c.Note))
 			r.kind, r.x = lineCheckpoint, &lineExtra{cp: c, opened: cp, problem: p}
 			return
 		}
 	case "end":
 		e := &bundleEnd{}
-		if err = strictJSON(line, e); err == nil {
+		if err = audit.StrictJSON(line, e); err == nil {
 			r.kind, r.x = lineEnd, &lineExtra{end: e}
 			return
 		}
@@ -390,90 +393,41 @@ func (w *lineWorker) line(line []byte, r *lineResult) {
 
 // event parses and hashes an event line: the hot path.
 func (w *lineWorker) event(line []byte, r *lineResult) {
-	if err := w.p.parse(line); err != nil {
+	if err := w.p.Parse(line); err != nil {
 		r.kind, r.x = lineBad, &lineExtra{err: err.Error()}
 		return
 	}
-	sum := w.x.Sum(&w.p.f)
-	if r.contentOK = bytes.Equal(sum, w.p.hash); r.contentOK {
-		r.hash = w.x.sum // the stated hash, already raw
-	} else if !decodeHash(&r.hash, w.p.hash) {
-		r.kind, r.x = lineBad, &lineExtra{err: fmt.Sprintf("event %d: hash is not 64 hex digits", w.p.f.Seq)}
+	sum := w.x.Sum(w.p.Fields())
+	if r.contentOK = bytes.Equal(sum, w.p.Hash()); r.contentOK {
+		r.hash = *w.x.Raw() // the stated hash, already raw
+	} else if !proof.DecodeHash(&r.hash, w.p.Hash()) {
+		r.kind, r.x = lineBad, &lineExtra{err: fmt.Sprintf("event %d: hash is not 64 hex digits", w.p.Fields().Seq)}
 		return
 	} else {
 		r.x = &lineExtra{computed: string(sum)}
 	}
-	r.kind, r.seq = lineEvent, w.p.f.Seq
-	r.prevOK = decodeHash(&r.prev, w.p.f.PrevHash)
-	leafHashOf(&r.leaf, &r.hash)
-}
-
-// strictJSON decodes one object, refusing unknown and duplicate keys and
-// trailing data, so no other reader of the line can see other values.
-func strictJSON(line []byte, v any) error {
-	if err := noDuplicateKeys(line); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("data after the object")
-	}
-	return nil
-}
-
-// noDuplicateKeys checks the top-level keys of a JSON object: encoding/json
-// would keep the last of two, and matches keys without regard to case, so
-// keys must also be lowercase ASCII ("note" and "Note" are one key to it).
-func noDuplicateKeys(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return errors.New("not a JSON object")
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		key, _ := t.(string)
-		for _, c := range []byte(key) {
-			if (c < 'a' || c > 'z') && c != '_' && (c < '0' || c > '9') {
-				return fmt.Errorf("key %q is not lowercase ASCII", key)
-			}
-		}
-		if seen[key] {
-			return fmt.Errorf("duplicate key %q", key)
-		}
-		seen[key] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return err
-		}
-	}
-	return nil
+	r.kind, r.seq = lineEvent, w.p.Fields().Seq
+	r.prevOK = proof.DecodeHash(&r.prev, w.p.Fields().PrevHash)
+	proof.LeafHashOf(&r.leaf, &r.hash)
 }
 
 // bundleCheck is the in-order part of verification: sequence, links, tree,
 // checkpoints, ranges.
 type bundleCheck struct {
-	keys   *trustedKeys
-	rep    *BundleReport
+	keys   *proof.TrustedKeys
+	rep    *Report
 	line   int64
 	header *bundleHeader
 	dead   bool // nothing more can be checked
 	ended  bool
 
-	acc    treeAcc
+	acc    proof.Acc
 	accOK  bool // acc holds the tree of the events so far
 	next   int64
-	last   [HashSize]byte // stated hash of the latest event in order
+	last   [proof.HashSize]byte // stated hash of the latest event in order
 	cur    *RangeReport
-	prevCP *Checkpoint // previous checkpoint with a trusted signature
-	lastCP int64       // size of the previous checkpoint line
+	prevCP *proof.Checkpoint // previous checkpoint with a trusted signature
+	lastCP int64             // size of the previous checkpoint line
 }
 
 func (s *bundleCheck) batch(b *lineBatch) {
@@ -489,7 +443,7 @@ func (s *bundleCheck) batch(b *lineBatch) {
 }
 
 // find records a problem in the open range (or the bundle when none).
-func (s *bundleCheck) find(kind ProblemKind, seq int64, detail string) {
+func (s *bundleCheck) find(kind audit.ProblemKind, seq int64, detail string) {
 	f := Finding{Kind: kind, Seq: seq, Line: s.line, Detail: detail}
 	s.rep.Problems++
 	if s.cur == nil {
@@ -503,7 +457,7 @@ func (s *bundleCheck) find(kind ProblemKind, seq int64, detail string) {
 }
 
 // fatal records a problem that stops verification.
-func (s *bundleCheck) fatal(seq int64, kind ProblemKind, detail string) {
+func (s *bundleCheck) fatal(seq int64, kind audit.ProblemKind, detail string) {
 	s.rep.Problems++
 	s.rep.Findings = append(s.rep.Findings, Finding{Kind: kind, Seq: seq, Line: s.line, Detail: detail + "; nothing after it was checked"})
 	s.dead = true
@@ -523,20 +477,20 @@ func (s *bundleCheck) result(r *lineResult, incomplete bool) {
 		case lineEnd:
 			what = "an end line"
 		}
-		s.fatal(0, ProblemMalformed, "the first line must be the bundle header; it is "+what)
+		s.fatal(0, audit.ProblemMalformed, "the first line must be the bundle header; it is "+what)
 		return
 	}
 	if s.ended {
-		s.find(ProblemMalformed, 0, "data after the end line")
+		s.find(audit.ProblemMalformed, 0, "data after the end line")
 		return
 	}
 	switch r.kind {
 	case lineBad:
 		if incomplete {
-			s.find(ProblemTruncated, 0, fmt.Sprintf("the last line is cut off (%s)", r.x.err))
+			s.find(audit.ProblemTruncated, 0, fmt.Sprintf("the last line is cut off (%s)", r.x.err))
 			return
 		}
-		s.find(ProblemMalformed, 0, r.x.err)
+		s.find(audit.ProblemMalformed, 0, r.x.err)
 		if r.x.wasCP {
 			// The next checkpoint's consistency proof starts from this
 			// one, which cannot be read.
@@ -544,7 +498,7 @@ func (s *bundleCheck) result(r *lineResult, incomplete bool) {
 		}
 	case lineHeader:
 		if s.header != nil {
-			s.find(ProblemMalformed, 0, "a second header")
+			s.find(audit.ProblemMalformed, 0, "a second header")
 			return
 		}
 		s.startHeader(r.x.header)
@@ -561,25 +515,25 @@ func (s *bundleCheck) startHeader(h *bundleHeader) {
 	rep := s.rep
 	rep.Format, rep.Origin, rep.From, rep.To, rep.BundleKeys = h.Format, h.Origin, h.From, h.To, h.Keys
 	switch {
-	case h.Format != BundleFormat:
-		s.fatal(0, ProblemMalformed, fmt.Sprintf("bundle format %q is not %q", h.Format, BundleFormat))
+	case h.Format != Format:
+		s.fatal(0, audit.ProblemMalformed, fmt.Sprintf("bundle format %q is not %q", h.Format, Format))
 		return
-	case ValidOrigin(h.Origin) != nil:
-		s.fatal(0, ProblemMalformed, fmt.Sprintf("origin %q is not valid", h.Origin))
+	case proof.ValidOrigin(h.Origin) != nil:
+		s.fatal(0, audit.ProblemMalformed, fmt.Sprintf("origin %q is not valid", h.Origin))
 		return
 	case h.From < 1 || h.To < h.From:
-		s.fatal(0, ProblemMalformed, fmt.Sprintf("event range %d–%d is empty or invalid", h.From, h.To))
+		s.fatal(0, audit.ProblemMalformed, fmt.Sprintf("event range %d–%d is empty or invalid", h.From, h.To))
 		return
-	case !decodeHash(&s.last, []byte(h.PrevHash)) || (h.From == 1 && h.PrevHash != GenesisHash):
-		s.fatal(0, ProblemMalformed, fmt.Sprintf("previous hash %.16q… is not the hash before event %d", h.PrevHash, h.From))
+	case !proof.DecodeHash(&s.last, []byte(h.PrevHash)) || (h.From == 1 && h.PrevHash != audit.GenesisHash):
+		s.fatal(0, audit.ProblemMalformed, fmt.Sprintf("previous hash %.16q… is not the hash before event %d", h.PrevHash, h.From))
 		return
 	}
 	s.header = h
 	s.next = h.From
 	s.cur = &RangeReport{From: h.From}
-	if err := s.acc.set(uint64(h.From-1), h.Left); err != nil {
-		s.find(ProblemMalformed, 0, "left edge: "+err.Error())
-		s.acc = treeAcc{size: uint64(h.From - 1)}
+	if err := s.acc.Set(uint64(h.From-1), h.Left); err != nil {
+		s.find(audit.ProblemMalformed, 0, "left edge: "+err.Error())
+		s.acc.Reset(uint64(h.From - 1))
 		return
 	}
 	s.accOK = true
@@ -590,20 +544,20 @@ func (s *bundleCheck) event(r *lineResult) {
 	h := s.header
 	switch {
 	case r.seq > h.To || r.seq < h.From:
-		s.find(ProblemSequence, r.seq, fmt.Sprintf("event %d is outside the bundle's range %d–%d", r.seq, h.From, h.To))
+		s.find(audit.ProblemSequence, r.seq, fmt.Sprintf("event %d is outside the bundle's range %d–%d", r.seq, h.From, h.To))
 	case r.seq < s.next:
-		s.find(ProblemSequence, r.seq, fmt.Sprintf("event %d is out of order (after event %d) or repeated", r.seq, s.next-1))
+		s.find(audit.ProblemSequence, r.seq, fmt.Sprintf("event %d is out of order (after event %d) or repeated", r.seq, s.next-1))
 	case r.seq > s.next:
-		s.find(ProblemSequence, r.seq, fmt.Sprintf("expected event %d, found %d: events are missing or reordered", s.next, r.seq))
+		s.find(audit.ProblemSequence, r.seq, fmt.Sprintf("expected event %d, found %d: events are missing or reordered", s.next, r.seq))
 	case !r.prevOK || r.prev != s.last:
-		s.find(ProblemLink, r.seq, fmt.Sprintf("previous hash %x… does not match event %d (%x…)", r.prev[:8], r.seq-1, s.last[:8]))
+		s.find(audit.ProblemLink, r.seq, fmt.Sprintf("previous hash %x… does not match event %d (%x…)", r.prev[:8], r.seq-1, s.last[:8]))
 	case !r.contentOK:
-		s.find(ProblemHash, r.seq, fmt.Sprintf("the event's contents hash to %.16s…, the line says %x…", r.x.computed, r.hash[:8]))
+		s.find(audit.ProblemHash, r.seq, fmt.Sprintf("the event's contents hash to %.16s…, the line says %x…", r.x.computed, r.hash[:8]))
 	}
 	if r.seq >= s.next {
 		s.next, s.last = r.seq+1, r.hash
 	}
-	s.acc.add(&r.leaf)
+	s.acc.Add(&r.leaf)
 }
 
 func (s *bundleCheck) checkpoint(x *lineExtra) {
@@ -622,41 +576,41 @@ func (s *bundleCheck) checkpoint(x *lineExtra) {
 	sigOK := x.problem == nil
 	switch {
 	case cp.Size != line.Size:
-		s.find(ProblemMalformed, line.Size, fmt.Sprintf("the line says size %d, its note says %d", line.Size, cp.Size))
+		s.find(audit.ProblemMalformed, line.Size, fmt.Sprintf("the line says size %d, its note says %d", line.Size, cp.Size))
 	case cp.Origin != h.Origin:
-		s.find(ProblemUnknownKey, cp.Size, fmt.Sprintf("checkpoint of log %q in a bundle of %q", cp.Origin, h.Origin))
+		s.find(audit.ProblemUnknownKey, cp.Size, fmt.Sprintf("checkpoint of log %q in a bundle of %q", cp.Origin, h.Origin))
 		sigOK = false
 	case cp.Size <= s.lastCP:
-		s.find(ProblemSequence, cp.Size, fmt.Sprintf("checkpoint %d repeats or goes back (previous %d)", cp.Size, s.lastCP))
+		s.find(audit.ProblemSequence, cp.Size, fmt.Sprintf("checkpoint %d repeats or goes back (previous %d)", cp.Size, s.lastCP))
 	}
 	s.lastCP = max(s.lastCP, cp.Size)
 	anchor := cp.Size > h.To
 	posOK := true
-	if !anchor && s.acc.size != uint64(cp.Size) {
-		s.find(ProblemSequence, cp.Size, fmt.Sprintf("checkpoint %d comes after %d events: events are missing, extra or reordered", cp.Size, s.acc.size))
+	if !anchor && s.acc.Size() != uint64(cp.Size) {
+		s.find(audit.ProblemSequence, cp.Size, fmt.Sprintf("checkpoint %d comes after %d events: events are missing, extra or reordered", cp.Size, s.acc.Size()))
 		posOK = false
 	}
 	if anchor && s.next-1 != h.To {
-		s.find(ProblemSequence, cp.Size, fmt.Sprintf("the anchor checkpoint %d comes after event %d, before the last event %d", cp.Size, s.next-1, h.To))
+		s.find(audit.ProblemSequence, cp.Size, fmt.Sprintf("the anchor checkpoint %d comes after event %d, before the last event %d", cp.Size, s.next-1, h.To))
 		posOK = false
 	}
 	switch {
 	case posOK && s.accOK:
 		got, err := s.rootFor(cp.Size, anchor, line.Right)
 		if err != nil {
-			s.find(ProblemMalformed, cp.Size, err.Error())
+			s.find(audit.ProblemMalformed, cp.Size, err.Error())
 		} else if !bytes.Equal(got, cp.Root) {
-			s.find(ProblemRoot, cp.Size, fmt.Sprintf("the events up to %d do not hash to the root of checkpoint %d (computed %x…, signed %x…)",
+			s.find(audit.ProblemRoot, cp.Size, fmt.Sprintf("the events up to %d do not hash to the root of checkpoint %d (computed %x…, signed %x…)",
 				min(cp.Size, h.To), cp.Size, got[:8], cp.Root[:8]))
 		}
 	case posOK:
-		s.find(ProblemRoot, cp.Size, fmt.Sprintf("the root of checkpoint %d cannot be recomputed after the failure before it", cp.Size))
+		s.find(audit.ProblemRoot, cp.Size, fmt.Sprintf("the root of checkpoint %d cannot be recomputed after the failure before it", cp.Size))
 	}
 	compactOK := false
-	if r, err := compactRoot(uint64(cp.Size), line.Compact); err != nil {
-		s.find(ProblemMalformed, cp.Size, "compact range: "+err.Error())
+	if r, err := proof.CompactRoot(uint64(cp.Size), line.Compact); err != nil {
+		s.find(audit.ProblemMalformed, cp.Size, "compact range: "+err.Error())
 	} else if !bytes.Equal(r, cp.Root) {
-		s.find(ProblemMalformed, cp.Size, fmt.Sprintf("the compact range of checkpoint %d does not hash to its root", cp.Size))
+		s.find(audit.ProblemMalformed, cp.Size, fmt.Sprintf("the compact range of checkpoint %d does not hash to its root", cp.Size))
 	} else {
 		compactOK = true
 	}
@@ -666,16 +620,16 @@ func (s *bundleCheck) checkpoint(x *lineExtra) {
 	// root checks it) unless it no longer matches the positions.
 	switch {
 	case sigOK && compactOK:
-		_ = s.acc.set(uint64(cp.Size), line.Compact)
+		_ = s.acc.Set(uint64(cp.Size), line.Compact)
 		s.accOK = true
 	case !posOK:
 		s.accOK = false
 	}
 	if s.prevCP != nil && sigOK {
 		if len(line.Consistency) == 0 {
-			s.find(ProblemConsistency, cp.Size, fmt.Sprintf("no consistency proof from checkpoint %d", s.prevCP.Size))
-		} else if err := VerifyConsistency(s.prevCP, cp, line.Consistency); err != nil {
-			var p *Problem
+			s.find(audit.ProblemConsistency, cp.Size, fmt.Sprintf("no consistency proof from checkpoint %d", s.prevCP.Size))
+		} else if err := proof.VerifyConsistency(s.prevCP, cp, line.Consistency); err != nil {
+			var p *audit.Problem
 			if errors.As(err, &p) {
 				s.find(p.Kind, cp.Size, p.Detail)
 			}
@@ -693,20 +647,20 @@ func (s *bundleCheck) checkpoint(x *lineExtra) {
 // by joining the compact range of the bundle's events with the right edge.
 func (s *bundleCheck) rootFor(size int64, anchor bool, right [][]byte) ([]byte, error) {
 	if !anchor {
-		r := s.acc.root()
+		r := s.acc.Root()
 		return r[:], nil
 	}
-	f := newRangeFactory()
-	left, err := f.NewRange(0, s.acc.size, s.acc.hashes())
+	f := proof.RangeFactory()
+	left, err := f.NewRange(0, s.acc.Size(), s.acc.Hashes())
 	if err != nil {
 		return nil, err
 	}
-	rr, err := f.NewRange(s.acc.size, uint64(size), right)
+	rr, err := f.NewRange(s.acc.Size(), uint64(size), right)
 	if err != nil {
 		return nil, fmt.Errorf("right edge to checkpoint %d: %w", size, err)
 	}
 	for _, h := range right {
-		if len(h) != HashSize {
+		if len(h) != proof.HashSize {
 			return nil, fmt.Errorf("right edge to checkpoint %d: a hash is %d bytes", size, len(h))
 		}
 	}
@@ -726,15 +680,15 @@ func (s *bundleCheck) closeRange(size int64) {
 func (s *bundleCheck) end(e *bundleEnd) {
 	s.ended = true
 	if e.Events != s.rep.Events || e.Checkpoints != s.rep.Checkpoints {
-		s.find(ProblemSequence, 0, fmt.Sprintf("the end line counts %d events and %d checkpoints, the bundle has %d and %d",
+		s.find(audit.ProblemSequence, 0, fmt.Sprintf("the end line counts %d events and %d checkpoints, the bundle has %d and %d",
 			e.Events, e.Checkpoints, s.rep.Events, s.rep.Checkpoints))
 	}
-	s.closeTail(ProblemUncovered, "no signed checkpoint covers these events")
+	s.closeTail(audit.ProblemUncovered, "no signed checkpoint covers these events")
 }
 
 // closeTail ends verification at the end line or the end of input: events
 // after the last checkpoint are reported, as is a bundle short of To.
-func (s *bundleCheck) closeTail(kind ProblemKind, why string) {
+func (s *bundleCheck) closeTail(kind audit.ProblemKind, why string) {
 	if s.cur.From <= s.next-1 {
 		s.find(kind, s.next-1, why)
 		s.cur.To = s.next - 1
@@ -742,7 +696,7 @@ func (s *bundleCheck) closeTail(kind ProblemKind, why string) {
 	}
 	s.cur = nil
 	if s.next-1 < s.header.To {
-		s.find(ProblemTruncated, s.next-1, fmt.Sprintf("events stop at %d, the header announces events up to %d", s.next-1, s.header.To))
+		s.find(audit.ProblemTruncated, s.next-1, fmt.Sprintf("events stop at %d, the header announces events up to %d", s.next-1, s.header.To))
 	}
 }
 
@@ -751,13 +705,13 @@ func (s *bundleCheck) finish() {
 	switch {
 	case s.dead || s.ended:
 	case s.header == nil:
-		s.fatal(0, ProblemTruncated, "the bundle is empty")
+		s.fatal(0, audit.ProblemTruncated, "the bundle is empty")
 	default:
 		why := fmt.Sprintf("the bundle ends at line %d without its end line", s.line)
 		before := s.rep.Problems
-		s.closeTail(ProblemTruncated, why)
+		s.closeTail(audit.ProblemTruncated, why)
 		if s.rep.Problems == before {
-			s.find(ProblemTruncated, 0, why)
+			s.find(audit.ProblemTruncated, 0, why)
 		}
 	}
 }

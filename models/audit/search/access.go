@@ -1,4 +1,4 @@
-package audit
+package search
 
 // Roles that may search and export the whole audit log. Approvers see the
 // requests they may decide, but the log across everyone's requests is for

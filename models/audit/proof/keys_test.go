@@ -1,4 +1,4 @@
-package audit_test
+package proof_test
 
 import (
 	"bytes"
@@ -10,45 +10,46 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/audittest"
+	"github.com/countersign/countersign/models/audit/proof"
 )
 
 func TestLoadOrCreateKey(t *testing.T) {
 	dir := t.TempDir()
-	k, err := audit.LoadOrCreateKey(dir, testOrigin)
+	k, err := proof.LoadOrCreateKey(dir, audittest.Origin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := os.Stat(filepath.Join(dir, audit.KeyFileName))
+	st, err := os.Stat(filepath.Join(dir, proof.KeyFileName))
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode %v, %v", st.Mode().Perm(), err)
 	}
-	pub, err := os.ReadFile(filepath.Join(dir, audit.VerifierKeyFileName))
+	pub, err := os.ReadFile(filepath.Join(dir, proof.VerifierKeyFileName))
 	if err != nil || strings.TrimSpace(string(pub)) != k.VerifierKey() {
 		t.Fatalf("public key file %q, %v", pub, err)
 	}
-	if !strings.HasPrefix(k.VerifierKey(), testOrigin+"+") || k.Origin() != testOrigin {
+	if !strings.HasPrefix(k.VerifierKey(), audittest.Origin+"+") || k.Origin() != audittest.Origin {
 		t.Fatalf("verifier key %q", k.VerifierKey())
 	}
-	again, err := audit.LoadOrCreateKey(dir, testOrigin)
+	again, err := proof.LoadOrCreateKey(dir, audittest.Origin)
 	if err != nil || again.VerifierKey() != k.VerifierKey() {
 		t.Fatalf("second start made another key: %v", err)
 	}
-	if _, err := audit.LoadOrCreateKey(dir, "other.test/audit"); err == nil {
+	if _, err := proof.LoadOrCreateKey(dir, "other.test/audit"); err == nil {
 		t.Fatal("key for another origin accepted")
 	}
-	if err := os.Chmod(filepath.Join(dir, audit.KeyFileName), 0o644); err != nil {
+	if err := os.Chmod(filepath.Join(dir, proof.KeyFileName), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := audit.LoadOrCreateKey(dir, testOrigin); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := proof.LoadOrCreateKey(dir, audittest.Origin); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("world-readable key accepted: %v", err)
 	}
 	for _, bad := range []string{"", "a b", "a+b", "tab\there"} {
-		if _, err := audit.LoadOrCreateKey(t.TempDir(), bad); err == nil {
+		if _, err := proof.LoadOrCreateKey(t.TempDir(), bad); err == nil {
 			t.Errorf("origin %q accepted", bad)
 		}
 	}
-	if _, err := audit.LoadOrCreateKey(filepath.Join(dir, "missing"), testOrigin); err == nil {
+	if _, err := proof.LoadOrCreateKey(filepath.Join(dir, "missing"), audittest.Origin); err == nil {
 		t.Fatal("missing directory accepted")
 	}
 }
@@ -61,7 +62,7 @@ func TestLoadOrCreateKeyRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			k, err := audit.LoadOrCreateKey(dir, testOrigin)
+			k, err := proof.LoadOrCreateKey(dir, audittest.Origin)
 			if err != nil {
 				t.Error(err)
 				return
@@ -78,23 +79,23 @@ func TestLoadOrCreateKeyRace(t *testing.T) {
 }
 
 func TestKeyNeverShowsPrivateKey(t *testing.T) {
-	k, skey, err := audit.GenerateKey(testOrigin)
+	k, skey, err := proof.GenerateKey(audittest.Origin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	secret := skey[strings.LastIndex(skey, "+")+1:]
 	var logged bytes.Buffer
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("key", "key", k)
-	for _, s := range []string{fmt.Sprint(k), fmt.Sprintf("%+v", k), fmt.Sprintf("%#v", k), fmt.Sprintf("%v", struct{ K *audit.Key }{k}), logged.String()} {
+	for _, s := range []string{fmt.Sprint(k), fmt.Sprintf("%+v", k), fmt.Sprintf("%#v", k), fmt.Sprintf("%v", struct{ K *proof.Key }{k}), logged.String()} {
 		if strings.Contains(s, secret) || strings.Contains(s, "PRIVATE") {
 			t.Fatalf("private key shown: %s", s)
 		}
 	}
-	parsed, err := audit.ParseKey(skey + "\n")
+	parsed, err := proof.ParseKey(skey + "\n")
 	if err != nil || parsed.VerifierKey() != k.VerifierKey() {
 		t.Fatalf("ParseKey: %v", err)
 	}
-	if _, err := audit.ParseKey("PRIVATE+KEY+x+00000000+AAAA"); err == nil || strings.Contains(err.Error(), "AAAA") {
+	if _, err := proof.ParseKey("PRIVATE+KEY+x+00000000+AAAA"); err == nil || strings.Contains(err.Error(), "AAAA") {
 		t.Fatalf("bad key: %v", err)
 	}
 }
@@ -105,7 +106,7 @@ func TestOriginFromURL(t *testing.T) {
 		"https://cs.example.com/":      "cs.example.com/audit",
 		"http://127.0.0.1:8080/portal": "127.0.0.1:8080/portal/audit",
 	} {
-		if got := audit.OriginFromURL(in); got != want || audit.ValidOrigin(got) != nil {
+		if got := proof.OriginFromURL(in); got != want || proof.ValidOrigin(got) != nil {
 			t.Errorf("%s → %s, want %s", in, got, want)
 		}
 	}

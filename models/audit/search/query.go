@@ -1,4 +1,4 @@
-package audit
+package search
 
 import (
 	"fmt"
@@ -36,9 +36,9 @@ func (r ActorRole) Valid() bool {
 
 // Page sizes of a search.
 const (
-	DefaultSearchLimit = 50
-	MaxSearchLimit     = 500
-	maxFilterLen       = 200
+	DefaultLimit = 50
+	MaxLimit     = 500
+	maxFilterLen = 200
 )
 
 // Query is an audit search: every set filter must hold. The zero Query
@@ -67,7 +67,7 @@ type Query struct {
 	// Before is the keyset cursor: only events with seq < Before (0: from
 	// the newest).
 	Before int64
-	// Limit is the page size (0: DefaultSearchLimit); Stream ignores it.
+	// Limit is the page size (0: DefaultLimit); Stream ignores it.
 	Limit int
 }
 
@@ -101,8 +101,8 @@ func ParseQuery(v url.Values) (Query, error) {
 		}
 	}
 	if s := strings.TrimSpace(v.Get("limit")); s != "" {
-		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 1 || q.Limit > MaxSearchLimit {
-			return q, models.Invalid("limit", fmt.Sprintf("%q: want a number from 1 to %d", truncateText(s), MaxSearchLimit))
+		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 1 || q.Limit > MaxLimit {
+			return q, models.Invalid("limit", fmt.Sprintf("%q: want a number from 1 to %d", truncateText(s), MaxLimit))
 		}
 	}
 	return q, q.Normalize()
@@ -146,11 +146,11 @@ func (q *Query) Normalize() error {
 	if q.Before < 0 {
 		return models.Invalid("before", "must be a positive event number")
 	}
-	if q.Limit < 0 || q.Limit > MaxSearchLimit {
-		return models.Invalid("limit", fmt.Sprintf("want a number from 1 to %d", MaxSearchLimit))
+	if q.Limit < 0 || q.Limit > MaxLimit {
+		return models.Invalid("limit", fmt.Sprintf("want a number from 1 to %d", MaxLimit))
 	}
 	if q.Limit == 0 {
-		q.Limit = DefaultSearchLimit
+		q.Limit = DefaultLimit
 	}
 	terms, err := ParseText(q.Purpose)
 	if err != nil {

@@ -1,4 +1,4 @@
-package audit_test
+package bundle_test
 
 import (
 	"bytes"
@@ -13,41 +13,44 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/audittest"
+	"github.com/countersign/countersign/models/audit/bundle"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/storetest"
 )
 
 // bundleLog builds a log of 700 events with checkpoints at 100, 350 and 600.
-func bundleLog(t *testing.T, s *models.Store) (*audit.Checkpointer, *audit.Key) {
+func bundleLog(t *testing.T, s *models.Store) (*proof.Checkpointer, *proof.Key) {
 	t.Helper()
-	k := newKey(t, testOrigin)
-	c := newCheckpointer(t, s, k)
-	seed(t, s, 100, "a")
-	checkpoint(t, c)
-	seed(t, s, 250, "b")
-	checkpoint(t, c)
-	seed(t, s, 250, "c")
-	checkpoint(t, c)
-	seed(t, s, 100, "d")
+	k := audittest.NewKey(t, audittest.Origin)
+	c := audittest.NewCheckpointer(t, s, k)
+	audittest.Seed(t, s, 100, "a")
+	audittest.Checkpoint(t, c)
+	audittest.Seed(t, s, 250, "b")
+	audittest.Checkpoint(t, c)
+	audittest.Seed(t, s, 250, "c")
+	audittest.Checkpoint(t, c)
+	audittest.Seed(t, s, 100, "d")
 	return c, k
 }
 
-func writeBundle(t *testing.T, c *audit.Checkpointer, from, to int64) string {
+func writeBundle(t *testing.T, c *proof.Checkpointer, from, to int64) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := c.WriteBundle(context.Background(), &buf, from, to); err != nil {
+	if err := bundle.Write(context.Background(), c, &buf, from, to); err != nil {
 		t.Fatalf("write bundle %d–%d: %v", from, to, err)
 	}
 	return buf.String()
 }
 
-func verifyBundle(t *testing.T, bundle string, vkeys ...string) *audit.BundleReport {
+func verifyBundle(t *testing.T, text string, vkeys ...string) *bundle.Report {
 	t.Helper()
-	rep, err := audit.VerifyBundle(strings.NewReader(bundle), vkeys...)
+	rep, err := bundle.Verify(strings.NewReader(text), vkeys...)
 	if err != nil {
 		t.Fatalf("verify bundle: %v", err)
 	}
 	// One worker or several, the same verdict.
-	one, err := (&audit.BundleVerifier{Keys: vkeys, Workers: 1}).Verify(iotest.HalfReader(strings.NewReader(bundle)))
+	one, err := (&bundle.Verifier{Keys: vkeys, Workers: 1}).Verify(iotest.HalfReader(strings.NewReader(text)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +62,7 @@ func verifyBundle(t *testing.T, bundle string, vkeys ...string) *audit.BundleRep
 
 // rangeShape is the expected verdict per range: "1-100@100 ok" or
 // "101-350@350 hash".
-func rangeShape(rep *audit.BundleReport) string {
+func rangeShape(rep *bundle.Report) string {
 	var parts []string
 	for _, r := range rep.Ranges {
 		verdict := "ok"
@@ -74,7 +77,7 @@ func rangeShape(rep *audit.BundleReport) string {
 	return strings.Join(parts, ", ")
 }
 
-func text(t *testing.T, rep *audit.BundleReport) string {
+func text(t *testing.T, rep *bundle.Report) string {
 	t.Helper()
 	var b strings.Builder
 	if err := rep.WriteText(&b); err != nil {
@@ -100,18 +103,18 @@ func TestBundleRoundTrip(t *testing.T) {
 			{600, 600, "600-600@600 ok"},
 			{2, 700, "2-100@100 ok, 101-350@350 ok, 351-600@600 ok, 601-700@700 ok"},
 		} {
-			bundle := writeBundle(t, c, tc.from, tc.to)
-			rep := verifyBundle(t, bundle, k.VerifierKey())
+			out := writeBundle(t, c, tc.from, tc.to)
+			rep := verifyBundle(t, out, k.VerifierKey())
 			if got := rangeShape(rep); got != tc.shape || !rep.Valid() {
 				t.Fatalf("%d–%d: %s, want %s\n%s", tc.from, tc.to, got, tc.shape, text(t, rep))
 			}
 		}
 		rep := verifyBundle(t, writeBundle(t, c, 0, 0), k.VerifierKey())
 		out := text(t, rep)
-		if rep.Events != 700 || rep.Checkpoints != 4 || rep.Origin != testOrigin || !strings.Contains(out, "Results: 4/4 ranges valid, 700 events, 4 checkpoints, 0 problems: bundle VALID") {
+		if rep.Events != 700 || rep.Checkpoints != 4 || rep.Origin != audittest.Origin || !strings.Contains(out, "Results: 4/4 ranges valid, 700 events, 4 checkpoints, 0 problems: bundle VALID") {
 			t.Fatalf("report:\n%s", out)
 		}
-		if _, err := audit.VerifyBundle(strings.NewReader(writeBundle(t, c, 0, 0))); err == nil {
+		if _, err := bundle.Verify(strings.NewReader(writeBundle(t, c, 0, 0))); err == nil {
 			t.Fatal("verification without a trusted key")
 		}
 	})
@@ -150,7 +153,7 @@ func TestBundleTampering(t *testing.T) {
 
 		// A forged note for checkpoint 350 by an attacker's key of the same
 		// name.
-		skey, _, _ := note.GenerateKey(rand.Reader, testOrigin)
+		skey, _, _ := note.GenerateKey(rand.Reader, audittest.Origin)
 		signer, _ := note.NewSigner(skey)
 
 		cases := []struct {
@@ -208,7 +211,7 @@ func TestBundleTampering(t *testing.T) {
 				bundle: edit(l350, func(l string) string {
 					i := strings.Index(l, "— ") + len("— ")
 					i = strings.Index(l[i:], " ") + i + 25 // inside the base64 signature, past the key hash
-					return flipB64(l, i)
+					return audittest.FlipB64(l, i)
 				}),
 				shape: "1-100@100 ok, 101-350@350 signature, 351-600@600 ok, 601-700@700 ok",
 				kind:  audit.ProblemSignature, seq: 350, line: l350,
@@ -229,7 +232,7 @@ func TestBundleTampering(t *testing.T) {
 			{
 				name:   "unknown key",
 				bundle: good,
-				vkey:   newKey(t, testOrigin).VerifierKey(),
+				vkey:   audittest.NewKey(t, audittest.Origin).VerifierKey(),
 				shape:  "1-100@100 unknown-key, 101-350@350 unknown-key, 351-600@600 unknown-key, 601-700@700 unknown-key",
 				kind:   audit.ProblemUnknownKey, seq: 100, line: lineOf(t, lines, cpLine(100)),
 			},
@@ -271,7 +274,7 @@ func TestBundleTampering(t *testing.T) {
 				name: "consistency proof altered",
 				bundle: edit(lineOf(t, lines, cpLine(600)), func(l string) string {
 					i := strings.Index(l, `"consistency":["`) + len(`"consistency":["`) + 3
-					return flipB64(l, i)
+					return audittest.FlipB64(l, i)
 				}),
 				shape: "1-100@100 ok, 101-350@350 ok, 351-600@600 consistency, 601-700@700 ok",
 				kind:  audit.ProblemConsistency, seq: 600, line: lineOf(t, lines, cpLine(600)),
@@ -316,7 +319,7 @@ func TestBundleTampering(t *testing.T) {
 				if got := rangeShape(rep); got != tc.shape {
 					t.Fatalf("ranges %s\nwant   %s\n%s", got, tc.shape, out)
 				}
-				var first audit.Finding
+				var first bundle.Finding
 				for _, r := range rep.Ranges {
 					if !r.Valid() {
 						first = r.Findings[0]
@@ -340,7 +343,7 @@ func TestBundleFromTamperedDatabase(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s := b.Open(t)
 		c, k := bundleLog(t, s)
-		checkpoint(t, c) // sign the head, 700
+		audittest.Checkpoint(t, c) // sign the head, 700
 		if err := s.DB(context.Background()).Exec(`UPDATE audit_events SET purpose = 'routine' WHERE seq = 420`).Error; err != nil {
 			t.Fatal(err)
 		}
@@ -355,12 +358,12 @@ func TestBundleFromTamperedDatabase(t *testing.T) {
 		// was signed: the server signs the rewritten head (its chain
 		// verifies), but the old checkpoint no longer matches the events
 		// and the new ones are not consistent with it.
-		s2 := freshStore(t, b)
-		c2 := newCheckpointer(t, s2, k)
-		seed(t, s2, 100, "a")
-		checkpoint(t, c2)
-		seed(t, s2, 50, "b")
-		rewriteFrom(t, s2, 40, "forged")
+		s2 := audittest.FreshStore(t, b)
+		c2 := audittest.NewCheckpointer(t, s2, k)
+		audittest.Seed(t, s2, 100, "a")
+		audittest.Checkpoint(t, c2)
+		audittest.Seed(t, s2, 50, "b")
+		audittest.RewriteFrom(t, s2, 40, "forged")
 		if err := s2.DB(context.Background()).Exec(`DELETE FROM audit_tree_nodes`).Error; err != nil {
 			t.Fatal(err)
 		}
@@ -378,7 +381,7 @@ func TestBundleFromTamperedDatabase(t *testing.T) {
 		if err := db.Exec(`DELETE FROM audit_checkpoints`).Error; err != nil {
 			t.Fatal(err)
 		}
-		checkpoint(t, c2)
+		audittest.Checkpoint(t, c2)
 		if err := db.Exec(`INSERT INTO audit_checkpoints (size, root_hash, head_hash, compact, note, created_at) VALUES (?, ?, ?, ?, ?, CURRENT_TIMESTAMP)`,
 			saved.Size, saved.RootHash, saved.HeadHash, saved.Compact, saved.Note).Error; err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package audit
+package bundle
 
 import (
 	"bufio"
@@ -11,14 +11,16 @@ import (
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/proof"
+	merkleproof "github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 )
 
-// BundleFormat names the audit bundle format version (see BUNDLE.md).
-const BundleFormat = "countersign-audit-bundle/1"
+// Format names the audit bundle format version (see BUNDLE.md).
+const Format = "countersign-audit-bundle/1"
 
 // bundleHeader is a bundle's first line.
 type bundleHeader struct {
@@ -59,19 +61,20 @@ type bundleEnd struct {
 	Checkpoints int64  `json:"checkpoints"`
 }
 
-// WriteBundle streams the events from..to (inclusive; to <= 0 or beyond the
+// Write streams the events from..to (inclusive; to <= 0 or beyond the
 // head means up to the head) as an audit bundle: a header, one line per
 // event, each checkpoint in the range right after the event it ends on with
 // a consistency proof from the one before, an anchor checkpoint covering the
 // tail when no checkpoint ends exactly at to (signing one first if the log
 // has none that far), and an end line. Memory stays constant whatever the
-// range; see BUNDLE.md for the format and VerifyBundle for the checks.
+// range; see BUNDLE.md for the format and Verify for the checks.
 //
 // The bundle is what the database holds: a tampered log yields a bundle that
 // fails verification, which is the point.
-func (c *Checkpointer) WriteBundle(ctx context.Context, w io.Writer, from, to int64) error {
+func Write(ctx context.Context, c *proof.Checkpointer, w io.Writer, from, to int64) error {
+	db := c.DB()
 	var head int64
-	if err := c.db.QueryRowContext(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&head); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&head); err != nil {
 		return fmt.Errorf("audit bundle: read chain head: %w", err)
 	}
 	from = max(from, 1)
@@ -81,7 +84,7 @@ func (c *Checkpointer) WriteBundle(ctx context.Context, w io.Writer, from, to in
 	if from > to {
 		return models.Invalid("range", fmt.Sprintf("no events in %d–%d (the log has %d)", from, to, head))
 	}
-	anchor, err := c.anchorRow(ctx, to)
+	anchor, err := c.Anchor(ctx, to)
 	if err != nil {
 		return err
 	}
@@ -89,20 +92,20 @@ func (c *Checkpointer) WriteBundle(ctx context.Context, w io.Writer, from, to in
 		if _, err := c.Checkpoint(ctx); err != nil {
 			return fmt.Errorf("audit bundle: sign the head: %w", err)
 		}
-		if anchor, err = c.anchorRow(ctx, to); err != nil {
+		if anchor, err = c.Anchor(ctx, to); err != nil {
 			return err
 		}
 		if anchor == nil {
 			return fmt.Errorf("audit bundle: no checkpoint covers event %d", to)
 		}
 	}
-	h := bundleHeader{Kind: "header", Format: BundleFormat, Origin: c.key.origin, From: from, To: to, PrevHash: GenesisHash,
-		Left: [][]byte{}, Keys: []string{c.key.vkey}, CreatedAt: c.now().UTC().Truncate(time.Second)}
+	h := bundleHeader{Kind: "header", Format: Format, Origin: c.Origin(), From: from, To: to, PrevHash: audit.GenesisHash,
+		Left: [][]byte{}, Keys: []string{c.VerifierKey()}, CreatedAt: c.Now().UTC().Truncate(time.Second)}
 	if from > 1 {
-		if err := c.db.QueryRowContext(ctx, `SELECT hash FROM audit_events WHERE seq = `+strconv.FormatInt(from-1, 10)).Scan(&h.PrevHash); err != nil {
+		if err := db.QueryRowContext(ctx, `SELECT hash FROM audit_events WHERE seq = `+strconv.FormatInt(from-1, 10)).Scan(&h.PrevHash); err != nil {
 			return fmt.Errorf("audit bundle: read event %d: %w", from-1, err)
 		}
-		if h.Left, err = c.tree.nodeHashes(ctx, compact.RangeNodes(0, uint64(from-1), nil)); err != nil {
+		if h.Left, err = c.Tree().NodeHashes(ctx, compact.RangeNodes(0, uint64(from-1), nil)); err != nil {
 			return fmt.Errorf("audit bundle: left edge: %w", err)
 		}
 	}
@@ -111,25 +114,25 @@ func (c *Checkpointer) WriteBundle(ctx context.Context, w io.Writer, from, to in
 	if err != nil {
 		return err
 	}
-	if err := c.streamRange(ctx, enc, from, to); err != nil {
+	if err := streamRange(ctx, db, enc, from, to); err != nil {
 		return err
 	}
 	if anchor.Size > to {
-		cp, err := anchor.checkpoint()
+		cp, err := anchor.Checkpoint()
 		if err != nil {
 			return err
 		}
-		hashes, err := anchor.compactHashes()
+		hashes, err := anchor.CompactHashes()
 		if err != nil {
 			return err
 		}
-		right, err := c.tree.nodeHashes(ctx, compact.RangeNodes(uint64(to), uint64(anchor.Size), nil))
+		right, err := c.Tree().NodeHashes(ctx, compact.RangeNodes(uint64(to), uint64(anchor.Size), nil))
 		if err != nil {
 			return fmt.Errorf("audit bundle: right edge to checkpoint %d: %w", anchor.Size, err)
 		}
 		var consistency [][]byte
 		if enc.prev != nil {
-			if consistency, err = c.tree.ConsistencyProof(ctx, enc.prev.size, anchor.Size); err != nil {
+			if consistency, err = c.Tree().ConsistencyProof(ctx, enc.prev.size, anchor.Size); err != nil {
 				return fmt.Errorf("audit bundle: %w", err)
 			}
 		}
@@ -140,22 +143,10 @@ func (c *Checkpointer) WriteBundle(ctx context.Context, w io.Writer, from, to in
 	return enc.end()
 }
 
-// anchorRow returns the smallest checkpoint of size >= to, or nil.
-func (c *Checkpointer) anchorRow(ctx context.Context, to int64) (*checkpointRow, error) {
-	var rows []checkpointRow
-	if err := c.store.DB(ctx).Where("size >= ?", to).Order("size").Limit(1).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("audit bundle: read checkpoints: %w", err)
-	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	return &rows[0], nil
-}
-
 // streamRange writes the events and the checkpoints of sizes in [from, to],
 // reading both in order through two cursors.
-func (c *Checkpointer) streamRange(ctx context.Context, enc *bundleEncoder, from, to int64) error {
-	cps, err := c.db.QueryContext(ctx, `SELECT size, note, compact FROM audit_checkpoints WHERE size >= `+
+func streamRange(ctx context.Context, db *sql.DB, enc *bundleEncoder, from, to int64) error {
+	cps, err := db.QueryContext(ctx, `SELECT size, note, compact FROM audit_checkpoints WHERE size >= `+
 		strconv.FormatInt(from, 10)+` AND size <= `+strconv.FormatInt(to, 10)+` ORDER BY size`)
 	if err != nil {
 		return fmt.Errorf("audit bundle: read checkpoints: %w", err)
@@ -163,11 +154,11 @@ func (c *Checkpointer) streamRange(ctx context.Context, enc *bundleEncoder, from
 	defer cps.Close()
 	// cur is the next checkpoint to write, nxt the one after (its size
 	// tells the encoder which proof nodes to collect).
-	var cur, nxt *checkpointRow
+	var cur, nxt *proof.StoredCheckpoint
 	advance := func() error {
 		cur, nxt = nxt, nil
 		if cps.Next() {
-			nxt = &checkpointRow{}
+			nxt = &proof.StoredCheckpoint{}
 			if err := cps.Scan(&nxt.Size, &nxt.Note, &nxt.Compact); err != nil {
 				return fmt.Errorf("audit bundle: read checkpoint: %w", err)
 			}
@@ -183,7 +174,7 @@ func (c *Checkpointer) streamRange(ctx context.Context, enc *bundleEncoder, from
 		return err
 	}
 	writeCur := func() error {
-		hashes, err := cur.compactHashes()
+		hashes, err := cur.CompactHashes()
 		if err != nil {
 			return err
 		}
@@ -196,15 +187,15 @@ func (c *Checkpointer) streamRange(ctx context.Context, enc *bundleEncoder, from
 		}
 		return advance()
 	}
-	rows, err := c.db.QueryContext(ctx, eventsBetween(eventColumns, from-1, to))
+	rows, err := db.QueryContext(ctx, audit.EventsBetween(audit.EventColumns, from-1, to))
 	if err != nil {
 		return fmt.Errorf("audit bundle: read events: %w", err)
 	}
 	defer rows.Close()
-	var f Fields
+	var f audit.Fields
 	var hash sql.RawBytes
 	for rows.Next() {
-		if err := scanEvent(rows, &f, &hash); err != nil {
+		if err := audit.ScanEvent(rows, &f, &hash); err != nil {
 			return fmt.Errorf("audit bundle: read event: %w", err)
 		}
 		for cur != nil && cur.Size < f.Seq {
@@ -249,17 +240,17 @@ type bundleEncoder struct {
 	// collect from the events between them.
 	prev  *encodedCheckpoint
 	next  int64
-	nodes proof.Nodes
+	nodes merkleproof.Nodes
 	got   [][]byte
 	want  map[compact.NodeID][]int
 	visit compact.VisitFn
-	raw   [HashSize]byte
+	raw   [proof.HashSize]byte
 }
 
 type encodedCheckpoint struct{ size int64 }
 
 func newBundleEncoder(w *bufio.Writer, h *bundleHeader) (*bundleEncoder, error) {
-	rng, err := newRangeFactory().NewRange(0, uint64(h.From-1), h.Left)
+	rng, err := proof.RangeFactory().NewRange(0, uint64(h.From-1), h.Left)
 	if err != nil {
 		return nil, fmt.Errorf("audit bundle: left edge: %w", err)
 	}
@@ -277,18 +268,18 @@ func newBundleEncoder(w *bufio.Writer, h *bundleHeader) (*bundleEncoder, error) 
 }
 
 // event writes one event line.
-func (e *bundleEncoder) event(f *Fields, hash []byte) error {
-	e.buf = appendEventJSON(e.buf[:0], f, hash, true)
+func (e *bundleEncoder) event(f *audit.Fields, hash []byte) error {
+	e.buf = audit.AppendEventJSON(e.buf[:0], f, hash, true)
 	e.buf = append(e.buf, '\n')
 	if _, err := e.w.Write(e.buf); err != nil {
 		return fmt.Errorf("audit bundle: write event %d: %w", f.Seq, err)
 	}
 	e.events++
-	if e.broken || uint64(f.Seq) != e.rng.End()+1 || !decodeHash(&e.raw, hash) {
+	if e.broken || uint64(f.Seq) != e.rng.End()+1 || !proof.DecodeHash(&e.raw, hash) {
 		e.broken = true
 		return nil
 	}
-	return e.rng.Append(leafBytes(&e.raw), e.visit)
+	return e.rng.Append(proof.LeafBytes(&e.raw), e.visit)
 }
 
 // checkpoint writes a checkpoint line. next is the size of the following
@@ -311,7 +302,7 @@ func (e *bundleEncoder) checkpoint(size int64, note string, hashes [][]byte, nex
 	if next <= size {
 		return nil
 	}
-	nodes, err := proof.Consistency(uint64(size), uint64(next))
+	nodes, err := merkleproof.Consistency(uint64(size), uint64(next))
 	if err != nil {
 		return fmt.Errorf("audit bundle: consistency %d → %d: %w", size, next, err)
 	}

@@ -1,4 +1,4 @@
-package audit_test
+package proof_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/audittest"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/storetest"
 )
 
@@ -29,16 +31,16 @@ func TestIntegrityCache(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		st := b.Open(t)
-		c := newCheckpointer(t, st, newKey(t, testOrigin))
-		ic := audit.NewIntegrityCache(c, time.Minute)
+		c := audittest.NewCheckpointer(t, st, audittest.NewKey(t, audittest.Origin))
+		ic := proof.NewIntegrityCache(c, time.Minute)
 		clock := &fakeClock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
 		ic.SetClock(clock.Now)
 
 		if _, err := ic.VerifyLatest(ctx); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("before any checkpoint: %v", err)
 		}
-		seed(t, st, 300, "a")
-		checkpoint(t, c)
+		audittest.Seed(t, st, 300, "a")
+		audittest.Checkpoint(t, c)
 		cp, err := ic.VerifyLatest(ctx)
 		if err != nil || cp.Size != 300 {
 			t.Fatalf("first view: %v %+v", err, cp)
@@ -48,7 +50,7 @@ func TestIntegrityCache(t *testing.T) {
 		}
 
 		// Views of the same checkpoint read nothing, even as the log grows.
-		seed(t, st, 20, "b")
+		audittest.Seed(t, st, 20, "b")
 		for i := 0; i < 5; i++ {
 			if cp, err := ic.VerifyLatest(ctx); err != nil || cp.Size != 300 {
 				t.Fatalf("cached view: %v", err)
@@ -59,7 +61,7 @@ func TestIntegrityCache(t *testing.T) {
 		}
 
 		// A new checkpoint reads only the events since the last one.
-		checkpoint(t, c)
+		audittest.Checkpoint(t, c)
 		if cp, err := ic.VerifyLatest(ctx); err != nil || cp.Size != 320 {
 			t.Fatalf("after a new checkpoint: %v %+v", err, cp)
 		}
@@ -74,7 +76,7 @@ func TestIntegrityCache(t *testing.T) {
 		// An in-place rewrite of an old event keeps the cache key; once the
 		// result is older than maxAge a view starts a full verification in
 		// the background, and later views report the mismatch.
-		rewriteFrom(t, st, 10, "rewritten history")
+		audittest.RewriteFrom(t, st, 10, "rewritten history")
 		if _, err := ic.VerifyLatest(ctx); err != nil {
 			t.Fatalf("fresh cached result: %v", err)
 		}
@@ -98,10 +100,10 @@ func TestIntegrityCacheSeesDeletedEvents(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		st := b.Open(t)
-		c := newCheckpointer(t, st, newKey(t, testOrigin))
-		ic := audit.NewIntegrityCache(c, time.Hour)
-		seed(t, st, 50, "a")
-		checkpoint(t, c)
+		c := audittest.NewCheckpointer(t, st, audittest.NewKey(t, audittest.Origin))
+		ic := proof.NewIntegrityCache(c, time.Hour)
+		audittest.Seed(t, st, 50, "a")
+		audittest.Checkpoint(t, c)
 		if _, err := ic.VerifyLatest(ctx); err != nil {
 			t.Fatal(err)
 		}

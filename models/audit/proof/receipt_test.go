@@ -1,4 +1,4 @@
-package audit_test
+package proof_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/audittest"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/storetest"
 )
 
@@ -16,9 +18,9 @@ func TestReceipts(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s := b.Open(t)
-		k := newKey(t, testOrigin)
-		c := newCheckpointer(t, s, k)
-		seed(t, s, 30, "a")
+		k := audittest.NewKey(t, audittest.Origin)
+		c := audittest.NewCheckpointer(t, s, k)
+		audittest.Seed(t, s, 30, "a")
 
 		// No checkpoint covers event 7 yet: one is signed for the receipt.
 		r, err := c.Receipt(ctx, 7)
@@ -32,40 +34,40 @@ func TestReceipts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		parsed, err := audit.ParseReceipt(data)
+		parsed, err := proof.ParseReceipt(data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := audit.VerifyReceipt(parsed, k.VerifierKey()); err != nil {
+		if err := proof.VerifyReceipt(parsed, k.VerifierKey()); err != nil {
 			t.Fatalf("receipt does not verify: %v\n%s", err, data)
 		}
 
 		// The receipt uses the newest checkpoint that covers the event.
-		seed(t, s, 300, "b")
-		checkpoint(t, c)
+		audittest.Seed(t, s, 300, "b")
+		audittest.Checkpoint(t, c)
 		r2, err := c.Receipt(ctx, 7)
 		if err != nil || r2.TreeSize != 330 {
 			t.Fatalf("receipt after a newer checkpoint: %+v %v", r2, err)
 		}
-		if err := audit.VerifyReceipt(r2, k.VerifierKey()); err != nil {
+		if err := proof.VerifyReceipt(r2, k.VerifierKey()); err != nil {
 			t.Fatal(err)
 		}
 		// An event newer than the latest checkpoint gets a new one.
-		seed(t, s, 1, "c")
+		audittest.Seed(t, s, 1, "c")
 		r3, err := c.Receipt(ctx, 331)
 		if err != nil || r3.TreeSize != 331 {
 			t.Fatalf("receipt of the newest event: %+v %v", r3, err)
 		}
-		if err := audit.VerifyReceipt(r3, k.VerifierKey()); err != nil {
+		if err := proof.VerifyReceipt(r3, k.VerifierKey()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := c.Receipt(ctx, 999); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("unknown event: %v", err)
 		}
 
-		tamper := func(name string, kind audit.ProblemKind, edit func(*audit.Receipt), vkeys ...string) {
+		tamper := func(name string, kind audit.ProblemKind, edit func(*proof.Receipt), vkeys ...string) {
 			t.Helper()
-			var cp audit.Receipt
+			var cp proof.Receipt
 			if err := json.Unmarshal(data, &cp); err != nil {
 				t.Fatal(err)
 			}
@@ -73,7 +75,7 @@ func TestReceipts(t *testing.T) {
 			if len(vkeys) == 0 {
 				vkeys = []string{k.VerifierKey()}
 			}
-			err := audit.VerifyReceipt(&cp, vkeys...)
+			err := proof.VerifyReceipt(&cp, vkeys...)
 			if err == nil {
 				t.Fatalf("%s: tampered receipt verified", name)
 			}
@@ -81,21 +83,21 @@ func TestReceipts(t *testing.T) {
 				t.Fatalf("%s: want %s, got %v", name, kind, p)
 			}
 		}
-		tamper("purpose altered", audit.ProblemHash, func(r *audit.Receipt) { r.Event.Purpose = "routine maintenance" })
-		tamper("purpose altered and rehashed", audit.ProblemProof, func(r *audit.Receipt) {
+		tamper("purpose altered", audit.ProblemHash, func(r *proof.Receipt) { r.Event.Purpose = "routine maintenance" })
+		tamper("purpose altered and rehashed", audit.ProblemProof, func(r *proof.Receipt) {
 			r.Event.Purpose = "routine maintenance"
 			r.Event.Hash = string(audit.NewHasher().Sum(r.Event.Fields()))
 		})
-		tamper("leaf index", audit.ProblemProof, func(r *audit.Receipt) { r.LeafIndex++ })
-		tamper("proof byte", audit.ProblemProof, func(r *audit.Receipt) { r.InclusionProof[1][3] ^= 4 })
-		tamper("proof cut", audit.ProblemProof, func(r *audit.Receipt) { r.InclusionProof = r.InclusionProof[1:] })
-		tamper("tree size", audit.ProblemProof, func(r *audit.Receipt) { r.TreeSize = 31 })
-		tamper("checkpoint signature", audit.ProblemSignature, func(r *audit.Receipt) {
+		tamper("leaf index", audit.ProblemProof, func(r *proof.Receipt) { r.LeafIndex++ })
+		tamper("proof byte", audit.ProblemProof, func(r *proof.Receipt) { r.InclusionProof[1][3] ^= 4 })
+		tamper("proof cut", audit.ProblemProof, func(r *proof.Receipt) { r.InclusionProof = r.InclusionProof[1:] })
+		tamper("tree size", audit.ProblemProof, func(r *proof.Receipt) { r.TreeSize = 31 })
+		tamper("checkpoint signature", audit.ProblemSignature, func(r *proof.Receipt) {
 			i := strings.LastIndex(r.Checkpoint, " ") + 30
-			r.Checkpoint = flipB64(r.Checkpoint, i)
+			r.Checkpoint = audittest.FlipB64(r.Checkpoint, i)
 		})
-		tamper("unknown key", audit.ProblemUnknownKey, func(*audit.Receipt) {}, newKey(t, testOrigin).VerifierKey())
-		tamper("format", audit.ProblemMalformed, func(r *audit.Receipt) { r.Format = "v0" })
+		tamper("unknown key", audit.ProblemUnknownKey, func(*proof.Receipt) {}, audittest.NewKey(t, audittest.Origin).VerifierKey())
+		tamper("format", audit.ProblemMalformed, func(r *proof.Receipt) { r.Format = "v0" })
 
 		// The JSON itself: a purpose changed in the file, an unknown or a
 		// duplicated key.
@@ -106,9 +108,9 @@ func TestReceipts(t *testing.T) {
 			"two proofs":    strings.Replace(string(data), `"tree_size"`, `"checkpoint": "x", "tree_size"`, 1),
 			"case variant":  strings.Replace(string(data), `"tree_size"`, `"Checkpoint": "x", "tree_size"`, 1),
 		} {
-			r, err := audit.ParseReceipt([]byte(text))
+			r, err := proof.ParseReceipt([]byte(text))
 			if err == nil {
-				err = audit.VerifyReceipt(r, k.VerifierKey())
+				err = proof.VerifyReceipt(r, k.VerifierKey())
 			}
 			if err == nil {
 				t.Fatalf("%s: verified", name)
