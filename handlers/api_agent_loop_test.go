@@ -94,7 +94,7 @@ func newLoopEnv(t *testing.T, b storetest.Backend) *loopEnv {
 		Chat: &handlers.Chat{Client: client, Approvals: svc, Agents: &handlers.AgentEndpoints{
 			Auth: auth, Records: agents.Store{S: s},
 			Options: handlers.AgentAPIOptions{
-				Policy: pol, Grants: g, Redeemer: g, Results: execs, BodyLimit: 64 << 10, PollInterval: 5 * time.Millisecond,
+				Grants: g, Redeemer: g, Results: execs, BodyLimit: 64 << 10, PollInterval: 5 * time.Millisecond,
 			},
 		}},
 	})

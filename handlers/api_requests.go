@@ -36,7 +36,6 @@ const (
 // AgentAPIOptions configures the agent API.
 type AgentAPIOptions struct {
 	PublicURL string
-	Policy    approval.PolicySource
 	Grants    GrantSource
 	// Redeemer lets an agent spend its request's grant and Results lets
 	// it report the run (wired by the grants feature); nil answers 404 on

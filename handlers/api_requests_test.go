@@ -200,6 +200,13 @@ func TestAgentAPIBadInput(t *testing.T) {
 				t.Errorf("%s: %d %v, want %d on %q", tc.name, code, out, tc.code, tc.field)
 			}
 		}
+		// An action the agent may not request reads like one that does not
+		// exist: the answer does not reveal the catalogue.
+		_, unknown := e.api("POST", "/api/v1/requests", key, with(func(m map[string]any) { m["action"] = "scale"; m["params"] = map[string]any{"replicas": 3} }), nil)
+		_, missing := e.api("POST", "/api/v1/requests", key, with(func(m map[string]any) { m["action"] = "sca1e" }), nil)
+		if unknown["error"] != `action: "scale" is not an action this agent may request` || missing["error"] != `action: "sca1e" is not an action this agent may request` {
+			t.Errorf("forbidden and unknown actions answered differently: %v / %v", unknown, missing)
+		}
 		code, out := e.api("POST", "/api/v1/requests", key, proposalBody(prop), map[string]string{"Idempotency-Key": "has space"})
 		if code != 422 || out["field"] != "Idempotency-Key" {
 			t.Errorf("bad idempotency key: %d %v", code, out)

@@ -143,7 +143,7 @@ func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
 				Windows: e.windows, Deadline: o.deadline, BodyLimit: o.bodyLimit,
 			},
 			Agents: &handlers.AgentEndpoints{Auth: auth, Records: agents.Store{S: s}, Options: handlers.AgentAPIOptions{
-				Policy: policy.NewHolder(testPolicy(t)), Grants: e.grants, BodyLimit: 64 << 10,
+				Grants: e.grants, BodyLimit: 64 << 10,
 				PollInterval: 5 * time.Millisecond, CaptureDeadline: o.deadline,
 			}},
 		},
