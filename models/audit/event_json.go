@@ -111,16 +111,9 @@ func AppendEventJSON(dst []byte, f *Fields, hash []byte, kind bool) []byte {
 	dst = strconv.AppendInt(dst, f.Seq, 10)
 	dst = append(dst, `,"at_unix_us":`...)
 	dst = strconv.AppendInt(dst, f.AtUnixUS, 10)
-	dst = appendField(dst, "type", f.Type)
-	dst = appendField(dst, "actor_type", f.ActorType)
-	dst = appendField(dst, "actor_id", f.ActorID)
-	dst = appendField(dst, "actor_display", f.ActorDisplay)
-	dst = appendField(dst, "request_id", f.RequestID)
-	dst = appendField(dst, "purpose", f.Purpose)
-	dst = appendField(dst, "action", f.Action)
-	dst = appendField(dst, "policy_ref", f.PolicyRef)
-	dst = appendField(dst, "payload", f.Payload)
-	dst = appendField(dst, "prev_hash", f.PrevHash)
+	for i, field := range f.texts() {
+		dst = appendField(dst, eventKeys[keyType+i], *field)
+	}
 	dst = appendField(dst, "hash", hash)
 	return append(dst, '}')
 }
@@ -267,45 +260,29 @@ func (p *EventParser) Parse(b []byte) error {
 	return nil
 }
 
+// eventKeys are the JSON keys of an event object, indexed by the key
+// constants above.
+var eventKeys = [...]string{"seq", "at_unix_us", "type", "actor_type", "actor_id", "actor_display", "request_id", "purpose", "action", "policy_ref", "payload", "prev_hash", "hash", "kind"}
+
+// canonicalKeys are the keys as writers emit them, `"<key>":`, computed
+// once from eventKeys.
+var canonicalKeys = func() (out [len(eventKeys)]string) {
+	for k, name := range eventKeys {
+		out[k] = `"` + name + `":`
+	}
+	return out
+}()
+
 // keyName returns the JSON key with index k.
-func keyName(k int) string {
-	return [...]string{"seq", "at_unix_us", "type", "actor_type", "actor_id", "actor_display", "request_id", "purpose", "action", "policy_ref", "payload", "prev_hash", "hash", "kind"}[k]
-}
+func keyName(k int) string { return eventKeys[k] }
 
 // canonicalKey returns `"<key>":` for key index k as writers emit it, or ""
-// for none.
+// for none (k < 0).
 func canonicalKey(k int) string {
-	switch k {
-	case keySeq:
-		return `"seq":`
-	case keyAt:
-		return `"at_unix_us":`
-	case keyType:
-		return `"type":`
-	case keyActorType:
-		return `"actor_type":`
-	case keyActorID:
-		return `"actor_id":`
-	case keyActorDisplay:
-		return `"actor_display":`
-	case keyRequestID:
-		return `"request_id":`
-	case keyPurpose:
-		return `"purpose":`
-	case keyAction:
-		return `"action":`
-	case keyPolicyRef:
-		return `"policy_ref":`
-	case keyPayload:
-		return `"payload":`
-	case keyPrevHash:
-		return `"prev_hash":`
-	case keyHash:
-		return `"hash":`
-	case keyKind:
-		return `"kind":`
+	if k < 0 {
+		return ""
 	}
-	return ""
+	return canonicalKeys[k]
 }
 
 // nextKey is the key writers put after key k (-1 after the last).
@@ -351,30 +328,12 @@ func (p *EventParser) value(b []byte, i, k int, b64 bool) (int, error) {
 		}
 		v = p.scratch[start:len(p.scratch):len(p.scratch)]
 	}
-	switch k {
-	case keyType:
-		p.f.Type = v
-	case keyActorType:
-		p.f.ActorType = v
-	case keyActorID:
-		p.f.ActorID = v
-	case keyActorDisplay:
-		p.f.ActorDisplay = v
-	case keyRequestID:
-		p.f.RequestID = v
-	case keyPurpose:
-		p.f.Purpose = v
-	case keyAction:
-		p.f.Action = v
-	case keyPolicyRef:
-		p.f.PolicyRef = v
-	case keyPayload:
-		p.f.Payload = v
-	case keyPrevHash:
-		p.f.PrevHash = v
-	case keyHash:
+	switch {
+	case k >= keyType && k <= keyPrevHash:
+		*p.f.texts()[k-keyType] = v
+	case k == keyHash:
 		p.hash = v
-	case keyKind:
+	case k == keyKind:
 		if string(v) != "event" || b64 {
 			return i, syntaxErr(i, "kind %q is not an event", v)
 		}
@@ -386,35 +345,10 @@ func (p *EventParser) value(b []byte, i, k int, b64 bool) (int, error) {
 // eventKey maps a JSON key to its index and whether it is the "_b64" form;
 // -1 for unknown keys.
 func eventKey(key []byte) (int, bool) {
-	switch string(key) {
-	case "seq":
-		return keySeq, false
-	case "at_unix_us":
-		return keyAt, false
-	case "type":
-		return keyType, false
-	case "actor_type":
-		return keyActorType, false
-	case "actor_id":
-		return keyActorID, false
-	case "actor_display":
-		return keyActorDisplay, false
-	case "request_id":
-		return keyRequestID, false
-	case "purpose":
-		return keyPurpose, false
-	case "action":
-		return keyAction, false
-	case "policy_ref":
-		return keyPolicyRef, false
-	case "payload":
-		return keyPayload, false
-	case "prev_hash":
-		return keyPrevHash, false
-	case "hash":
-		return keyHash, false
-	case "kind":
-		return keyKind, false
+	for k, name := range eventKeys {
+		if string(key) == name {
+			return k, false
+		}
 	}
 	const suffix = "_b64"
 	if n := len(key) - len(suffix); n > 0 && string(key[n:]) == suffix {
