@@ -58,11 +58,7 @@ type Auth struct {
 // NewAuth returns the sign-in handlers. stepUp completes decisions whose
 // step-up returns through the same callback; nil refuses such callbacks.
 func NewAuth(rp RelyingParty, sessions *session.Manager, stepUp *Decisions, cfg AuthConfig) *Auth {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Auth{rp: rp, sessions: sessions, stepUp: stepUp, cfg: cfg, log: log}
+	return &Auth{rp: rp, sessions: sessions, stepUp: stepUp, cfg: cfg, log: loggerOr(cfg.Logger)}
 }
 
 // requestID is the current request's id for log lines written here.

@@ -85,15 +85,9 @@ func NewMattermostCommand(chat *mattermost.Client, svc *approval.Service, opts M
 	if len(h.tokens) == 0 {
 		return nil, errors.New("mattermost command: at least one token is required")
 	}
-	if h.deadline <= 0 {
-		h.deadline = DefaultCommandDeadline
-	}
-	if h.bodyLimit <= 0 {
-		h.bodyLimit = DefaultCommandBodyLimit
-	}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
-	}
+	h.deadline = positiveOr(h.deadline, DefaultCommandDeadline)
+	h.bodyLimit = positiveOr(h.bodyLimit, DefaultCommandBodyLimit)
+	h.log = loggerOr(h.log)
 	return h, nil
 }
 

@@ -14,11 +14,7 @@ import (
 // decide (filterable, keyset-paged), then their own requests, then recent
 // decisions, with per-state counts on top.
 func (h *Requests) Dashboard(c echo.Context) error {
-	u, err := signedIn(c)
-	if err != nil {
-		return err
-	}
-	q, err := bindListQuery(c)
+	u, q, err := signedInList(c)
 	if err != nil {
 		return err
 	}
@@ -62,11 +58,7 @@ func (h *Requests) Dashboard(c echo.Context) error {
 // channel and action, newest first, keyset-paged. People without a role see
 // only their own.
 func (h *Requests) List(c echo.Context) error {
-	u, err := signedIn(c)
-	if err != nil {
-		return err
-	}
-	q, err := bindListQuery(c)
+	u, q, err := signedInList(c)
 	if err != nil {
 		return err
 	}
