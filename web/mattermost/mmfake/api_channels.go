@@ -59,9 +59,8 @@ func (s *Server) getChannelMember(w http.ResponseWriter, r *http.Request, caller
 		badID(w, "user_id")
 		return
 	}
-	m, ok := s.members[ch.Id][userID]
+	m, ok := found(w, s.members[ch.Id], userID, "app.channel.get_member.missing.app_error", "No channel member found for that user ID and channel ID.")
 	if !ok {
-		writeError(w, http.StatusNotFound, "app.channel.get_member.missing.app_error", "No channel member found for that user ID and channel ID.")
 		return
 	}
 	writeJSON(w, http.StatusOK, m)

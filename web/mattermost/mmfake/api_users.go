@@ -13,9 +13,8 @@ import (
 func (s *Server) getMe(w http.ResponseWriter, _ *http.Request, caller string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[caller]
+	u, ok := found(w, s.users, caller, "app.user.missing_account.const", "Unable to find the user.")
 	if !ok {
-		writeError(w, http.StatusNotFound, "app.user.missing_account.const", "Unable to find the user.")
 		return
 	}
 	writeJSON(w, http.StatusOK, u)
@@ -32,9 +31,8 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, caller string) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[id]
+	u, ok := found(w, s.users, id, "app.user.missing_account.const", "Unable to find the user.")
 	if !ok {
-		writeError(w, http.StatusNotFound, "app.user.missing_account.const", "Unable to find the user.")
 		return
 	}
 	view := u.DeepCopy()
@@ -73,9 +71,8 @@ func (s *Server) getTeam(w http.ResponseWriter, r *http.Request, _ string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.teams[id]
+	t, ok := found(w, s.teams, id, "app.team.get.find.app_error", "Unable to find the existing team.")
 	if !ok {
-		writeError(w, http.StatusNotFound, "app.team.get.find.app_error", "Unable to find the existing team.")
 		return
 	}
 	writeJSON(w, http.StatusOK, t)

@@ -162,6 +162,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// found returns m[key], or writes Mattermost's 404 with the error id and
+// message it gives for that kind of object and reports false.
+func found[T any](w http.ResponseWriter, m map[string]T, key, id, message string) (T, bool) {
+	v, ok := m[key]
+	if !ok {
+		writeError(w, http.StatusNotFound, id, message)
+	}
+	return v, ok
+}
+
 // writeError answers with a model.AppError body, which model.Client4 turns
 // into the error it returns.
 func writeError(w http.ResponseWriter, status int, id, message string) {
