@@ -62,7 +62,7 @@ func (h *AuditLog) auditRow(hit *search.Hit, now time.Time) pages.AuditRow {
 	e := &hit.Event
 	r := pages.AuditRow{
 		Seq: strconv.FormatInt(e.Seq, 10), At: timeView(time.UnixMicro(e.AtUnixUS), now), Type: e.Type,
-		Actor: firstNonEmpty(e.ActorDisplay, e.ActorID), ActorID: e.ActorID, ActorType: e.ActorType,
+		Actor: firstNonEmpty(e.ActorDisplay, e.ActorID), ActorID: e.ActorID, ActorType: string(e.ActorType),
 		RequestID: e.RequestID, Purpose: e.Purpose, Action: e.Action,
 		RequestState: string(hit.Request.State), Channel: hit.Request.ChannelName,
 	}

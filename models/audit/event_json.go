@@ -23,37 +23,15 @@ import (
 // UTF-8, which JSON cannot carry, is written base64 under the key with a
 // "_b64" suffix. Duplicate and unknown keys are refused when reading, so no
 // two readers of one file can see different events.
-type Event struct {
-	// The fields mirror models.AuditEvent (and the audit_events columns);
-	// Hash is SHA-256 over the others as Hasher computes it.
-	Seq          int64
-	AtUnixUS     int64
-	Type         string
-	ActorType    string
-	ActorID      string
-	ActorDisplay string
-	RequestID    string
-	Purpose      string
-	Action       string
-	PolicyRef    string
-	Payload      string
-	PrevHash     string
-	Hash         string
-}
+//
+// It has the fields of models.AuditEvent, the audit_events columns.
+type Event models.AuditEvent
 
 // EventOf returns the exported form of a stored event.
-func EventOf(ev *models.AuditEvent) Event {
-	return Event{Seq: ev.Seq, AtUnixUS: ev.AtUnixUS, Type: ev.Type, ActorType: string(ev.ActorType), ActorID: ev.ActorID,
-		ActorDisplay: ev.ActorDisplay, RequestID: ev.RequestID, Purpose: ev.Purpose, Action: ev.Action, PolicyRef: ev.PolicyRef,
-		Payload: ev.Payload, PrevHash: ev.PrevHash, Hash: ev.Hash}
-}
+func EventOf(ev *models.AuditEvent) Event { return Event(*ev) }
 
 // Fields returns the hashed fields of e.
-func (e *Event) Fields() *Fields {
-	return &Fields{Seq: e.Seq, AtUnixUS: e.AtUnixUS, Type: []byte(e.Type), ActorType: []byte(e.ActorType), ActorID: []byte(e.ActorID),
-		ActorDisplay: []byte(e.ActorDisplay), RequestID: []byte(e.RequestID), Purpose: []byte(e.Purpose), Action: []byte(e.Action),
-		PolicyRef: []byte(e.PolicyRef), Payload: []byte(e.Payload), PrevHash: []byte(e.PrevHash)}
-}
+func (e *Event) Fields() *Fields { return FieldsOf((*models.AuditEvent)(e)) }
 
 // MarshalJSON writes the event's JSON form.
 func (e Event) MarshalJSON() ([]byte, error) {
@@ -70,7 +48,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		return errors.New("audit event: unexpected key \"kind\"")
 	}
 	f := &p.f
-	*e = Event{Seq: f.Seq, AtUnixUS: f.AtUnixUS, Type: string(f.Type), ActorType: string(f.ActorType), ActorID: string(f.ActorID),
+	*e = Event{Seq: f.Seq, AtUnixUS: f.AtUnixUS, Type: string(f.Type), ActorType: models.ActorType(f.ActorType), ActorID: string(f.ActorID),
 		ActorDisplay: string(f.ActorDisplay), RequestID: string(f.RequestID), Purpose: string(f.Purpose), Action: string(f.Action),
 		PolicyRef: string(f.PolicyRef), Payload: string(f.Payload), PrevHash: string(f.PrevHash), Hash: string(p.hash)}
 	return nil

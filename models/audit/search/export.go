@@ -112,7 +112,7 @@ func csvRow(cells []string, h *Hit) {
 	cells[0] = strconv.FormatInt(e.Seq, 10)
 	cells[1] = strconv.FormatInt(e.AtUnixUS, 10)
 	cells[2] = CSVCell(e.Type)
-	cells[3] = CSVCell(e.ActorType)
+	cells[3] = CSVCell(string(e.ActorType))
 	cells[4] = CSVCell(e.ActorID)
 	cells[5] = CSVCell(e.ActorDisplay)
 	cells[6] = CSVCell(e.RequestID)

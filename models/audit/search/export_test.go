@@ -106,7 +106,7 @@ func TestExportRoundTrips(t *testing.T) {
 				seq, _ := strconv.ParseInt(rec[0], 10, 64)
 				at, _ := strconv.ParseInt(rec[1], 10, 64)
 				u := func(j int) string { return search.UnCSVCell(rec[j]) }
-				e := audit.Event{Seq: seq, AtUnixUS: at, Type: u(2), ActorType: u(3), ActorID: u(4), ActorDisplay: u(5), RequestID: u(6),
+				e := audit.Event{Seq: seq, AtUnixUS: at, Type: u(2), ActorType: models.ActorType(u(3)), ActorID: u(4), ActorDisplay: u(5), RequestID: u(6),
 					Purpose: u(7), Action: u(8), PolicyRef: u(9), Payload: u(10), PrevHash: u(11), Hash: u(12)}
 				if !reflect.DeepEqual(e, want[i].Event) {
 					t.Fatalf("csv row %d: %+v, want %+v", i, e, want[i].Event)
