@@ -88,6 +88,9 @@ func relyingParty(ctx context.Context, cfg Config, client *http.Client) (*oidcrp
 		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, ClientSecret: cfg.OIDC.ClientSecret,
 		RedirectURL: strings.TrimRight(cfg.PublicURL, "/") + "/auth/callback",
 		Scopes:      cfg.OIDC.Scopes, RolesClaim: cfg.OIDC.RolesClaim, HTTPClient: client,
+		// The username claim is read like the profile claims: from the ID
+		// token, or from userinfo when the token leaves it out.
+		Claims: []string{cfg.OIDC.UsernameClaim},
 	})
 	if err != nil {
 		return nil, &startupError{err: fmt.Errorf("oidc: %w", err)}

@@ -27,6 +27,11 @@ type Config struct {
 	// "realm_access.roles" is followed when no claim has that exact name.
 	// Default "groups".
 	RolesClaim string
+	// Claims names further claims the portal reads (a username claim
+	// other than preferred_username, say). Like the profile and roles
+	// claims, they are asked of the userinfo endpoint when the ID token
+	// leaves them out.
+	Claims []string
 
 	// HTTPClient talks to the IdP (discovery, JWKS, token). Default: a
 	// client with a 10 s timeout.
@@ -61,6 +66,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Scopes = append([]string{"openid"}, c.Scopes...)
 	}
 	c.Scopes = slices.Clone(c.Scopes)
+	c.Claims = slices.Clone(c.Claims)
 	if c.RolesClaim == "" {
 		c.RolesClaim = "groups"
 	}

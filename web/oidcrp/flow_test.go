@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/countersign/countersign/web/demoidp"
 	"github.com/countersign/countersign/web/demoidp/demoidptest"
 )
@@ -315,7 +317,7 @@ func TestTokenOfAnotherClientIsRejected(t *testing.T) {
 	}
 	// Fed to the portal's RP (with a matching nonce, so only the
 	// audience can be wrong) it is refused.
-	_, err = portal.verifyIDToken(ctx, otherID.RawIDToken, Pending{Nonce: otherPending.Nonce})
+	_, err = portal.verifyIDToken(ctx, otherID.RawIDToken, &oauth2.Token{}, Pending{Nonce: otherPending.Nonce})
 	if !errors.Is(err, ErrAudience) {
 		t.Errorf("other client's ID token: err = %v, want ErrAudience", err)
 	}

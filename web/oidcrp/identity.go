@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/coreos/go-oidc/v3/oidc"
 )
 
 // Identity is the verified result of a login: who, in which groups, and
@@ -45,6 +43,15 @@ type Identity struct {
 	// RawIDToken is kept only for the id_token_hint of a logout; never
 	// log it or show it.
 	RawIDToken string
+	// Claims are every claim of the login: the ID token's, completed by
+	// the userinfo endpoint's for claims the ID token left out (profile
+	// and group claims only; the authentication claims come from the ID
+	// token alone). Read a configured claim such as the username from
+	// here.
+	Claims map[string]json.RawMessage
+	// FromUserinfo names the claims that came from the userinfo endpoint,
+	// sorted; empty when the ID token had everything.
+	FromUserinfo []string
 }
 
 // claims is the typed view of the ID token claims this package reads.
@@ -56,14 +63,11 @@ type claims struct {
 }
 
 // parseClaims decodes the claims one by one, so a claim of the wrong type
-// fails loudly instead of silently becoming empty.
-func parseClaims(tok *oidc.IDToken, rolesClaim string) (claims, error) {
-	var m map[string]json.RawMessage
-	if err := tok.Claims(&m); err != nil {
-		return claims{}, fmt.Errorf("%w: decode claims: %w", ErrIDToken, err)
-	}
+// fails loudly instead of silently becoming empty. m holds the ID token's
+// claims, completed from userinfo.
+func parseClaims(m map[string]json.RawMessage, subject, rolesClaim string) (claims, error) {
 	var c claims
-	c.subject = tok.Subject
+	c.subject = subject
 	var err error
 	for _, f := range []struct {
 		name string
@@ -95,7 +99,7 @@ func parseClaims(tok *oidc.IDToken, rolesClaim string) (claims, error) {
 	return c, nil
 }
 
-func (c claims) identity(issuer, raw string) *Identity {
+func (c claims) identity(issuer, raw string, all map[string]json.RawMessage, fromUserinfo []string) *Identity {
 	sum := sha256.Sum256([]byte(raw))
 	return &Identity{
 		Issuer:            issuer,
@@ -109,6 +113,8 @@ func (c claims) identity(issuer, raw string) *Identity {
 		AMR:               slices.Clone(c.amr),
 		IDTokenHash:       hex.EncodeToString(sum[:]),
 		RawIDToken:        raw,
+		Claims:            all,
+		FromUserinfo:      fromUserinfo,
 	}
 }
 

@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
@@ -59,6 +60,13 @@ func TestMappingUsernameClaims(t *testing.T) {
 		if _, err := (Mapping{UsernameClaim: claim}).User(identity()); err == nil {
 			t.Errorf("claim %q: accepted", claim)
 		}
+	}
+	// A claim the RP took from userinfo is read from the login's claims,
+	// which win over the raw ID token.
+	fromUserinfo := identity()
+	fromUserinfo.Claims = map[string]json.RawMessage{"sub": []byte(`"sub-1"`), "mm_username": []byte(`"alice.userinfo"`)}
+	if u, err := (Mapping{UsernameClaim: "mm_username"}).User(fromUserinfo); err != nil || u.Username != "alice.userinfo" {
+		t.Errorf("claim from userinfo: %v %v", u, err)
 	}
 	id := identity()
 	id.PreferredUsername = "  "
