@@ -24,6 +24,12 @@ type RelyingParty interface {
 type StepUpResult struct {
 	// Identity is the verified identity; nil when Err is set.
 	Identity *oidcrp.Identity
+	// User is Identity mapped afresh (username, roles from the groups in
+	// this very token, its evidence); nil when Err is set. A decision
+	// finished by the step-up is made with these roles, so someone whose
+	// group the IdP withdrew cannot decide on the strength of an earlier
+	// sign-in.
+	User *session.User
 	// Err is why the relying party refused the answer, if it did.
 	Err error
 	// Pending is the one-time pending decision taken from the session;

@@ -35,10 +35,14 @@ func (h *Auth) Callback(c echo.Context) error {
 		if h.stepUp == nil {
 			return echo.NewHTTPError(http.StatusBadRequest, "There is no decision waiting for this sign-in.")
 		}
-		if err != nil {
-			id = nil
+		var u *session.User
+		if err == nil {
+			u, err = h.cfg.Mapping.User(id)
 		}
-		return h.stepUp.FinishStepUp(c, s, StepUpResult{Identity: id, Err: err, Pending: decision})
+		if err != nil {
+			id, u = nil, nil
+		}
+		return h.stepUp.FinishStepUp(c, s, StepUpResult{Identity: id, User: u, Err: err, Pending: decision})
 	}
 	if err != nil {
 		logEvent(h.log, c, slog.LevelWarn, "sign-in refused", errAttr(err))

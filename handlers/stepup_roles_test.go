@@ -1,0 +1,60 @@
+package handlers_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/handlers"
+)
+
+// TestStepUpUsesTheRolesOfItsOwnToken: roles follow the IdP. alice signs
+// in while her group grants the approver role; the role is then withdrawn
+// (as when an administrator narrows the policy's idp_groups or removes her
+// from the group). The step-up's fresh token maps her groups again: the
+// decision is refused for lack of the role, nothing is recorded, and the
+// session no longer carries the role.
+func TestStepUpUsesTheRolesOfItsOwnToken(t *testing.T) {
+	t.Parallel()
+	var withdrawn atomic.Bool
+	e := newPortalEnv(t, func(o *handlers.Options) {
+		o.Portal.Roles = nil
+		o.Portal.PolicyRoles = func(groups []string) []string {
+			if slices.Contains(groups, "sre") && !withdrawn.Load() {
+				return []string{"approver"}
+			}
+			return nil
+		}
+	})
+	r := e.seed(t, "carol", 2)
+	v := e.visitor(t)
+	v.mustLogin(t, e.mfa(t, "alice"), "/", "/")
+	form := v.decisionForm(t, r.ID, "approve")
+
+	withdrawn.Store(true)
+	e.clock.Advance(10 * time.Minute) // past max_age: the decision needs a step-up
+	p := v.post(t, decisionPath(r.ID), form, nil)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, e.url+"/idp/") {
+		t.Fatalf("stale approve: %d %q, want a redirect to the IdP", p.status, p.location)
+	}
+	p = v.get(t, v.atIdP(t, p.location, e.mfa(t, "alice")))
+	// Without a role she may not even see the request any more (only
+	// requesters see their own): 404, as for any request out of reach.
+	if p.status != http.StatusNotFound {
+		t.Fatalf("step-up after the role was withdrawn: %d %q (%s), want 404", p.status, p.location, snippet(p.body))
+	}
+	if ds := e.decisions(t, r.ID); len(ds) != 0 {
+		t.Fatalf("%d decisions recorded with a withdrawn role", len(ds))
+	}
+	if !strings.Contains(e.logs.String(), "decision refused") {
+		t.Error("the refusal was not logged")
+	}
+	// The session carries the new login's roles: the request is out of
+	// her reach now, where the old session showed it with a decision form.
+	if page := v.get(t, "/requests/"+r.ID); page.status != http.StatusNotFound {
+		t.Errorf("request page after the step-up: %d, want 404", page.status)
+	}
+}
