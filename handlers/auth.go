@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/web/oidcrp"
 	"github.com/countersign/countersign/web/session"
 )
@@ -46,6 +47,11 @@ type AuthConfig struct {
 	// IdP sends the browser to PublicURL + "/", which must be registered
 	// at the IdP as a post-logout redirect URI.
 	PublicURL string
+	// SignInStepUp, when set, makes every sign-in ask the provider for
+	// this rule's strength up front (max_age, acr_values, amr), so that a
+	// fresh strong sign-in counts for the first decision without a second
+	// login. A weaker sign-in still signs the person in.
+	SignInStepUp *approval.StepUpRule
 	// Logger receives sign-in, sign-out and refusal events (never tokens,
 	// codes or session ids). Nil discards them.
 	Logger *slog.Logger

@@ -24,7 +24,12 @@ func (h *Auth) Login(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("sign-in: start session: %w", err)
 	}
-	authURL, pending, err := h.rp.Begin(oidcrp.AuthOptions{})
+	var opts oidcrp.AuthOptions
+	if h.cfg.SignInStepUp != nil {
+		opts = authOptionsFor(*h.cfg.SignInStepUp)
+		opts.Advisory = true
+	}
+	authURL, pending, err := h.rp.Begin(opts)
 	if err != nil {
 		return fmt.Errorf("sign-in: begin: %w", err)
 	}

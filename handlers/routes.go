@@ -106,11 +106,16 @@ func registerChatRoutes(e *echo.Echo, opts Options) error {
 func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	p := opts.Portal
 	decisions := NewDecisions(p.Approvals, p.RP, pa.sessions, DecisionsConfig{Now: p.Now, Logger: opts.Logger})
-	auth := NewAuth(p.RP, pa.sessions, decisions, AuthConfig{
+	ac := AuthConfig{
 		Mapping:   session.Mapping{Roles: p.Roles, UsernameClaim: p.UsernameClaim, PolicyRoles: p.PolicyRoles},
 		PublicURL: opts.PublicURL,
 		Logger:    opts.Logger,
-	})
+	}
+	if p.StepUpAtSignIn {
+		rule := p.Approvals.StepUpFor(nil)
+		ac.SignInStepUp = &rule
+	}
+	auth := NewAuth(p.RP, pa.sessions, decisions, ac)
 	e.GET("/login", auth.Login)
 	e.GET("/auth/callback", auth.Callback)
 	e.POST("/logout", auth.Logout)

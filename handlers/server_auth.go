@@ -31,6 +31,9 @@ type Portal struct {
 	// UsernameClaim is the ID token claim used as the username, matched
 	// against Mattermost usernames. Default "preferred_username".
 	UsernameClaim string
+	// StepUpAtSignIn makes sign-in ask for the decisions' step-up
+	// strength up front (see AuthConfig.SignInStepUp).
+	StepUpAtSignIn bool
 	// IdleTimeout and AbsoluteTimeout bound sessions. Defaults 30 min and
 	// 12 h.
 	IdleTimeout     time.Duration

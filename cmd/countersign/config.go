@@ -99,8 +99,12 @@ type StepUpConfig struct {
 	ACRValues []string `yaml:"acr_values"`
 	// EssentialACR also asks for acr as an essential claim (claims parameter).
 	EssentialACR bool `yaml:"essential_acr"`
-	// AMRAny, when set, requires at least one of these amr values.
+	// AMRAny, when set, requires at least one of these amr values; the IdP
+	// is asked for amr through the claims parameter.
 	AMRAny []string `yaml:"amr_any"`
+	// AtSignIn asks for this strength at sign-in already, so a fresh
+	// strong sign-in counts for the first decision.
+	AtSignIn bool `yaml:"at_sign_in"`
 }
 
 // ApprovalsConfig holds decision rules until policy decides them.

@@ -107,7 +107,8 @@ func signIn(cfg Config, rp *oidcrp.RP, store *models.Store, rt *policyRuntime) *
 	}
 	return &handlers.Portal{
 		RP: rp, Store: store, Roles: cfg.OIDC.RoleMap, UsernameClaim: cfg.OIDC.UsernameClaim, PolicyRoles: policyRoles,
-		IdleTimeout: cfg.Session.IdleTimeout.D(), AbsoluteTimeout: cfg.Session.AbsoluteTimeout.D(),
+		StepUpAtSignIn: cfg.StepUp.AtSignIn,
+		IdleTimeout:    cfg.Session.IdleTimeout.D(), AbsoluteTimeout: cfg.Session.AbsoluteTimeout.D(),
 	}
 }
 

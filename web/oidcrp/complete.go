@@ -102,12 +102,12 @@ func (rp *RP) verifyIDToken(ctx context.Context, raw string, tok *oauth2.Token, 
 	if !c.issuedAt.IsZero() && c.issuedAt.After(now.Add(rp.cfg.ClockSkew)) {
 		return nil, fmt.Errorf("%w: issued in the future", ErrIDToken)
 	}
-	if pending.Options.MaxAge != nil {
+	if pending.Options.MaxAge != nil && !pending.Options.Advisory {
 		if err := checkFreshness(c.authTime, *pending.Options.MaxAge, now, rp.cfg.ClockSkew); err != nil {
 			return nil, err
 		}
 	}
-	if len(pending.Options.ACRValues) > 0 {
+	if len(pending.Options.ACRValues) > 0 && !pending.Options.Advisory {
 		if err := checkACR(c.acr, pending.Options.ACRValues); err != nil {
 			return nil, err
 		}
