@@ -5,34 +5,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/countersign/countersign/models/clocktest"
 	"github.com/countersign/countersign/web/demoidp"
 	"github.com/countersign/countersign/web/demoidp/demoidptest"
 )
-
-// testClock is wall time plus an offset the test can move forward, shared
-// by the provider and the RP so both agree on "now".
-type testClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
 
 const (
 	portalClientID     = "countersign-portal"
@@ -51,12 +32,12 @@ type idpEnv struct {
 	idp    *demoidp.Provider
 	issuer string
 	users  map[string]demoidp.User
-	clock  *testClock
+	clock  *clocktest.Clock
 }
 
 func newIDPEnv(t *testing.T) *idpEnv {
 	t.Helper()
-	clock := &testClock{}
+	clock := clocktest.Wall()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

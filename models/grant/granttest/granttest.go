@@ -6,42 +6,25 @@ package granttest
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/clocktest"
 	"github.com/countersign/countersign/models/grant"
 	"github.com/countersign/countersign/models/terms"
 )
 
 // Clock is a settable clock shared by every service of an Env.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type Clock = clocktest.Clock
 
 // SealKey is the seal key of the test services: as in the portal, the
 // signing keys are stored sealed.
 var SealKey = []byte("0123456789abcdef0123456789abcdef")
 
 // NewClock returns a clock standing at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func NewClock(t time.Time) *Clock { return clocktest.At(t) }
 
 // Issuer is the grants' issuer in tests.
 const Issuer = "https://countersign.test"
