@@ -261,11 +261,7 @@ type visitor struct {
 
 func (e *portalEnv) visitor(t *testing.T) *visitor {
 	t.Helper()
-	b, err := demoidptest.NewBrowser(e.url + "/idp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &visitor{env: e, b: b}
+	return &visitor{env: e, b: demoidptest.NewTestBrowser(t, e.url+"/idp")}
 }
 
 // do sends req with the browser's cookies and does not follow redirects.

@@ -65,11 +65,7 @@ func newEnv(t *testing.T, prefix string, users []demoidp.User) *env {
 
 func (e *env) browser(t *testing.T) *demoidptest.Browser {
 	t.Helper()
-	b, err := demoidptest.NewBrowser(e.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return demoidptest.NewTestBrowser(t, e.issuer)
 }
 
 // authURL builds an authorization request by hand, so tests can send
@@ -112,27 +108,6 @@ func merge(ms ...map[string]string) map[string]string {
 	return out
 }
 
-// get opens u in b, failing the test if the request fails.
-func get(t *testing.T, b *demoidptest.Browser, u string) *demoidptest.Page {
-	t.Helper()
-	page, err := b.Get(context.Background(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return page
-}
-
-// submit posts f from b with the fields in set, failing the test if the
-// request fails.
-func submit(t *testing.T, b *demoidptest.Browser, f demoidptest.Form, set map[string]string) *demoidptest.Page {
-	t.Helper()
-	page, err := b.Submit(context.Background(), f, set, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return page
-}
-
 // generateUsers returns the demo cast with fresh random credentials.
 func generateUsers(t *testing.T) []demoidp.User {
 	t.Helper()
@@ -149,7 +124,7 @@ func startLogin(t *testing.T) (*env, *demoidptest.Browser, *demoidptest.Page) {
 	t.Helper()
 	e := newEnv(t, "/idp", nil)
 	b := e.browser(t)
-	return e, b, get(t, b, e.authURL(pkce(verifier)))
+	return e, b, b.MustGet(t, e.authURL(pkce(verifier)))
 }
 
 // login returns the username and password fields of user name.

@@ -27,12 +27,12 @@ func TestLoginFormRejectsWrongCSRFToken(t *testing.T) {
 	creds := e.login("carol")
 
 	bad := merge(creds, map[string]string{"csrf": f.Fields.Get("csrf") + "x"})
-	page = submit(t, b, f, bad)
+	page = b.MustSubmit(t, f, bad, "")
 	if page.Status != http.StatusForbidden || page.Redirect != nil {
 		t.Errorf("wrong CSRF token: HTTP %d redirect %v, want 403", page.Status, page.Redirect)
 	}
 	// The right token from this browser still works afterwards.
-	page = submit(t, b, f, creds)
+	page = b.MustSubmit(t, f, creds, "")
 	if _, ok := page.Form("otp-form"); !ok {
 		t.Errorf("right CSRF token: HTTP %d, want the TOTP step", page.Status)
 	}
@@ -44,14 +44,14 @@ func TestLoginFormIsBoundToTheBrowser(t *testing.T) {
 	// (login CSRF): the victim's browser lacks the binding cookie.
 	e := newEnv(t, "/idp", nil)
 	attacker, victim := e.browser(t), e.browser(t)
-	page := get(t, attacker, e.authURL(pkce(verifier)))
+	page := attacker.MustGet(t, e.authURL(pkce(verifier)))
 	f, _ := page.Form("password-form")
-	page = submit(t, victim, f, e.login("dave"))
+	page = victim.MustSubmit(t, f, e.login("dave"), "")
 	if page.Status != http.StatusForbidden || page.Redirect != nil {
 		t.Errorf("form posted from another browser: HTTP %d redirect %v, want 403", page.Status, page.Redirect)
 	}
 	// Opening the attacker's login page in the victim's browser is refused too.
-	page = get(t, victim, page.URL.Scheme+"://"+page.URL.Host+e.idp.PathPrefix()+"/login?authRequestID="+url.QueryEscape(f.Fields.Get("authRequestID")))
+	page = victim.MustGet(t, page.URL.Scheme+"://"+page.URL.Host+e.idp.PathPrefix()+"/login?authRequestID="+url.QueryEscape(f.Fields.Get("authRequestID")))
 	if page.Status != http.StatusForbidden {
 		t.Errorf("login page of another browser's request: HTTP %d, want 403", page.Status)
 	}
@@ -66,7 +66,7 @@ func TestTooManyFailuresEndTheAttempt(t *testing.T) {
 		if !ok {
 			t.Fatalf("attempt %d: no password form (HTTP %d)", i, page.Status)
 		}
-		page = submit(t, b, f, map[string]string{"username": carol.Username, "password": "wrong-password"})
+		page = b.MustSubmit(t, f, map[string]string{"username": carol.Username, "password": "wrong-password"}, "")
 	}
 	if page.Status != http.StatusTooManyRequests {
 		t.Fatalf("after 5 failures: HTTP %d, want 429", page.Status)
@@ -100,7 +100,7 @@ func TestMFARequestRefusesAccountWithoutTOTP(t *testing.T) {
 func TestInvalidClaimsParameterIsRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "/idp", nil)
-	page := get(t, e.browser(t), e.authURL(merge(pkce(verifier), map[string]string{"claims": "{not json"})))
+	page := e.browser(t).MustGet(t, e.authURL(merge(pkce(verifier), map[string]string{"claims": "{not json"})))
 	if page.Status != http.StatusBadRequest || page.Redirect != nil {
 		t.Errorf("HTTP %d redirect %v, want 400", page.Status, page.Redirect)
 	}
@@ -109,7 +109,7 @@ func TestInvalidClaimsParameterIsRefused(t *testing.T) {
 func TestUnknownAuthRequestShowsAnErrorPage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "/idp", nil)
-	page := get(t, e.browser(t), e.issuer+"/login?authRequestID=nope")
+	page := e.browser(t).MustGet(t, e.issuer+"/login?authRequestID=nope")
 	if page.Status != http.StatusBadRequest || len(page.Forms) != 0 {
 		t.Errorf("HTTP %d with %d forms, want 400 and no form", page.Status, len(page.Forms))
 	}
@@ -120,12 +120,12 @@ func TestEssentialACRInClaimsParameterAloneMakesTOTPMandatory(t *testing.T) {
 	e := newEnv(t, "/idp", nil)
 	b := e.browser(t)
 	claims := `{"id_token":{"acr":{"essential":true,"values":["` + demoidp.ACRMFA + `"]}}}`
-	page := get(t, b, e.authURL(merge(pkce(verifier), map[string]string{"claims": claims})))
+	page := b.MustGet(t, e.authURL(merge(pkce(verifier), map[string]string{"claims": claims})))
 	f, ok := page.Form("password-form")
 	if !ok {
 		t.Fatalf("no login form (HTTP %d)", page.Status)
 	}
-	page = submit(t, b, f, e.login("bob"))
+	page = b.MustSubmit(t, f, e.login("bob"), "")
 	otpForm, ok := page.Form("otp-form")
 	if !ok {
 		t.Fatalf("no TOTP step (HTTP %d)", page.Status)

@@ -16,7 +16,7 @@ func TestAuthorizeRequiresPKCES256(t *testing.T) {
 		"plain challenge": {"code_challenge": verifier, "code_challenge_method": "plain"},
 		"challenge only":  {"code_challenge": challenge(verifier), "code_challenge_method": ""},
 	} {
-		page := get(t, e.browser(t), e.authURL(params))
+		page := e.browser(t).MustGet(t, e.authURL(params))
 		if page.Redirect == nil || page.Redirect.Query().Get("error") != "invalid_request" {
 			t.Errorf("%s: want a redirect with error=invalid_request, got HTTP %d redirect %v", name, page.Status, page.Redirect)
 		}
@@ -75,7 +75,7 @@ func TestLoginCallbackCannotMintASecondCode(t *testing.T) {
 	e, b, page := startLogin(t)
 	ctx := context.Background()
 	f, _ := page.Form("password-form")
-	page = submit(t, b, f, e.login("carol"))
+	page = b.MustSubmit(t, f, e.login("carol"), "")
 	f, _ = page.Form("otp-form")
 	// Submit the skip without following redirects, to see the callback URL.
 	resp, err := b.Client().PostForm(f.Action.String(), mergeValues(f.Fields, "action", "skip"))
