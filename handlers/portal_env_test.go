@@ -374,6 +374,23 @@ func (v *visitor) mustLogin(t *testing.T, c demoidptest.Credentials, next, want 
 	}
 }
 
+// signedIn returns a new visitor signed in with c, at the start page.
+func (e *portalEnv) signedIn(t *testing.T, c demoidptest.Credentials) *visitor {
+	t.Helper()
+	v := e.visitor(t)
+	v.mustLogin(t, c, "/", "/")
+	return v
+}
+
+// wantState fails the test unless request id is in state want.
+func (e *portalEnv) wantState(t *testing.T, id string, want models.State) {
+	t.Helper()
+	got, err := e.svc.Get(context.Background(), id)
+	if err != nil || got.State != want {
+		t.Fatalf("request %s is %v (%v), want %s", id, got.State, err, want)
+	}
+}
+
 // decisionForm opens the request page and returns the approve or deny
 // form's fields, as the page rendered them.
 func (v *visitor) decisionForm(t *testing.T, id, verdict string) url.Values {
