@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -69,6 +70,18 @@ type pageResponse struct {
 	body string
 	err  error
 	doc  *goquery.Document
+}
+
+// records is a fake store of Ts by request id: Get finds one or answers
+// ErrNotFound.
+type records[T any] map[string]*T
+
+// Get returns the record of request id.
+func (r records[T]) Get(_ context.Context, id string) (*T, error) {
+	if rec, ok := r[id]; ok {
+		return rec, nil
+	}
+	return nil, fmt.Errorf("none: %w", models.ErrNotFound)
 }
 
 // testEcho returns a bare echo with a test middleware standing in for
