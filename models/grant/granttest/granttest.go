@@ -130,6 +130,36 @@ func (e *Env) Approved(t testing.TB, requester models.Actor) *models.Request {
 	return out.Request
 }
 
+// Redeemed opens a request by requester, approves it with alice and
+// redeems its grant as requester.
+func (e *Env) Redeemed(t testing.TB, requester models.Actor) *models.Request {
+	t.Helper()
+	ctx := context.Background()
+	r := e.Approved(t, requester)
+	g, err := e.Grants.Get(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.Grants.Token(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Grants.Redeem(ctx, tok, g.ParamsSHA256, requester); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// State returns the state request id is in now.
+func (e *Env) State(t testing.TB, id string) models.State {
+	t.Helper()
+	r, err := e.Approvals.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.State
+}
+
 // Events returns the audit events of the given type, in order.
 func (e *Env) Events(t testing.TB, typ string) []models.AuditEvent {
 	t.Helper()
