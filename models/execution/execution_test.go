@@ -247,11 +247,7 @@ func TestAgentReportsItsResult(t *testing.T) {
 		if _, err := rg.exec.RecordResult(ctx, r.ID, res, granttest.Agent); !errors.Is(err, execution.ErrNotRedeemed) {
 			t.Fatalf("result before redeeming: %v", err)
 		}
-		g, _ := rg.env.Grants.Get(ctx, r.ID)
-		tok, _ := rg.env.Grants.Token(ctx, r.ID)
-		if _, err := rg.env.Grants.Redeem(ctx, tok, g.ParamsSHA256, granttest.Agent); err != nil {
-			t.Fatal(err)
-		}
+		rg.env.Redeem(t, r, granttest.Agent)
 		other := granttest.Agent
 		other.ID = "b-other"
 		if _, err := rg.exec.RecordResult(ctx, r.ID, res, other); !errors.Is(err, models.ErrForbidden) {

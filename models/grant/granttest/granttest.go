@@ -134,8 +134,15 @@ func (e *Env) Approved(t testing.TB, requester models.Actor) *models.Request {
 // redeems its grant as requester.
 func (e *Env) Redeemed(t testing.TB, requester models.Actor) *models.Request {
 	t.Helper()
-	ctx := context.Background()
 	r := e.Approved(t, requester)
+	e.Redeem(t, r, requester)
+	return r
+}
+
+// Redeem redeems the grant of the approved request r as requester.
+func (e *Env) Redeem(t testing.TB, r *models.Request, requester models.Actor) {
+	t.Helper()
+	ctx := context.Background()
 	g, err := e.Grants.Get(ctx, r.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +154,6 @@ func (e *Env) Redeemed(t testing.TB, requester models.Actor) *models.Request {
 	if _, err := e.Grants.Redeem(ctx, tok, g.ParamsSHA256, requester); err != nil {
 		t.Fatal(err)
 	}
-	return r
 }
 
 // State returns the state request id is in now.
