@@ -154,6 +154,39 @@ func (e *loopEnv) approve(id string) {
 	}
 }
 
+// approvedGrant has testbot propose a request through the API and
+// approves it; it returns the request's id, testbot's key and the grant
+// the agent reads back.
+func (e *loopEnv) approvedGrant() (id, key, tok string) {
+	e.t.Helper()
+	key = e.keyFor("testbot")
+	id = e.propose(key)
+	e.approve(id)
+	_, got := e.api("GET", "/api/v1/requests/"+id, key, nil, nil)
+	tok, _ = got["grant"].(string)
+	return id, key, tok
+}
+
+// redeemByHash redeems tok naming the proposal's parameters by their
+// hash, failing the test unless the API accepts it.
+func (e *loopEnv) redeemByHash(id, key, tok string) {
+	e.t.Helper()
+	sum := grant.ParamsHash(`{"env":"prod","service":"payments-api"}`)
+	if code, out := e.api("POST", "/api/v1/requests/"+id+"/grant/redeem", key, map[string]any{"grant": tok, "params_sha256": sum}, nil); code != 200 {
+		e.t.Fatalf("redeem by hash: %d %v", code, out)
+	}
+}
+
+// lastMinute returns a result body with status and a run that took the
+// last minute, plus the fields in more.
+func lastMinute(status string, more map[string]any) map[string]any {
+	body := map[string]any{"status": status, "started_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano), "ended_at": time.Now().UTC().Format(time.RFC3339Nano)}
+	for k, v := range more {
+		body[k] = v
+	}
+	return body
+}
+
 // reasons lists the "reason" of every audit event of type typ on id, with
 // the acting identity: "actor:reason".
 func (e *loopEnv) reasons(typ, id string) []string {
@@ -328,18 +361,9 @@ func TestAgentFullLoop(t *testing.T) {
 func TestAgentReportsAFailure(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newLoopEnv(t, b)
-		key := e.keyFor("testbot")
-		id := e.propose(key)
-		e.approve(id)
-		_, got := e.api("GET", "/api/v1/requests/"+id, key, nil, nil)
-		sum := grant.ParamsHash(`{"env":"prod","service":"payments-api"}`)
-		if code, out := e.api("POST", "/api/v1/requests/"+id+"/grant/redeem", key, map[string]any{"grant": got["grant"], "params_sha256": sum}, nil); code != 200 {
-			t.Fatalf("redeem by hash: %d %v", code, out)
-		}
-		body := map[string]any{
-			"status": "error", "error": "pods did not become ready", "output_digest": "sha256:" + strings.Repeat("cd", 32),
-			"started_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano), "ended_at": time.Now().UTC().Format(time.RFC3339Nano),
-		}
+		id, key, tok := e.approvedGrant()
+		e.redeemByHash(id, key, tok)
+		body := lastMinute("error", map[string]any{"error": "pods did not become ready", "output_digest": "sha256:" + strings.Repeat("cd", 32)})
 		code, out := e.api("POST", "/api/v1/requests/"+id+"/result", key, body, nil)
 		exec, _ := out["execution"].(map[string]any)
 		if code != 200 || out["state"] != "failed" || exec["state"] != "failed" || exec["error"] != "pods did not become ready" || exec["output_digest"] != body["output_digest"] {
@@ -355,11 +379,7 @@ func TestAgentReportsAFailure(t *testing.T) {
 func TestAgentRedeemAndResultBadInput(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newLoopEnv(t, b)
-		key := e.keyFor("testbot")
-		id := e.propose(key)
-		e.approve(id)
-		_, got := e.api("GET", "/api/v1/requests/"+id, key, nil, nil)
-		tok := got["grant"].(string)
+		id, key, tok := e.approvedGrant()
 		redeemPath, resultPath := "/api/v1/requests/"+id+"/grant/redeem", "/api/v1/requests/"+id+"/result"
 		params := map[string]any{"env": "prod", "service": "payments-api"}
 		cases := []struct {
@@ -404,9 +424,7 @@ func TestAgentRedeemAndResultBadInput(t *testing.T) {
 		if g, _ := e.grants.Get(context.Background(), id); g.RedeemedAt != nil {
 			t.Fatal("bad calls spent the grant")
 		}
-		if n := e.count("executions"); n != 0 {
-			t.Fatalf("%d executions recorded by bad calls", n)
-		}
+		e.wantCount("executions", 0, "executions recorded by bad calls")
 		if r, _ := e.svc.Get(context.Background(), id); r.State != models.StateApproved {
 			t.Fatalf("request is %s", r.State)
 		}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/labstack/echo/v4"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
@@ -48,6 +46,16 @@ func newAuditFixture(t *testing.T) *auditFixture {
 	t.Helper()
 	st := storetest.SQLite(t).Open(t)
 	searchtest.Seed(t, st)
+	key, cp := newCheckpointer(t, st)
+	svc := approval.New(st, approval.Config{ApproverRoles: []string{"approver"}})
+	h := NewAuditLog(search.NewSearcher(st), AuditLogOptions{Prover: cp, Requests: svc, MattermostURL: "https://chat.example.com/"})
+	return &auditFixture{store: st, key: key, cp: cp, h: h}
+}
+
+// newCheckpointer returns a fresh audit signing key and a checkpointer
+// signing st's audit log with it.
+func newCheckpointer(t *testing.T, st *models.Store) (*proof.Key, *proof.Checkpointer) {
+	t.Helper()
 	key, _, err := proof.GenerateKey("cs.example.com/audit")
 	if err != nil {
 		t.Fatal(err)
@@ -56,40 +64,13 @@ func newAuditFixture(t *testing.T) *auditFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := approval.New(st, approval.Config{ApproverRoles: []string{"approver"}})
-	h := NewAuditLog(search.NewSearcher(st), AuditLogOptions{Prover: cp, Requests: svc, MattermostURL: "https://chat.example.com/"})
-	return &auditFixture{store: st, key: key, cp: cp, h: h}
+	return key, cp
 }
 
-// serve answers target as u (nil: anonymous) with the audit routes and a
-// stand-in error handler mapping the sentinel errors as web does.
+// serve answers target as u (nil: anonymous) with the audit routes on
+// testEcho.
 func (f *auditFixture) serve(u *session.User, target string) *httptest.ResponseRecorder {
-	e := echo.New()
-	e.HTTPErrorHandler = func(err error, c echo.Context) {
-		code := http.StatusInternalServerError
-		var he *echo.HTTPError
-		switch {
-		case errors.As(err, &he):
-			code = he.Code
-		case errors.Is(err, models.ErrNotFound):
-			code = http.StatusNotFound
-		case errors.Is(err, models.ErrForbidden):
-			code = http.StatusForbidden
-		case errors.Is(err, models.ErrInvalid):
-			code = http.StatusBadRequest
-		}
-		if !c.Response().Committed {
-			_ = c.String(code, http.StatusText(code))
-		}
-	}
-	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if u != nil {
-				session.WithUser(c, u)
-			}
-			return next(c)
-		}
-	})
+	e := testEcho(u, nil)
 	e.GET("/audit", f.h.Search)
 	e.GET("/audit/export.csv", f.h.ExportCSV)
 	e.GET("/audit/export.jsonl", f.h.ExportJSONL)
@@ -340,14 +321,7 @@ func TestAuditReceiptDownload(t *testing.T) {
 // receipt verifies offline.
 func TestRequestPageLinksDecisionReceipts(t *testing.T) {
 	f := newRequestsFixture(t, RequestsOptions{})
-	key, _, err := proof.GenerateKey("cs.example.com/audit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := proof.NewCheckpointer(f.store, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, cp := newCheckpointer(t, f.store)
 	f.h = NewRequests(f.svc, RequestsOptions{Receipts: cp})
 	r := f.byAction["rotate-secret"]
 	f.decide(t, r, userAlice, models.VerdictApprove, "")

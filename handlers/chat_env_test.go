@@ -208,6 +208,20 @@ func (e *chatEnv) count(table string) int64 {
 	return n
 }
 
+// wantCount fails the test unless table holds want rows; what says what
+// the rows are ("requests stored by bad calls").
+func (e *chatEnv) wantCount(table string, want int64, what string) {
+	e.t.Helper()
+	if n := e.count(table); n != want {
+		e.t.Fatalf("%d %s, want %d", n, what, want)
+	}
+}
+
+// proposal posts testbot's proposal in the thread and returns its post id.
+func (e *chatEnv) proposal() string {
+	return e.fake.Reply(mmfake.RootPostID, mmfake.TestbotID, "proposal").Id
+}
+
 // requestIDIn finds the request id a reply names.
 func requestIDIn(t *testing.T, text string) string {
 	t.Helper()

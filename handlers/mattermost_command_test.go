@@ -31,9 +31,7 @@ func TestSlashCommandTokens(t *testing.T) {
 				t.Fatalf("token %q: %d %q", tok, code, cr.Text)
 			}
 		}
-		if n := e.count("requests"); n != 0 {
-			t.Fatalf("%d requests stored by refused calls", n)
-		}
+		e.wantCount("requests", 0, "requests stored by refused calls")
 	})
 }
 
@@ -204,12 +202,8 @@ func TestSlashCommandBadInputStoresNothing(t *testing.T) {
 				t.Errorf("%.40q: %d %q, want %q", text, code, cr.Text, want)
 			}
 		}
-		if n := e.count("requests"); n != 0 {
-			t.Fatalf("%d requests stored by bad commands", n)
-		}
-		if n := e.count("audit_events"); n != 0 {
-			t.Fatalf("%d audit events written by bad commands", n)
-		}
+		e.wantCount("requests", 0, "requests stored by bad commands")
+		e.wantCount("audit_events", 0, "audit events written by bad commands")
 	})
 }
 
@@ -240,9 +234,7 @@ func TestSlashCommandMattermostSlowOrDown(t *testing.T) {
 		if !strings.Contains(cr.Text, "Nothing was stored") {
 			t.Fatalf("Mattermost down: %q", cr.Text)
 		}
-		if n := e.count("requests"); n != 0 {
-			t.Fatalf("%d requests stored without a conversation", n)
-		}
+		e.wantCount("requests", 0, "requests stored without a conversation")
 	})
 }
 

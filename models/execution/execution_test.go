@@ -86,15 +86,6 @@ func (r *rig) dispatcher(maxAttempts int) *executor.Dispatcher {
 	})
 }
 
-func state(t *testing.T, e *granttest.Env, id string) models.State {
-	t.Helper()
-	r, err := e.Approvals.Get(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r.State
-}
-
 func TestDispatchSucceedsAndKeepsTheApprovedContent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		rg := newRig(t, b.Open(t), 3)
@@ -135,8 +126,8 @@ func TestDispatchFailureAndRetriesNeverExecuteTwice(t *testing.T) {
 				t.Fatal(err)
 			}
 			ex, _ := rg.exec.Get(ctx, r.ID)
-			if state(t, rg.env, r.ID) != models.StateFailed || ex.State != execution.StateFailed || ex.Error != "disk full" {
-				t.Fatalf("request %s, execution %+v", state(t, rg.env, r.ID), ex)
+			if rg.env.State(t, r.ID) != models.StateFailed || ex.State != execution.StateFailed || ex.Error != "disk full" {
+				t.Fatalf("request %s, execution %+v", rg.env.State(t, r.ID), ex)
 			}
 			if len(rg.env.Events(t, "execution.failed")) != 1 {
 				t.Fatal("failure not audited")
@@ -155,7 +146,7 @@ func TestDispatchFailureAndRetriesNeverExecuteTwice(t *testing.T) {
 			if _, err := d.RunOnce(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if state(t, rg.env, r.ID) != models.StateApproved {
+			if rg.env.State(t, r.ID) != models.StateApproved {
 				t.Fatal("a transient error ended the request")
 			}
 			if n, _ := d.RunOnce(ctx); n != 0 {
@@ -166,8 +157,8 @@ func TestDispatchFailureAndRetriesNeverExecuteTwice(t *testing.T) {
 				t.Fatal("no retry after the backoff")
 			}
 			ex, _ := rg.exec.Get(ctx, r.ID)
-			if state(t, rg.env, r.ID) != models.StateExecuted || ex.Attempts != 2 || rg.fake.ran.Load() != 1 {
-				t.Fatalf("request %s, %+v, ran %d", state(t, rg.env, r.ID), ex, rg.fake.ran.Load())
+			if rg.env.State(t, r.ID) != models.StateExecuted || ex.Attempts != 2 || rg.fake.ran.Load() != 1 {
+				t.Fatalf("request %s, %+v, ran %d", rg.env.State(t, r.ID), ex, rg.fake.ran.Load())
 			}
 			if len(rg.env.Events(t, "execution.retry")) != 1 {
 				t.Fatal("retry not audited")
@@ -185,7 +176,7 @@ func TestDispatchFailureAndRetriesNeverExecuteTwice(t *testing.T) {
 				t.Fatalf("ran %d times in %d calls", rg.fake.ran.Load(), rg.fake.calls.Load())
 			}
 			ex, _ := rg.exec.Get(ctx, r.ID)
-			if ex.State != execution.StateFailed || !strings.Contains(ex.Error, "refused with 409") || state(t, rg.env, r.ID) != models.StateFailed {
+			if ex.State != execution.StateFailed || !strings.Contains(ex.Error, "refused with 409") || rg.env.State(t, r.ID) != models.StateFailed {
 				t.Fatalf("execution %+v", ex)
 			}
 		})
@@ -236,7 +227,7 @@ func TestTwoReplicasDispatchOnce(t *testing.T) {
 			t.Fatalf("%d calls for 4 requests", rg.fake.calls.Load())
 		}
 		for _, id := range ids {
-			if s := state(t, rg.env, id); s != models.StateExecuted {
+			if s := rg.env.State(t, id); s != models.StateExecuted {
 				t.Fatalf("%s is %s", id, s)
 			}
 		}
@@ -256,11 +247,7 @@ func TestAgentReportsItsResult(t *testing.T) {
 		if _, err := rg.exec.RecordResult(ctx, r.ID, res, granttest.Agent); !errors.Is(err, execution.ErrNotRedeemed) {
 			t.Fatalf("result before redeeming: %v", err)
 		}
-		g, _ := rg.env.Grants.Get(ctx, r.ID)
-		tok, _ := rg.env.Grants.Token(ctx, r.ID)
-		if _, err := rg.env.Grants.Redeem(ctx, tok, g.ParamsSHA256, granttest.Agent); err != nil {
-			t.Fatal(err)
-		}
+		rg.env.Redeem(t, r, granttest.Agent)
 		other := granttest.Agent
 		other.ID = "b-other"
 		if _, err := rg.exec.RecordResult(ctx, r.ID, res, other); !errors.Is(err, models.ErrForbidden) {
@@ -273,7 +260,7 @@ func TestAgentReportsItsResult(t *testing.T) {
 		if err != nil || ex.Mode != execution.ModeAgent || ex.Output != `{"rotated":true}` {
 			t.Fatalf("record: %+v %v", ex, err)
 		}
-		if state(t, rg.env, r.ID) != models.StateExecuted || len(rg.env.Events(t, "execution.succeeded")) != 1 {
+		if rg.env.State(t, r.ID) != models.StateExecuted || len(rg.env.Events(t, "execution.succeeded")) != 1 {
 			t.Fatal("agent result did not end the request")
 		}
 		if _, err := rg.exec.RecordResult(ctx, r.ID, res, granttest.Agent); !errors.Is(err, models.ErrConflict) {

@@ -128,24 +128,35 @@ func TestTokenOfAnotherIssuerRefused(t *testing.T) {
 	}
 }
 
+// ops is the person who manages the agents' keys.
+var ops = models.Actor{Type: models.ActorHuman, ID: "ops", Display: "ops"}
+
+// withKey returns an authenticator checking API keys kept in s, the keys,
+// and a new key of deploy-bot: its plain text and its record.
+func withKey(t *testing.T, s *models.Store) (*agentauth.Authenticator, *agents.Keys, string, *agents.Key) {
+	t.Helper()
+	reg := registry(t)
+	keys := agents.NewKeys(s, reg, nil)
+	auth, err := agentauth.New(context.Background(), agentauth.Config{Keys: keys, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, rec, err := keys.Create(context.Background(), "deploy-bot", 0, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return auth, keys, plain, rec
+}
+
 func TestAPIKeys(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s := b.Open(t)
 		ctx := context.Background()
-		reg := registry(t)
-		keys := agents.NewKeys(s, reg, nil)
-		auth, err := agentauth.New(ctx, agentauth.Config{Keys: keys, Registry: reg})
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain, rec, err := keys.Create(ctx, "deploy-bot", 0, models.Actor{Type: models.ActorHuman, ID: "ops", Display: "ops"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		auth, keys, plain, rec := withKey(t, s)
 		if a, err := auth.Authenticate(ctx, "Bearer "+plain); err != nil || a.Name != "deploy-bot" {
 			t.Fatalf("key: %v, %v", a, err)
 		}
-		if _, err := keys.Revoke(ctx, rec.ID, models.Actor{Type: models.ActorHuman, ID: "ops", Display: "ops"}); err != nil {
+		if _, err := keys.Revoke(ctx, rec.ID, ops); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := auth.Authenticate(ctx, "Bearer "+plain); !errors.Is(err, agentauth.ErrRefused) {
@@ -165,20 +176,11 @@ func TestKeysUnreadableIsNotRefusal(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s := b.Open(t)
 		ctx := context.Background()
-		reg := registry(t)
-		keys := agents.NewKeys(s, reg, nil)
-		auth, err := agentauth.New(ctx, agentauth.Config{Keys: keys, Registry: reg})
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain, _, err := keys.Create(ctx, "deploy-bot", 0, models.Actor{Type: models.ActorHuman, ID: "ops", Display: "ops"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		auth, _, plain, _ := withKey(t, s)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		_, err = auth.Authenticate(ctx, "Bearer "+plain)
+		_, err := auth.Authenticate(ctx, "Bearer "+plain)
 		if !errors.Is(err, agentauth.ErrUnavailable) || errors.Is(err, agentauth.ErrRefused) {
 			t.Fatalf("valid key with the database closed: %v, want ErrUnavailable and not ErrRefused", err)
 		}

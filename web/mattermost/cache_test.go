@@ -12,36 +12,19 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/clocktest"
 	"github.com/countersign/countersign/web/mattermost/mmfake"
 )
 
-// clock is a settable time source for tests of expiry (no sleeping).
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestTTLCacheExpiry(t *testing.T) {
-	clk := &clock{t: captureEnd}
+	clk := clocktest.At(captureEnd)
 	c := newTTLCache[string](30*time.Second, 10, clk.Now)
 	c.put("a", "1")
-	clk.Add(29 * time.Second)
+	clk.Advance(29 * time.Second)
 	if v, ok := c.get("a"); !ok || v != "1" {
 		t.Errorf("before the TTL: %q %v", v, ok)
 	}
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	if v, ok := c.get("a"); ok {
 		t.Errorf("at the TTL: still %q", v)
 	}
@@ -50,16 +33,16 @@ func TestTTLCacheExpiry(t *testing.T) {
 	}
 	// Storing again starts a new TTL.
 	c.put("a", "2")
-	clk.Add(20 * time.Second)
+	clk.Advance(20 * time.Second)
 	c.put("a", "3")
-	clk.Add(20 * time.Second)
+	clk.Advance(20 * time.Second)
 	if v, ok := c.get("a"); !ok || v != "3" {
 		t.Errorf("refreshed entry: %q %v", v, ok)
 	}
 }
 
 func TestTTLCacheBounded(t *testing.T) {
-	clk := &clock{t: captureEnd}
+	clk := clocktest.At(captureEnd)
 	c := newTTLCache[int](time.Minute, 3, clk.Now)
 	for i := range 3 {
 		c.put(fmt.Sprint(i), i)
@@ -119,8 +102,8 @@ func TestConfigRefusesNegativeCacheTTL(t *testing.T) {
 
 // cachedEnv is the fixture world with the lookup cache on and a settable
 // clock.
-func cachedEnv(t *testing.T, ttl time.Duration) (*env, *clock) {
-	clk := &clock{t: captureEnd}
+func cachedEnv(t *testing.T, ttl time.Duration) (*env, *clocktest.Clock) {
+	clk := clocktest.At(captureEnd)
 	e := newEnv(t, func(c *Config) { c.CacheTTL, c.Now = ttl, clk.Now })
 	return e, clk
 }
@@ -158,7 +141,7 @@ func TestCaptureCacheWithinAndAfterTTL(t *testing.T) {
 	}
 
 	e.fake.ResetRequests()
-	clk.Add(29 * time.Second)
+	clk.Advance(29 * time.Second)
 	second, err := e.client.Capture(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +155,7 @@ func TestCaptureCacheWithinAndAfterTTL(t *testing.T) {
 	}
 
 	e.fake.ResetRequests()
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	if _, err := e.client.Capture(ctx, req); err != nil {
 		t.Fatal(err)
 	}
@@ -230,11 +213,11 @@ func TestCaptureCacheBotOwnerChange(t *testing.T) {
 		t.Fatalf("owner %s", got)
 	}
 	e.fake.AddBotRecord(&model.Bot{UserId: mmfake.TestbotID, Username: "testbot", OwnerId: mmfake.CarolID})
-	clk.Add(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	if got := owner(); got != mmfake.AdminID {
 		t.Errorf("within the TTL: owner %s, want the cached %s", got, mmfake.AdminID)
 	}
-	clk.Add(20 * time.Second)
+	clk.Advance(20 * time.Second)
 	if got := owner(); got != mmfake.CarolID {
 		t.Errorf("after the TTL: owner %s, want %s", got, mmfake.CarolID)
 	}
@@ -319,7 +302,7 @@ func TestCaptureCacheConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			if i%4 == 0 {
-				clk.Add(10 * time.Second)
+				clk.Advance(10 * time.Second)
 			}
 			c, err := e.client.Capture(context.Background(), CaptureRequest{PostRef: mmfake.RootPostID})
 			if err == nil && len(c.Posts) != len(fixtureThread) {

@@ -3,7 +3,6 @@ package proof_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,21 +10,9 @@ import (
 	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/models/audit/audittest"
 	"github.com/countersign/countersign/models/audit/proof"
+	"github.com/countersign/countersign/models/clocktest"
 	"github.com/countersign/countersign/models/storetest"
 )
-
-// fakeClock is a settable clock safe for the background refresh.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func TestIntegrityCache(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
@@ -33,7 +20,7 @@ func TestIntegrityCache(t *testing.T) {
 		st := b.Open(t)
 		c := audittest.NewCheckpointer(t, st, audittest.NewKey(t, audittest.Origin))
 		ic := proof.NewIntegrityCache(c, time.Minute)
-		clock := &fakeClock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+		clock := clocktest.At(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 		ic.SetClock(clock.Now)
 
 		if _, err := ic.VerifyLatest(ctx); !errors.Is(err, models.ErrNotFound) {
@@ -80,7 +67,7 @@ func TestIntegrityCache(t *testing.T) {
 		if _, err := ic.VerifyLatest(ctx); err != nil {
 			t.Fatalf("fresh cached result: %v", err)
 		}
-		clock.Add(2 * time.Minute)
+		clock.Advance(2 * time.Minute)
 		if _, err := ic.VerifyLatest(ctx); err != nil {
 			t.Fatalf("stale result is served while refreshing: %v", err)
 		}
