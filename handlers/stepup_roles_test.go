@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/handlers"
+	"github.com/countersign/countersign/web/demoidp"
 )
 
 // TestStepUpUsesTheRolesOfItsOwnToken: roles follow the IdP. alice signs
@@ -56,5 +57,36 @@ func TestStepUpUsesTheRolesOfItsOwnToken(t *testing.T) {
 	// her reach now, where the old session showed it with a decision form.
 	if page := v.get(t, "/requests/"+r.ID); page.status != http.StatusNotFound {
 		t.Errorf("request page after the step-up: %d, want 404", page.status)
+	}
+}
+
+// TestSignInCanAskForTheStepUpStrength: with Portal.StepUpAtSignIn the
+// sign-in asks for the decisions' max_age and acr up front, so the
+// person's first decision needs no second login; once that sign-in has
+// aged past max_age, a decision is stepped up as usual. (That a weaker
+// answer still signs in is oidcrp's TestAdvisoryLoginAcceptsAWeakerAnswer.)
+func TestSignInCanAskForTheStepUpStrength(t *testing.T) {
+	t.Parallel()
+	e := newPortalEnv(t, func(o *handlers.Options) { o.Portal.StepUpAtSignIn = true })
+	r := e.seed(t, "carol", 2)
+	v := e.visitor(t)
+	authURL := v.startLogin(t, "/")
+	q := mustParse(t, authURL).Query()
+	if q.Get("max_age") != "300" || q.Get("acr_values") != demoidp.ACRMFA || q.Has("prompt") {
+		t.Fatalf("sign-in request asks max_age=%q acr_values=%q prompt=%q", q.Get("max_age"), q.Get("acr_values"), q.Get("prompt"))
+	}
+	if p := v.get(t, v.atIdP(t, authURL, e.mfa(t, "alice"))); p.status != http.StatusSeeOther || p.location != "/" {
+		t.Fatalf("sign-in: %d %q", p.status, p.location)
+	}
+	if p := v.post(t, decisionPath(r.ID), v.decisionForm(t, r.ID, "approve"), nil); p.location != decided(r.ID, "approve") {
+		t.Fatalf("first decision after a strong sign-in: %d %q, want it recorded at once", p.status, p.location)
+	}
+
+	// Ten minutes later bob's sign-in is past max_age.
+	b := e.visitor(t)
+	b.mustLogin(t, e.mfa(t, "bob"), "/", "/")
+	e.clock.Advance(10 * time.Minute)
+	if p := b.post(t, decisionPath(r.ID), b.decisionForm(t, r.ID, "approve"), nil); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, e.url+"/idp/") {
+		t.Fatalf("decision after the sign-in aged: %d %q, want a step-up", p.status, p.location)
 	}
 }

@@ -57,7 +57,7 @@ func TestStaleSessionIsSteppedUpAndTheDecisionCarriesTheNewEvidence(t *testing.T
 		t.Fatalf("stale approve: %d %q, want a redirect to the IdP", p.status, p.location)
 	}
 	q := mustParse(t, p.location).Query()
-	for k, want := range map[string]string{"prompt": "login", "max_age": "300", "acr_values": demoidp.ACRMFA} {
+	for k, want := range map[string]string{"prompt": "login", "max_age": "300", "acr_values": demoidp.ACRMFA, "login_hint": e.users["alice"].Email} {
 		if got := q.Get(k); got != want {
 			t.Errorf("step-up request %s = %q, want %q", k, got, want)
 		}
