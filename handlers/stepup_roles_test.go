@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/handlers"
+	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/web/demoidp"
 )
 
@@ -88,5 +89,49 @@ func TestSignInCanAskForTheStepUpStrength(t *testing.T) {
 	e.clock.Advance(10 * time.Minute)
 	if p := b.post(t, decisionPath(r.ID), b.decisionForm(t, r.ID, "approve"), nil); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, e.url+"/idp/") {
 		t.Fatalf("decision after the sign-in aged: %d %q, want a step-up", p.status, p.location)
+	}
+}
+
+// TestPasswordOnlyDecisionsSaySo: with a step-up rule that asks for no
+// acr and no amr (step_up.password_only), a password sign-in decides, and
+// the decision, its audit event and the request page all say the
+// strength was a password re-entry only; a decision under a rule with an
+// acr does not.
+func TestPasswordOnlyDecisionsSaySo(t *testing.T) {
+	t.Parallel()
+	e := newPortalEnvStepUp(t, approval.StepUpRule{MaxAge: 5 * time.Minute})
+	r := e.seed(t, "carol", 1)
+	v := e.signedIn(t, e.pwd("alice"))
+	if p := v.post(t, decisionPath(r.ID), v.decisionForm(t, r.ID, "approve"), nil); p.location != decided(r.ID, "approve") {
+		t.Fatalf("approve: %d %q (%s)", p.status, p.location, snippet(p.body))
+	}
+	ds := e.decisions(t, r.ID)
+	if len(ds) != 1 || !ds[0].PasswordOnly {
+		t.Fatalf("decisions = %+v, want one marked password-only", ds)
+	}
+	evs := e.auditEvents(t, r.ID)
+	var decided string
+	for _, ev := range evs {
+		if ev.Type == "decision.approve" {
+			decided = ev.Payload
+		}
+	}
+	if !strings.Contains(decided, `"strength":"password re-entry only"`) {
+		t.Errorf("decision event payload %s does not state the strength", decided)
+	}
+	page := v.get(t, "/requests/"+r.ID)
+	if got := page.text(t, "step-up-password-only"); got != "strength: password re-entry only" {
+		t.Errorf("request page strength = %q", got)
+	}
+
+	strong := newPortalEnv(t)
+	r2 := strong.seed(t, "carol", 1)
+	w := strong.signedIn(t, strong.mfa(t, "alice"))
+	w.post(t, decisionPath(r2.ID), w.decisionForm(t, r2.ID, "approve"), nil)
+	if ds := strong.decisions(t, r2.ID); len(ds) != 1 || ds[0].PasswordOnly {
+		t.Fatalf("strong decisions = %+v", ds)
+	}
+	if n := testID(w.get(t, "/requests/"+r2.ID).doc(t), "step-up-password-only").Length(); n != 0 {
+		t.Errorf("a strong decision shows the password-only mark")
 	}
 }

@@ -173,7 +173,7 @@ func decisionViews(r *models.Request, now time.Time) ([]partials.Decision, []str
 		out[i] = partials.Decision{
 			Approver: firstNonEmpty(d.ApproverName, d.ApproverID), ApproverID: d.ApproverID,
 			Verdict: string(d.Verdict), At: timeView(d.CreatedAt, now), Comment: d.Comment,
-			AuthTime: timeView(d.AuthTime, now), ACR: d.ACR, AMR: d.AMR, IDTokenHash: d.IDTokenHash,
+			AuthTime: timeView(d.AuthTime, now), ACR: d.ACR, AMR: d.AMR, IDTokenHash: d.IDTokenHash, PasswordOnly: d.PasswordOnly,
 			ContentHash: d.ContentHash, Counts: r.Counts(d),
 		}
 	}

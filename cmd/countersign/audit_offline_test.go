@@ -90,3 +90,18 @@ func TestAuditExportAndOfflineVerification(t *testing.T) {
 		t.Fatalf("tampered receipt: exit %d %q", code, out)
 	}
 }
+
+// TestDecisionStrengthFromAReceipt: verify-receipt reads the strength a
+// password-only decision's event states, and nothing from other events.
+func TestDecisionStrengthFromAReceipt(t *testing.T) {
+	for payload, want := range map[string]string{
+		`{"step_up":{"acr":"","strength":"password re-entry only"}}`: "password re-entry only",
+		`{"step_up":{"acr":"urn:mfa"}}`:                              "",
+		`{"reason":"expired"}`:                                       "",
+		`not json`:                                                   "",
+	} {
+		if got := decisionStrength(payload); got != want {
+			t.Errorf("decisionStrength(%s) = %q, want %q", payload, got, want)
+		}
+	}
+}

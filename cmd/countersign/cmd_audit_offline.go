@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -86,7 +87,24 @@ func cmdAuditVerifyReceipt(args []string, stdout, stderr io.Writer) error {
 		return &errInvalid{what: "receipt " + filepath.Base(*path)}
 	}
 	fmt.Fprintf(stdout, "OK: event %d is in the log signed at size %d\n", r.Event.Seq, r.TreeSize)
+	if strength := decisionStrength(r.Event.Payload); strength != "" {
+		fmt.Fprintf(stdout, "%s by %s: strength: %s\n", r.Event.Type, r.Event.ActorDisplay, strength)
+	}
 	return nil
+}
+
+// decisionStrength is what a decision event's payload says of its
+// step-up strength ("" for other events and strong decisions).
+func decisionStrength(payload string) string {
+	var p struct {
+		StepUp struct {
+			Strength string `json:"strength"`
+		} `json:"step_up"`
+	}
+	if json.Unmarshal([]byte(payload), &p) != nil {
+		return ""
+	}
+	return p.StepUp.Strength
 }
 
 func cmdAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {

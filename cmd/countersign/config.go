@@ -105,6 +105,10 @@ type StepUpConfig struct {
 	// AtSignIn asks for this strength at sign-in already, so a fresh
 	// strong sign-in counts for the first decision.
 	AtSignIn bool `yaml:"at_sign_in"`
+	// PasswordOnly accepts a step-up that is a password re-entry (no acr,
+	// no amr asked for). It must be said explicitly; every decision made
+	// so then says "strength: password re-entry only".
+	PasswordOnly bool `yaml:"password_only"`
 }
 
 // ApprovalsConfig holds decision rules until policy decides them.
@@ -288,13 +292,15 @@ func (c *Config) Validate() error {
 	}
 	if c.OIDC.Issuer != "" {
 		if u, err := url.Parse(c.OIDC.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return configErrorf("config: oidc.issuer: %q must be an absolute URL", c.OIDC.Issuer)
+			return configErrorf("config: %s: %q must be an absolute URL", setting("oidc.issuer"), c.OIDC.Issuer)
 		}
-		if c.OIDC.ClientID == "" {
-			return configErrorf("config: oidc.client_id is required with oidc.issuer")
+		for key, v := range map[string]string{"oidc.client_id": c.OIDC.ClientID, "oidc.client_secret": c.OIDC.ClientSecret} {
+			if v == "" {
+				return configErrorf("config: %s is required with oidc.issuer", setting(key))
+			}
 		}
 		if len(c.OIDC.RoleMap) == 0 {
-			return configErrorf("config: oidc.role_map is required with oidc.issuer (map IdP groups to roles)")
+			return configErrorf("config: %s is required with oidc.issuer (map IdP groups to roles)", setting("oidc.role_map"))
 		}
 		for group, roles := range c.OIDC.RoleMap {
 			for _, r := range roles {
@@ -303,12 +309,15 @@ func (c *Config) Validate() error {
 				}
 			}
 		}
+		if err := c.StepUp.validateStrength(); err != nil {
+			return err
+		}
 	}
 	if c.Session.IdleTimeout.D() < time.Minute || c.Session.AbsoluteTimeout.D() < c.Session.IdleTimeout.D() {
 		return configErrorf("config: session.idle_timeout must be at least 1m and at most session.absolute_timeout")
 	}
 	if c.StepUp.MaxAge.D() < 30*time.Second || c.StepUp.MaxAge.D() > time.Hour {
-		return configErrorf("config: step_up.max_age must be between 30s and 1h")
+		return configErrorf("config: %s must be between 30s and 1h", setting("step_up.max_age"))
 	}
 	if err := c.Policy.validate(); err != nil {
 		return err
@@ -396,6 +405,33 @@ func EnvNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// setting names a configuration key with its environment variable, as
+// error messages give it: "oidc.client_secret (COUNTERSIGN_OIDC_CLIENT_SECRET)".
+func setting(key string) string {
+	return key + " (" + envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_")) + ")"
+}
+
+// validateStrength requires the step-up strength to be said: an acr or an
+// amr to ask for, or password re-entry accepted in so many words. A
+// provider left at its defaults re-asks for a password, and a portal that
+// took that for a strong re-authentication would record decisions with
+// empty evidence and no warning.
+func (s StepUpConfig) validateStrength() error {
+	strong := len(s.ACRValues) > 0 || len(s.AMRAny) > 0
+	switch {
+	case strong && s.PasswordOnly:
+		return configErrorf("config: %s contradicts %s and %s: a step-up either asks for a strength or accepts a password alone",
+			setting("step_up.password_only"), setting("step_up.acr_values"), setting("step_up.amr_any"))
+	case !strong && !s.PasswordOnly:
+		return configErrorf("config: say how strong a step-up must be: %s or %s (what your identity provider reports for a second factor), "+
+			"or %s: true to accept a password re-entry (every decision then says so)",
+			setting("step_up.acr_values"), setting("step_up.amr_any"), setting("step_up.password_only"))
+	case s.EssentialACR && len(s.ACRValues) == 0:
+		return configErrorf("config: %s needs %s", setting("step_up.essential_acr"), setting("step_up.acr_values"))
+	}
+	return nil
 }
 
 func applyEnv(cfg *Config, env []string) error {

@@ -144,16 +144,28 @@ step_up:
 		t.Fatalf("%+v", cfg)
 	}
 	for name, c := range map[string]struct{ file, want string }{
-		"no client":    {"oidc:\n  issuer: https://idp\n  role_map: {a: [approver]}\n", "client_id"},
-		"no role map":  {"oidc:\n  issuer: https://idp\n  client_id: c\n", "role_map"},
-		"unknown role": {"oidc:\n  issuer: https://idp\n  client_id: c\n  role_map: {a: [boss]}\n", "unknown role"},
-		"max age":      {"step_up:\n  max_age: 5s\n", "step_up.max_age"},
-		"idle":         {"session:\n  idle_timeout: 13h\n", "idle_timeout"},
-		"mm url":       {"mattermost:\n  site_url: chat\n", "site_url"},
+		"no client":    {"oidc:\n  issuer: https://idp\n  client_secret: s\n  role_map: {a: [approver]}\n", "oidc.client_id (COUNTERSIGN_OIDC_CLIENT_ID)"},
+		"no secret":    {"oidc:\n  issuer: https://idp\n  client_id: c\n  role_map: {a: [approver]}\n", "oidc.client_secret (COUNTERSIGN_OIDC_CLIENT_SECRET) is required"},
+		"no role map":  {"oidc:\n  issuer: https://idp\n  client_id: c\n  client_secret: s\n", "oidc.role_map (COUNTERSIGN_OIDC_ROLE_MAP)"},
+		"unknown role": {"oidc:\n  issuer: https://idp\n  client_id: c\n  client_secret: s\n  role_map: {a: [boss]}\n", "unknown role"},
+		"no strength": {"oidc:\n  issuer: https://idp\n  client_id: c\n  client_secret: s\n  role_map: {a: [approver]}\n",
+			"step_up.password_only (COUNTERSIGN_STEP_UP_PASSWORD_ONLY): true"},
+		"strength and password only": {"oidc:\n  issuer: https://idp\n  client_id: c\n  client_secret: s\n  role_map: {a: [approver]}\nstep_up:\n  amr_any: [otp]\n  password_only: true\n",
+			"contradicts"},
+		"essential without values": {"oidc:\n  issuer: https://idp\n  client_id: c\n  client_secret: s\n  role_map: {a: [approver]}\nstep_up:\n  amr_any: [otp]\n  essential_acr: true\n",
+			"step_up.essential_acr (COUNTERSIGN_STEP_UP_ESSENTIAL_ACR) needs step_up.acr_values"},
+		"max age": {"step_up:\n  max_age: 5s\n", "step_up.max_age (COUNTERSIGN_STEP_UP_MAX_AGE)"},
+		"idle":    {"session:\n  idle_timeout: 13h\n", "idle_timeout"},
+		"mm url":  {"mattermost:\n  site_url: chat\n", "site_url"},
 	} {
 		if _, err := LoadConfig(writeFile(t, c.file), nil); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error naming %s", name, err, c.want)
 		}
+	}
+	// Password re-entry is accepted when said in so many words.
+	if cfg, err := LoadConfig(writeFile(t, "oidc:\n  issuer: https://idp\n  client_id: c\n  client_secret: s\n  role_map: {a: [approver]}\n"),
+		[]string{"COUNTERSIGN_STEP_UP_PASSWORD_ONLY=true"}); err != nil || !cfg.StepUp.PasswordOnly {
+		t.Errorf("password-only step-up: %v", err)
 	}
 	if _, err := LoadConfig("", []string{"COUNTERSIGN_OIDC_ROLE_MAP=noequals"}); err == nil {
 		t.Error("malformed role map accepted")
