@@ -120,6 +120,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if err != nil {
 		return err
 	}
+	if err := checkProviderStrength(cfg.StepUp, rp, log); err != nil {
+		return err
+	}
 	// The demo's address may change between starts (port 0), so its log
 	// has a fixed origin rather than one derived from the URL.
 	cp, err := checkpointer(store, cfg, demoOrigin)

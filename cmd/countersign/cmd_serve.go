@@ -46,6 +46,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		if err != nil {
 			return err
 		}
+		if err := checkProviderStrength(cfg.StepUp, rp, log); err != nil {
+			return err
+		}
 		p.auth = signIn(cfg, rp, store, rt)
 	} else {
 		log.Warn("no oidc.issuer configured: the portal serves only its public pages (no sign-in, no decisions)")

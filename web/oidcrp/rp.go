@@ -18,15 +18,17 @@ type RP struct {
 	verifier *oidc.IDTokenVerifier
 	oauth    oauth2.Config
 
-	endSession   string
-	acrSupported []string
+	endSession string
+	meta       providerMetadata
 }
 
 // providerMetadata is the part of the discovery document go-oidc does not
 // expose directly.
 type providerMetadata struct {
-	EndSessionEndpoint string   `json:"end_session_endpoint"`
-	ACRValuesSupported []string `json:"acr_values_supported"`
+	EndSessionEndpoint       string   `json:"end_session_endpoint"`
+	ACRValuesSupported       []string `json:"acr_values_supported"`
+	ClaimsSupported          []string `json:"claims_supported"`
+	ClaimsParameterSupported bool     `json:"claims_parameter_supported"`
 }
 
 // New validates cfg and runs discovery against the issuer. It fails with
@@ -65,8 +67,8 @@ func New(ctx context.Context, cfg Config) (*RP, error) {
 			RedirectURL:  c.RedirectURL,
 			Scopes:       c.Scopes,
 		},
-		endSession:   meta.EndSessionEndpoint,
-		acrSupported: meta.ACRValuesSupported,
+		endSession: meta.EndSessionEndpoint,
+		meta:       meta,
 	}
 	return rp, nil
 }
@@ -78,7 +80,16 @@ func (rp *RP) Issuer() string { return rp.cfg.Issuer }
 // ACRValuesSupported is what the provider advertises in discovery (often
 // nothing). The portal can use it to warn when its step-up policy asks for
 // an acr the IdP never mentions.
-func (rp *RP) ACRValuesSupported() []string { return slices.Clone(rp.acrSupported) }
+func (rp *RP) ACRValuesSupported() []string { return slices.Clone(rp.meta.ACRValuesSupported) }
+
+// ClaimsSupported is the discovery document's claims_supported: the
+// claims the provider says it can supply (nil when it does not say).
+func (rp *RP) ClaimsSupported() []string { return slices.Clone(rp.meta.ClaimsSupported) }
+
+// ClaimsParameterSupported is the discovery document's
+// claims_parameter_supported: whether the provider honours the claims
+// parameter (which asks for amr, or marks acr essential).
+func (rp *RP) ClaimsParameterSupported() bool { return rp.meta.ClaimsParameterSupported }
 
 // EndSessionURL builds an RP-initiated logout URL when the provider
 // advertises end_session_endpoint; ok is false otherwise, and the portal
