@@ -33,7 +33,8 @@ const (
 
 const startTimeout = 30 * time.Second
 
-// Peer is a running provider, stopped when its test ends.
+// Peer is a running provider, stopped when its test ends. Its methods fail
+// that test on any error, so call them from the test's own goroutine.
 type Peer struct {
 	t      testing.TB
 	issuer string
@@ -134,7 +135,7 @@ func serverDir() (string, error) {
 // unavailable skips t, or fails it where the provider is mandatory.
 func unavailable(t testing.TB, why string) {
 	t.Helper()
-	msg := fmt.Sprintf("oidcpeer: %s; install the test OpenID provider with `npm ci --prefix web/oidcrp/oidcpeer/node` (needs Node.js 18.12 or later)", why)
+	msg := fmt.Sprintf("oidcpeer: %s; install the test OpenID provider with `npm ci --prefix web/oidcrp/oidcpeer/node` (needs Node.js 18.20 or later)", why)
 	if os.Getenv(EnvRequire) == "1" || os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
