@@ -35,6 +35,8 @@ func classifyAuthError(err error) authProblem {
 		return authProblem{http.StatusForbidden, "Your identity provider did not confirm a fresh sign-in. You have to enter your credentials again."}
 	case errors.Is(err, oidcrp.ErrWeakACR), errors.Is(err, oidcrp.ErrWeakAMR), errors.Is(err, approval.ErrStepUpWeak), errors.Is(err, approval.ErrStepUpWeakAMR):
 		return authProblem{http.StatusForbidden, "Your sign-in was not strong enough. Sign in with your second factor (for example a one-time code)."}
+	case errors.Is(err, oidcrp.ErrDiscovery):
+		return authProblem{http.StatusServiceUnavailable, "Sign-in is not available right now: Countersign cannot reach your identity provider. Try again in a minute."}
 	case errors.Is(err, oidcrp.ErrUserinfo):
 		return authProblem{http.StatusBadGateway, "Your identity provider did not answer Countersign's question about your account (its userinfo endpoint). Start again; if it keeps happening, tell an administrator."}
 	case errors.Is(err, session.ErrNoUsername):

@@ -76,7 +76,7 @@ func (h *Decisions) challenge(c echo.Context, s *session.Session, u *session.Use
 	opts.Prompt, opts.LoginHint = "login", loginHint(u)
 	authURL, pending, err := h.rp.Begin(opts)
 	if err != nil {
-		return fmt.Errorf("step-up: begin: %w", err)
+		return authError(fmt.Errorf("step-up: begin: %w", err))
 	}
 	pd := &session.PendingDecision{
 		RequestID: id, Verdict: f.Verdict, Comment: f.Comment, ContentHash: f.ContentHash,

@@ -20,6 +20,13 @@ func registerRoutes(e *echo.Echo, opts Options, a *assets, pa *portalAuth) error
 
 	// Probes: HEAD too, because some load balancers probe with it.
 	health := NewHealth(opts.DB, opts.Logger)
+	if p := opts.Portal; p != nil {
+		// A relying party still waiting for its provider (oidcrp.Deferred)
+		// makes the replica not ready until the provider answers.
+		if idp, ok := p.RP.(Readiness); ok {
+			health = health.WithIdentityProvider(idp)
+		}
+	}
 	e.Match(getOrHead, "/healthz", health.Live)
 	e.Match(getOrHead, "/readyz", health.Ready)
 

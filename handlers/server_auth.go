@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/countersign/countersign/models"
@@ -114,8 +115,29 @@ type portalAuth struct {
 	// exempt are path prefixes that are not browser forms (machine
 	// endpoints, the mounted demo IdP), so neither sessions nor CSRF apply.
 	exempt []string
-	// formTargets are the IdP origins form posts may redirect to.
-	formTargets []string
+	// rp tells the IdP origins form posts may redirect to; csp caches
+	// the policy allowing them once they are known.
+	rp  RelyingParty
+	mu  sync.Mutex
+	csp string
+}
+
+// contentSecurityPolicy is the portal's policy with the identity
+// provider's origins allowed as form targets (sign-in and logout forms
+// redirect there). While the provider has not answered discovery they are
+// unknown: the plain policy applies and the next response asks again.
+func (p *portalAuth) contentSecurityPolicy() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.csp != "" {
+		return p.csp
+	}
+	origins, err := idpOrigins(p.rp, p.origin)
+	if err != nil {
+		return contentSecurityPolicy
+	}
+	p.csp = policyWithFormTargets(origins)
+	return p.csp
 }
 
 // newPortalAuth builds the session manager from opts (validated).
@@ -144,10 +166,7 @@ func newPortalAuth(opts Options) (*portalAuth, error) {
 		// Called by the dispatcher with a grant, not by a browser form.
 		p.exempt = append(p.exempt, ExampleExecutorPath)
 	}
-	p.formTargets, err = idpOrigins(a.RP, p.origin)
-	if err != nil {
-		return nil, err
-	}
+	p.rp = a.RP
 	return p, nil
 }
 

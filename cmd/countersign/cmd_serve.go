@@ -42,11 +42,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	}
 	p.checkpoints = cp
 	if cfg.OIDC.Issuer != "" {
-		rp, err := relyingParty(ctx, cfg, nil)
+		rp, err := relyingParty(ctx, cfg, nil, log)
 		if err != nil {
-			return err
-		}
-		if err := checkProviderStrength(cfg.StepUp, rp, log); err != nil {
 			return err
 		}
 		p.auth = signIn(cfg, rp, store, rt)

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -80,27 +82,52 @@ func approvalService(store *models.Store, cfg Config, rt *policyRuntime, bot *ma
 	return approval.New(store, ac)
 }
 
-// relyingParty discovers the configured IdP; redirectBase is the portal's
-// public URL and client, when not nil, reaches the IdP (the demo passes an
-// in-process client).
-func relyingParty(ctx context.Context, cfg Config, client *http.Client) (*oidcrp.RP, error) {
-	rp, err := oidcrp.New(ctx, oidcrp.Config{
+// relyingParty is the portal's client of the configured IdP; client,
+// when not nil, reaches the IdP (the demo passes an in-process client).
+// It runs discovery once and vets the provider against the step-up
+// settings (a provider that cannot assert them stops the start). A
+// provider that does not answer does not: the portal starts without
+// sign-in, /readyz says why, and discovery is retried until it answers.
+func relyingParty(ctx context.Context, cfg Config, client *http.Client, log *slog.Logger) (*oidcrp.Deferred, error) {
+	rp := oidcrp.NewDeferred(oidcrp.Config{
 		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, ClientSecret: cfg.OIDC.ClientSecret,
 		RedirectURL: strings.TrimRight(cfg.PublicURL, "/") + "/auth/callback",
 		Scopes:      cfg.OIDC.Scopes, RolesClaim: cfg.OIDC.RolesClaim, HTTPClient: client,
 		// The username claim is read like the profile claims: from the ID
 		// token, or from userinfo when the token leaves it out.
 		Claims: []string{cfg.OIDC.UsernameClaim},
-	})
-	if err != nil {
-		return nil, &startupError{err: fmt.Errorf("oidc: %w", err)}
+	}, func(rp *oidcrp.RP) error { return checkProviderStrength(cfg.StepUp, rp, log) })
+	err := rp.Discover(ctx)
+	switch {
+	case err == nil:
+		return rp, nil
+	case errors.Is(err, oidcrp.ErrDiscovery):
+		log.Warn("the identity provider did not answer discovery: the portal starts without sign-in and asks again until it answers",
+			"issuer", cfg.OIDC.Issuer, "error", err.Error())
+		go func() {
+			rp.Run(ctx, discoveryRetry, func(err error) {
+				log.Warn("identity provider discovery failed again", "issuer", cfg.OIDC.Issuer, "error", err.Error())
+			})
+			if rp.Ready(ctx) == nil {
+				log.Info("the identity provider answered: sign-in is on", "issuer", cfg.OIDC.Issuer)
+			}
+		}()
+		return rp, nil
 	}
-	return rp, nil
+	var ce *configError
+	if errors.As(err, &ce) {
+		return nil, err
+	}
+	return nil, &startupError{err: fmt.Errorf("oidc: %w", err)}
 }
+
+// discoveryRetry is the first wait before discovery is retried (it backs
+// off from there, see oidcrp.Deferred.Run).
+const discoveryRetry = 5 * time.Second
 
 // signIn turns the configuration into the portal's sign-in settings
 // (portal completes them with the services its pages use).
-func signIn(cfg Config, rp *oidcrp.RP, store *models.Store, rt *policyRuntime) *handlers.Portal {
+func signIn(cfg Config, rp *oidcrp.Deferred, store *models.Store, rt *policyRuntime) *handlers.Portal {
 	var policyRoles func([]string) []string
 	if rt != nil {
 		policyRoles = rt.rolesForGroups

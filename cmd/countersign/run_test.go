@@ -106,6 +106,14 @@ func TestServeStartupErrorsAreOneLineAndExitTwo(t *testing.T) {
 // prints, plus a stop function that returns the exit code.
 func startServer(t *testing.T, env []string, args ...string) (string, *syncBuffer, func() int) {
 	t.Helper()
+	base, stdout, _, stop := startServerLogs(t, env, args...)
+	return base, stdout, stop
+}
+
+// startServerLogs is startServer that also returns what the server wrote
+// to stderr (its log).
+func startServerLogs(t *testing.T, env []string, args ...string) (string, *syncBuffer, *syncBuffer, func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
@@ -118,7 +126,7 @@ func startServer(t *testing.T, env []string, args ...string) (string, *syncBuffe
 			if base == "" {
 				base = "http://" + m[2]
 			}
-			return base, stdout, func() int {
+			return base, stdout, stderr, func() int {
 				cancel()
 				select {
 				case code := <-done:
@@ -138,7 +146,7 @@ func startServer(t *testing.T, env []string, args ...string) (string, *syncBuffe
 	}
 	cancel()
 	t.Fatalf("no listening line: %s %s", stdout.String(), stderr.String())
-	return "", nil, nil
+	return "", nil, nil, nil
 }
 
 func get(t *testing.T, url string) (int, string) {
