@@ -153,7 +153,12 @@ func newPortalAuth(opts Options) (*portalAuth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: options: public URL: %w", err)
 	}
-	mgr := session.NewManager(store, session.NewCookie(opts.TLS || pub.Scheme == "https"))
+	cookie := session.CookieFor(pub, opts.TLS)
+	if !cookie.Secure() {
+		opts.Logger.Warn("public_url is plain http on an address other than this machine's: the session cookie cannot be Secure, so sign-ins and sessions travel unencrypted; serve the portal over https",
+			"public_url", opts.PublicURL)
+	}
+	mgr := session.NewManager(store, cookie)
 	p := &portalAuth{
 		sessions: mgr,
 		origin:   strings.ToLower(pub.Scheme + "://" + pub.Host),
