@@ -62,6 +62,10 @@ func (h *Auth) Callback(c echo.Context) error {
 		}
 		return fmt.Errorf("sign-in: rotate session: %w", err)
 	}
+	if u.MissingRolesClaim != "" {
+		logEvent(h.log, c, slog.LevelWarn, "signed in without the roles claim: the identity provider does not release it, so the person has no role",
+			slog.String("sub", u.Subject), slog.String("claim", u.MissingRolesClaim))
+	}
 	logEvent(h.log, c, slog.LevelInfo, "signed in",
 		slog.String("sub", u.Subject), slog.String("username", u.Username), slog.Any("roles", u.Roles),
 		slog.String("acr", u.ACR), slog.Any("amr", u.AMR))

@@ -27,11 +27,12 @@ func (h *Requests) Dashboard(c echo.Context) error {
 		return fmt.Errorf("dashboard: requests to decide: %w", err)
 	}
 	v := pages.DashboardView{
-		UserName:   firstNonEmpty(u.Name, u.Username, u.Subject),
-		Filters:    q.form("/", nil),
-		Actionable: h.requestRows(page.Items, now),
-		Pager:      q.pager("/", page),
-		ShowRecent: h.svc.SeesAll(u.Approver()),
+		UserName:          firstNonEmpty(u.Name, u.Username, u.Subject),
+		MissingRolesClaim: u.MissingRolesClaim,
+		Filters:           q.form("/", nil),
+		Actionable:        h.requestRows(page.Items, now),
+		Pager:             q.pager("/", page),
+		ShowRecent:        h.svc.SeesAll(u.Approver()),
 	}
 	if u.Username != "" {
 		mine, err := h.svc.ListByRequester(ctx, u.Username, dashboardMine)

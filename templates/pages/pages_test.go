@@ -89,3 +89,18 @@ func TestLayoutWithoutChromeStillLinksStyles(t *testing.T) {
 		t.Error("inline style or script in the layout")
 	}
 }
+
+// TestDashboardExplainsAMissingRolesClaim: a person whose provider sent
+// no roles claim is told why they have no role and what an administrator
+// must release; everyone else sees no such notice.
+func TestDashboardExplainsAMissingRolesClaim(t *testing.T) {
+	doc := render(t, context.Background(), pages.Dashboard(pages.DashboardView{UserName: "Carol", MissingRolesClaim: "groups"}))
+	notice := doc.Find(`[data-testid="missing-roles-claim"]`)
+	if text := strings.Join(strings.Fields(notice.Text()), " "); !strings.Contains(text, "sent no groups claim") || !strings.Contains(text, "release the groups claim") {
+		t.Errorf("notice = %q", text)
+	}
+	doc = render(t, context.Background(), pages.Dashboard(pages.DashboardView{UserName: "Alice"}))
+	if doc.Find(`[data-testid="missing-roles-claim"]`).Length() != 0 {
+		t.Error("notice shown to a person whose provider sent the claim")
+	}
+}

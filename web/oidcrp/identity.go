@@ -29,6 +29,11 @@ type Identity struct {
 	PreferredUsername string
 	// Groups comes from Config.RolesClaim.
 	Groups []string
+	// RolesClaim names that claim; RolesClaimPresent is false when neither
+	// the ID token nor userinfo carried it at all (as opposed to carrying
+	// groups that map to no role): the provider does not release it.
+	RolesClaim        string
+	RolesClaimPresent bool
 	// AuthTime is when the person actually authenticated at the IdP;
 	// zero when the IdP did not say.
 	AuthTime time.Time
@@ -60,6 +65,8 @@ type claims struct {
 	azp, acr                                string
 	amr, groups                             []string
 	authTime, issuedAt                      time.Time
+	rolesClaim                              string
+	rolesPresent                            bool
 }
 
 // parseClaims decodes the claims one by one, so a claim of the wrong type
@@ -96,6 +103,7 @@ func parseClaims(m map[string]json.RawMessage, subject, rolesClaim string) (clai
 	if c.groups, err = stringsClaim(roles, rolesClaim); err != nil {
 		return claims{}, err
 	}
+	c.rolesClaim, c.rolesPresent = rolesClaim, !isAbsent(roles)
 	return c, nil
 }
 
@@ -108,6 +116,8 @@ func (c claims) identity(issuer, raw string, all map[string]json.RawMessage, fro
 		Email:             c.email,
 		PreferredUsername: c.preferredUsername,
 		Groups:            slices.Clone(c.groups),
+		RolesClaim:        c.rolesClaim,
+		RolesClaimPresent: c.rolesPresent,
 		AuthTime:          c.authTime,
 		ACR:               c.acr,
 		AMR:               slices.Clone(c.amr),

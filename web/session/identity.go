@@ -56,6 +56,9 @@ func (m Mapping) User(id *oidcrp.Identity) (*User, error) {
 		return nil, fmt.Errorf("%w (claim %s)", ErrNoUsername, m.usernameClaim())
 	}
 	u := &User{Subject: id.Subject, Issuer: id.Issuer, Username: username, Name: id.Name, Email: id.Email, Roles: m.roles(id.Groups)}
+	if !id.RolesClaimPresent && len(u.Roles) == 0 {
+		u.MissingRolesClaim = id.RolesClaim
+	}
 	return u.WithEvidence(id), nil
 }
 

@@ -117,3 +117,27 @@ func TestMappingAddsPolicyRoles(t *testing.T) {
 		t.Errorf("roles %v (policy asked with %v)", u.Roles, asked)
 	}
 }
+
+// TestMappingNotesAMissingRolesClaim: no role because the provider sent no
+// roles claim at all is noted on the user (the dashboard explains it);
+// groups that map to no role, or a role despite the claim missing (the
+// policy's own mapping), are not.
+func TestMappingNotesAMissingRolesClaim(t *testing.T) {
+	m := Mapping{Roles: map[string][]string{"sre": {"approver"}}}
+	id := identity()
+	id.Groups, id.RolesClaim, id.RolesClaimPresent = nil, "groups", false
+	if u, err := m.User(id); err != nil || u.MissingRolesClaim != "groups" || len(u.Roles) != 0 {
+		t.Errorf("claim absent: %+v %v", u, err)
+	}
+	id.Groups, id.RolesClaimPresent = []string{"dev"}, true
+	if u, err := m.User(id); err != nil || u.MissingRolesClaim != "" {
+		t.Errorf("claim present, groups unmapped: %+v %v", u, err)
+	}
+	encoded, err := encodeUser(&User{Subject: "s", Issuer: "i", Username: "u", MissingRolesClaim: "groups"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := decodeUser(encoded); err != nil || back.MissingRolesClaim != "groups" {
+		t.Errorf("stored and read back: %+v %v", back, err)
+	}
+}
