@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +170,47 @@ step_up:
 	}
 	if _, err := LoadConfig("", []string{"COUNTERSIGN_OIDC_ROLE_MAP=noequals"}); err == nil {
 		t.Error("malformed role map accepted")
+	}
+}
+
+// exampleKey matches a YAML line of a commented-out example section.
+var exampleKey = regexp.MustCompile(`^(\s+\S|[a-z_]+:)`)
+
+// TestExampleSignInSectionLoads keeps the example's commented sign-in
+// sections valid: uncommented, they load (with the secret from the
+// environment, as the example says to give it).
+func TestExampleSignInSectionLoads(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/countersign.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block []string
+	in := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line == "# oidc:" {
+			in = true
+		}
+		if !in {
+			continue
+		}
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		// Keys and their indented values are uncommented; prose stays a comment.
+		text := strings.TrimPrefix(strings.TrimPrefix(line, "#"), " ")
+		if !exampleKey.MatchString(text) {
+			text = "# " + text
+		}
+		block = append(block, text)
+	}
+	if len(block) < 20 {
+		t.Fatalf("the example's sign-in section is missing or short: %d lines", len(block))
+	}
+	cfg, err := LoadConfig(writeFile(t, strings.Join(block, "\n")), []string{"COUNTERSIGN_OIDC_CLIENT_SECRET=s3cret"})
+	if err != nil {
+		t.Fatalf("uncommented sign-in section: %v\n%s", err, strings.Join(block, "\n"))
+	}
+	if cfg.OIDC.Issuer == "" || len(cfg.OIDC.RoleMap) == 0 || len(cfg.StepUp.ACRValues) == 0 || cfg.Session.IdleTimeout.D() == 0 {
+		t.Fatalf("loaded %+v", cfg)
 	}
 }
