@@ -74,7 +74,7 @@ func exchangeError(err error) error {
 // userinfo).
 func (rp *RP) verifyIDToken(ctx context.Context, raw string, tok *oauth2.Token, pending Pending) (*Identity, error) {
 	now := rp.cfg.Now()
-	idt, err := rp.verifier.Verify(ctx, raw)
+	idt, err := rp.verifierAt(ctx, now).Verify(ctx, raw)
 	if err != nil {
 		var expired *oidc.TokenExpiredError
 		if errors.As(err, &expired) {

@@ -44,6 +44,10 @@ type Config struct {
 	// PendingTTL bounds how long a started login can be completed.
 	// Default 10 min.
 	PendingTTL time.Duration
+	// KeySetMaxAge is how long the provider's signing keys are trusted
+	// as fetched before they are fetched again, so a key the provider
+	// withdrew stops verifying tokens. Default 10 min.
+	KeySetMaxAge time.Duration
 }
 
 // withDefaults validates c and fills in the defaults.
@@ -81,6 +85,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PendingTTL <= 0 {
 		c.PendingTTL = 10 * time.Minute
+	}
+	if c.KeySetMaxAge <= 0 {
+		c.KeySetMaxAge = 10 * time.Minute
 	}
 	return c, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,3 +314,46 @@ func TestProviderGroupRemovedBeforeStepUp(t *testing.T) {
 }
 
 func durp(d time.Duration) *time.Duration { return &d }
+
+// TestProviderWithdrawnKeyExpiresFromTheCache: a key the provider
+// withdrew stops verifying tokens at a running relying party once its
+// cached key set is older than KeySetMaxAge, even when no token with a new
+// key has come along (go-oidc alone would trust it until then).
+func TestProviderWithdrawnKeyExpiresFromTheCache(t *testing.T) {
+	t.Parallel()
+	p := oidcpeer.Start(t, opConfig())
+	replay := &tokenReplay{}
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	rp, err := oidcrp.New(context.Background(), oidcrp.Config{
+		Issuer: p.Issuer(), ClientID: opClientID, ClientSecret: opClientSecret, RedirectURL: opRedirect,
+		Scopes: []string{"openid", "profile", "email", "groups"}, HTTPClient: &http.Client{Transport: replay, Timeout: 10 * time.Second},
+		Now: now, KeySetMaxAge: 5 * time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pending, callback, err := oidcpeer.NewBrowser().Authorize(ctx, rp, oidcrp.AuthOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rp.Complete(ctx, pending, callback); err != nil {
+		t.Fatal(err)
+	}
+	signedByOld := replay.last()
+	p.RotateKeys(false)
+
+	// Within KeySetMaxAge the cached key still verifies (as go-oidc does).
+	replay.arm(signedByOld)
+	if _, err := rp.Complete(ctx, pending, callback); err != nil {
+		t.Fatalf("within the key set's age: %v", err)
+	}
+	// Six minutes on, the keys are fetched again and the withdrawn one
+	// is gone.
+	offset.Store(int64(6 * time.Minute))
+	replay.arm(signedByOld)
+	if _, err := rp.Complete(ctx, pending, callback); !errors.Is(err, oidcrp.ErrIDToken) {
+		t.Fatalf("token of a withdrawn key after the key set aged: err = %v, want ErrIDToken", err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -15,8 +17,15 @@ import (
 type RP struct {
 	cfg      Config
 	provider *oidc.Provider
-	verifier *oidc.IDTokenVerifier
 	oauth    oauth2.Config
+
+	// keys is the provider's signing keys as last fetched, and the ID
+	// token verifier over them; replaced after Config.KeySetMaxAge (see
+	// verifierAt).
+	keysMu   sync.Mutex
+	verifier *oidc.IDTokenVerifier
+	keysAt   time.Time
+	jwksURL  string
 
 	endSession string
 	meta       providerMetadata
@@ -25,6 +34,7 @@ type RP struct {
 // providerMetadata is the part of the discovery document go-oidc does not
 // expose directly.
 type providerMetadata struct {
+	JWKSURI                  string   `json:"jwks_uri"`
 	EndSessionEndpoint       string   `json:"end_session_endpoint"`
 	ACRValuesSupported       []string `json:"acr_values_supported"`
 	ClaimsSupported          []string `json:"claims_supported"`
@@ -52,14 +62,9 @@ func New(ctx context.Context, cfg Config) (*RP, error) {
 	rp := &RP{
 		cfg:      c,
 		provider: provider,
-		// The audience is checked by verifyIDToken so that a token for
-		// another client fails with ErrAudience rather than a generic
-		// error; issuer, signature and expiry are checked here.
-		verifier: provider.VerifierContext(ctx, &oidc.Config{
-			ClientID:          c.ClientID,
-			SkipClientIDCheck: true,
-			Now:               c.Now,
-		}),
+		verifier: provider.VerifierContext(ctx, verifierConfig(c)),
+		keysAt:   c.Now(),
+		jwksURL:  meta.JWKSURI,
 		oauth: oauth2.Config{
 			ClientID:     c.ClientID,
 			ClientSecret: c.ClientSecret,
@@ -71,6 +76,29 @@ func New(ctx context.Context, cfg Config) (*RP, error) {
 		meta:       meta,
 	}
 	return rp, nil
+}
+
+// verifierConfig checks issuer, signature and expiry. The audience is
+// checked by verifyIDToken so that a token for another client fails with
+// ErrAudience rather than a generic error.
+func verifierConfig(c Config) *oidc.Config {
+	return &oidc.Config{ClientID: c.ClientID, SkipClientIDCheck: true, Now: c.Now}
+}
+
+// verifierAt returns the ID token verifier, over a freshly fetched key set
+// once the cached one is older than Config.KeySetMaxAge. go-oidc refetches
+// the provider's keys only when a token names a key it does not know, so
+// without this a key the provider withdrew (say, after a compromise) would
+// stay trusted for as long as the process runs and no new key appears.
+func (rp *RP) verifierAt(ctx context.Context, now time.Time) *oidc.IDTokenVerifier {
+	rp.keysMu.Lock()
+	defer rp.keysMu.Unlock()
+	if rp.jwksURL != "" && now.Sub(rp.keysAt) > rp.cfg.KeySetMaxAge {
+		keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.WithoutCancel(ctx), rp.cfg.HTTPClient), rp.jwksURL)
+		rp.verifier = oidc.NewVerifier(rp.cfg.Issuer, keys, verifierConfig(rp.cfg))
+		rp.keysAt = now
+	}
+	return rp.verifier
 }
 
 // Issuer is the verified issuer URL; with Identity.Subject it identifies
