@@ -206,7 +206,71 @@ type configError struct{ msg string }
 
 func (e *configError) Error() string { return e.msg }
 
-func configErrorf(format string, a ...any) error { return &configError{msg: fmt.Sprintf(format, a...)} }
+// configErrorf formats a configuration problem. The first configuration
+// key the message names gets its environment variable added, so whoever
+// reads it knows both places the value may come from:
+// "config: http.body_limit (COUNTERSIGN_HTTP_BODY_LIMIT): …".
+func configErrorf(format string, a ...any) error {
+	return &configError{msg: withEnvName(fmt.Sprintf(format, a...))}
+}
+
+// keyToken finds dotted configuration key paths in a message.
+var keyToken = regexp.MustCompile(`[a-z][a-z_]*(?:\.[a-z][a-z_]*)+`)
+
+// withEnvName adds the environment variable after the first known key in
+// msg, unless the message already names one there.
+func withEnvName(msg string) string {
+	known := configKeys()
+	for _, loc := range keyToken.FindAllStringIndex(msg, -1) {
+		key := msg[loc[0]:loc[1]]
+		// A map entry (oidc.role_map.sre) names its map's key.
+		for !known[key] && strings.Contains(key, ".") {
+			key = key[:strings.LastIndex(key, ".")]
+		}
+		if !known[key] {
+			continue
+		}
+		end := loc[1]
+		if strings.HasPrefix(msg[end:], " ("+envPrefix) {
+			return msg
+		}
+		return msg[:end] + " (" + envName(key) + ")" + msg[end:]
+	}
+	return msg
+}
+
+// envName is the environment variable of a configuration key path.
+func envName(key string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// configKeys are the dotted paths of every configuration key.
+func configKeys() map[string]bool {
+	cfg := DefaultConfig()
+	out := map[string]bool{}
+	keyPaths(reflect.ValueOf(&cfg).Elem().Type(), "", out)
+	return out
+}
+
+// keyPaths walks the yaml tags of t like envKeys, recording dotted paths
+// (sections too, so a message naming a section is recognised).
+func keyPaths(t reflect.Type, prefix string, out map[string]bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" && strings.Contains(f.Tag.Get("yaml"), ",inline") && f.Type.Kind() == reflect.Struct {
+			keyPaths(f.Type, prefix, out)
+			continue
+		}
+		if tag == "" || tag == "-" {
+			continue
+		}
+		out[prefix+tag] = true
+		if f.Type.Kind() == reflect.Struct {
+			keyPaths(f.Type, prefix+tag+".", out)
+		}
+	}
+}
 
 // LoadConfig reads path (may be empty for defaults only), applies the
 // environment, fills derived defaults and validates the result. Unknown
@@ -409,9 +473,7 @@ func EnvNames() []string {
 
 // setting names a configuration key with its environment variable, as
 // error messages give it: "oidc.client_secret (COUNTERSIGN_OIDC_CLIENT_SECRET)".
-func setting(key string) string {
-	return key + " (" + envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_")) + ")"
-}
+func setting(key string) string { return key + " (" + envName(key) + ")" }
 
 // validateStrength requires the step-up strength to be said: an acr or an
 // amr to ask for, or password re-entry accepted in so many words. A

@@ -72,11 +72,11 @@ func TestLoadConfigErrorsNameTheProblem(t *testing.T) {
 		{"bad listen", "listen: nowhere\n", nil, "listen"},
 		{"bad public url", "public_url: ftp://x\n", nil, "public_url"},
 		{"bad dsn", "database: mysql://root@db/x\n", nil, "unsupported scheme"},
-		{"bad level", "log:\n  level: loud\n", nil, "log.level"},
+		{"bad level", "log:\n  level: loud\n", nil, "log.level (COUNTERSIGN_LOG_LEVEL)"},
 		{"bad body limit", "http:\n  body_limit: lots\n", nil, "body_limit"},
 		{"half tls", "http:\n  tls_cert: /x.pem\n", nil, "set together"},
-		{"bad attempts", "mattermost:\n  outbox_max_attempts: -1\n", nil, "outbox_max_attempts"},
-		{"bad seal key", "grants:\n  seal_key: abcd\n", nil, "grants.seal_key must be 32 bytes of hex"},
+		{"bad attempts", "mattermost:\n  outbox_max_attempts: -1\n", nil, "mattermost.outbox_max_attempts (COUNTERSIGN_MATTERMOST_OUTBOX_MAX_ATTEMPTS)"},
+		{"bad seal key", "grants:\n  seal_key: abcd\n", nil, "grants.seal_key (COUNTERSIGN_GRANTS_SEAL_KEY) must be 32 bytes of hex"},
 		{"removed key", "requests:\n  required_approvals: 2\n", nil, "unknown field"},
 		{"unknown env", "", []string{"COUNTERSIGN_DATABSE=x"}, "unknown environment variable COUNTERSIGN_DATABSE"},
 		{"bad env bool", "", []string{"COUNTERSIGN_HTTP_BEHIND_TLS_PROXY=maybe"}, "not true or false"},
@@ -212,5 +212,22 @@ func TestExampleSignInSectionLoads(t *testing.T) {
 	}
 	if cfg.OIDC.Issuer == "" || len(cfg.OIDC.RoleMap) == 0 || len(cfg.StepUp.ACRValues) == 0 || cfg.Session.IdleTimeout.D() == 0 {
 		t.Fatalf("loaded %+v", cfg)
+	}
+}
+
+// TestConfigErrorsNameTheEnvironmentVariable: the first key a message
+// names gets its variable, map entries name their map's, and a message
+// that names one already is left alone.
+func TestConfigErrorsNameTheEnvironmentVariable(t *testing.T) {
+	for msg, want := range map[string]string{
+		"config: http.body_limit: bad":                    "config: http.body_limit (COUNTERSIGN_HTTP_BODY_LIMIT): bad",
+		"config: oidc.role_map.sre: unknown role":         "config: oidc.role_map.sre (COUNTERSIGN_OIDC_ROLE_MAP): unknown role",
+		"config: step_up.max_age (COUNTERSIGN_X) must be": "config: step_up.max_age (COUNTERSIGN_X) must be",
+		"config: no.such.key here":                        "config: no.such.key here",
+		"config: a and b; http.tls_cert and http.tls_key": "config: a and b; http.tls_cert (COUNTERSIGN_HTTP_TLS_CERT) and http.tls_key",
+	} {
+		if got := withEnvName(msg); got != want {
+			t.Errorf("withEnvName(%q) = %q, want %q", msg, got, want)
+		}
 	}
 }
