@@ -44,7 +44,7 @@ func classifyAuthError(err error) authProblem {
 	case errors.Is(err, oidcrp.ErrIssuerMismatch), errors.Is(err, oidcrp.ErrExchange),
 		errors.Is(err, oidcrp.ErrIDToken), errors.Is(err, oidcrp.ErrTokenExpired),
 		errors.Is(err, oidcrp.ErrAudience), errors.Is(err, oidcrp.ErrNonceMismatch):
-		return authProblem{http.StatusBadRequest, "The answer from your identity provider could not be verified, so you were not signed in. Start again."}
+		return authProblem{http.StatusBadRequest, "The answer from your identity provider could not be verified, so it was not accepted. Start again."}
 	default:
 		return authProblem{http.StatusInternalServerError, ""}
 	}
