@@ -32,7 +32,7 @@ func TestRequestMessageIsPostedOnceAndUpdatedInPlace(t *testing.T) {
 		if msg.RootId != e.root.Id {
 			t.Fatalf("request message root %q, want carol's thread %q", msg.RootId, e.root.Id)
 		}
-		for _, want := range []string{"⏳", r.ID, "carol", "restart", "payments\\-api", "OOM loop, INC\\-4211", "0 of 2", publicURL + "/requests/" + r.ID} {
+		for _, want := range []string{"⏳", r.ID, "carol", "restart", "`env=prod`, `service=payments-api`", "OOM loop, INC\\-4211", "0 of 2", publicURL + "/requests/" + r.ID} {
 			if !strings.Contains(msg.Message, want) {
 				t.Errorf("request message lacks %q:\n%s", want, msg.Message)
 			}
@@ -64,7 +64,7 @@ func TestRequestMessageIsPostedOnceAndUpdatedInPlace(t *testing.T) {
 			t.Fatalf("message not updated in place:\n%s", posts[0].Message)
 		}
 		reply := posts[1]
-		for _, want := range []string{"alice", "approved", "acr urn\\:example\\:mfa", "amr pwd otp"} {
+		for _, want := range []string{"alice", "approved", "acr `urn:example:mfa`", "amr `pwd otp`", "@\u200balice"} {
 			if !strings.Contains(reply.Message, want) {
 				t.Errorf("decision reply lacks %q:\n%s", want, reply.Message)
 			}
