@@ -137,7 +137,7 @@ func (h *MattermostCommand) Handle(c echo.Context) error {
 	user, err := h.chat.User(ctx, req.PostForm.Get("user_id"))
 	if err != nil {
 		h.log.LogAttrs(req.Context(), slog.LevelWarn, "mattermost command: user lookup failed", slog.String("error", err.Error()))
-		return h.reply(c, "Countersign could not look up your Mattermost account ("+chatTrouble(err)+"). Nothing was stored; try again in a moment.")
+		return h.reply(c, "Countersign could not look up your Mattermost account ("+chatTrouble(err)+"). Nothing was stored; "+chatAdvice(err)+".")
 	}
 	inv := &invocation{
 		user:      user,

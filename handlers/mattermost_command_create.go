@@ -78,7 +78,7 @@ func (h *MattermostCommand) create(c echo.Context, chatCtx context.Context, inv 
 		if errors.As(err, &ve) {
 			return h.reply(c, refusal(err)+" Nothing was stored.")
 		}
-		return h.reply(c, "Countersign could not read the conversation ("+chatTrouble(err)+"). Nothing was stored; try again in a moment.")
+		return h.reply(c, "Countersign could not read the conversation ("+chatTrouble(err)+"). Nothing was stored; "+chatAdvice(err)+".")
 	}
 	in.Source, in.Posts = capt.Source, capt.Posts
 

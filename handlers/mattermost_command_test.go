@@ -218,9 +218,11 @@ func TestSlashCommandMattermostSlowOrDown(t *testing.T) {
 		// An error answer is not "no answer": the person is told which.
 		e.fake.ClearFaults()
 		for status, want := range map[int]string{
-			http.StatusInternalServerError: "Mattermost answered with an error (HTTP 500)",
-			http.StatusUnauthorized:        "Mattermost refused Countersign's bot token; tell an administrator",
-			http.StatusTooManyRequests:     "(HTTP 429)",
+			http.StatusInternalServerError: "Mattermost answered with an error (HTTP 500)). Nothing was stored; try again in a moment.",
+			http.StatusUnauthorized:        "Mattermost refused Countersign's bot token; tell an administrator). Nothing was stored; an administrator must renew the bot's token first.",
+			http.StatusTooManyRequests:     "(HTTP 429)). Nothing was stored; try again in a moment.",
+			// The bot is not in the channel: retrying cannot help, adding it does.
+			http.StatusForbidden: "Countersign's bot may not read that). Nothing was stored; add Countersign's bot to this channel (/invite it) and run the command again.",
 		} {
 			e.fake.Inject(mmfake.Fault{Method: http.MethodGet, PathPrefix: "/api/v4/channels/" + mmfake.ChannelID + "/posts", Status: status, Times: 100})
 			_, cr = e.command(tokenNew, mmfake.CommandFields{Text: "restart web env=prod -- error"})
