@@ -11,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign/templates/layout"
 	"github.com/countersign/countersign/templates/pages"
+	"github.com/countersign/countersign/templates/partials"
 )
 
 func render(t *testing.T, ctx context.Context, c templ.Component) *goquery.Document {
@@ -102,5 +103,19 @@ func TestDashboardExplainsAMissingRolesClaim(t *testing.T) {
 	doc = render(t, context.Background(), pages.Dashboard(pages.DashboardView{UserName: "Alice"}))
 	if doc.Find(`[data-testid="missing-roles-claim"]`).Length() != 0 {
 		t.Error("notice shown to a person whose provider sent the claim")
+	}
+}
+
+// TestUnknownBotOwnerSaysWhy: a bot post whose owner could not be read
+// says so, with the reason and the permission that fixes it; a known
+// owner is named.
+func TestUnknownBotOwnerSaysWhy(t *testing.T) {
+	doc := render(t, context.Background(), partials.ProvenanceBadges(partials.Post{Kind: "bot"}))
+	if got := strings.Join(strings.Fields(doc.Find(`[data-testid="bot-owner-reason"]`).Text()), " "); !strings.Contains(got, "read_others_bots") {
+		t.Errorf("reason = %q", got)
+	}
+	doc = render(t, context.Background(), partials.ProvenanceBadges(partials.Post{Kind: "bot", BotOwner: "dave"}))
+	if doc.Find(`[data-testid="bot-owner-reason"]`).Length() != 0 || !strings.Contains(doc.Find(`[data-testid="bot-owner"]`).Text(), "dave") {
+		t.Errorf("known owner: %s", doc.Text())
 	}
 }
