@@ -154,7 +154,11 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	auditOpts := AuditLogOptions{Requests: p.Approvals, MattermostURL: p.MattermostURL, Now: p.Now}
 	if p.Checkpoints != nil {
 		auditOpts.Prover = p.Checkpoints
-		e.GET("/audit/integrity", NewIntegrity(proof.NewIntegrityCache(p.Checkpoints, 0), p.Now).Show, requireUser)
+		integrity := p.Integrity
+		if integrity == nil {
+			integrity = proof.NewIntegrityCache(p.Checkpoints, 0)
+		}
+		e.GET("/audit/integrity", NewIntegrity(integrity, p.Now).Show, requireUser)
 	}
 	log := NewAuditLog(search.NewSearcher(p.Store), auditOpts)
 	e.GET("/audit", log.Search, requireUser)

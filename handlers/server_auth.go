@@ -59,6 +59,10 @@ type Portal struct {
 	// auditors download bundles and see /audit/integrity; nil turns those
 	// off.
 	Checkpoints *proof.Checkpointer
+	// Integrity answers /audit/integrity from a cache over Checkpoints;
+	// nil builds one. Pass one the caller warms at start, so the first
+	// visit after a restart does not recompute the whole tree.
+	Integrity *proof.IntegrityCache
 }
 
 // PolicyPages is what the /windows page shows: the open windows and the

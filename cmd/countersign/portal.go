@@ -208,6 +208,17 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 	if p.auth != nil {
 		portal := *p.auth
 		portal.Approvals, portal.MattermostURL, portal.Checkpoints = p.approvals, p.cfg.Mattermost.SiteURL, p.checkpoints
+		if p.checkpoints != nil {
+			// Verify the whole tree once now, off the request path: the
+			// first visit of /audit/integrity after a start is then a
+			// cache hit instead of a full recomputation.
+			portal.Integrity = proof.NewIntegrityCache(p.checkpoints, 0)
+			go func() {
+				if err := portal.Integrity.Refresh(ctx); err != nil && ctx.Err() == nil {
+					p.log.Warn("audit integrity: first verification failed; /audit/integrity will try again", "error", err.Error())
+				}
+			}()
+		}
 		portal.Executions, portal.Grants = p.executions(), p.grantRecords()
 		if p.policy != nil {
 			portal.Policy = &handlers.PolicyPages{Windows: p.policy.windows, State: handlers.PolicyState{Status: p.policy.status, Policy: p.policy.holder.Current}}
