@@ -37,4 +37,3 @@ func (Decision) TableName() string { return "decisions" }
 // StrengthPasswordOnly is how a password-only decision's strength reads
 // wherever it is shown: the request page, the audit event, the receipt.
 const StrengthPasswordOnly = "password re-entry only"
-

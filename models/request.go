@@ -39,6 +39,9 @@ type Request struct {
 	PolicyRef string
 	// RequiredApprovals is how many distinct approvers must approve.
 	RequiredApprovals int
+	// ChatQuiet marks a request that says nothing in chat, whatever
+	// happens to it (the demo's seeded requests).
+	ChatQuiet bool
 	// ApprovalRules are what the matching policy rule decided (see
 	// request_policy.go).
 	ApprovalRules `gorm:"embedded"`

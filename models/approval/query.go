@@ -236,9 +236,14 @@ func (s *Service) FindByPost(ctx context.Context, postID string) (*models.Reques
 			return &r, nil
 		}
 	}
-	for _, table := range []string{"conversation_posts", "later_posts", "request_chat_posts", "outbox_messages"} {
+	// Newest first: the latest request that captured or posted it.
+	for _, q := range []struct{ table, newest string }{
+		{"conversation_posts", "id DESC"}, {"later_posts", "id DESC"},
+		{"request_chat_posts", "created_at DESC"}, {"outbox_messages", "id DESC"},
+	} {
 		var ids []string
-		err := s.store.DB(ctx).Table(table).Where("post_id = ?", postID).Order("request_id DESC").Limit(1).Pluck("request_id", &ids).Error
+		table := q.table
+		err := s.store.DB(ctx).Table(table).Where("post_id = ?", postID).Order(q.newest).Limit(1).Pluck("request_id", &ids).Error
 		if err != nil {
 			return nil, fmt.Errorf("approval: request for post %s: %s: %w", postID, table, err)
 		}

@@ -151,7 +151,7 @@ func TestFindByPost(t *testing.T) {
 		mustExec(`INSERT INTO later_posts (request_id, post_id, author_id, author_kind, hash, recorded_at) VALUES (?, 'later-1', 'u-bob', 'human', 'h', ?)`, second.ID, time.Now())
 		for post, want := range map[string]string{
 			"p3": first.ID, "p1": first.ID, "p9": second.ID, // trigger and root
-			"p2":      first.ID, // captured
+			"p2":      second.ID, // captured by both: the newest
 			"later-1": second.ID, "bot-msg": second.ID, "bot-reply": first.ID,
 		} {
 			got, err := svc.FindByPost(ctx, post)
