@@ -169,17 +169,39 @@ func (w *World) channelPosts(channelID string, since int64) ([]*model.Post, erro
 	return ordered(list), nil
 }
 
-// DirectPosts are the posts of the direct channel between the bot and
-// user, oldest first, as user sees them.
-func (w *World) DirectPosts(user *User) []*model.Post {
+// DirectChannel is the direct channel between the bot and user, as user
+// finds it among their channels without opening one: nil until somebody
+// wrote. (A test that opened the channel itself would not see what the
+// bot does on its own.)
+func (w *World) DirectChannel(user *User) *model.Channel {
 	w.t.Helper()
 	ctx, cancel := w.ctx()
 	defer cancel()
-	ch, _, err := user.Client.CreateDirectChannel(ctx, user.Id, w.Bot.User.Id)
-	w.must(err, "open the direct channel of "+user.Username+" and the bot")
-	list, _, err := user.Client.GetPostsForChannel(ctx, ch.Id, 0, 200, "", false, false)
-	w.must(err, "read the direct channel of "+user.Username)
-	return ordered(list)
+	chans, _, err := user.Client.GetChannelsForTeamForUser(ctx, w.Team.Id, user.Id, false, "")
+	w.must(err, "list the channels of "+user.Username)
+	name := model.GetDMNameFromIds(user.Id, w.Bot.User.Id)
+	for _, ch := range chans {
+		if ch.Type == model.ChannelTypeDirect && ch.Name == name {
+			return ch
+		}
+	}
+	return nil
+}
+
+// WaitForDirectPost waits until the bot has written to user, directly,
+// a post that satisfies match, and fails the test after timeout.
+func (w *World) WaitForDirectPost(user *User, timeout time.Duration, match func(*model.Post) bool) *model.Post {
+	w.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if ch := w.DirectChannel(user); ch != nil {
+			return w.WaitForPost(ch.Id, 0, time.Until(deadline), func(p *model.Post) bool { return p.UserId == w.Bot.User.Id && match(p) })
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("mmreal: the bot never wrote to %s directly (after %s)", user.Username, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // WaitForPost polls channelID (posts created or changed since the Unix
