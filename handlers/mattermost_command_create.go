@@ -97,6 +97,11 @@ func (h *MattermostCommand) create(c echo.Context, chatCtx context.Context, inv 
 	if note := capt.Note(); note != "" {
 		b.WriteString(note + "\n")
 	}
+	if capt.Source.RootPostID == "" {
+		// Mattermost up to 10.x does not tell a slash command the thread
+		// it was typed in: the channel's recent posts were captured.
+		fmt.Fprintf(&b, "Captured the channel's last %d posts. If you typed this in a thread, Mattermost did not tell Countersign which one: run it again with `thread=<link to the thread's first post>` to capture the thread instead.\n", len(capt.Posts))
+	}
 	fmt.Fprintf(&b, "Review it in Countersign: %s", h.requestURL(r.ID))
 	return h.reply(c, b.String())
 }

@@ -52,6 +52,9 @@ func TestSlashCommandCreatesRequestFromThread(t *testing.T) {
 				t.Errorf("reply %q lacks %q", cr.Text, want)
 			}
 		}
+		if strings.Contains(cr.Text, "Captured the channel's") {
+			t.Errorf("a thread capture reply speaks of the channel: %q", cr.Text)
+		}
 		r, err := e.svc.Get(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
@@ -85,8 +88,13 @@ func TestSlashCommandCreatesRequestFromThread(t *testing.T) {
 func TestSlashCommandChannelWindowShowsWebhookImpersonation(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newChatEnv(t, b, envOptions{})
-		// Mattermost 9.x sends no root_id: the channel window is captured.
-		id := requestIDIn(t, e.say(`restart web env=staging -- "quoted" purpose`).Text)
+		// Mattermost 9.x sends no root_id: the channel window is captured,
+		// and the reply says so and how to capture a thread instead.
+		reply := e.say(`restart web env=staging -- "quoted" purpose`).Text
+		if !strings.Contains(reply, "Captured the channel's last") || !strings.Contains(reply, "thread=") {
+			t.Errorf("channel capture reply does not say what was captured: %q", reply)
+		}
+		id := requestIDIn(t, reply)
 		r, err := e.svc.Get(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
