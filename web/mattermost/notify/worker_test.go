@@ -164,22 +164,36 @@ func TestMattermostDownThenUpDeliversEverythingOnceInOrder(t *testing.T) {
 }
 
 // TestRefusedMessageIsMarkedFailed posts into a channel the bot is not in:
-// Mattermost answers 403, which is not retried.
+// Mattermost answers 403, which is tried a few times (a permission may
+// come a moment later) and then marked failed; a bot added back to the
+// channel in between gets the message through.
 func TestRefusedMessageIsMarkedFailed(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newEnv(t, b)
 		w := e.worker(t, "w1")
 		e.fake.RemoveMember(e.channel.Id, e.botID)
 		r := e.create(t, "restart", 1)
-		drain(t, w)
-		e.clock.Advance(time.Hour)
-		drain(t, w)
+		for i := 0; i < 4; i++ {
+			drain(t, w)
+			e.clock.Advance(time.Hour)
+		}
 		rows, _ := e.queue.ForRequest(context.Background(), r.ID)
-		if rows[0].Kind != outbox.KindRequestPost || rows[0].State != outbox.StateFailed || rows[0].Attempts != 1 || !strings.Contains(rows[0].LastError, "403") {
+		if rows[0].Kind != outbox.KindRequestPost || rows[0].State != outbox.StateFailed || rows[0].Attempts != 3 || !strings.Contains(rows[0].LastError, "403") {
 			t.Fatalf("request message row: %+v", rows[0])
 		}
 		if len(e.dmPosts(t, "alice", r.ID)) != 1 {
 			t.Fatal("a failed thread message must not block the DMs")
+		}
+
+		// Refused once, then the bot is added to the channel: delivered.
+		later := e.create(t, "restart", 1)
+		drain(t, w)
+		e.fake.AddMember(e.channel.Id, e.botID)
+		e.clock.Advance(time.Hour)
+		drain(t, w)
+		rows, _ = e.queue.ForRequest(context.Background(), later.ID)
+		if rows[0].State != outbox.StateDone || rows[0].Attempts != 2 || len(e.botPosts(e.channel.Id, later.ID)) != 1 {
+			t.Fatalf("request message after the bot was added: %+v", rows[0])
 		}
 	})
 }
