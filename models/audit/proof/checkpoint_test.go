@@ -22,11 +22,8 @@ import (
 // roots against an independent in-memory computation, then inclusion and
 // consistency proofs, intact and tampered.
 func TestCheckpointsAndProofs(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	audittest.EachCheckpointer(t, func(t *testing.T, s *models.Store, k *proof.Key, c *proof.Checkpointer) {
 		ctx := context.Background()
-		s := b.Open(t)
-		k := audittest.NewKey(t, audittest.Origin)
-		c := audittest.NewCheckpointer(t, s, k)
 		if _, err := c.Latest(ctx); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("latest before any checkpoint: %v", err)
 		}
@@ -150,10 +147,8 @@ func clone(p [][]byte) [][]byte {
 // TestCheckpointRefusesTamperedChain: the checkpointer never signs events
 // that do not verify.
 func TestCheckpointRefusesTamperedChain(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	audittest.EachCheckpointer(t, func(t *testing.T, s *models.Store, _ *proof.Key, c *proof.Checkpointer) {
 		ctx := context.Background()
-		s := b.Open(t)
-		c := audittest.NewCheckpointer(t, s, audittest.NewKey(t, audittest.Origin))
 		audittest.Seed(t, s, 20, "a")
 		audittest.Checkpoint(t, c)
 		audittest.Seed(t, s, 10, "b")
