@@ -300,16 +300,7 @@ func TestAuditVerifyRefusesMissingDatabase(t *testing.T) {
 // TestServeRefusesAReadOnlyDatabase: serve exits 2, with one line saying
 // why, when its SQLite file cannot be written (every change would fail).
 func TestServeRefusesAReadOnlyDatabase(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "cs.db")
-	s, err := models.Open(context.Background(), models.OpenOptions{DSN: "sqlite:" + path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	storetest.ReadOnlyFile(t, path)
+	path := storetest.ReadOnlySQLite(t)
 	cfg := writeFile(t, "listen: 127.0.0.1:0\ndatabase: sqlite:"+path+"\n")
 	code, _, stderr := runCmd("serve", "--config", cfg)
 	if code != exitUsage || !strings.Contains(stderr, "cannot be written") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {

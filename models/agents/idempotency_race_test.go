@@ -71,8 +71,7 @@ func count(t *testing.T, s *models.Store, model any) int64 {
 // once, each under its own key, so that they share group commits: every
 // one must succeed and be recorded under its own key, with its own grant.
 func TestIdempotencyDistinctKeysConcurrently(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := agentService(t, s)
 		a, _ := registry(t).ByName("deploy-bot")
 		ctx := context.Background()

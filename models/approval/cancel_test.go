@@ -14,8 +14,7 @@ import (
 // that person, an agent's by its sponsor (never by the agent or anyone
 // else); only while pending; audited as the one who cancelled.
 func TestCancelOnlyByRequesterOrSponsor(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := approval.New(s, approval.Config{})
 		ctx := context.Background()
 		human, err := svc.Create(ctx, humanRequest()) // requester mm-carol

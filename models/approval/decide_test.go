@@ -56,8 +56,7 @@ func lenientStepUp(r approval.StepUpRule) approval.StepUpRule {
 }
 
 func TestTwoOfNApprovalRecordsEvidenceAndTransitionsOnce(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := newSvc(s, approval.Config{})
 		r, err := svc.Create(context.Background(), humanRequest()) // requires 2
 		if err != nil {

@@ -17,8 +17,7 @@ import (
 // create, move and decide with the right states, and that a failing hook
 // undoes the change together with its audit event.
 func TestHooksSeeEveryChangeAndTheirErrorsRollBack(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		var seen []approval.Change
 		fail := false
 		hook := approval.HookFunc(func(tx *gorm.DB, ch approval.Change) error {

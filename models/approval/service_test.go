@@ -49,8 +49,7 @@ func events(t *testing.T, s *models.Store) []models.AuditEvent {
 }
 
 func TestCreateStoresEverythingWithOneAuditEvent(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := approval.New(s, approval.Config{})
 		req, err := svc.Create(context.Background(), newRequest())
 		if err != nil {
@@ -140,8 +139,7 @@ func TestCreateRejectsBadInputAndStoresNothing(t *testing.T) {
 }
 
 func TestMoveFollowsTheLifecycle(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := approval.New(s, approval.Config{})
 		ctx := context.Background()
 		req, err := svc.Create(ctx, newRequest())
@@ -217,8 +215,7 @@ CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUN
 // TestFailedAuditRollsBackTheChange makes the audit insert fail inside the
 // database and checks that the change it would have recorded is gone too.
 func TestFailedAuditRollsBackTheChange(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := approval.New(s, approval.Config{})
 		ctx := context.Background()
 		req, err := svc.Create(ctx, newRequest())

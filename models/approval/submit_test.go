@@ -101,8 +101,7 @@ func types(evs []models.AuditEvent) []string {
 }
 
 func TestSubmitStoresEachOutcomeWithItsAuditEvents(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		p := loadPolicy(t, submitPolicy)
 		svc := approval.New(s, approval.Config{Policy: fixedPolicy{p}, ApproverRoles: []string{"approver"}})
 		ctx := context.Background()
@@ -184,8 +183,7 @@ func rulesEqual(a, b models.ApprovalRules) bool {
 }
 
 func TestSubmitRuntimeErrorDeniesAndIsAudited(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := approval.New(s, approval.Config{Policy: fixedPolicy{loadPolicy(t, submitPolicy)}})
 		// region-check reads params.region, which this request lacks.
 		got, err := svc.Submit(context.Background(), submitReq("qa"), []string{"sre"})
@@ -206,8 +204,7 @@ func TestSubmitRuntimeErrorDeniesAndIsAudited(t *testing.T) {
 }
 
 func TestSubmitBadInputStoresNothing(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := approval.New(s, approval.Config{Policy: fixedPolicy{loadPolicy(t, submitPolicy)}})
 		ctx := context.Background()
 		cases := map[string]struct {
@@ -257,8 +254,7 @@ func windowReq(name, d string) approval.NewRequest {
 // roles replace the configured ones, that escalation roles join once due,
 // and that the listing of actionable requests follows the same rule.
 func TestRequestRolesDecideWhoMayApprove(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		clk := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 		svc := approval.New(s, approval.Config{Policy: fixedPolicy{loadPolicy(t, submitPolicy)}, ApproverRoles: []string{"approver"}, Now: clk.now})
 		ctx := context.Background()
@@ -321,8 +317,7 @@ func TestRequestRolesDecideWhoMayApprove(t *testing.T) {
 }
 
 func TestDecideHonoursTheRequestsStepUp(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		clk := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 		svc := approval.New(s, approval.Config{Policy: fixedPolicy{loadPolicy(t, submitPolicy)}, Now: clk.now})
 		ctx := context.Background()

@@ -53,6 +53,22 @@ func OpenDSN(t testing.TB, dsn string) *models.Store {
 	return s
 }
 
+// ReadOnlySQLite returns the path of a fresh, migrated SQLite database
+// that ReadOnlyFile has made read-only until t ends.
+func ReadOnlySQLite(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cs.db")
+	s, err := models.Open(context.Background(), models.OpenOptions{DSN: "sqlite:" + path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ReadOnlyFile(t, path)
+	return path
+}
+
 // SQLite returns a SQLite backend whose stores share one fresh file.
 func SQLite(t testing.TB) Backend {
 	dsn := SQLiteDSN(t)
@@ -116,6 +132,13 @@ func Each(t *testing.T, fn func(t *testing.T, b Backend)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
+}
+
+// EachStore runs fn as a subtest on a fresh store of SQLite and of
+// PostgreSQL, for tests that need one store and not the backend.
+func EachStore(t *testing.T, fn func(t *testing.T, s *models.Store)) {
+	t.Helper()
+	Each(t, func(t *testing.T, b Backend) { fn(t, b.Open(t)) })
 }
 
 func redact(dsn string) string {

@@ -149,8 +149,7 @@ func withKey(t *testing.T, s *models.Store) (*agentauth.Authenticator, *agents.K
 }
 
 func TestAPIKeys(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		auth, keys, plain, rec := withKey(t, s)
 		if a, err := auth.Authenticate(ctx, "Bearer "+plain); err != nil || a.Name != "deploy-bot" {
@@ -173,8 +172,7 @@ func TestAPIKeys(t *testing.T) {
 // database is gone), a valid key is not called invalid; the error says the
 // credential could not be checked.
 func TestKeysUnreadableIsNotRefusal(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		auth, _, plain, _ := withKey(t, s)
 		if err := s.Close(); err != nil {
