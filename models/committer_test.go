@@ -110,29 +110,20 @@ type jobKey struct{}
 func TestGroupCommitJobsSeeOwnContext(t *testing.T) {
 	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		const n = 200
-		var wg sync.WaitGroup
 		errs := make(chan error, n)
-		start := make(chan struct{})
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				ctx := context.WithValue(context.Background(), jobKey{}, i)
-				errs <- s.WithTx(ctx, func(tx *gorm.DB) error {
-					if got, _ := tx.Statement.Context.Value(jobKey{}).(int); got != i {
-						return fmt.Errorf("job %d sees the context of job %v", i, tx.Statement.Context.Value(jobKey{}))
-					}
-					if models.Local(tx) == nil {
-						return fmt.Errorf("job %d has no transaction-local values", i)
-					}
-					_, err := audit.Append(tx, time.Now(), audit.Entry{Type: "test", Actor: models.Actor{Type: models.ActorHuman, ID: fmt.Sprintf("u%d", i)}})
-					return err
-				})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		storetest.Race(n, func(i int) {
+			ctx := context.WithValue(context.Background(), jobKey{}, i)
+			errs <- s.WithTx(ctx, func(tx *gorm.DB) error {
+				if got, _ := tx.Statement.Context.Value(jobKey{}).(int); got != i {
+					return fmt.Errorf("job %d sees the context of job %v", i, tx.Statement.Context.Value(jobKey{}))
+				}
+				if models.Local(tx) == nil {
+					return fmt.Errorf("job %d has no transaction-local values", i)
+				}
+				_, err := audit.Append(tx, time.Now(), audit.Entry{Type: "test", Actor: models.Actor{Type: models.ActorHuman, ID: fmt.Sprintf("u%d", i)}})
+				return err
+			})
+		})
 		close(errs)
 		for err := range errs {
 			if err != nil {

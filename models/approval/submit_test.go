@@ -11,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/audit/audittest"
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/storetest"
 )
@@ -92,14 +93,6 @@ func countRows(t *testing.T, s *models.Store) (requests, events int64) {
 	return requests, events
 }
 
-func types(evs []models.AuditEvent) []string {
-	var out []string
-	for _, e := range evs {
-		out = append(out, e.Type)
-	}
-	return out
-}
-
 func TestSubmitStoresEachOutcomeWithItsAuditEvents(t *testing.T) {
 	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		p := loadPolicy(t, submitPolicy)
@@ -115,9 +108,9 @@ func TestSubmitStoresEachOutcomeWithItsAuditEvents(t *testing.T) {
 		if got.Request.State != models.StateDenied || got.Outcome.Rule != "no-agents-in-qa" || got.Request.PolicyRef != p.Ref+"#no-agents-in-qa" {
 			t.Fatalf("denied: %+v / %+v", got.Request, got.Outcome)
 		}
-		evs := events(t, s)
-		if !slices.Equal(types(evs), []string{"request.created", "request.denied"}) || evs[1].ActorType != models.ActorSystem {
-			t.Fatalf("denied events %v", types(evs))
+		evs := audittest.Events(t, s)
+		if !slices.Equal(audittest.Types(evs), []string{"request.created", "request.denied"}) || evs[1].ActorType != models.ActorSystem {
+			t.Fatalf("denied events %v", audittest.Types(evs))
 		}
 		if !strings.Contains(evs[1].Payload, "Agents may not touch qa") {
 			t.Errorf("deny reason not audited: %s", evs[1].Payload)
@@ -134,9 +127,9 @@ func TestSubmitStoresEachOutcomeWithItsAuditEvents(t *testing.T) {
 		if stored.State != models.StateApproved || stored.GrantTTL != 2*time.Minute || !strings.Contains(stored.PolicyExplanation, "approved automatically, rule staging-auto") {
 			t.Fatalf("auto-approved stored %+v", stored)
 		}
-		evs = events(t, s)
-		if !slices.Equal(types(evs)[2:], []string{"request.created", "request.approved"}) {
-			t.Fatalf("auto events %v", types(evs))
+		evs = audittest.Events(t, s)
+		if !slices.Equal(audittest.Types(evs)[2:], []string{"request.created", "request.approved"}) {
+			t.Fatalf("auto events %v", audittest.Types(evs))
 		}
 
 		req, err := svc.Submit(ctx, submitReq("prod"), []string{"sre"})
@@ -159,10 +152,10 @@ func TestSubmitStoresEachOutcomeWithItsAuditEvents(t *testing.T) {
 		if !rulesEqual(stored.ApprovalRules, want) {
 			t.Fatalf("rules stored\n got %+v\nwant %+v", stored.ApprovalRules, want)
 		}
-		evs = events(t, s)
+		evs = audittest.Events(t, s)
 		last := evs[len(evs)-1]
 		if last.Type != "request.created" || last.RequestID != stored.ID {
-			t.Fatalf("pending events %v", types(evs))
+			t.Fatalf("pending events %v", audittest.Types(evs))
 		}
 		var payload struct {
 			Policy struct {
@@ -193,9 +186,9 @@ func TestSubmitRuntimeErrorDeniesAndIsAudited(t *testing.T) {
 		if got.Request.State != models.StateDenied || got.Outcome.Err == nil || got.Outcome.Rule != "region-check" {
 			t.Fatalf("got %+v / %+v", got.Request, got.Outcome)
 		}
-		evs := events(t, s)
-		if !slices.Equal(types(evs), []string{"request.created", "policy.error", "request.denied"}) {
-			t.Fatalf("events %v", types(evs))
+		evs := audittest.Events(t, s)
+		if !slices.Equal(audittest.Types(evs), []string{"request.created", "policy.error", "request.denied"}) {
+			t.Fatalf("events %v", audittest.Types(evs))
 		}
 		if !strings.Contains(evs[1].Payload, "no such key") || !strings.Contains(evs[1].Payload, "region-check") || evs[1].RequestID != got.Request.ID {
 			t.Errorf("policy.error payload %s", evs[1].Payload)

@@ -9,12 +9,14 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,6 +141,46 @@ func Each(t *testing.T, fn func(t *testing.T, b Backend)) {
 func EachStore(t *testing.T, fn func(t *testing.T, s *models.Store)) {
 	t.Helper()
 	Each(t, func(t *testing.T, b Backend) { fn(t, b.Open(t)) })
+}
+
+// Race calls fn(i) for each i in [0, n), each in its own goroutine, all
+// released at once, and returns when every call has returned: for tests
+// of concurrent writers.
+func Race(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers and readers:
+// where a test collects the log of a server or a client that writes it
+// from its own goroutines.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func redact(dsn string) string {

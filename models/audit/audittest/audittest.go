@@ -96,6 +96,15 @@ func Events(t testing.TB, s *models.Store) []models.AuditEvent {
 	return evs
 }
 
+// Types returns the types of evs, in order.
+func Types(evs []models.AuditEvent) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Type
+	}
+	return out
+}
+
 // RewriteFrom changes event seq's purpose and rehashes the chain from there
 // to the head, as an attacker with write access but no signing key could.
 func RewriteFrom(t testing.TB, s *models.Store, seq int64, purpose string) {

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -241,25 +240,19 @@ func TestCheckpointRaceBetweenProcesses(t *testing.T) {
 		c1, c2 := audittest.NewCheckpointer(t, s1, k), audittest.NewCheckpointer(t, s2, k)
 		for round, n := range []int{300, 5} {
 			audittest.Seed(t, s1, n, "r")
-			var wg sync.WaitGroup
 			roots := make([]string, 8)
-			for i := range roots {
+			storetest.Race(len(roots), func(i int) {
 				c := c1
 				if i%2 == 1 {
 					c = c2
 				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					cp, err := c.Checkpoint(ctx)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					roots[i] = cp.Note
-				}()
-			}
-			wg.Wait()
+				cp, err := c.Checkpoint(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				roots[i] = cp.Note
+			})
 			for _, r := range roots[1:] {
 				if r != roots[0] {
 					t.Fatalf("round %d: different checkpoints returned", round)
