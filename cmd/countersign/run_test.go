@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +17,6 @@ import (
 	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/storetest"
 )
-
-// syncBuffer is an io.Writer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func runCmd(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
@@ -104,7 +85,7 @@ func TestServeStartupErrorsAreOneLineAndExitTwo(t *testing.T) {
 
 // startServer runs args in the background and returns the base URL it
 // prints, plus a stop function that returns the exit code.
-func startServer(t *testing.T, env []string, args ...string) (string, *syncBuffer, func() int) {
+func startServer(t *testing.T, env []string, args ...string) (string, *storetest.SyncBuffer, func() int) {
 	t.Helper()
 	base, stdout, _, stop := startServerLogs(t, env, args...)
 	return base, stdout, stop
@@ -112,10 +93,10 @@ func startServer(t *testing.T, env []string, args ...string) (string, *syncBuffe
 
 // startServerLogs is startServer that also returns what the server wrote
 // to stderr (its log).
-func startServerLogs(t *testing.T, env []string, args ...string) (string, *syncBuffer, *syncBuffer, func() int) {
+func startServerLogs(t *testing.T, env []string, args ...string) (string, *storetest.SyncBuffer, *storetest.SyncBuffer, func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &storetest.SyncBuffer{}, &storetest.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, stdout, stderr, env) }()
 	re := regexp.MustCompile(`listening on (http://[0-9.:]+)|"addr":"([0-9.:]+)"`)
