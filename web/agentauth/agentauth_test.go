@@ -15,6 +15,7 @@ import (
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/agentauth"
 	"github.com/countersign/countersign/web/demoidp"
+	"github.com/countersign/countersign/web/demoidp/demoidptest"
 )
 
 const (
@@ -33,12 +34,8 @@ func idp(t *testing.T) string {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	users, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := demoidp.New(demoidp.Config{
-		Issuer: srv.URL + "/idp", Users: users,
+	p, _ := demoidptest.NewProvider(t, demoidp.Config{
+		Issuer:  srv.URL + "/idp",
 		Clients: []demoidp.Client{{ID: "portal", Secret: "portal-secret-0123456789", RedirectURIs: []string{srv.URL + "/cb"}}},
 		ServiceClients: []demoidp.ServiceClient{
 			{ID: agentClient, Secret: agentSecret, Audience: []string{apiAudience}},
@@ -46,9 +43,6 @@ func idp(t *testing.T) string {
 			{ID: otherAudCli, Secret: straySecret, Audience: []string{"some-other-api"}},
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	mux.Handle("/idp/", p)
 	return srv.URL + "/idp"
 }
