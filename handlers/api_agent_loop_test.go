@@ -12,7 +12,6 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
-	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/countersign/countersign/handlers"
@@ -24,8 +23,6 @@ import (
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/models/terms"
-	"github.com/countersign/countersign/web/agentauth"
-	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/mattermost/mmfake"
 	"github.com/countersign/countersign/web/session"
 )
@@ -45,23 +42,9 @@ type loopEnv struct {
 
 func newLoopEnv(t *testing.T, b storetest.Backend) *loopEnv {
 	t.Helper()
-	fake := mmfake.New(t)
-	if err := fake.LoadFixtures(); err != nil {
-		t.Fatal(err)
-	}
-	fake.SetClock(func() time.Time { return captureEnd.Add(-30 * time.Second) })
-	bot := fake.AddBot("countersign", mmfake.AdminID)
-	fake.AddMember(mmfake.ChannelID, bot.Id)
-	fake.Grant(bot.Id, model.PermissionReadOthersBots.Id)
+	fake, bot, client := newFakeChat(t, nil)
 	other := fake.AddBot("otherbot", mmfake.AdminID)
 	fake.AddMember(mmfake.ChannelID, other.Id)
-	client, err := mattermost.New(mattermost.Config{
-		SiteURL: fake.URL(), BotToken: fake.NewToken(bot.Id), CallTimeout: 2 * time.Second, MaxAttempts: 2,
-		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, Now: func() time.Time { return captureEnd },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := b.Open(t)
 	srv := httptest.NewUnstartedServer(nil)
 	url := "http://" + srv.Listener.Addr().String()
@@ -77,18 +60,10 @@ func newLoopEnv(t *testing.T, b storetest.Backend) *loopEnv {
 		Idempotency: agents.IdempotencyHook{}, Terms: terms.Hook(nil), Grant: g.Hook(), Execution: execution.Hook(),
 	}})
 	execs := execution.New(s, svc, g, nil)
-	reg, err := agents.NewRegistry([]agents.Agent{
-		{Name: "testbot", BotUserID: mmfake.TestbotID, Sponsor: "admin"},
-		{Name: "otherbot", BotUserID: other.Id, Sponsor: "admin"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := agents.NewKeys(s, reg, nil)
-	auth, err := agentauth.New(context.Background(), agentauth.Config{Keys: keys, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys, auth := newAgentAuth(t, s,
+		agents.Agent{Name: "testbot", BotUserID: mmfake.TestbotID, Sponsor: "admin"},
+		agents.Agent{Name: "otherbot", BotUserID: other.Id, Sponsor: "admin"},
+	)
 	echoSrv, err := handlers.New(handlers.Options{
 		Logger: slog.New(slog.DiscardHandler), DB: s, Registry: prometheus.NewRegistry(), PublicURL: url,
 		Chat: &handlers.Chat{Client: client, Approvals: svc, Agents: &handlers.AgentEndpoints{

@@ -99,25 +99,17 @@ func newPortalEnvWith(t *testing.T, eo portalEnvOptions, mutate ...func(*handler
 	}))
 	t.Cleanup(srv.Close)
 
-	users, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idp, err := demoidp.New(demoidp.Config{
+	idp, byName := demoidptest.NewProvider(t, demoidp.Config{
 		Issuer: srv.URL + "/idp",
 		Clients: []demoidp.Client{{
 			ID: portalClientID, Secret: portalClientSecret,
 			RedirectURIs:           []string{srv.URL + "/auth/callback"},
 			PostLogoutRedirectURIs: []string{srv.URL + "/"},
 		}},
-		Users:    users,
 		Now:      idpNow,
 		Logger:   slog.New(slog.DiscardHandler),
 		TokenTTL: 2 * time.Hour, // tests move the clock by minutes
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Discovery runs before the server serves the IdP: in process, as
 	// `countersign demo` does it.
 	rp, err := oidcrp.New(context.Background(), oidcrp.Config{
@@ -157,10 +149,6 @@ func newPortalEnvWith(t *testing.T, eo portalEnvOptions, mutate ...func(*handler
 		t.Fatalf("handlers.New: %v", err)
 	}
 	current.Store(http.Handler(e))
-	byName := map[string]demoidp.User{}
-	for _, u := range users {
-		byName[u.Username] = u
-	}
 	return &portalEnv{url: srv.URL, store: store, svc: svc, users: byName, clock: clock, idpNow: idpNow, logs: logs}
 }
 

@@ -10,13 +10,10 @@ import (
 	"time"
 )
 
+// writeFile writes body to a fresh file and returns its path.
 func writeFile(t *testing.T, body string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "countersign.yaml")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writePolicyFile(t, t.TempDir(), "countersign.yaml", body)
 }
 
 func TestLoadConfigFileAndEnvironment(t *testing.T) {

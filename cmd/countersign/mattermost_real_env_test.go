@@ -18,6 +18,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/demoidp"
 	"github.com/countersign/countersign/web/demoidp/demoidptest"
 	"github.com/countersign/countersign/web/mattermost/mmreal"
@@ -38,7 +39,7 @@ type realEnv struct {
 	cmd   *model.Command
 	idp   string
 	users map[string]demoidp.User
-	log   *syncBuffer
+	log   *storetest.SyncBuffer
 }
 
 // realPolicy: restarts need one SRE approval; the prod change window is

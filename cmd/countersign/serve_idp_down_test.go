@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/web/demoidp"
+	"github.com/countersign/countersign/web/demoidp/demoidptest"
 )
 
 // TestServeStartsWhileTheIdPIsDown: a provider that does not answer at
@@ -28,18 +29,11 @@ func TestServeStartsWhileTheIdPIsDown(t *testing.T) {
 		idp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	users, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	provider, err := demoidp.New(demoidp.Config{
+	provider, _ := demoidptest.NewProvider(t, demoidp.Config{
 		Issuer:  srv.URL + "/idp",
 		Clients: []demoidp.Client{{ID: "portal", Secret: "portal-secret-0123456789", RedirectURIs: []string{"http://127.0.0.1/auth/callback"}}},
-		Users:   users, Logger: slog.New(slog.DiscardHandler),
+		Logger:  slog.New(slog.DiscardHandler),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	idp = provider
 
 	dir := t.TempDir()

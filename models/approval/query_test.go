@@ -14,8 +14,7 @@ import (
 // TestListPagesWithoutGapsOrDuplicates creates requests that share creation
 // times (a frozen clock) so the keyset's id tie-break is exercised.
 func TestListPagesWithoutGapsOrDuplicates(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 		svc := newSvc(s, approval.Config{Now: func() time.Time { return now }})
@@ -75,8 +74,7 @@ func TestListPagesWithoutGapsOrDuplicates(t *testing.T) {
 }
 
 func TestListActionableFollowsTheRules(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 		svc := newSvc(s, approval.Config{Now: func() time.Time { return now }})
@@ -128,8 +126,7 @@ func TestListActionableFollowsTheRules(t *testing.T) {
 }
 
 func TestFindByPost(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		svc := newSvc(s, approval.Config{})
 		first, _ := svc.Create(ctx, newRequest()) // root p1, trigger p3

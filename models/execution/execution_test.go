@@ -79,6 +79,25 @@ func newRig(t *testing.T, store *models.Store, maxAttempts int) *rig {
 	return &rig{env: env, exec: execution.New(store, env.Approvals, env.Grants, env.Clock.Now), fake: f, srv: srv}
 }
 
+// newAgentRig returns a rig whose terms name no executor (the agent runs
+// the action itself) and an approved request of the agent's.
+func newAgentRig(t *testing.T, store *models.Store) (*rig, *models.Request) {
+	rg := newRig(t, store, 3)
+	rg.env.Terms.Executor = ""
+	return rg, rg.env.Approved(t, granttest.Agent)
+}
+
+// approveAndRunTwice approves a human request and runs a dispatcher
+// allowing maxAttempts twice, the backoff passing in between.
+func (r *rig) approveAndRunTwice(t *testing.T, maxAttempts int) *models.Request {
+	req := r.env.Approved(t, granttest.Human)
+	d := r.dispatcher(maxAttempts)
+	_, _ = d.RunOnce(context.Background())
+	r.env.Clock.Advance(time.Second)
+	_, _ = d.RunOnce(context.Background())
+	return req
+}
+
 func (r *rig) dispatcher(maxAttempts int) *executor.Dispatcher {
 	return executor.NewDispatcher(r.exec, executor.Config{
 		Executors: map[string]executor.Executor{"deployer": {URL: r.srv.URL, Timeout: 5 * time.Second, MaxAttempts: maxAttempts}},
@@ -167,11 +186,7 @@ func TestDispatchFailureAndRetriesNeverExecuteTwice(t *testing.T) {
 		t.Run("answer lost after running: the retry cannot run it again", func(t *testing.T) {
 			rg := newRig(t, b.Open(t), 5)
 			rg.fake.after = func(int32) (int, string) { return 502, "gateway lost the answer" }
-			r := rg.env.Approved(t, granttest.Human)
-			d := rg.dispatcher(5)
-			_, _ = d.RunOnce(ctx)
-			rg.env.Clock.Advance(time.Second)
-			_, _ = d.RunOnce(ctx)
+			r := rg.approveAndRunTwice(t, 5)
 			if rg.fake.ran.Load() != 1 || rg.fake.calls.Load() != 2 {
 				t.Fatalf("ran %d times in %d calls", rg.fake.ran.Load(), rg.fake.calls.Load())
 			}
@@ -183,11 +198,7 @@ func TestDispatchFailureAndRetriesNeverExecuteTwice(t *testing.T) {
 		t.Run("gives up after max attempts", func(t *testing.T) {
 			rg := newRig(t, b.Open(t), 2)
 			rg.fake.before = func(int32) (int, string) { return 500, "" }
-			r := rg.env.Approved(t, granttest.Human)
-			d := rg.dispatcher(2)
-			_, _ = d.RunOnce(ctx)
-			rg.env.Clock.Advance(time.Second)
-			_, _ = d.RunOnce(ctx)
+			r := rg.approveAndRunTwice(t, 2)
 			ex, _ := rg.exec.Get(ctx, r.ID)
 			if ex.State != execution.StateFailed || ex.Attempts != 2 || !strings.Contains(ex.Error, "gave up after 2 attempts") || rg.fake.ran.Load() != 0 {
 				t.Fatalf("execution %+v", ex)
@@ -237,9 +248,7 @@ func TestTwoReplicasDispatchOnce(t *testing.T) {
 func TestAgentReportsItsResult(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
-		rg := newRig(t, b.Open(t), 3)
-		rg.env.Terms.Executor = ""
-		r := rg.env.Approved(t, granttest.Agent)
+		rg, r := newAgentRig(t, b.Open(t))
 		if n, _ := rg.dispatcher(3).RunOnce(ctx); n != 0 {
 			t.Fatal("an agent's request was dispatched to a webhook")
 		}
@@ -248,9 +257,7 @@ func TestAgentReportsItsResult(t *testing.T) {
 			t.Fatalf("result before redeeming: %v", err)
 		}
 		rg.env.Redeem(t, r, granttest.Agent)
-		other := granttest.Agent
-		other.ID = "b-other"
-		if _, err := rg.exec.RecordResult(ctx, r.ID, res, other); !errors.Is(err, models.ErrForbidden) {
+		if _, err := rg.exec.RecordResult(ctx, r.ID, res, granttest.OtherAgent); !errors.Is(err, models.ErrForbidden) {
 			t.Fatalf("another agent's report: %v", err)
 		}
 		if _, err := rg.exec.RecordResult(ctx, r.ID, execution.Result{Output: json.RawMessage(`{bad`), StartedAt: res.StartedAt, EndedAt: res.EndedAt}, granttest.Agent); !errors.Is(err, models.ErrInvalid) {

@@ -85,9 +85,7 @@ func TestAgentReportIsValidatedBeforeAnythingIsStored(t *testing.T) {
 func TestAgentReportRefusalsAreAudited(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
-		rg := newRig(t, b.Open(t), 3)
-		rg.env.Terms.Executor = ""
-		r := rg.env.Approved(t, granttest.Agent)
+		rg, r := newAgentRig(t, b.Open(t))
 		reasons := func() []string {
 			var out []string
 			for _, ev := range rg.env.Events(t, "execution.refused") {
@@ -101,9 +99,7 @@ func TestAgentReportRefusalsAreAudited(t *testing.T) {
 			t.Fatalf("before redeeming: %v", err)
 		}
 		rg.env.Redeem(t, r, granttest.Agent)
-		other := granttest.Agent
-		other.ID = "b-other"
-		if _, err := rg.exec.RecordResult(ctx, r.ID, ran(true), other); !errors.Is(err, execution.ErrNotRequester) || !errors.Is(err, models.ErrForbidden) {
+		if _, err := rg.exec.RecordResult(ctx, r.ID, ran(true), granttest.OtherAgent); !errors.Is(err, execution.ErrNotRequester) || !errors.Is(err, models.ErrForbidden) {
 			t.Fatalf("another agent: %v", err)
 		}
 		if _, err := rg.exec.RecordResult(ctx, r.ID, ran(true), grant.ExecutorActor("deployer")); !errors.Is(err, models.ErrForbidden) {
@@ -125,7 +121,7 @@ func TestAgentReportRefusalsAreAudited(t *testing.T) {
 			t.Fatalf("second report: %v", err)
 		}
 		want := []string{
-			granttest.Agent.ID + ":not_redeemed", "b-other:not_requester", "executor:deployer:not_requester",
+			granttest.Agent.ID + ":not_redeemed", granttest.OtherAgent.ID + ":not_requester", "executor:deployer:not_requester",
 			granttest.Agent.ID + ":already_reported",
 		}
 		if got := reasons(); strings.Join(got, " ") != strings.Join(want, " ") {

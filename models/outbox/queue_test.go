@@ -48,8 +48,7 @@ func queueRows(t *testing.T, s *models.Store, now time.Time, rows ...[3]string) 
 // (storetest.Each), with its store and a time "now" both databases keep
 // to the microsecond.
 func eachQueue(t *testing.T, test func(t *testing.T, s *models.Store, q *outbox.Queue, now time.Time)) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		test(t, s, outbox.NewQueue(s), time.Now().UTC().Truncate(time.Microsecond))
 	})
 }

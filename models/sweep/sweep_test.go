@@ -48,8 +48,7 @@ func TestExpiryOfPendingRequestsAndUnusedGrants(t *testing.T) {
 		sw := sweep.New(e.Store, e.Approvals, e.Grants, sweep.Config{Now: e.Clock.Now})
 		pending := e.Create(t, granttest.NewRequest(granttest.Human, 1)) // expires after 1h
 		unused := e.Approved(t, granttest.Human)                         // grant lives 5m
-		used := e.Approved(t, granttest.Human)
-		tok, _ := e.Grants.Token(ctx, used.ID)
+		used, tok := e.Issued(t, granttest.Human)
 		if _, err := e.Grants.Redeem(ctx, tok, grant.ParamsHash(used.Params), grant.ExecutorActor("deployer")); err != nil {
 			t.Fatal(err)
 		}

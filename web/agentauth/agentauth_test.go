@@ -15,6 +15,7 @@ import (
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/agentauth"
 	"github.com/countersign/countersign/web/demoidp"
+	"github.com/countersign/countersign/web/demoidp/demoidptest"
 )
 
 const (
@@ -33,12 +34,8 @@ func idp(t *testing.T) string {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	users, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := demoidp.New(demoidp.Config{
-		Issuer: srv.URL + "/idp", Users: users,
+	p, _ := demoidptest.NewProvider(t, demoidp.Config{
+		Issuer:  srv.URL + "/idp",
 		Clients: []demoidp.Client{{ID: "portal", Secret: "portal-secret-0123456789", RedirectURIs: []string{srv.URL + "/cb"}}},
 		ServiceClients: []demoidp.ServiceClient{
 			{ID: agentClient, Secret: agentSecret, Audience: []string{apiAudience}},
@@ -46,9 +43,6 @@ func idp(t *testing.T) string {
 			{ID: otherAudCli, Secret: straySecret, Audience: []string{"some-other-api"}},
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	mux.Handle("/idp/", p)
 	return srv.URL + "/idp"
 }
@@ -149,8 +143,7 @@ func withKey(t *testing.T, s *models.Store) (*agentauth.Authenticator, *agents.K
 }
 
 func TestAPIKeys(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		auth, keys, plain, rec := withKey(t, s)
 		if a, err := auth.Authenticate(ctx, "Bearer "+plain); err != nil || a.Name != "deploy-bot" {
@@ -173,8 +166,7 @@ func TestAPIKeys(t *testing.T) {
 // database is gone), a valid key is not called invalid; the error says the
 // credential could not be checked.
 func TestKeysUnreadableIsNotRefusal(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		auth, _, plain, _ := withKey(t, s)
 		if err := s.Close(); err != nil {

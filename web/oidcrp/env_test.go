@@ -42,28 +42,16 @@ func newIDPEnv(t *testing.T) *idpEnv {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	users, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idp, err := demoidp.New(demoidp.Config{
+	idp, byName := demoidptest.NewProvider(t, demoidp.Config{
 		Issuer: srv.URL + "/idp",
 		Clients: []demoidp.Client{
 			{ID: portalClientID, Secret: portalClientSecret, RedirectURIs: []string{portalRedirect}, PostLogoutRedirectURIs: []string{portalLoggedOut}},
 			{ID: otherClientID, Secret: otherClientSecret, RedirectURIs: []string{otherRedirect}},
 		},
-		Users:    users,
 		Now:      clock.Now,
 		TokenTTL: 2 * time.Hour, // the tests move the clock by minutes
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	mux.Handle(idp.PathPrefix()+"/", idp)
-	byName := make(map[string]demoidp.User, len(users))
-	for _, u := range users {
-		byName[u.Username] = u
-	}
 	return &idpEnv{srv: srv, idp: idp, issuer: idp.Issuer(), users: byName, clock: clock}
 }
 

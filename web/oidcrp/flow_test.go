@@ -49,7 +49,7 @@ func TestLoginRoundTripPasswordOnly(t *testing.T) {
 		t.Errorf("IDTokenHash does not hash RawIDToken")
 	}
 	// The raw token itself carries the claims the portal's checks need.
-	raw := rawClaims(t, id.RawIDToken)
+	raw := JWTPart(t, id.RawIDToken, 1)
 	for _, k := range []string{"azp", "nonce", "auth_time", "acr", "amr", "groups", "sub"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("ID token lacks %s", k)
@@ -60,15 +60,16 @@ func TestLoginRoundTripPasswordOnly(t *testing.T) {
 	}
 }
 
-// rawClaims decodes an ID token's payload without verifying it (the RP
-// already did).
-func rawClaims(t *testing.T, jwt string) map[string]any {
+// JWTPart decodes the header (0) or payload (1) of a JWT without
+// verifying it (the relying party under test already did). It is exported
+// for the package's external tests too.
+func JWTPart(t *testing.T, jwt string, i int) map[string]any {
 	t.Helper()
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
-		t.Fatalf("ID token has %d parts", len(parts))
+		t.Fatalf("JWT has %d parts", len(parts))
 	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	b, err := base64.RawURLEncoding.DecodeString(parts[i])
 	if err != nil {
 		t.Fatal(err)
 	}

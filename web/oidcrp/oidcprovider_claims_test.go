@@ -26,7 +26,7 @@ func TestUserinfoOnlyClaimsAreRead(t *testing.T) {
 
 	p.NextLogin(aliceSub, acrPassword, []string{"pwd"}, 0)
 	id := opLogin(t, oidcpeer.NewBrowser(), rp, oidcrp.AuthOptions{})
-	raw := jwtPart(t, id.RawIDToken, 1)
+	raw := oidcrp.JWTPart(t, id.RawIDToken, 1)
 	for _, k := range []string{"preferred_username", "groups"} {
 		if _, ok := raw[k]; ok {
 			t.Errorf("ID token carries %s although the provider conforms (claims at userinfo only)", k)

@@ -3,8 +3,6 @@ package oidcrp_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -97,28 +95,9 @@ func opLogin(t *testing.T, b *oidcpeer.Browser, rp *oidcrp.RP, opts oidcrp.AuthO
 	return id
 }
 
-// jwtPart decodes the header (0) or payload (1) of a JWT without
-// verifying it.
-func jwtPart(t *testing.T, jwt string, i int) map[string]any {
-	t.Helper()
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		t.Fatalf("JWT has %d parts", len(parts))
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[i])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func kidOf(t *testing.T, jwt string) string {
 	t.Helper()
-	kid, _ := jwtPart(t, jwt, 0)["kid"].(string)
+	kid, _ := oidcrp.JWTPart(t, jwt, 0)["kid"].(string)
 	return kid
 }
 

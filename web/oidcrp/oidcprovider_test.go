@@ -44,7 +44,7 @@ func TestProviderSignInWithClaimsInIDToken(t *testing.T) {
 	if id.ACR != "" || !id.AuthTime.IsZero() {
 		t.Errorf("plain sign-in: acr %q, auth_time %s; want neither", id.ACR, id.AuthTime)
 	}
-	raw := jwtPart(t, id.RawIDToken, 1)
+	raw := oidcrp.JWTPart(t, id.RawIDToken, 1)
 	if raw["aud"] != opClientID || raw["nonce"] == nil || raw["at_hash"] == nil {
 		t.Errorf("ID token aud/nonce/at_hash = %v/%v/%v", raw["aud"], raw["nonce"], raw["at_hash"])
 	}

@@ -65,6 +65,17 @@ func NewCheckpointer(t testing.TB, s *models.Store, k *proof.Key) *proof.Checkpo
 	return c
 }
 
+// EachCheckpointer runs fn once for each store engine, on a fresh store
+// with a checkpointer over it signing with a fresh key for Origin: where
+// most proof tests start.
+func EachCheckpointer(t *testing.T, fn func(t *testing.T, s *models.Store, k *proof.Key, c *proof.Checkpointer)) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		s := b.Open(t)
+		k := NewKey(t, Origin)
+		fn(t, s, k, NewCheckpointer(t, s, k))
+	})
+}
+
 // Checkpoint signs the log head with c.
 func Checkpoint(t testing.TB, c *proof.Checkpointer) *proof.Checkpoint {
 	t.Helper()
@@ -83,6 +94,15 @@ func Events(t testing.TB, s *models.Store) []models.AuditEvent {
 		t.Fatal(err)
 	}
 	return evs
+}
+
+// Types returns the types of evs, in order.
+func Types(evs []models.AuditEvent) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Type
+	}
+	return out
 }
 
 // RewriteFrom changes event seq's purpose and rehashes the chain from there

@@ -87,8 +87,7 @@ func text(t *testing.T, rep *bundle.Report) string {
 }
 
 func TestBundleRoundTrip(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		c, k := bundleLog(t, s)
 		for _, tc := range []struct {
 			from, to int64
@@ -135,8 +134,7 @@ func lineOf(t *testing.T, lines []string, s string) int64 {
 // TestBundleTampering changes a good bundle in each way the issue lists and
 // expects the report to name what and where.
 func TestBundleTampering(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		c, k := bundleLog(t, s)
 		good := writeBundle(t, c, 0, 0)
 		lines := strings.SplitAfter(good, "\n")

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -22,11 +21,8 @@ import (
 // roots against an independent in-memory computation, then inclusion and
 // consistency proofs, intact and tampered.
 func TestCheckpointsAndProofs(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	audittest.EachCheckpointer(t, func(t *testing.T, s *models.Store, k *proof.Key, c *proof.Checkpointer) {
 		ctx := context.Background()
-		s := b.Open(t)
-		k := audittest.NewKey(t, audittest.Origin)
-		c := audittest.NewCheckpointer(t, s, k)
 		if _, err := c.Latest(ctx); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("latest before any checkpoint: %v", err)
 		}
@@ -150,10 +146,8 @@ func clone(p [][]byte) [][]byte {
 // TestCheckpointRefusesTamperedChain: the checkpointer never signs events
 // that do not verify.
 func TestCheckpointRefusesTamperedChain(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	audittest.EachCheckpointer(t, func(t *testing.T, s *models.Store, _ *proof.Key, c *proof.Checkpointer) {
 		ctx := context.Background()
-		s := b.Open(t)
-		c := audittest.NewCheckpointer(t, s, audittest.NewKey(t, audittest.Origin))
 		audittest.Seed(t, s, 20, "a")
 		audittest.Checkpoint(t, c)
 		audittest.Seed(t, s, 10, "b")
@@ -246,25 +240,19 @@ func TestCheckpointRaceBetweenProcesses(t *testing.T) {
 		c1, c2 := audittest.NewCheckpointer(t, s1, k), audittest.NewCheckpointer(t, s2, k)
 		for round, n := range []int{300, 5} {
 			audittest.Seed(t, s1, n, "r")
-			var wg sync.WaitGroup
 			roots := make([]string, 8)
-			for i := range roots {
+			storetest.Race(len(roots), func(i int) {
 				c := c1
 				if i%2 == 1 {
 					c = c2
 				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					cp, err := c.Checkpoint(ctx)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					roots[i] = cp.Note
-				}()
-			}
-			wg.Wait()
+				cp, err := c.Checkpoint(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				roots[i] = cp.Note
+			})
 			for _, r := range roots[1:] {
 				if r != roots[0] {
 					t.Fatalf("round %d: different checkpoints returned", round)

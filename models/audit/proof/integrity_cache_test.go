@@ -11,14 +11,11 @@ import (
 	"github.com/countersign/countersign/models/audit/audittest"
 	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/clocktest"
-	"github.com/countersign/countersign/models/storetest"
 )
 
 func TestIntegrityCache(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	audittest.EachCheckpointer(t, func(t *testing.T, st *models.Store, _ *proof.Key, c *proof.Checkpointer) {
 		ctx := context.Background()
-		st := b.Open(t)
-		c := audittest.NewCheckpointer(t, st, audittest.NewKey(t, audittest.Origin))
 		ic := proof.NewIntegrityCache(c, time.Minute)
 		clock := clocktest.At(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 		ic.SetClock(clock.Now)
@@ -84,10 +81,8 @@ func TestIntegrityCache(t *testing.T) {
 }
 
 func TestIntegrityCacheSeesDeletedEvents(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	audittest.EachCheckpointer(t, func(t *testing.T, st *models.Store, _ *proof.Key, c *proof.Checkpointer) {
 		ctx := context.Background()
-		st := b.Open(t)
-		c := audittest.NewCheckpointer(t, st, audittest.NewKey(t, audittest.Origin))
 		ic := proof.NewIntegrityCache(c, time.Hour)
 		audittest.Seed(t, st, 50, "a")
 		audittest.Checkpoint(t, c)

@@ -11,15 +11,11 @@ import (
 	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/models/audit/audittest"
 	"github.com/countersign/countersign/models/audit/proof"
-	"github.com/countersign/countersign/models/storetest"
 )
 
 func TestReceipts(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+	audittest.EachCheckpointer(t, func(t *testing.T, s *models.Store, k *proof.Key, c *proof.Checkpointer) {
 		ctx := context.Background()
-		s := b.Open(t)
-		k := audittest.NewKey(t, audittest.Origin)
-		c := audittest.NewCheckpointer(t, s, k)
 		audittest.Seed(t, s, 30, "a")
 
 		// No checkpoint covers event 7 yet: one is signed for the receipt.

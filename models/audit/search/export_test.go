@@ -48,8 +48,7 @@ func exportHits(t *testing.T, s *search.Searcher, q search.Query) []search.Hit {
 }
 
 func TestExportRoundTrips(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		st := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, st *models.Store) {
 		searchtest.Seed(t, st)
 		seedHostileCells(t, st)
 		s := search.NewSearcher(st)

@@ -47,8 +47,7 @@ func searchSeqs(t *testing.T, s *search.Searcher, query string) []int64 {
 }
 
 func TestSearchFilters(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		st := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, st *models.Store) {
 		searchtest.Seed(t, st)
 		s := search.NewSearcher(st)
 		at := func(seq int64, d time.Duration) string {
@@ -155,8 +154,7 @@ func TestSearchFilters(t *testing.T) {
 }
 
 func TestSearchResultsCarryRequestContext(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		st := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, st *models.Store) {
 		searchtest.Seed(t, st)
 		q, _ := search.ParseQuery(url.Values{"actor": {"alice"}, "verdict": {"approve"}})
 		page, err := search.NewSearcher(st).Search(context.Background(), q)
@@ -242,8 +240,7 @@ func TestSearchQueryValuesRoundTrip(t *testing.T) {
 // TestSearchPaging walks every page of a search while events are appended
 // between pages: each event is seen exactly once, in order, none is missed.
 func TestSearchPaging(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		st := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, st *models.Store) {
 		audittest.Seed(t, st, 53, "page")
 		s := search.NewSearcher(st)
 		q := search.Query{Purpose: "rollout", Limit: 7}
@@ -282,8 +279,7 @@ func TestSearchPaging(t *testing.T) {
 // TestSearchIndexFollowsTransactions: an event's index entry commits and
 // rolls back with it.
 func TestSearchIndexFollowsTransactions(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		st := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, st *models.Store) {
 		s := search.NewSearcher(st)
 		appendPurpose := func(purpose string, fail bool) error {
 			return st.WithTx(context.Background(), func(tx *gorm.DB) error {

@@ -69,10 +69,12 @@ func NewIssuer(t testing.TB, store *models.Store, issuer string, execution ...ap
 	return e
 }
 
-// Human and Agent are requesters.
+// Human and Agent are requesters; OtherAgent is an agent that is not
+// Agent, for the refusals of acting on Agent's requests.
 var (
-	Human = models.Actor{Type: models.ActorHuman, ID: "mm-carol", Display: "carol"}
-	Agent = models.Actor{Type: models.ActorAgent, ID: "b-deploy", Display: "deploy-bot", SponsorID: "mm-dave", SponsorName: "dave"}
+	Human      = models.Actor{Type: models.ActorHuman, ID: "mm-carol", Display: "carol"}
+	Agent      = models.Actor{Type: models.ActorAgent, ID: "b-deploy", Display: "deploy-bot", SponsorID: "mm-dave", SponsorName: "dave"}
+	OtherAgent = models.Actor{Type: models.ActorAgent, ID: "b-other", Display: "deploy-bot", SponsorID: "mm-dave", SponsorName: "dave"}
 )
 
 // Approver returns a person allowed to decide.
@@ -128,6 +130,18 @@ func (e *Env) Approved(t testing.TB, requester models.Actor) *models.Request {
 		t.Fatalf("request is %s after approval", out.Request.State)
 	}
 	return out.Request
+}
+
+// Issued opens a request by requester, approves it with alice and returns
+// it with its grant's token.
+func (e *Env) Issued(t testing.TB, requester models.Actor) (*models.Request, string) {
+	t.Helper()
+	r := e.Approved(t, requester)
+	tok, err := e.Grants.Token(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, tok
 }
 
 // Redeemed opens a request by requester, approves it with alice and

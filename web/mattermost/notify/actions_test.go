@@ -13,7 +13,6 @@ import (
 
 	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
-	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/mattermost/mmfake"
 	"github.com/countersign/countersign/web/mattermost/notify"
 )
@@ -55,8 +54,7 @@ func click(t *testing.T, url string, in model.PostActionIntegrationRequest) *mod
 // TestCancelButton checks the requester's cancel button and every way a
 // click can be forged or stale: each refusal changes nothing.
 func TestCancelButton(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		w := e.worker(t, "w1")
 		r := e.create(t, "restart", 1)
 		other := e.create(t, "another", 1)
@@ -213,8 +211,7 @@ func TestCodeSpanShowsValuesAsWritten(t *testing.T) {
 // TestHostilePurposeIsEscapedInChat posts a request whose purpose holds
 // Markdown and HTML, and checks the message as Mattermost stored it.
 func TestHostilePurposeIsEscapedInChat(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		r := e.create(t, "<img src=x onerror=alert(1)> [click](javascript:alert(1)) @all", 1)
 		drain(t, e.worker(t, "w1"))
 		msg := e.botPosts(e.channel.Id, r.ID)[0].Message

@@ -39,6 +39,13 @@ type env struct {
 	people  map[string]*model.User
 }
 
+// eachEnv runs fn as a subtest on a fresh env of SQLite and of
+// PostgreSQL.
+func eachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) { fn(t, newEnv(t, b)) })
+}
+
 func newEnv(t testing.TB, b storetest.Backend) *env {
 	t.Helper()
 	fake := mmfake.New(t)
@@ -185,6 +192,20 @@ func (e *env) botPosts(channelID, id string) []*model.Post {
 		}
 	}
 	return out
+}
+
+// wantPostedOnce fails t unless request id has exactly one request
+// message in the channel and one DM to each of alice and bob.
+func (e *env) wantPostedOnce(t *testing.T, id string) {
+	t.Helper()
+	if n := len(e.botPosts(e.channel.Id, id)); n != 1 {
+		t.Fatalf("%s: %d request messages", id, n)
+	}
+	for _, who := range []string{"alice", "bob"} {
+		if n := len(e.dmPosts(t, who, id)); n != 1 {
+			t.Fatalf("%s: %s got %d DMs", id, who, n)
+		}
+	}
 }
 
 // dmPosts returns the bot's DM posts to user about request id.

@@ -2,7 +2,6 @@ package oidcpeer
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -16,9 +15,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/countersign/countersign/models/storetest"
 )
 
 // Environment variables read by Start.
@@ -73,7 +73,7 @@ func Start(t testing.TB, cfg Config) *Peer {
 
 	cmd := exec.Command(node, filepath.Join(dir, "server.mjs"), cfgPath)
 	cmd.Dir = dir
-	stderr := &lockedBuffer{}
+	stderr := &storetest.SyncBuffer{} // the server's stderr while it runs
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -100,7 +100,7 @@ func Start(t testing.TB, cfg Config) *Peer {
 			_ = cmd.Process.Kill()
 			<-exited
 		}
-		if t.Failed() && stderr.Len() > 0 {
+		if t.Failed() && stderr.String() != "" {
 			t.Logf("oidc-provider stderr:\n%s", stderr.String())
 		}
 	})
@@ -210,28 +210,4 @@ func (p *Peer) waitForDiscovery(exited <-chan struct{}) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// lockedBuffer collects the server's stderr while it runs.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *lockedBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
 }
