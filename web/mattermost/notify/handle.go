@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -63,12 +62,7 @@ func outageLike(err error) bool {
 
 // backoff is exponential with equal jitter, capped at BackoffMax.
 func (w *Worker) backoff(attempt int) time.Duration {
-	d := w.cfg.BackoffBase << min(attempt-1, 30)
-	if d <= 0 || d > w.cfg.BackoffMax {
-		d = w.cfg.BackoffMax
-	}
-	half := d / 2
-	return half + rand.N(half+1)
+	return mattermost.Backoff(w.cfg.BackoffBase, w.cfg.BackoffMax, attempt)
 }
 
 // forbiddenRetries is how many attempts a 403 gets before it counts as
