@@ -347,6 +347,18 @@ func (v *visitor) atIdP(t *testing.T, authURL string, c demoidptest.Credentials)
 	return cb.String()
 }
 
+// steppedUp posts form as v's decision on request id and checks the
+// portal answered with a step-up (a redirect to the IdP asking for a new
+// login); it returns that authorization URL.
+func (v *visitor) steppedUp(t *testing.T, id string, form url.Values) string {
+	t.Helper()
+	p := v.post(t, decisionPath(id), form, nil)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, v.env.url+"/idp/") || !strings.Contains(p.location, "prompt=login") {
+		t.Fatalf("decision on %s: %d %q, want a step-up at the IdP (%s)", id, p.status, p.location, snippet(p.body))
+	}
+	return p.location
+}
+
 // login runs the whole sign-in and returns the callback's response.
 func (v *visitor) login(t *testing.T, c demoidptest.Credentials, next string) *page {
 	t.Helper()

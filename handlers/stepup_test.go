@@ -140,11 +140,7 @@ func TestPasswordOnlySessionIsSteppedUp(t *testing.T) {
 	v := e.signedIn(t, e.pwd("alice"))
 	form := v.decisionForm(t, r.ID, "deny")
 	form.Set("comment", "not during the freeze")
-	p := v.post(t, decisionPath(r.ID), form, nil)
-	if p.status != http.StatusSeeOther || !strings.Contains(p.location, "prompt=login") {
-		t.Fatalf("deny with a password-only session: %d %q, want a step-up", p.status, p.location)
-	}
-	p = v.get(t, v.atIdP(t, p.location, e.mfa(t, "alice")))
+	p := v.get(t, v.atIdP(t, v.steppedUp(t, r.ID, form), e.mfa(t, "alice")))
 	if p.location != decided(r.ID, "deny") {
 		t.Fatalf("after step-up: %d %q", p.status, p.location)
 	}
@@ -156,12 +152,8 @@ func TestStepUpByAnotherPersonIsRefused(t *testing.T) {
 	e := newPortalEnv(t)
 	r := e.seed(t, "carol", 1)
 	v := e.signedIn(t, e.pwd("alice"))
-	p := v.post(t, decisionPath(r.ID), v.decisionForm(t, r.ID, "approve"), nil)
-	if p.status != http.StatusSeeOther {
-		t.Fatalf("approve: %d", p.status)
-	}
 	// At the IdP's prompt, bob (also an approver) types his credentials.
-	p = v.get(t, v.atIdP(t, p.location, e.mfa(t, "bob")))
+	p := v.get(t, v.atIdP(t, v.steppedUp(t, r.ID, v.decisionForm(t, r.ID, "approve")), e.mfa(t, "bob")))
 	if p.status != http.StatusForbidden || testID(p.doc(t), "decision-refused").Length() != 1 {
 		t.Fatalf("step-up by bob for alice: %d (%s)", p.status, snippet(p.body))
 	}
@@ -286,11 +278,7 @@ func TestStepUpAnsweredWithAnEarlierAuthenticationIsRefused(t *testing.T) {
 	e := newPortalEnvWithIdPLag(t, 2*time.Minute)
 	r := e.seed(t, "carol", 1)
 	v := e.signedIn(t, e.pwd("alice"))
-	p := v.post(t, decisionPath(r.ID), v.decisionForm(t, r.ID, "approve"), nil)
-	if p.status != http.StatusSeeOther || !strings.Contains(p.location, "prompt=login") {
-		t.Fatalf("approve: %d %q", p.status, p.location)
-	}
-	p = v.get(t, v.atIdP(t, p.location, e.mfa(t, "alice")))
+	p := v.get(t, v.atIdP(t, v.steppedUp(t, r.ID, v.decisionForm(t, r.ID, "approve")), e.mfa(t, "alice")))
 	if p.status != http.StatusForbidden || !strings.Contains(p.text(t, "decision-refused-message"), "new sign-in") {
 		t.Fatalf("earlier authentication: %d %q", p.status, p.text(t, "decision-refused-message"))
 	}
