@@ -296,7 +296,7 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 	for _, cmd := range [][]string{
 		{"serve"}, {"demo"}, {"audit"}, {"audit", "verify"}, {"audit", "export"}, {"audit", "verify-receipt"},
 		{"agent"}, {"agent", "key"}, {"agent", "key", "create"}, {"agent", "key", "revoke"}, {"agent", "key", "list"},
-		{"policy"}, {"policy", "lint"}, {"policy", "test"}, {"healthcheck"}, {"version"},
+		{"policy"}, {"policy", "lint"}, {"policy", "test"}, {"healthcheck"}, {"version"}, {"mattermost"}, {"mattermost", "setup"},
 	} {
 		for _, flag := range []string{"--help", "-h"} {
 			args := append(append([]string(nil), cmd...), flag)
