@@ -98,7 +98,7 @@ func (h *AgentAPI) Create(c echo.Context) error {
 		h.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "agent api: proposal refused", slog.String("agent", a.Name), slog.String("error", err.Error()))
 		return apiFail(c, status, "proposal_post_id", proposalProblem(status, err))
 	}
-	in.Source, in.Posts = capt.Source, capt.Posts
+	in.Source, in.Posts, in.CaptureWarnings = capt.Source, capt.Posts, capt.Warnings
 	// The sponsor is configured by username; chat messages (the outcome
 	// DM, the cancel button) need the account's id.
 	if in.Requester.SponsorID, err = h.sponsorID(ctx, a); err != nil {

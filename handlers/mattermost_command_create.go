@@ -80,7 +80,7 @@ func (h *MattermostCommand) create(c echo.Context, chatCtx context.Context, inv 
 		}
 		return h.reply(c, "Countersign could not read the conversation ("+chatTrouble(err)+"). Nothing was stored; "+chatAdvice(err)+".")
 	}
-	in.Source, in.Posts = capt.Source, capt.Posts
+	in.Source, in.Posts, in.CaptureWarnings = capt.Source, capt.Posts, capt.Warnings
 
 	sub, err := h.svc.Submit(c.Request().Context(), in, roles)
 	if err != nil {

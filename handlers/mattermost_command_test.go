@@ -266,3 +266,44 @@ func TestSlashCommandBotsRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestSlashCommandRecordsOwnersAndCaptureWarnings: a bot author's owner is
+// recorded by username (the owner wrote no captured post), and when the
+// bot may not read bot records the owner stays unknown and the capture's
+// warning is kept with the request for its page.
+func TestSlashCommandRecordsOwnersAndCaptureWarnings(t *testing.T) {
+	e := newChatEnv(t, storetest.SQLite(t), envOptions{})
+	byBot := func(id string) *models.ConversationPost {
+		t.Helper()
+		r, err := e.svc.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range r.Posts {
+			if r.Posts[i].AuthorID == mmfake.TestbotID {
+				return &r.Posts[i]
+			}
+		}
+		t.Fatalf("no testbot post captured in %s", id)
+		return nil
+	}
+	_, cr := e.command(tokenNew, mmfake.CommandFields{Text: "restart payments-api env=prod -- owners", RootID: mmfake.RootPostID})
+	id := requestIDIn(t, cr.Text)
+	if p := byBot(id); p.BotOwnerID != mmfake.AdminID || p.BotOwnerName != "admin" {
+		t.Fatalf("bot post owner %q (%q), want admin", p.BotOwnerID, p.BotOwnerName)
+	}
+	if r, _ := e.svc.Get(context.Background(), id); len(r.CaptureWarnings) != 0 {
+		t.Fatalf("warnings %q with the permission", r.CaptureWarnings)
+	}
+
+	e.fake.Revoke(e.botID, model.PermissionReadOthersBots.Id)
+	_, cr = e.command(tokenNew, mmfake.CommandFields{Text: "restart payments-api env=prod -- no permission", RootID: mmfake.RootPostID})
+	id = requestIDIn(t, cr.Text)
+	if p := byBot(id); p.BotOwnerID != "" || p.BotOwnerName != "" {
+		t.Fatalf("owner read without the permission: %q %q", p.BotOwnerID, p.BotOwnerName)
+	}
+	r, _ := e.svc.Get(context.Background(), id)
+	if len(r.CaptureWarnings) != 1 || !strings.Contains(r.CaptureWarnings[0], "read_others_bots") {
+		t.Fatalf("capture warnings %q", r.CaptureWarnings)
+	}
+}

@@ -84,7 +84,7 @@ func prepare(in NewRequest, now time.Time) (*models.Request, []models.Conversati
 		TeamID: in.Source.TeamID, TeamName: in.Source.TeamName, ChannelID: in.Source.ChannelID,
 		ChannelName: in.Source.ChannelName, RootPostID: in.Source.RootPostID, TriggerPostID: in.Source.TriggerPostID,
 		State: models.StatePending, Version: 1, PolicyRef: in.PolicyRef, RequiredApprovals: in.RequiredApprovals,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(in.TTL),
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(in.TTL), CaptureWarnings: in.CaptureWarnings,
 	}
 	posts := make([]models.ConversationPost, len(in.Posts))
 	for i, p := range in.Posts {

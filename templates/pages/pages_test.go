@@ -119,3 +119,16 @@ func TestUnknownBotOwnerSaysWhy(t *testing.T) {
 		t.Errorf("known owner: %s", doc.Text())
 	}
 }
+
+// TestRequestPageShowsCaptureWarnings: what the capture could not learn
+// is shown with the conversation.
+func TestRequestPageShowsCaptureWarnings(t *testing.T) {
+	doc := render(t, context.Background(), pages.Request(pages.RequestView{ID: "REQ-X", CaptureWarnings: []string{"owner of bot @deploy-bot unknown: grant read_others_bots"}}))
+	if got := strings.TrimSpace(doc.Find(`[data-testid="capture-warning"]`).Text()); got != "owner of bot @deploy-bot unknown: grant read_others_bots" {
+		t.Errorf("capture warning %q", got)
+	}
+	doc = render(t, context.Background(), pages.Request(pages.RequestView{ID: "REQ-Y"}))
+	if doc.Find(`[data-testid="capture-warnings"]`).Length() != 0 {
+		t.Error("a warnings list without warnings")
+	}
+}

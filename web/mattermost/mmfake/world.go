@@ -69,6 +69,13 @@ func (s *Server) SetRoles(userID, roles string) error {
 	return nil
 }
 
+// Revoke takes back a permission Grant gave.
+func (s *Server) Revoke(userID, permission string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.grants[userID], permission)
+}
+
 // Grant gives a user one extra permission by id (for instance
 // model.PermissionReadOthersBots.Id), the way an administrator would
 // extend a role.
