@@ -136,8 +136,9 @@ func TestCaptureCacheWithinAndAfterTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, f := lookups(e.fake); c != 4 || f != 2 {
-		t.Errorf("first capture: %d cacheable and %d fresh calls, want 4 and 2", c, f)
+	// Accounts, bot record, the bot owner's account, channel, team.
+	if c, f := lookups(e.fake); c != 5 || f != 2 {
+		t.Errorf("first capture: %d cacheable and %d fresh calls, want 5 and 2", c, f)
 	}
 
 	e.fake.ResetRequests()
@@ -159,8 +160,8 @@ func TestCaptureCacheWithinAndAfterTTL(t *testing.T) {
 	if _, err := e.client.Capture(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	if c, f := lookups(e.fake); c != 4 || f != 2 {
-		t.Errorf("after the TTL: %d cacheable and %d fresh calls, want 4 and 2", c, f)
+	if c, f := lookups(e.fake); c != 5 || f != 2 {
+		t.Errorf("after the TTL: %d cacheable and %d fresh calls, want 5 and 2", c, f)
 	}
 }
 
@@ -258,8 +259,8 @@ func TestCaptureCacheOff(t *testing.T) {
 		if _, err := e.client.Capture(ctx, CaptureRequest{PostRef: mmfake.RootPostID}); err != nil {
 			t.Fatal(err)
 		}
-		if c, _ := lookups(e.fake); c != 4 {
-			t.Errorf("%d cacheable calls, want 4 every time", c)
+		if c, _ := lookups(e.fake); c != 5 {
+			t.Errorf("%d cacheable calls, want 5 every time", c)
 		}
 	}
 }
@@ -286,7 +287,9 @@ func TestUserCachedCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range e.fake.Requests() {
-		if r.Path == "/api/v4/users/ids" && string(r.Body) != fmt.Sprintf("[%q,%q]", mmfake.TestbotID, mmfake.BobID) && string(r.Body) != fmt.Sprintf("[%q,%q]", mmfake.BobID, mmfake.TestbotID) {
+		// The authors but alice, and then the bot's owner (no author).
+		if r.Path == "/api/v4/users/ids" && string(r.Body) != fmt.Sprintf("[%q,%q]", mmfake.TestbotID, mmfake.BobID) && string(r.Body) != fmt.Sprintf("[%q,%q]", mmfake.BobID, mmfake.TestbotID) &&
+			string(r.Body) != fmt.Sprintf("[%q]", mmfake.AdminID) {
 			t.Errorf("users/ids asked for %s; alice was cached", r.Body)
 		}
 	}
