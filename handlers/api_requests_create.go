@@ -67,6 +67,9 @@ func (h *AgentAPI) Create(c echo.Context) error {
 		}
 		return apiFail(c, http.StatusBadRequest, "", "the body could not be read")
 	}
+	if msg := bodyProblem(raw); msg != "" {
+		return apiFail(c, http.StatusBadRequest, "body", msg)
+	}
 	var f proposalForm
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()

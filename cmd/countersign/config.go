@@ -18,6 +18,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/safeyaml"
 )
 
 // Config is everything `countersign serve` is told, from a YAML file with
@@ -284,8 +285,7 @@ func LoadConfig(path string, env []string) (Config, error) {
 			return cfg, configErrorf("config: %v", err)
 		}
 		if len(bytes.TrimSpace(raw)) > 0 {
-			dec := yaml.NewDecoder(bytes.NewReader(raw), yaml.DisallowUnknownField())
-			if err := dec.Decode(&cfg); err != nil {
+			if err := safeyaml.Decode(path, raw, &cfg, yaml.DisallowUnknownField()); err != nil {
 				return cfg, configErrorf("config: %s", yamlErrorLine(path, err))
 			}
 		}
@@ -304,6 +304,10 @@ func LoadConfig(path string, env []string) (Config, error) {
 
 // yamlErrorLine turns a YAML error into "file:line:col: message".
 func yamlErrorLine(path string, err error) string {
+	var pe *safeyaml.PanicError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("%s:%d: %s", path, max(pe.Line, 1), pe.Reason())
+	}
 	var ye interface {
 		GetToken() *token.Token
 		GetMessage() string

@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 
 	"github.com/countersign/countersign/models/agents"
+	"github.com/countersign/countersign/models/safeyaml"
 )
 
 // AgentConfig registers one agent: a Mattermost bot account acting for a
@@ -34,7 +36,12 @@ type AgentList []AgentConfig
 // UnmarshalYAML decodes the list strictly (unknown keys are errors).
 func (l *AgentList) UnmarshalYAML(b []byte) error {
 	var out []AgentConfig
-	if err := yaml.UnmarshalWithOptions(b, &out, yaml.DisallowUnknownField()); err != nil {
+	if err := safeyaml.Unmarshal("", b, &out, yaml.DisallowUnknownField()); err != nil {
+		var pe *safeyaml.PanicError
+		if errors.As(err, &pe) {
+			// Its line would count from the start of the list, not the file.
+			return fmt.Errorf("agents: %s", pe.Reason())
+		}
 		return fmt.Errorf("agents: %v", strings.SplitN(err.Error(), "\n", 2)[0])
 	}
 	*l = out

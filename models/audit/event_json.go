@@ -305,6 +305,10 @@ func (p *EventParser) value(b []byte, i, k int, b64 bool) (int, error) {
 			return i, syntaxErr(i, "%q_b64 is not base64", keyName(k))
 		}
 		v = p.scratch[start:len(p.scratch):len(p.scratch)]
+	} else if !utf8.Valid(v) {
+		// Writers put such bytes under "_b64": raw, other JSON readers
+		// would see U+FFFD (or refuse the line) where the hash has them.
+		return i, syntaxErr(i, "%q is not UTF-8 (bytes that are not go under %q)", keyName(k), keyName(k)+"_b64")
 	}
 	switch {
 	case k >= keyType && k <= keyPrevHash:

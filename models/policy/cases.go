@@ -1,16 +1,15 @@
 package policy
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/parser"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/safeyaml"
 )
 
 // Case is one sample request with the outcome a policy must give it, for
@@ -90,12 +89,12 @@ func LoadCases(path string) ([]Case, error) {
 
 // ParseCases is LoadCases on bytes.
 func ParseCases(file string, data []byte) ([]Case, error) {
-	f, err := parser.ParseBytes(data, 0)
+	f, err := safeyaml.ParseBytes(file, data, 0)
 	if err != nil {
 		return nil, &LoadError{Problems: []Problem{yamlProblem(file, err)}}
 	}
 	var raw []fileCase
-	if err := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField()).Decode(&raw); err != nil {
+	if err := safeyaml.Decode(file, data, &raw, yaml.DisallowUnknownField()); err != nil {
 		return nil, &LoadError{Problems: []Problem{yamlProblem(file, err)}}
 	}
 	ps := &positions{file: file, ast: f}

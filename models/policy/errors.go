@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/countersign/countersign/models/safeyaml"
 )
 
 // Problem is one thing wrong with a policy file, at a line of it.
@@ -49,6 +51,10 @@ func AsLoadError(err error) (*LoadError, bool) {
 
 // yamlProblem turns a goccy/go-yaml error into a Problem at its token.
 func yamlProblem(file string, err error) Problem {
+	var pe *safeyaml.PanicError
+	if errors.As(err, &pe) {
+		return Problem{File: file, Line: max(pe.Line, 1), Message: pe.Reason()}
+	}
 	var ye interface {
 		GetToken() *token.Token
 		GetMessage() string

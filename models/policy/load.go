@@ -15,7 +15,8 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/parser"
+
+	"github.com/countersign/countersign/models/safeyaml"
 )
 
 // FileVersion is the policy file format this build reads.
@@ -64,7 +65,7 @@ func Parse(file string, data []byte) (*Policy, error) {
 	if len(data) > MaxFileSize {
 		return nil, &LoadError{Problems: []Problem{{File: file, Line: 1, Message: fmt.Sprintf("file is larger than %d bytes", MaxFileSize)}}}
 	}
-	f, err := parser.ParseBytes(data, 0)
+	f, err := safeyaml.ParseBytes(file, data, 0)
 	if err != nil {
 		return nil, &LoadError{Problems: []Problem{yamlProblem(file, err)}}
 	}
@@ -72,8 +73,7 @@ func Parse(file string, data []byte) (*Policy, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &LoadError{Problems: []Problem{{File: file, Line: 1, Message: "the policy file is empty"}}}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
-	if err := dec.Decode(&doc); err != nil {
+	if err := safeyaml.Decode(file, data, &doc, yaml.DisallowUnknownField()); err != nil {
 		return nil, &LoadError{Problems: []Problem{yamlProblem(file, err)}}
 	}
 	env, err := newEnv()

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/countersign/countersign/models/safeyaml"
 )
 
 // positions finds where in the file a value sits, so problems found after
@@ -21,10 +22,8 @@ type positions struct {
 // the nearest ancestor that exists.
 func (ps *positions) node(path string) ast.Node {
 	for path != "" && path != "$" {
-		if p, err := yaml.PathString(path); err == nil {
-			if n, err := p.FilterFile(ps.ast); err == nil && n != nil {
-				return n
-			}
+		if n, err := safeyaml.Find(ps.ast, path); err == nil && n != nil {
+			return n
 		}
 		path = parentPath(path)
 	}

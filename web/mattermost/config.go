@@ -154,7 +154,9 @@ func parseSiteURL(s string) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: site URL: %v", ErrConfig, err)
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	// A bare "?" or "#" leaves RawQuery and Fragment empty but would still
+	// end every link built on the URL.
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || strings.ContainsAny(s, "?#") {
 		return nil, fmt.Errorf("%w: site URL must be an absolute http(s) URL without credentials, query or fragment", ErrConfig)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")

@@ -76,13 +76,23 @@ func portOf(u *url.URL) string {
 }
 
 // Permalink is the link Mattermost shows for a post:
-// {siteURL}/{team}/pl/{post_id}.
+// {siteURL}/{team}/pl/{post_id}, with the site URL as the client reads it.
 func Permalink(siteURL, teamName, postID string) string {
-	return strings.TrimRight(siteURL, "/") + "/" + url.PathEscape(teamName) + "/pl/" + url.PathEscape(postID)
+	return siteBase(siteURL) + "/" + url.PathEscape(teamName) + "/pl/" + url.PathEscape(postID)
 }
 
 // ChannelLink is the link to a channel:
 // {siteURL}/{team}/channels/{channel_name}.
 func ChannelLink(siteURL, teamName, channelName string) string {
-	return strings.TrimRight(siteURL, "/") + "/" + url.PathEscape(teamName) + "/channels/" + url.PathEscape(channelName)
+	return siteBase(siteURL) + "/" + url.PathEscape(teamName) + "/channels/" + url.PathEscape(channelName)
+}
+
+// siteBase is the site URL links start with, as parseSiteURL reads it
+// (trimmed, without a trailing slash, even an escaped one), so that
+// ParsePostRef reads every link built on it back.
+func siteBase(siteURL string) string {
+	if u, err := parseSiteURL(siteURL); err == nil {
+		return u.String()
+	}
+	return strings.TrimRight(strings.TrimSpace(siteURL), "/")
 }

@@ -119,11 +119,19 @@ func (r *Report) WriteText(w io.Writer) error {
 		if rg.Checkpoint > 0 {
 			cp = fmt.Sprintf("checkpoint %d", rg.Checkpoint)
 		}
+		what := fmt.Sprintf("Events %d–%d", rg.From, rg.To)
+		switch {
+		case rg.To >= rg.From:
+		case rg.To < r.From:
+			what = "Lines after the header, before any event"
+		default:
+			what = fmt.Sprintf("Lines after event %d, no events", rg.To)
+		}
 		if rg.Valid() {
-			fmt.Fprintf(&b, "Events %d–%d (%s): valid\n", rg.From, rg.To, cp)
+			fmt.Fprintf(&b, "%s (%s): valid\n", what, cp)
 			continue
 		}
-		fmt.Fprintf(&b, "Events %d–%d (%s): INVALID\n", rg.From, rg.To, cp)
+		fmt.Fprintf(&b, "%s (%s): INVALID\n", what, cp)
 		for _, f := range rg.Findings {
 			fmt.Fprintf(&b, "  %s\n", f)
 		}
@@ -679,18 +687,28 @@ func (s *bundleCheck) closeRange(size int64) {
 
 func (s *bundleCheck) end(e *bundleEnd) {
 	s.ended = true
+	s.closeTail(audit.ProblemUncovered, "no signed checkpoint covers these events")
+	// The count is the bundle's, not the tail range's (which may be empty
+	// and so not reported): recorded after closeTail, among the bundle's
+	// own findings.
 	if e.Events != s.rep.Events || e.Checkpoints != s.rep.Checkpoints {
 		s.find(audit.ProblemSequence, 0, fmt.Sprintf("the end line counts %d events and %d checkpoints, the bundle has %d and %d",
 			e.Events, e.Checkpoints, s.rep.Events, s.rep.Checkpoints))
 	}
-	s.closeTail(audit.ProblemUncovered, "no signed checkpoint covers these events")
 }
 
 // closeTail ends verification at the end line or the end of input: events
 // after the last checkpoint are reported, as is a bundle short of To.
 func (s *bundleCheck) closeTail(kind audit.ProblemKind, why string) {
-	if s.cur.From <= s.next-1 {
+	switch {
+	case s.cur.From <= s.next-1:
 		s.find(kind, s.next-1, why)
+		s.cur.To = s.next - 1
+		s.rep.Ranges = append(s.rep.Ranges, *s.cur)
+	case s.cur.Problems > 0:
+		// No events after the last checkpoint, but bad lines: kept as a
+		// range without events, or the problems it counts would be shown
+		// nowhere.
 		s.cur.To = s.next - 1
 		s.rep.Ranges = append(s.rep.Ranges, *s.cur)
 	}
