@@ -12,7 +12,6 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
-	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/countersign/countersign/handlers"
@@ -24,8 +23,6 @@ import (
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/models/terms"
-	"github.com/countersign/countersign/web/agentauth"
-	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/mattermost/mmfake"
 	"github.com/countersign/countersign/web/session"
 )
@@ -45,23 +42,9 @@ type loopEnv struct {
 
 func newLoopEnv(t *testing.T, b storetest.Backend) *loopEnv {
 	t.Helper()
-	fake := mmfake.New(t)
-	if err := fake.LoadFixtures(); err != nil {
-		t.Fatal(err)
-	}
-	fake.SetClock(func() time.Time { return captureEnd.Add(-30 * time.Second) })
-	bot := fake.AddBot("countersign", mmfake.AdminID)
-	fake.AddMember(mmfake.ChannelID, bot.Id)
-	fake.Grant(bot.Id, model.PermissionReadOthersBots.Id)
+	fake, bot, client := newFakeChat(t, nil)
 	other := fake.AddBot("otherbot", mmfake.AdminID)
 	fake.AddMember(mmfake.ChannelID, other.Id)
-	client, err := mattermost.New(mattermost.Config{
-		SiteURL: fake.URL(), BotToken: fake.NewToken(bot.Id), CallTimeout: 2 * time.Second, MaxAttempts: 2,
-		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, Now: func() time.Time { return captureEnd },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := b.Open(t)
 	srv := httptest.NewUnstartedServer(nil)
 	url := "http://" + srv.Listener.Addr().String()
@@ -77,24 +60,16 @@ func newLoopEnv(t *testing.T, b storetest.Backend) *loopEnv {
 		Idempotency: agents.IdempotencyHook{}, Terms: terms.Hook(nil), Grant: g.Hook(), Execution: execution.Hook(),
 	}})
 	execs := execution.New(s, svc, g, nil)
-	reg, err := agents.NewRegistry([]agents.Agent{
-		{Name: "testbot", BotUserID: mmfake.TestbotID, Sponsor: "admin"},
-		{Name: "otherbot", BotUserID: other.Id, Sponsor: "admin"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := agents.NewKeys(s, reg, nil)
-	auth, err := agentauth.New(context.Background(), agentauth.Config{Keys: keys, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys, auth := newAgentAuth(t, s,
+		agents.Agent{Name: "testbot", BotUserID: mmfake.TestbotID, Sponsor: "admin"},
+		agents.Agent{Name: "otherbot", BotUserID: other.Id, Sponsor: "admin"},
+	)
 	echoSrv, err := handlers.New(handlers.Options{
 		Logger: slog.New(slog.DiscardHandler), DB: s, Registry: prometheus.NewRegistry(), PublicURL: url,
 		Chat: &handlers.Chat{Client: client, Approvals: svc, Agents: &handlers.AgentEndpoints{
 			Auth: auth, Records: agents.Store{S: s},
 			Options: handlers.AgentAPIOptions{
-				Policy: pol, Grants: g, Redeemer: g, Results: execs, BodyLimit: 64 << 10, PollInterval: 5 * time.Millisecond,
+				Grants: g, Redeemer: g, Results: execs, BodyLimit: 64 << 10, PollInterval: 5 * time.Millisecond,
 			},
 		}},
 	})
@@ -152,6 +127,39 @@ func (e *loopEnv) approve(id string) {
 			e.t.Fatalf("approval by %s: %v", name, err)
 		}
 	}
+}
+
+// approvedGrant has testbot propose a request through the API and
+// approves it; it returns the request's id, testbot's key and the grant
+// the agent reads back.
+func (e *loopEnv) approvedGrant() (id, key, tok string) {
+	e.t.Helper()
+	key = e.keyFor("testbot")
+	id = e.propose(key)
+	e.approve(id)
+	_, got := e.api("GET", "/api/v1/requests/"+id, key, nil, nil)
+	tok, _ = got["grant"].(string)
+	return id, key, tok
+}
+
+// redeemByHash redeems tok naming the proposal's parameters by their
+// hash, failing the test unless the API accepts it.
+func (e *loopEnv) redeemByHash(id, key, tok string) {
+	e.t.Helper()
+	sum := grant.ParamsHash(`{"env":"prod","service":"payments-api"}`)
+	if code, out := e.api("POST", "/api/v1/requests/"+id+"/grant/redeem", key, map[string]any{"grant": tok, "params_sha256": sum}, nil); code != 200 {
+		e.t.Fatalf("redeem by hash: %d %v", code, out)
+	}
+}
+
+// lastMinute returns a result body with status and a run that took the
+// last minute, plus the fields in more.
+func lastMinute(status string, more map[string]any) map[string]any {
+	body := map[string]any{"status": status, "started_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano), "ended_at": time.Now().UTC().Format(time.RFC3339Nano)}
+	for k, v := range more {
+		body[k] = v
+	}
+	return body
 }
 
 // reasons lists the "reason" of every audit event of type typ on id, with
@@ -328,18 +336,9 @@ func TestAgentFullLoop(t *testing.T) {
 func TestAgentReportsAFailure(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newLoopEnv(t, b)
-		key := e.keyFor("testbot")
-		id := e.propose(key)
-		e.approve(id)
-		_, got := e.api("GET", "/api/v1/requests/"+id, key, nil, nil)
-		sum := grant.ParamsHash(`{"env":"prod","service":"payments-api"}`)
-		if code, out := e.api("POST", "/api/v1/requests/"+id+"/grant/redeem", key, map[string]any{"grant": got["grant"], "params_sha256": sum}, nil); code != 200 {
-			t.Fatalf("redeem by hash: %d %v", code, out)
-		}
-		body := map[string]any{
-			"status": "error", "error": "pods did not become ready", "output_digest": "sha256:" + strings.Repeat("cd", 32),
-			"started_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano), "ended_at": time.Now().UTC().Format(time.RFC3339Nano),
-		}
+		id, key, tok := e.approvedGrant()
+		e.redeemByHash(id, key, tok)
+		body := lastMinute("error", map[string]any{"error": "pods did not become ready", "output_digest": "sha256:" + strings.Repeat("cd", 32)})
 		code, out := e.api("POST", "/api/v1/requests/"+id+"/result", key, body, nil)
 		exec, _ := out["execution"].(map[string]any)
 		if code != 200 || out["state"] != "failed" || exec["state"] != "failed" || exec["error"] != "pods did not become ready" || exec["output_digest"] != body["output_digest"] {
@@ -355,11 +354,7 @@ func TestAgentReportsAFailure(t *testing.T) {
 func TestAgentRedeemAndResultBadInput(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newLoopEnv(t, b)
-		key := e.keyFor("testbot")
-		id := e.propose(key)
-		e.approve(id)
-		_, got := e.api("GET", "/api/v1/requests/"+id, key, nil, nil)
-		tok := got["grant"].(string)
+		id, key, tok := e.approvedGrant()
 		redeemPath, resultPath := "/api/v1/requests/"+id+"/grant/redeem", "/api/v1/requests/"+id+"/result"
 		params := map[string]any{"env": "prod", "service": "payments-api"}
 		cases := []struct {
@@ -404,9 +399,7 @@ func TestAgentRedeemAndResultBadInput(t *testing.T) {
 		if g, _ := e.grants.Get(context.Background(), id); g.RedeemedAt != nil {
 			t.Fatal("bad calls spent the grant")
 		}
-		if n := e.count("executions"); n != 0 {
-			t.Fatalf("%d executions recorded by bad calls", n)
-		}
+		e.wantCount("executions", 0, "executions recorded by bad calls")
 		if r, _ := e.svc.Get(context.Background(), id); r.State != models.StateApproved {
 			t.Fatalf("request is %s", r.State)
 		}

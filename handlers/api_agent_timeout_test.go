@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/models/execution"
-	"github.com/countersign/countersign/models/grant"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/models/sweep"
 )
@@ -18,23 +17,14 @@ import (
 func TestAgentResultAfterTheTimeoutIsRefused(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newLoopEnv(t, b)
-		key := e.keyFor("testbot")
-		id := e.propose(key)
-		e.approve(id)
-		_, got := e.api("GET", "/api/v1/requests/"+id, key, nil, nil)
-		sum := grant.ParamsHash(`{"env":"prod","service":"payments-api"}`)
-		if code, out := e.api("POST", "/api/v1/requests/"+id+"/grant/redeem", key, map[string]any{"grant": got["grant"], "params_sha256": sum}, nil); code != 200 {
-			t.Fatalf("redeem: %d %v", code, out)
-		}
+		id, key, tok := e.approvedGrant()
+		e.redeemByHash(id, key, tok)
 		ahead := func() time.Time { return time.Now().Add(2 * time.Hour) }
 		sw := sweep.New(e.store, e.svc, e.grants, sweep.Config{Now: ahead})
 		if rep, err := sw.RunOnce(context.Background()); err != nil || rep.UnreportedResults != 1 {
 			t.Fatalf("sweep: %+v %v", rep, err)
 		}
-		body := map[string]any{
-			"status": "ok", "output": map[string]any{"restarted": true},
-			"started_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano), "ended_at": time.Now().UTC().Format(time.RFC3339Nano),
-		}
+		body := lastMinute("ok", map[string]any{"output": map[string]any{"restarted": true}})
 		code, out := e.api("POST", "/api/v1/requests/"+id+"/result", key, body, nil)
 		if code != 409 || out["reason"] != string(execution.RefusedTimedOut) {
 			t.Fatalf("late result: %d %v", code, out)

@@ -36,7 +36,6 @@ const (
 // AgentAPIOptions configures the agent API.
 type AgentAPIOptions struct {
 	PublicURL string
-	Policy    approval.PolicySource
 	Grants    GrantSource
 	// Redeemer lets an agent spend its request's grant and Results lets
 	// it report the run (wired by the grants feature); nil answers 404 on
@@ -73,21 +72,11 @@ type AgentAPI struct {
 //	POST /api/v1/requests/:id/grant/redeem → RedeemGrant
 //	POST /api/v1/requests/:id/result       → ReportResult
 func NewAgentAPI(auth *agentauth.Authenticator, chat *mattermost.Client, svc *approval.Service, idem agents.Store, states agents.Store, opts AgentAPIOptions) *AgentAPI {
-	if opts.BodyLimit <= 0 {
-		opts.BodyLimit = DefaultAPIBodyLimit
-	}
-	if opts.MaxWait <= 0 {
-		opts.MaxWait = DefaultMaxWait
-	}
-	if opts.PollInterval <= 0 {
-		opts.PollInterval = DefaultPollInterval
-	}
-	if opts.CaptureDeadline <= 0 {
-		opts.CaptureDeadline = DefaultCaptureDeadline
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	opts.BodyLimit = positiveOr(opts.BodyLimit, DefaultAPIBodyLimit)
+	opts.MaxWait = positiveOr(opts.MaxWait, DefaultMaxWait)
+	opts.PollInterval = positiveOr(opts.PollInterval, DefaultPollInterval)
+	opts.CaptureDeadline = positiveOr(opts.CaptureDeadline, DefaultCaptureDeadline)
+	opts.Logger = loggerOr(opts.Logger)
 	return &AgentAPI{auth: auth, chat: chat, svc: svc, idem: idem, states: states, opts: opts, baseURL: strings.TrimRight(opts.PublicURL, "/")}
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/contenthash"
-	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/web/mattermost"
 )
 
@@ -47,10 +46,7 @@ type toolCallForm struct {
 	EndedAt      *time.Time      `json:"ended_at"`
 }
 
-var (
-	idempotencyKey = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
-	outputDigest   = regexp.MustCompile(`^[a-z0-9-]{1,16}:[0-9a-fA-F]{32,128}$`)
-)
+var idempotencyKey = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
 
 // Create serves POST /api/v1/requests: an agent proposes an action it
 // announced in a Mattermost post of its own. The post must exist and be
@@ -105,7 +101,7 @@ func (h *AgentAPI) Create(c echo.Context) error {
 		h.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "agent api: proposal refused", slog.String("agent", a.Name), slog.String("error", err.Error()))
 		return apiFail(c, status, "proposal_post_id", proposalProblem(status, err))
 	}
-	in.Source, in.Posts = capt.Source, capt.Posts
+	in.Source, in.Posts, in.CaptureWarnings = capt.Source, capt.Posts, capt.Warnings
 	// The sponsor is configured by username; chat messages (the outcome
 	// DM, the cancel button) need the account's id.
 	if in.Requester.SponsorID, err = h.sponsorID(ctx, a); err != nil {
@@ -163,21 +159,18 @@ func (h *AgentAPI) replay(c echo.Context, a *agents.Agent, key, bodyHash string)
 // proposal checks the body against the catalogue and builds the request
 // (without its conversation).
 func (h *AgentAPI) proposal(a *agents.Agent, f *proposalForm) (approval.NewRequest, error) {
-	var in approval.NewRequest
-	p := h.policy()
-	if p == nil {
+	in := approval.NewRequest{Kind: models.KindAction, Action: f.Action, Params: f.Params, Purpose: f.Purpose, Requester: a.Actor()}
+	// The catalogue's rules, as for every request. An action the agent
+	// may not request is as unknown to it as one that does not exist.
+	err := h.svc.CheckRequest(&in, a.Roles)
+	var ve *models.ValidationError
+	switch {
+	case errors.Is(err, approval.ErrNoPolicy):
 		return in, models.Invalid("action", "no policy is loaded, so nothing can be requested yet")
-	}
-	act, ok := p.Action(f.Action)
-	if !ok || !act.MayRequest(a.Roles) {
+	case errors.Is(err, approval.ErrNotRequester), errors.As(err, &ve) && ve.Field == "action":
 		return in, models.Invalid("action", fmt.Sprintf("%q is not an action this agent may request", f.Action))
-	}
-	params, err := act.CheckParams(f.Params)
-	if err != nil {
+	case err != nil:
 		return in, err
-	}
-	if act.PurposeRequired && f.Purpose == "" {
-		return in, models.Invalid("purpose", "is required for "+act.Name)
 	}
 	if !mattermostID.MatchString(f.ProposalPostID) {
 		return in, models.Invalid("proposal_post_id", "must be the 26-character id of the agent's proposal post")
@@ -185,7 +178,7 @@ func (h *AgentAPI) proposal(a *agents.Agent, f *proposalForm) (approval.NewReque
 	calls := make([]models.ToolCall, len(f.ToolCalls))
 	for i, tc := range f.ToolCalls {
 		field := fmt.Sprintf("tool_calls[%d]", i)
-		if tc.OutputDigest != "" && !outputDigest.MatchString(tc.OutputDigest) {
+		if tc.OutputDigest != "" && !models.ValidOutputDigest(tc.OutputDigest) {
 			return in, models.Invalid(field+".output_digest", "must look like sha256:<hex>")
 		}
 		if tc.StartedAt.IsZero() {
@@ -203,18 +196,8 @@ func (h *AgentAPI) proposal(a *agents.Agent, f *proposalForm) (approval.NewReque
 		}
 		calls[i] = call
 	}
-	return approval.NewRequest{
-		Kind: models.KindAction, Action: act.Name, Params: params, Purpose: f.Purpose,
-		Requester: a.Actor(), ToolCalls: calls,
-	}, nil
-}
-
-// policy returns the policy in force, nil when none is loaded.
-func (h *AgentAPI) policy() *policy.Policy {
-	if h.opts.Policy == nil {
-		return nil
-	}
-	return h.opts.Policy.Current()
+	in.ToolCalls = calls
+	return in, nil
 }
 
 // captureProposal captures the thread of the proposal post and checks the

@@ -123,9 +123,7 @@ func TestAgentCannotProposeThroughOthersPosts(t *testing.T) {
 		if code != http.StatusUnprocessableEntity || out["field"] != "proposal_post_id" {
 			t.Errorf("missing post: %d %v", code, out)
 		}
-		if n := e.count("requests"); n != 0 {
-			t.Fatalf("%d requests stored", n)
-		}
+		e.wantCount("requests", 0, "requests stored")
 	})
 }
 
@@ -151,12 +149,8 @@ func TestAgentIdempotentReplay(t *testing.T) {
 		if code != http.StatusConflict || out["field"] != "Idempotency-Key" {
 			t.Fatalf("other body, same key: %d %v", code, out)
 		}
-		if n := e.count("requests"); n != 1 {
-			t.Fatalf("%d requests, want 1", n)
-		}
-		if n := e.count("agent_idempotency"); n != 1 {
-			t.Fatalf("%d idempotency records, want 1", n)
-		}
+		e.wantCount("requests", 1, "requests")
+		e.wantCount("agent_idempotency", 1, "idempotency records")
 	})
 }
 
@@ -164,7 +158,7 @@ func TestAgentAPIBadInput(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newChatEnv(t, b, envOptions{})
 		key := e.agentKey()
-		prop := e.fake.Reply(mmfake.RootPostID, mmfake.TestbotID, "proposal").Id
+		prop := e.proposal()
 		with := func(f func(m map[string]any)) map[string]any { m := proposalBody(prop); f(m); return m }
 		cases := []struct {
 			name  string
@@ -200,13 +194,18 @@ func TestAgentAPIBadInput(t *testing.T) {
 				t.Errorf("%s: %d %v, want %d on %q", tc.name, code, out, tc.code, tc.field)
 			}
 		}
+		// An action the agent may not request reads like one that does not
+		// exist: the answer does not reveal the catalogue.
+		_, unknown := e.api("POST", "/api/v1/requests", key, with(func(m map[string]any) { m["action"] = "scale"; m["params"] = map[string]any{"replicas": 3} }), nil)
+		_, missing := e.api("POST", "/api/v1/requests", key, with(func(m map[string]any) { m["action"] = "sca1e" }), nil)
+		if unknown["error"] != `action: "scale" is not an action this agent may request` || missing["error"] != `action: "sca1e" is not an action this agent may request` {
+			t.Errorf("forbidden and unknown actions answered differently: %v / %v", unknown, missing)
+		}
 		code, out := e.api("POST", "/api/v1/requests", key, proposalBody(prop), map[string]string{"Idempotency-Key": "has space"})
 		if code != 422 || out["field"] != "Idempotency-Key" {
 			t.Errorf("bad idempotency key: %d %v", code, out)
 		}
-		if n := e.count("requests"); n != 0 {
-			t.Fatalf("%d requests stored by bad calls", n)
-		}
+		e.wantCount("requests", 0, "requests stored by bad calls")
 	})
 }
 
@@ -214,7 +213,7 @@ func TestAgentLongPoll(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newChatEnv(t, b, envOptions{})
 		key := e.agentKey()
-		prop := e.fake.Reply(mmfake.RootPostID, mmfake.TestbotID, "proposal").Id
+		prop := e.proposal()
 		_, out := e.api("POST", "/api/v1/requests", key, proposalBody(prop), nil)
 		id := out["id"].(string)
 
@@ -305,9 +304,7 @@ func TestAgentToldHowMattermostFailed(t *testing.T) {
 				t.Errorf("Mattermost answering %d: %d %v, want 502 saying %q", status, code, out, want)
 			}
 		}
-		if n := e.count("requests"); n != 0 {
-			t.Fatalf("%d requests stored", n)
-		}
+		e.wantCount("requests", 0, "requests stored")
 	})
 }
 
@@ -338,8 +335,6 @@ func TestAgentAPIOversizedChunkedBody(t *testing.T) {
 				t.Errorf("chunked=%v: status %d, want 413", chunked, resp.StatusCode)
 			}
 		}
-		if n := e.count("requests"); n != 0 {
-			t.Fatalf("%d requests stored", n)
-		}
+		e.wantCount("requests", 0, "requests stored")
 	})
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/countersign/countersign/models/approval"
-	"github.com/countersign/countersign/models/audit"
-	"github.com/countersign/countersign/models/audit/searchtest"
+	"github.com/countersign/countersign/models/audit/search"
+	"github.com/countersign/countersign/models/audit/search/searchtest"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -34,7 +34,7 @@ func BenchmarkAuditServerRSS1M(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			st := searchtest.Large(b, backend, searchtest.MillionEvents)
-			h := NewAuditLog(audit.NewSearcher(st), AuditLogOptions{Requests: approval.New(st, approval.Config{}), MattermostURL: "https://chat.example.com"})
+			h := NewAuditLog(search.NewSearcher(st), AuditLogOptions{Requests: approval.New(st, approval.Config{}), MattermostURL: "https://chat.example.com"})
 			e := echo.New()
 			e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 				return func(c echo.Context) error { session.WithUser(c, userAuditorRole); return next(c) }

@@ -10,28 +10,29 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/countersign/countersign/models"
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/bundle"
+	"github.com/countersign/countersign/models/audit/search"
 )
 
 // ExportCSV serves GET /audit/export.csv: the search's events as CSV.
 func (h *AuditLog) ExportCSV(c echo.Context) error {
-	return h.export(c, audit.ExportCSV, "text/csv; charset=utf-8")
+	return h.export(c, search.ExportCSV, "text/csv; charset=utf-8")
 }
 
 // ExportJSONL serves GET /audit/export.jsonl: the search's events as JSON
 // Lines, one event per line as in bundles.
 func (h *AuditLog) ExportJSONL(c echo.Context) error {
-	return h.export(c, audit.ExportJSONL, "application/x-ndjson")
+	return h.export(c, search.ExportJSONL, "application/x-ndjson")
 }
 
 // export streams every event matching the query string. Filters are
 // checked before anything is written, so a malformed one answers 400; a
 // failure mid-stream can only cut the download short (and is logged).
-func (h *AuditLog) export(c echo.Context, format audit.ExportFormat, contentType string) error {
+func (h *AuditLog) export(c echo.Context, format search.ExportFormat, contentType string) error {
 	if _, err := auditor(c); err != nil {
 		return err
 	}
-	q, err := audit.ParseQuery(c.QueryParams())
+	q, err := search.ParseQuery(c.QueryParams())
 	if err != nil {
 		return fmt.Errorf("audit export: %w", err)
 	}
@@ -70,7 +71,7 @@ func (h *AuditLog) Bundle(c echo.Context) error {
 	// error page.
 	w := &lazyDownload{c: c, contentType: "application/x-ndjson",
 		name: fmt.Sprintf("countersign-audit-bundle-%d-%s.jsonl", max(from, 1), strconv.FormatInt(to, 10))}
-	if err := h.prover.WriteBundle(c.Request().Context(), w, from, to); err != nil {
+	if err := bundle.Write(c.Request().Context(), h.prover, w, from, to); err != nil {
 		return fmt.Errorf("audit bundle: %w", err)
 	}
 	return nil
@@ -93,7 +94,7 @@ func (h *AuditLog) Receipt(c echo.Context) error {
 		return fmt.Errorf("receipt: event %q: %w", c.Param("seq"), models.ErrNotFound)
 	}
 	ctx := c.Request().Context()
-	if !audit.MaySearch(u.Roles) {
+	if !search.MaySearch(u.Roles) {
 		id, err := h.prover.EventRequest(ctx, seq)
 		if err != nil {
 			return fmt.Errorf("receipt: %w", err)

@@ -12,13 +12,14 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/templates/pages"
 )
 
 // IntegrityChecker is what the integrity page needs: the cached check
-// (*audit.IntegrityCache) or the checkpointer itself.
+// (*proof.IntegrityCache) or the checkpointer itself.
 type IntegrityChecker interface {
-	VerifyLatest(ctx context.Context) (*audit.Checkpoint, error)
+	VerifyLatest(ctx context.Context) (*proof.Checkpoint, error)
 	VerifierKey() string
 }
 

@@ -10,20 +10,12 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
 
-	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/web/session"
 )
 
 func TestIntegrityPage(t *testing.T) {
 	f := newRequestsFixture(t, RequestsOptions{})
-	key, _, err := audit.GenerateKey("cs.example.com/audit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := audit.NewCheckpointer(f.store, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, cp := newCheckpointer(t, f.store)
 	h := NewIntegrity(cp, nil)
 	e := echo.New()
 	e.GET("/audit/integrity", h.Show, func(next echo.HandlerFunc) echo.HandlerFunc {

@@ -9,14 +9,15 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
+	"github.com/countersign/countersign/models/audit/search"
 	"github.com/countersign/countersign/web/session"
 )
 
 // AuditLogOptions configures the audit pages.
 type AuditLogOptions struct {
 	// Prover serves receipts and bundles; nil turns both off (404).
-	Prover *audit.Checkpointer
+	Prover *proof.Checkpointer
 	// Requests decides who may download the receipt of a request's event.
 	Requests *approval.Service
 	// MattermostURL is the Mattermost site URL for thread links; empty
@@ -35,15 +36,15 @@ type AuditLogOptions struct {
 //	GET /audit/bundle        → Bundle        (auditor, admin)
 //	GET /audit/receipt/:seq  → Receipt       (anyone who may see the event's request)
 type AuditLog struct {
-	search   *audit.Searcher
-	prover   *audit.Checkpointer
+	search   *search.Searcher
+	prover   *proof.Checkpointer
 	requests *approval.Service
 	mmURL    string
 	now      func() time.Time
 }
 
 // NewAuditLog returns the audit pages' handler.
-func NewAuditLog(search *audit.Searcher, opts AuditLogOptions) *AuditLog {
+func NewAuditLog(search *search.Searcher, opts AuditLogOptions) *AuditLog {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -59,7 +60,7 @@ func auditor(c echo.Context) (*session.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !audit.MaySearch(u.Roles) {
+	if !search.MaySearch(u.Roles) {
 		return nil, fmt.Errorf("audit log: %s lacks the auditor or admin role: %w", u.Subject, models.ErrForbidden)
 	}
 	return u, nil

@@ -12,7 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/countersign/countersign/models"
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/search"
 	"github.com/countersign/countersign/templates/pages"
 )
 
@@ -25,8 +25,8 @@ func (h *AuditLog) Search(c echo.Context) error {
 	}
 	raw := c.QueryParams()
 	v := pages.AuditSearchView{Form: auditForm(raw), PageStart: raw.Get("before") == ""}
-	q, err := audit.ParseQuery(raw)
-	var page *audit.Page
+	q, err := search.ParseQuery(raw)
+	var page *search.Page
 	if err == nil {
 		page, err = h.search.Search(c.Request().Context(), q)
 	}
@@ -58,11 +58,11 @@ func (h *AuditLog) Search(c echo.Context) error {
 }
 
 // auditRow is the view of one result.
-func (h *AuditLog) auditRow(hit *audit.Hit, now time.Time) pages.AuditRow {
+func (h *AuditLog) auditRow(hit *search.Hit, now time.Time) pages.AuditRow {
 	e := &hit.Event
 	r := pages.AuditRow{
 		Seq: strconv.FormatInt(e.Seq, 10), At: timeView(time.UnixMicro(e.AtUnixUS), now), Type: e.Type,
-		Actor: firstNonEmpty(e.ActorDisplay, e.ActorID), ActorID: e.ActorID, ActorType: e.ActorType,
+		Actor: firstNonEmpty(e.ActorDisplay, e.ActorID), ActorID: e.ActorID, ActorType: string(e.ActorType),
 		RequestID: e.RequestID, Purpose: e.Purpose, Action: e.Action,
 		RequestState: string(hit.Request.State), Channel: hit.Request.ChannelName,
 	}
@@ -91,8 +91,8 @@ func auditForm(v url.Values) pages.AuditSearchForm {
 		From: v.Get("from"), To: v.Get("to"),
 	}
 	role := v.Get("role")
-	for _, o := range []pages.Option{{Value: "", Label: "any part"}, {Value: string(audit.RoleActed), Label: "who acted"},
-		{Value: string(audit.RoleRequester), Label: "requester"}, {Value: string(audit.RoleSponsor), Label: "agent's sponsor"}} {
+	for _, o := range []pages.Option{{Value: "", Label: "any part"}, {Value: string(search.RoleActed), Label: "who acted"},
+		{Value: string(search.RoleRequester), Label: "requester"}, {Value: string(search.RoleSponsor), Label: "agent's sponsor"}} {
 		o.Selected = o.Value == role
 		f.Roles = append(f.Roles, o)
 	}

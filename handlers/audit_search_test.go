@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,12 +13,14 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/labstack/echo/v4"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit"
-	"github.com/countersign/countersign/models/audit/searchtest"
+	"github.com/countersign/countersign/models/audit/bundle"
+	"github.com/countersign/countersign/models/audit/proof"
+	"github.com/countersign/countersign/models/audit/search"
+	"github.com/countersign/countersign/models/audit/search/searchtest"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/session"
 )
@@ -36,8 +37,8 @@ var (
 // auditFixture is the search fixture in SQLite behind the audit pages.
 type auditFixture struct {
 	store *models.Store
-	key   *audit.Key
-	cp    *audit.Checkpointer
+	key   *proof.Key
+	cp    *proof.Checkpointer
 	h     *AuditLog
 }
 
@@ -45,48 +46,31 @@ func newAuditFixture(t *testing.T) *auditFixture {
 	t.Helper()
 	st := storetest.SQLite(t).Open(t)
 	searchtest.Seed(t, st)
-	key, _, err := audit.GenerateKey("cs.example.com/audit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := audit.NewCheckpointer(st, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, cp := newCheckpointer(t, st)
 	svc := approval.New(st, approval.Config{ApproverRoles: []string{"approver"}})
-	h := NewAuditLog(audit.NewSearcher(st), AuditLogOptions{Prover: cp, Requests: svc, MattermostURL: "https://chat.example.com/"})
+	h := NewAuditLog(search.NewSearcher(st), AuditLogOptions{Prover: cp, Requests: svc, MattermostURL: "https://chat.example.com/"})
 	return &auditFixture{store: st, key: key, cp: cp, h: h}
 }
 
-// serve answers target as u (nil: anonymous) with the audit routes and a
-// stand-in error handler mapping the sentinel errors as web does.
-func (f *auditFixture) serve(u *session.User, target string) *httptest.ResponseRecorder {
-	e := echo.New()
-	e.HTTPErrorHandler = func(err error, c echo.Context) {
-		code := http.StatusInternalServerError
-		var he *echo.HTTPError
-		switch {
-		case errors.As(err, &he):
-			code = he.Code
-		case errors.Is(err, models.ErrNotFound):
-			code = http.StatusNotFound
-		case errors.Is(err, models.ErrForbidden):
-			code = http.StatusForbidden
-		case errors.Is(err, models.ErrInvalid):
-			code = http.StatusBadRequest
-		}
-		if !c.Response().Committed {
-			_ = c.String(code, http.StatusText(code))
-		}
+// newCheckpointer returns a fresh audit signing key and a checkpointer
+// signing st's audit log with it.
+func newCheckpointer(t *testing.T, st *models.Store) (*proof.Key, *proof.Checkpointer) {
+	t.Helper()
+	key, _, err := proof.GenerateKey("cs.example.com/audit")
+	if err != nil {
+		t.Fatal(err)
 	}
-	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if u != nil {
-				session.WithUser(c, u)
-			}
-			return next(c)
-		}
-	})
+	cp, err := proof.NewCheckpointer(st, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, cp
+}
+
+// serve answers target as u (nil: anonymous) with the audit routes on
+// testEcho.
+func (f *auditFixture) serve(u *session.User, target string) *httptest.ResponseRecorder {
+	e := testEcho(u, nil)
 	e.GET("/audit", f.h.Search)
 	e.GET("/audit/export.csv", f.h.ExportCSV)
 	e.GET("/audit/export.jsonl", f.h.ExportJSONL)
@@ -253,8 +237,8 @@ func TestAuditPagesNeedTheAuditorRole(t *testing.T) {
 
 func TestAuditExportEndpoints(t *testing.T) {
 	f := newAuditFixture(t)
-	q, _ := audit.ParseQuery(url.Values{"channel": {"ops"}})
-	want, err := audit.NewSearcher(f.store).Search(context.Background(), q)
+	q, _ := search.ParseQuery(url.Values{"channel": {"ops"}})
+	want, err := search.NewSearcher(f.store).Search(context.Background(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +252,7 @@ func TestAuditExportEndpoints(t *testing.T) {
 		t.Fatalf("csv: %d records for %d hits (%v)", len(records), len(want.Hits), err)
 	}
 	for i, h := range want.Hits {
-		if records[i+1][0] != strconv.FormatInt(h.Event.Seq, 10) || audit.UnCSVCell(records[i+1][7]) != h.Event.Purpose {
+		if records[i+1][0] != strconv.FormatInt(h.Event.Seq, 10) || search.UnCSVCell(records[i+1][7]) != h.Event.Purpose {
 			t.Fatalf("csv row %d: %v", i, records[i+1])
 		}
 		if records[i+1][10] != "{"+strings.TrimPrefix(h.Event.Payload, "{") || !strings.HasPrefix(records[i+1][10], "{") {
@@ -298,7 +282,7 @@ func TestAuditBundleDownloadVerifies(t *testing.T) {
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Header().Get("Content-Disposition"), "countersign-audit-bundle-3-7.jsonl") {
 		t.Fatalf("bundle: %d %v", rec.Code, rec.Header())
 	}
-	rep, err := audit.VerifyBundle(strings.NewReader(rec.Body.String()), f.key.VerifierKey())
+	rep, err := bundle.Verify(strings.NewReader(rec.Body.String()), f.key.VerifierKey())
 	if err != nil || !rep.Valid() {
 		t.Fatalf("bundle does not verify: %v %+v", err, rep)
 	}
@@ -311,11 +295,11 @@ func TestAuditReceiptDownload(t *testing.T) {
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("receipt: %d %s", rec.Code, rec.Body.String())
 	}
-	rc, err := audit.ParseReceipt(rec.Body.Bytes())
+	rc, err := proof.ParseReceipt(rec.Body.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := audit.VerifyReceipt(rc, f.key.VerifierKey()); err != nil || rc.Event.Seq != 5 {
+	if err := proof.VerifyReceipt(rc, f.key.VerifierKey()); err != nil || rc.Event.Seq != 5 {
 		t.Fatalf("receipt does not verify: %v", err)
 	}
 	// A requester without a role gets receipts of her own request only.
@@ -337,14 +321,7 @@ func TestAuditReceiptDownload(t *testing.T) {
 // receipt verifies offline.
 func TestRequestPageLinksDecisionReceipts(t *testing.T) {
 	f := newRequestsFixture(t, RequestsOptions{})
-	key, _, err := audit.GenerateKey("cs.example.com/audit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := audit.NewCheckpointer(f.store, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, cp := newCheckpointer(t, f.store)
 	f.h = NewRequests(f.svc, RequestsOptions{Receipts: cp})
 	r := f.byAction["rotate-secret"]
 	f.decide(t, r, userAlice, models.VerdictApprove, "")
@@ -367,16 +344,16 @@ func TestRequestPageLinksDecisionReceipts(t *testing.T) {
 
 	// Downloading the receipt signs a checkpoint; the receipt verifies and
 	// the page no longer says the decisions are uncovered.
-	af := &auditFixture{store: f.store, key: key, cp: cp, h: NewAuditLog(audit.NewSearcher(f.store), AuditLogOptions{Prover: cp, Requests: f.svc})}
+	af := &auditFixture{store: f.store, key: key, cp: cp, h: NewAuditLog(search.NewSearcher(f.store), AuditLogOptions{Prover: cp, Requests: f.svc})}
 	rec := af.serve(userBob, links.Eq(1).AttrOr("href", ""))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("receipt: %d", rec.Code)
 	}
-	rc, err := audit.ParseReceipt(rec.Body.Bytes())
+	rc, err := proof.ParseReceipt(rec.Body.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := audit.VerifyReceipt(rc, key.VerifierKey()); err != nil || rc.Event.Type != "decision.deny" || rc.Event.ActorID != userBob.Subject {
+	if err := proof.VerifyReceipt(rc, key.VerifierKey()); err != nil || rc.Event.Type != "decision.deny" || rc.Event.ActorID != userBob.Subject {
 		t.Fatalf("receipt: %v %+v", err, rc.Event)
 	}
 	page = f.get(t, userAuditor, "/requests/"+r.ID)

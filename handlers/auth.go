@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/web/oidcrp"
 	"github.com/countersign/countersign/web/session"
 )
@@ -24,6 +25,12 @@ type RelyingParty interface {
 type StepUpResult struct {
 	// Identity is the verified identity; nil when Err is set.
 	Identity *oidcrp.Identity
+	// User is Identity mapped afresh (username, roles from the groups in
+	// this very token, its evidence); nil when Err is set. A decision
+	// finished by the step-up is made with these roles, so someone whose
+	// group the IdP withdrew cannot decide on the strength of an earlier
+	// sign-in.
+	User *session.User
 	// Err is why the relying party refused the answer, if it did.
 	Err error
 	// Pending is the one-time pending decision taken from the session;
@@ -40,6 +47,11 @@ type AuthConfig struct {
 	// IdP sends the browser to PublicURL + "/", which must be registered
 	// at the IdP as a post-logout redirect URI.
 	PublicURL string
+	// SignInStepUp, when set, makes every sign-in ask the provider for
+	// this rule's strength up front (max_age, acr_values, amr), so that a
+	// fresh strong sign-in counts for the first decision without a second
+	// login. A weaker sign-in still signs the person in.
+	SignInStepUp *approval.StepUpRule
 	// Logger receives sign-in, sign-out and refusal events (never tokens,
 	// codes or session ids). Nil discards them.
 	Logger *slog.Logger
@@ -58,11 +70,7 @@ type Auth struct {
 // NewAuth returns the sign-in handlers. stepUp completes decisions whose
 // step-up returns through the same callback; nil refuses such callbacks.
 func NewAuth(rp RelyingParty, sessions *session.Manager, stepUp *Decisions, cfg AuthConfig) *Auth {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Auth{rp: rp, sessions: sessions, stepUp: stepUp, cfg: cfg, log: log}
+	return &Auth{rp: rp, sessions: sessions, stepUp: stepUp, cfg: cfg, log: loggerOr(cfg.Logger)}
 }
 
 // requestID is the current request's id for log lines written here.

@@ -35,10 +35,14 @@ func (h *Auth) Callback(c echo.Context) error {
 		if h.stepUp == nil {
 			return echo.NewHTTPError(http.StatusBadRequest, "There is no decision waiting for this sign-in.")
 		}
-		if err != nil {
-			id = nil
+		var u *session.User
+		if err == nil {
+			u, err = h.cfg.Mapping.User(id)
 		}
-		return h.stepUp.FinishStepUp(c, s, StepUpResult{Identity: id, Err: err, Pending: decision})
+		if err != nil {
+			id, u = nil, nil
+		}
+		return h.stepUp.FinishStepUp(c, s, StepUpResult{Identity: id, User: u, Err: err, Pending: decision})
 	}
 	if err != nil {
 		logEvent(h.log, c, slog.LevelWarn, "sign-in refused", errAttr(err))
@@ -57,6 +61,10 @@ func (h *Auth) Callback(c echo.Context) error {
 			return authError(err)
 		}
 		return fmt.Errorf("sign-in: rotate session: %w", err)
+	}
+	if u.MissingRolesClaim != "" {
+		logEvent(h.log, c, slog.LevelWarn, "signed in without the roles claim: the identity provider does not release it, so the person has no role",
+			slog.String("sub", u.Subject), slog.String("claim", u.MissingRolesClaim))
 	}
 	logEvent(h.log, c, slog.LevelInfo, "signed in",
 		slog.String("sub", u.Subject), slog.String("username", u.Username), slog.Any("roles", u.Roles),

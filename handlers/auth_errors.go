@@ -35,12 +35,16 @@ func classifyAuthError(err error) authProblem {
 		return authProblem{http.StatusForbidden, "Your identity provider did not confirm a fresh sign-in. You have to enter your credentials again."}
 	case errors.Is(err, oidcrp.ErrWeakACR), errors.Is(err, oidcrp.ErrWeakAMR), errors.Is(err, approval.ErrStepUpWeak), errors.Is(err, approval.ErrStepUpWeakAMR):
 		return authProblem{http.StatusForbidden, "Your sign-in was not strong enough. Sign in with your second factor (for example a one-time code)."}
+	case errors.Is(err, oidcrp.ErrDiscovery):
+		return authProblem{http.StatusServiceUnavailable, "Sign-in is not available right now: Countersign cannot reach your identity provider. Try again in a minute."}
+	case errors.Is(err, oidcrp.ErrUserinfo):
+		return authProblem{http.StatusBadGateway, "Your identity provider did not answer Countersign's question about your account (its userinfo endpoint). Start again; if it keeps happening, tell an administrator."}
 	case errors.Is(err, session.ErrNoUsername):
 		return authProblem{http.StatusForbidden, "Your account has no username Countersign can use. Ask an administrator to check the identity provider settings."}
 	case errors.Is(err, oidcrp.ErrIssuerMismatch), errors.Is(err, oidcrp.ErrExchange),
 		errors.Is(err, oidcrp.ErrIDToken), errors.Is(err, oidcrp.ErrTokenExpired),
 		errors.Is(err, oidcrp.ErrAudience), errors.Is(err, oidcrp.ErrNonceMismatch):
-		return authProblem{http.StatusBadRequest, "The answer from your identity provider could not be verified, so you were not signed in. Start again."}
+		return authProblem{http.StatusBadRequest, "The answer from your identity provider could not be verified, so it was not accepted. Start again."}
 	default:
 		return authProblem{http.StatusInternalServerError, ""}
 	}

@@ -28,7 +28,8 @@ func TestClassifyAuthError(t *testing.T) {
 		"weak amr":        {oidcrp.ErrWeakAMR, http.StatusForbidden},
 		"cancelled":       {&oidcrp.IdPError{Code: "access_denied", Description: "<script>"}, http.StatusForbidden},
 		"no username":     {session.ErrNoUsername, http.StatusForbidden},
-		"discovery error": {oidcrp.ErrDiscovery, http.StatusInternalServerError},
+		"discovery error": {oidcrp.ErrDiscovery, http.StatusServiceUnavailable},
+		"userinfo":        {fmt.Errorf("%w: 500", oidcrp.ErrUserinfo), http.StatusBadGateway},
 		"anything else":   {errors.New("database on fire"), http.StatusInternalServerError},
 	}
 	for name, tc := range cases {
@@ -36,10 +37,10 @@ func TestClassifyAuthError(t *testing.T) {
 		if p.status != tc.status {
 			t.Errorf("%s: status %d, want %d", name, p.status, tc.status)
 		}
-		if tc.status < 500 && (p.message == "" || strings.Contains(p.message, tc.err.Error())) {
+		if tc.status != http.StatusInternalServerError && (p.message == "" || strings.Contains(p.message, tc.err.Error())) {
 			t.Errorf("%s: message %q must be set and must not repeat the error", name, p.message)
 		}
-		if tc.status >= 500 && p.message != "" {
+		if tc.status == http.StatusInternalServerError && p.message != "" {
 			t.Errorf("%s: an internal error gets a message: %q", name, p.message)
 		}
 	}

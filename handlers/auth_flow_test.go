@@ -125,12 +125,7 @@ func TestForgedStateIsRefusedAndBurnsTheLogin(t *testing.T) {
 	if p := v.get(t, cb.String()); p.status != http.StatusBadRequest {
 		t.Errorf("genuine callback after a forged one: %d, want 400", p.status)
 	}
-	if p := v.get(t, "/requests"); p.status != http.StatusSeeOther {
-		t.Errorf("signed in after a forged callback: %d", p.status)
-	}
-	if !strings.Contains(e.logs.String(), "state mismatch") {
-		t.Error("the forged state is not logged")
-	}
+	e.wantRefusedSignIn(t, v, "state mismatch")
 }
 
 func TestCallbackWithoutASignInInProgress(t *testing.T) {
@@ -174,12 +169,7 @@ func TestWrongNonceIsRefused(t *testing.T) {
 	if p.status != http.StatusBadRequest || !strings.Contains(p.text(t, "error-message"), "could not be verified") {
 		t.Fatalf("wrong nonce: %d %q", p.status, p.text(t, "error-message"))
 	}
-	if p := v.get(t, "/requests"); p.status != http.StatusSeeOther {
-		t.Errorf("signed in despite a wrong nonce: %d", p.status)
-	}
-	if !strings.Contains(e.logs.String(), "nonce mismatch") {
-		t.Error("the nonce mismatch is not logged")
-	}
+	e.wantRefusedSignIn(t, v, "nonce mismatch")
 }
 
 func TestOpenRedirectsInNextEndAtTheStartPage(t *testing.T) {
@@ -261,4 +251,16 @@ func mustParse(t *testing.T, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// wantRefusedSignIn checks that a refused callback left v signed out (the
+// request list sends it to sign in) and that the log names why.
+func (e *portalEnv) wantRefusedSignIn(t *testing.T, v *visitor, why string) {
+	t.Helper()
+	if p := v.get(t, "/requests"); p.status != http.StatusSeeOther {
+		t.Errorf("signed in after a refused callback (%s): %d", why, p.status)
+	}
+	if !strings.Contains(e.logs.String(), why) {
+		t.Errorf("%q is not logged", why)
+	}
 }

@@ -24,9 +24,15 @@ func (h *Auth) Login(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("sign-in: start session: %w", err)
 	}
-	authURL, pending, err := h.rp.Begin(oidcrp.AuthOptions{})
+	var opts oidcrp.AuthOptions
+	if h.cfg.SignInStepUp != nil {
+		opts = authOptionsFor(*h.cfg.SignInStepUp)
+		opts.Advisory = true
+	}
+	authURL, pending, err := h.rp.Begin(opts)
 	if err != nil {
-		return fmt.Errorf("sign-in: begin: %w", err)
+		logEvent(h.log, c, slog.LevelWarn, "sign-in not started", errAttr(err))
+		return authError(fmt.Errorf("sign-in: begin: %w", err))
 	}
 	if err := h.sessions.SetPending(c, s, session.PendingLogin{OIDC: pending, Next: next}, nil); err != nil {
 		return fmt.Errorf("sign-in: save pending sign-in: %w", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/demoidp"
+	"github.com/countersign/countersign/web/demoidp/demoidptest"
 	"github.com/countersign/countersign/web/inprocess"
 	"github.com/countersign/countersign/web/oidcrp"
 )
@@ -26,18 +27,11 @@ func externalIdP(t *testing.T, portal string) (*httptest.Server, *oidcrp.RP) {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	users, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idp, err := demoidp.New(demoidp.Config{
+	idp, _ := demoidptest.NewProvider(t, demoidp.Config{
 		Issuer:  srv.URL,
 		Clients: []demoidp.Client{{ID: portalClientID, Secret: portalClientSecret, RedirectURIs: []string{portal + "/auth/callback"}}},
-		Users:   users, Logger: slog.New(slog.DiscardHandler),
+		Logger:  slog.New(slog.DiscardHandler),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	mux.Handle("/", idp)
 	rp, err := oidcrp.New(context.Background(), oidcrp.Config{
 		Issuer: idp.Issuer(), ClientID: portalClientID, ClientSecret: portalClientSecret,

@@ -98,7 +98,12 @@ type envOptions struct {
 	serverBodyLimit string
 }
 
-func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
+// newFakeChat starts a fake Mattermost with the fixtures loaded, its
+// clock just before captureEnd, and the countersign bot in the fixture
+// channel allowed to read other bots' posts; it returns the fake, the bot
+// and the bot's client, whose retries are short for tests. config, when
+// not nil, adds to the client's configuration.
+func newFakeChat(t testing.TB, config func(*mattermost.Config)) (*mmfake.Server, *model.User, *mattermost.Client) {
 	t.Helper()
 	fake := mmfake.New(t)
 	if err := fake.LoadFixtures(); err != nil {
@@ -108,20 +113,25 @@ func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
 	bot := fake.AddBot("countersign", mmfake.AdminID)
 	fake.AddMember(mmfake.ChannelID, bot.Id)
 	fake.Grant(bot.Id, model.PermissionReadOthersBots.Id)
-	client, err := mattermost.New(mattermost.Config{
+	cfg := mattermost.Config{
 		SiteURL: fake.URL(), BotToken: fake.NewToken(bot.Id), CallTimeout: 2 * time.Second, MaxAttempts: 2,
 		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, Now: func() time.Time { return captureEnd },
-		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, CacheTTL: o.cacheTTL,
-	})
+	}
+	if config != nil {
+		config(&cfg)
+	}
+	client, err := mattermost.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := b.Open(t)
-	svc := approval.New(s, approval.Config{Policy: policy.NewHolder(testPolicy(t)), Effects: approval.Effects{Idempotency: agents.IdempotencyHook{}}})
-	if o.sponsor == "" {
-		o.sponsor = "admin"
-	}
-	reg, err := agents.NewRegistry([]agents.Agent{{Name: "testbot", BotUserID: mmfake.TestbotID, Sponsor: o.sponsor}})
+	return fake, bot, client
+}
+
+// newAgentAuth registers list on s and returns the agents' keys and the
+// agent API's authenticator over them.
+func newAgentAuth(t testing.TB, s *models.Store, list ...agents.Agent) (*agents.Keys, *agentauth.Authenticator) {
+	t.Helper()
+	reg, err := agents.NewRegistry(list)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +140,21 @@ func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return keys, auth
+}
+
+func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
+	t.Helper()
+	fake, bot, client := newFakeChat(t, func(c *mattermost.Config) {
+		c.HTTPClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		c.CacheTTL = o.cacheTTL
+	})
+	s := b.Open(t)
+	svc := approval.New(s, approval.Config{Policy: policy.NewHolder(testPolicy(t)), Effects: approval.Effects{Idempotency: agents.IdempotencyHook{}}})
+	if o.sponsor == "" {
+		o.sponsor = "admin"
+	}
+	keys, auth := newAgentAuth(t, s, agents.Agent{Name: "testbot", BotUserID: mmfake.TestbotID, Sponsor: o.sponsor})
 	e := &chatEnv{t: t, fake: fake, store: s, svc: svc, keys: keys, botID: bot.Id, windows: &fakeWindows{}, grants: &fakeGrants{}}
 	srv := httptest.NewUnstartedServer(nil)
 	e.url = "http://" + srv.Listener.Addr().String()
@@ -143,7 +168,7 @@ func newChatEnv(t testing.TB, b storetest.Backend, o envOptions) *chatEnv {
 				Windows: e.windows, Deadline: o.deadline, BodyLimit: o.bodyLimit,
 			},
 			Agents: &handlers.AgentEndpoints{Auth: auth, Records: agents.Store{S: s}, Options: handlers.AgentAPIOptions{
-				Policy: policy.NewHolder(testPolicy(t)), Grants: e.grants, BodyLimit: 64 << 10,
+				Grants: e.grants, BodyLimit: 64 << 10,
 				PollInterval: 5 * time.Millisecond, CaptureDeadline: o.deadline,
 			}},
 		},
@@ -206,6 +231,20 @@ func (e *chatEnv) count(table string) int64 {
 		e.t.Fatal(err)
 	}
 	return n
+}
+
+// wantCount fails the test unless table holds want rows; what says what
+// the rows are ("requests stored by bad calls").
+func (e *chatEnv) wantCount(table string, want int64, what string) {
+	e.t.Helper()
+	if n := e.count(table); n != want {
+		e.t.Fatalf("%d %s, want %d", n, what, want)
+	}
+}
+
+// proposal posts testbot's proposal in the thread and returns its post id.
+func (e *chatEnv) proposal() string {
+	return e.fake.Reply(mmfake.RootPostID, mmfake.TestbotID, "proposal").Id
 }
 
 // requestIDIn finds the request id a reply names.

@@ -33,6 +33,20 @@ func chatTrouble(err error) string {
 	return "Mattermost answered with an error"
 }
 
+// chatAdvice says what would make the failed call work: retrying only
+// helps when Mattermost did not answer or answered with a server error;
+// a bot that may not read the channel needs to be added to it, a refused
+// token needs an administrator.
+func chatAdvice(err error) string {
+	switch {
+	case errors.Is(err, mattermost.ErrUnauthorized):
+		return "an administrator must renew the bot's token first"
+	case errors.Is(err, models.ErrForbidden):
+		return "add Countersign's bot to this channel (/invite it) and run the command again"
+	}
+	return "try again in a moment"
+}
+
 // chatTroubleStatus is the HTTP status the agent API answers for a failed
 // call to Mattermost: 502 when Mattermost answered with an error or
 // refused the bot (retrying will not help until someone acts), 503 when

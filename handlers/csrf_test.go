@@ -95,8 +95,7 @@ func TestUnauthenticatedPostsAreRefused(t *testing.T) {
 func TestLogoutNeedsTheCSRFToken(t *testing.T) {
 	t.Parallel()
 	e := newPortalEnv(t)
-	v := e.visitor(t)
-	v.mustLogin(t, e.pwd("alice"), "/", "/")
+	v := e.signedIn(t, e.pwd("alice"))
 	if p := v.post(t, "/logout", url.Values{}, nil); p.status != http.StatusForbidden {
 		t.Fatalf("logout without token: %d, want 403", p.status)
 	}

@@ -35,9 +35,5 @@ func NewDecisions(svc *approval.Service, rp RelyingParty, sessions *session.Mana
 	if now == nil {
 		now = time.Now
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Decisions{svc: svc, rp: rp, sessions: sessions, now: now, log: log}
+	return &Decisions{svc: svc, rp: rp, sessions: sessions, now: now, log: loggerOr(cfg.Logger)}
 }

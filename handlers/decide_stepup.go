@@ -16,8 +16,9 @@ import (
 // FinishStepUp completes a decision after the IdP's answer to its step-up.
 // The new identity must be the session's person (same issuer and subject),
 // must have authenticated at or after the challenge, and must meet the
-// step-up policy; only then is the session rotated with the new evidence
-// and the decision recorded with it. The pending decision was already
+// step-up policy; only then is the session rotated with the new login
+// (its evidence and the roles its groups map to now) and the decision
+// recorded with it. The pending decision was already
 // taken from the session, so a replayed callback finds nothing to finish.
 func (h *Decisions) FinishStepUp(c echo.Context, s *session.Session, r StepUpResult) error {
 	p := r.Pending
@@ -35,7 +36,7 @@ func (h *Decisions) FinishStepUp(c echo.Context, s *session.Session, r StepUpRes
 	}
 	u, id := s.User, r.Identity
 	switch {
-	case u == nil || id == nil:
+	case u == nil || id == nil || r.User == nil:
 		logEvent(h.log, c, slog.LevelWarn, "step-up refused", slog.String("request", p.RequestID), slog.String("reason", "session has no user"))
 		return h.refused(c, http.StatusUnauthorized, "Your session ended. Sign in and decide again.", p)
 	case id.Issuer != p.Issuer || id.Subject != p.Subject || id.Issuer != u.Issuer || id.Subject != u.Subject:
@@ -50,8 +51,10 @@ func (h *Decisions) FinishStepUp(c echo.Context, s *session.Session, r StepUpRes
 		return h.refused(c, http.StatusForbidden, "Your identity provider did not confirm a new sign-in. You have to enter your credentials again.", p)
 	}
 	// The same person signed in again, after the challenge: the session
-	// carries that evidence from now on, whatever this decision's fate.
-	nu := u.WithEvidence(id)
+	// carries this login from now on, whatever this decision's fate — its
+	// evidence, and the roles its groups grant today (a role the IdP
+	// withdrew is gone from here on).
+	nu := r.User
 	if _, err := h.sessions.Reauthenticate(c, s, nu, id.RawIDToken); err != nil {
 		if isSignInProblem(err) {
 			logEvent(h.log, c, slog.LevelWarn, "step-up refused", slog.String("request", p.RequestID), slog.String("sub", u.Subject), errAttr(err))

@@ -11,7 +11,6 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/templates/pages"
-	"github.com/countersign/countersign/web/oidcrp"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -45,10 +44,16 @@ func (h *Decisions) Submit(c echo.Context) error {
 		return h.refusedEarly(c, id, u.Subject, err)
 	}
 	if prep.StepUp.Check(u.StepUp(), h.now()) == nil {
-		return h.decide(c, approval.Decision{
+		err := h.decide(c, approval.Decision{
 			RequestID: id, Approver: u.Approver(), Verdict: models.Verdict(f.Verdict),
 			Comment: f.Comment, ContentHash: f.ContentHash, StepUp: u.StepUp(),
 		}, prep.ChatUnchecked)
+		if !errors.Is(err, approval.ErrStepUpStale) {
+			return err
+		}
+		// The sign-in aged past the rule between the two checks (they are
+		// the same rule, a moment apart): ask for a fresh one rather than
+		// refuse.
 	}
 	return h.challenge(c, s, u, f, id, prep.StepUp)
 }
@@ -67,12 +72,11 @@ func (h *Decisions) refusedEarly(c echo.Context, id, sub string, err error) erro
 // challenge parks the decision in the session and sends the browser to
 // the IdP for a fresh, strong authentication meeting rule.
 func (h *Decisions) challenge(c echo.Context, s *session.Session, u *session.User, f decisionForm, id string, rule approval.StepUpRule) error {
-	maxAge := rule.MaxAge
-	authURL, pending, err := h.rp.Begin(oidcrp.AuthOptions{
-		Prompt: "login", MaxAge: &maxAge, ACRValues: rule.ACR, EssentialACR: rule.EssentialACR && len(rule.ACR) > 0,
-	})
+	opts := authOptionsFor(rule)
+	opts.Prompt, opts.LoginHint = "login", loginHint(u)
+	authURL, pending, err := h.rp.Begin(opts)
 	if err != nil {
-		return fmt.Errorf("step-up: begin: %w", err)
+		return authError(fmt.Errorf("step-up: begin: %w", err))
 	}
 	pd := &session.PendingDecision{
 		RequestID: id, Verdict: f.Verdict, Comment: f.Comment, ContentHash: f.ContentHash,

@@ -112,37 +112,31 @@ func decisionProblem(err error) (problem, bool) {
 	return problem{}, false
 }
 
+// statusMessages are the standard messages of the error page, by status.
+var statusMessages = map[int]string{
+	http.StatusBadRequest:            "The request could not be processed. Check what you entered and try again.",
+	http.StatusUnauthorized:          "You need to sign in to see this page.",
+	http.StatusForbidden:             "You are not allowed to do this.",
+	http.StatusNotFound:              "There is nothing here. The link may be wrong, or the item no longer exists.",
+	http.StatusMethodNotAllowed:      "This page does not accept that kind of request.",
+	http.StatusConflict:              "This changed while you were looking at it. Reload the page and try again.",
+	http.StatusRequestEntityTooLarge: "What you sent is too large.",
+	http.StatusTooManyRequests:       "Too many requests. Wait a moment and try again.",
+	http.StatusServiceUnavailable:    "The service is temporarily unavailable. Try again in a moment.",
+}
+
 // problemFor returns the standard title and message for a status code.
 func problemFor(status int) problem {
-	p := problem{status: status, title: http.StatusText(status)}
+	p := problem{status: status, title: http.StatusText(status), message: statusMessages[status]}
 	if p.title == "" {
 		p.title = "Error"
 	}
-	switch status {
-	case http.StatusBadRequest:
-		p.message = "The request could not be processed. Check what you entered and try again."
-	case http.StatusUnauthorized:
-		p.message = "You need to sign in to see this page."
-	case http.StatusForbidden:
-		p.message = "You are not allowed to do this."
-	case http.StatusNotFound:
-		p.message = "There is nothing here. The link may be wrong, or the item no longer exists."
-	case http.StatusMethodNotAllowed:
-		p.message = "This page does not accept that kind of request."
-	case http.StatusConflict:
-		p.message = "This changed while you were looking at it. Reload the page and try again."
-	case http.StatusRequestEntityTooLarge:
-		p.message = "What you sent is too large."
-	case http.StatusTooManyRequests:
-		p.message = "Too many requests. Wait a moment and try again."
-	case http.StatusServiceUnavailable:
-		p.message = "The service is temporarily unavailable. Try again in a moment."
+	switch {
+	case p.message != "":
+	case status >= 500:
+		p.message = "Something went wrong on our side. Try again; if it keeps happening, give an operator the request id."
 	default:
-		if status >= 500 {
-			p.message = "Something went wrong on our side. Try again; if it keeps happening, give an operator the request id."
-		} else {
-			p.message = "The request could not be processed."
-		}
+		p.message = "The request could not be processed."
 	}
 	return p
 }

@@ -1,7 +1,6 @@
 package handlers_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
@@ -17,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/countersign/countersign/handlers"
+	"github.com/countersign/countersign/models/storetest"
 )
 
 // fakeDB is a Readiness whose answer the test chooses.
@@ -26,22 +25,7 @@ func (f fakeDB) Ready(context.Context) error { return f.err }
 
 // logBuffer collects JSON log lines; safe for the server goroutines in the
 // Serve test.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer struct{ storetest.SyncBuffer }
 
 // lines decodes every log line; a line that is not JSON fails the test,
 // because the log is meant to be machine-readable.

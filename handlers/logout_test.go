@@ -13,8 +13,7 @@ func TestLogoutEndsTheServerSessionAndTheIdPSession(t *testing.T) {
 	t.Parallel()
 	e := newPortalEnv(t)
 	r := e.seed(t, "carol", 1)
-	v := e.visitor(t)
-	v.mustLogin(t, e.pwd("alice"), "/", "/")
+	v := e.signedIn(t, e.pwd("alice"))
 	old := v.sessionCookie()
 	p := v.get(t, "/")
 	if testID(p.doc(t), "signout-form").Length() != 1 {
@@ -67,8 +66,7 @@ func TestLogoutEndsTheServerSessionAndTheIdPSession(t *testing.T) {
 func TestIdleSessionEndsInTheBrowser(t *testing.T) {
 	t.Parallel()
 	e := newPortalEnv(t)
-	v := e.visitor(t)
-	v.mustLogin(t, e.pwd("alice"), "/", "/")
+	v := e.signedIn(t, e.pwd("alice"))
 	e.clock.Advance(20 * time.Minute)
 	if p := v.get(t, "/requests"); p.status != http.StatusOK {
 		t.Fatalf("active session: %d", p.status)

@@ -85,15 +85,9 @@ func NewMattermostCommand(chat *mattermost.Client, svc *approval.Service, opts M
 	if len(h.tokens) == 0 {
 		return nil, errors.New("mattermost command: at least one token is required")
 	}
-	if h.deadline <= 0 {
-		h.deadline = DefaultCommandDeadline
-	}
-	if h.bodyLimit <= 0 {
-		h.bodyLimit = DefaultCommandBodyLimit
-	}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
-	}
+	h.deadline = positiveOr(h.deadline, DefaultCommandDeadline)
+	h.bodyLimit = positiveOr(h.bodyLimit, DefaultCommandBodyLimit)
+	h.log = loggerOr(h.log)
 	return h, nil
 }
 
@@ -143,7 +137,7 @@ func (h *MattermostCommand) Handle(c echo.Context) error {
 	user, err := h.chat.User(ctx, req.PostForm.Get("user_id"))
 	if err != nil {
 		h.log.LogAttrs(req.Context(), slog.LevelWarn, "mattermost command: user lookup failed", slog.String("error", err.Error()))
-		return h.reply(c, "Countersign could not look up your Mattermost account ("+chatTrouble(err)+"). Nothing was stored; try again in a moment.")
+		return h.reply(c, "Countersign could not look up your Mattermost account ("+chatTrouble(err)+"). Nothing was stored; "+chatAdvice(err)+".")
 	}
 	inv := &invocation{
 		user:      user,

@@ -38,7 +38,8 @@ func callsOf(f *mmfake.Server) []string {
 // A slash command on a thread costs a fixed, small number of calls to
 // Mattermost, whatever the number of posts: the first one (cold cache)
 // reads the requester, the thread, channel and team, all authors in one
-// batch, their membership in one batch and the bot author's record; the
+// batch, their membership in one batch, the bot author's record and its
+// owner's account; the
 // next ones, within the cache TTL, only the thread and the membership —
 // what may have changed. Without the cache every command makes the cold
 // calls (but never one call per author).
@@ -58,7 +59,9 @@ func TestSlashCommandCallsToMattermost(t *testing.T) {
 		"GET /teams/{team} ×1",
 		"GET /users/{alice} ×1",
 		"POST /channels/{channel}/members/ids ×1",
-		"POST /users/ids ×1",
+		// The authors, then the bot author's owner (who wrote no captured
+		// post), for the owner's username.
+		"POST /users/ids ×2",
 	}
 	warm := []string{
 		"GET /posts/{root}/thread ×1",

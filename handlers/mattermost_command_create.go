@@ -78,9 +78,9 @@ func (h *MattermostCommand) create(c echo.Context, chatCtx context.Context, inv 
 		if errors.As(err, &ve) {
 			return h.reply(c, refusal(err)+" Nothing was stored.")
 		}
-		return h.reply(c, "Countersign could not read the conversation ("+chatTrouble(err)+"). Nothing was stored; try again in a moment.")
+		return h.reply(c, "Countersign could not read the conversation ("+chatTrouble(err)+"). Nothing was stored; "+chatAdvice(err)+".")
 	}
-	in.Source, in.Posts = capt.Source, capt.Posts
+	in.Source, in.Posts, in.CaptureWarnings = capt.Source, capt.Posts, capt.Warnings
 
 	sub, err := h.svc.Submit(c.Request().Context(), in, roles)
 	if err != nil {
@@ -96,6 +96,11 @@ func (h *MattermostCommand) create(c echo.Context, chatCtx context.Context, inv 
 	fmt.Fprintf(&b, "**%s** %s — %s.\n", r.ID, describe(r), outcomeWords(sub))
 	if note := capt.Note(); note != "" {
 		b.WriteString(note + "\n")
+	}
+	if capt.Source.RootPostID == "" {
+		// Mattermost up to 10.x does not tell a slash command the thread
+		// it was typed in: the channel's recent posts were captured.
+		fmt.Fprintf(&b, "Captured the channel's last %d posts. If you typed this in a thread, Mattermost did not tell Countersign which one: run it again with `thread=<link to the thread's first post>` to capture the thread instead.\n", len(capt.Posts))
 	}
 	fmt.Fprintf(&b, "Review it in Countersign: %s", h.requestURL(r.ID))
 	return h.reply(c, b.String())

@@ -31,9 +31,7 @@ func TestSlashCommandTokens(t *testing.T) {
 				t.Fatalf("token %q: %d %q", tok, code, cr.Text)
 			}
 		}
-		if n := e.count("requests"); n != 0 {
-			t.Fatalf("%d requests stored by refused calls", n)
-		}
+		e.wantCount("requests", 0, "requests stored by refused calls")
 	})
 }
 
@@ -53,6 +51,9 @@ func TestSlashCommandCreatesRequestFromThread(t *testing.T) {
 			if !strings.Contains(cr.Text, want) {
 				t.Errorf("reply %q lacks %q", cr.Text, want)
 			}
+		}
+		if strings.Contains(cr.Text, "Captured the channel's") {
+			t.Errorf("a thread capture reply speaks of the channel: %q", cr.Text)
 		}
 		r, err := e.svc.Get(context.Background(), id)
 		if err != nil {
@@ -87,8 +88,13 @@ func TestSlashCommandCreatesRequestFromThread(t *testing.T) {
 func TestSlashCommandChannelWindowShowsWebhookImpersonation(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := newChatEnv(t, b, envOptions{})
-		// Mattermost 9.x sends no root_id: the channel window is captured.
-		id := requestIDIn(t, e.say(`restart web env=staging -- "quoted" purpose`).Text)
+		// Mattermost 9.x sends no root_id: the channel window is captured,
+		// and the reply says so and how to capture a thread instead.
+		reply := e.say(`restart web env=staging -- "quoted" purpose`).Text
+		if !strings.Contains(reply, "Captured the channel's last") || !strings.Contains(reply, "thread=") {
+			t.Errorf("channel capture reply does not say what was captured: %q", reply)
+		}
+		id := requestIDIn(t, reply)
 		r, err := e.svc.Get(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
@@ -204,12 +210,8 @@ func TestSlashCommandBadInputStoresNothing(t *testing.T) {
 				t.Errorf("%.40q: %d %q, want %q", text, code, cr.Text, want)
 			}
 		}
-		if n := e.count("requests"); n != 0 {
-			t.Fatalf("%d requests stored by bad commands", n)
-		}
-		if n := e.count("audit_events"); n != 0 {
-			t.Fatalf("%d audit events written by bad commands", n)
-		}
+		e.wantCount("requests", 0, "requests stored by bad commands")
+		e.wantCount("audit_events", 0, "audit events written by bad commands")
 	})
 }
 
@@ -224,9 +226,11 @@ func TestSlashCommandMattermostSlowOrDown(t *testing.T) {
 		// An error answer is not "no answer": the person is told which.
 		e.fake.ClearFaults()
 		for status, want := range map[int]string{
-			http.StatusInternalServerError: "Mattermost answered with an error (HTTP 500)",
-			http.StatusUnauthorized:        "Mattermost refused Countersign's bot token; tell an administrator",
-			http.StatusTooManyRequests:     "(HTTP 429)",
+			http.StatusInternalServerError: "Mattermost answered with an error (HTTP 500)). Nothing was stored; try again in a moment.",
+			http.StatusUnauthorized:        "Mattermost refused Countersign's bot token; tell an administrator). Nothing was stored; an administrator must renew the bot's token first.",
+			http.StatusTooManyRequests:     "(HTTP 429)). Nothing was stored; try again in a moment.",
+			// The bot is not in the channel: retrying cannot help, adding it does.
+			http.StatusForbidden: "Countersign's bot may not read that). Nothing was stored; add Countersign's bot to this channel (/invite it) and run the command again.",
 		} {
 			e.fake.Inject(mmfake.Fault{Method: http.MethodGet, PathPrefix: "/api/v4/channels/" + mmfake.ChannelID + "/posts", Status: status, Times: 100})
 			_, cr = e.command(tokenNew, mmfake.CommandFields{Text: "restart web env=prod -- error"})
@@ -240,9 +244,7 @@ func TestSlashCommandMattermostSlowOrDown(t *testing.T) {
 		if !strings.Contains(cr.Text, "Nothing was stored") {
 			t.Fatalf("Mattermost down: %q", cr.Text)
 		}
-		if n := e.count("requests"); n != 0 {
-			t.Fatalf("%d requests stored without a conversation", n)
-		}
+		e.wantCount("requests", 0, "requests stored without a conversation")
 	})
 }
 
@@ -263,4 +265,45 @@ func TestSlashCommandBotsRefused(t *testing.T) {
 			t.Fatalf("bare post: %d", resp.StatusCode)
 		}
 	})
+}
+
+// TestSlashCommandRecordsOwnersAndCaptureWarnings: a bot author's owner is
+// recorded by username (the owner wrote no captured post), and when the
+// bot may not read bot records the owner stays unknown and the capture's
+// warning is kept with the request for its page.
+func TestSlashCommandRecordsOwnersAndCaptureWarnings(t *testing.T) {
+	e := newChatEnv(t, storetest.SQLite(t), envOptions{})
+	byBot := func(id string) *models.ConversationPost {
+		t.Helper()
+		r, err := e.svc.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range r.Posts {
+			if r.Posts[i].AuthorID == mmfake.TestbotID {
+				return &r.Posts[i]
+			}
+		}
+		t.Fatalf("no testbot post captured in %s", id)
+		return nil
+	}
+	_, cr := e.command(tokenNew, mmfake.CommandFields{Text: "restart payments-api env=prod -- owners", RootID: mmfake.RootPostID})
+	id := requestIDIn(t, cr.Text)
+	if p := byBot(id); p.BotOwnerID != mmfake.AdminID || p.BotOwnerName != "admin" {
+		t.Fatalf("bot post owner %q (%q), want admin", p.BotOwnerID, p.BotOwnerName)
+	}
+	if r, _ := e.svc.Get(context.Background(), id); len(r.CaptureWarnings) != 0 {
+		t.Fatalf("warnings %q with the permission", r.CaptureWarnings)
+	}
+
+	e.fake.Revoke(e.botID, model.PermissionReadOthersBots.Id)
+	_, cr = e.command(tokenNew, mmfake.CommandFields{Text: "restart payments-api env=prod -- no permission", RootID: mmfake.RootPostID})
+	id = requestIDIn(t, cr.Text)
+	if p := byBot(id); p.BotOwnerID != "" || p.BotOwnerName != "" {
+		t.Fatalf("owner read without the permission: %q %q", p.BotOwnerID, p.BotOwnerName)
+	}
+	r, _ := e.svc.Get(context.Background(), id)
+	if len(r.CaptureWarnings) != 1 || !strings.Contains(r.CaptureWarnings[0], "read_others_bots") {
+		t.Fatalf("capture warnings %q", r.CaptureWarnings)
+	}
 }

@@ -42,11 +42,15 @@ const hsts = "max-age=63072000; includeSubDomains"
 // Cache-Control defaults to no-store because portal pages show who asked
 // for what and who approved it; a shared or back-button cache must not keep
 // them. Static assets override it.
-func securityHeaders(tls bool, csp string) echo.MiddlewareFunc {
+//
+// csp returns the Content-Security-Policy; it is asked per response
+// because the identity provider's origins (allowed form targets) are known
+// only once the provider has answered discovery.
+func securityHeaders(tls bool, csp func() string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
-			h.Set("Content-Security-Policy", csp)
+			h.Set("Content-Security-Policy", csp())
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "same-origin")
 			h.Set("X-Frame-Options", "DENY")

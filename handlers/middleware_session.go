@@ -8,7 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/search"
 	"github.com/countersign/countersign/templates/layout"
 	"github.com/countersign/countersign/web/session"
 )
@@ -39,7 +39,7 @@ func (p *portalAuth) loadSession() echo.MiddlewareFunc {
 				}
 				req := c.Request()
 				c.SetRequest(req.WithContext(layout.WithAccount(req.Context(), layout.Account{
-					Name: name, CSRFField: session.CSRFField, CSRFToken: session.CSRFToken(c), Auditor: audit.MaySearch(u.Roles),
+					Name: name, CSRFField: session.CSRFField, CSRFToken: session.CSRFToken(c), Auditor: search.MaySearch(u.Roles),
 				})))
 			}
 			return next(c)

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/clocktest"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/demoidp"
 	"github.com/countersign/countersign/web/demoidp/demoidptest"
@@ -39,32 +39,13 @@ const (
 	portalClientSecret = "portal-secret-0123456789"
 )
 
-// testClock is wall time plus an offset the test moves forward, shared by
-// the IdP, the relying party, the sessions and the approval service.
-type testClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
-
 // portalEnv is one running portal with its IdP, store and clock.
 type portalEnv struct {
 	url   string
 	store *models.Store
 	svc   *approval.Service
 	users map[string]demoidp.User
-	clock *testClock
+	clock *clocktest.Clock
 	// idpNow is the IdP's clock (the portal's, unless a test makes it lag).
 	idpNow func() time.Time
 	logs   *logBuffer
@@ -108,7 +89,7 @@ func newPortalEnvWith(t *testing.T, eo portalEnvOptions, mutate ...func(*handler
 	if eo.stepUp != nil {
 		rule = *eo.stepUp
 	}
-	clock := &testClock{}
+	clock := clocktest.Wall()
 	idpNow := func() time.Time { return clock.Now().Add(-lag) }
 	// The server must exist (for its URL) before the IdP and the portal
 	// that serve it; the handler is set once both are built.
@@ -118,25 +99,17 @@ func newPortalEnvWith(t *testing.T, eo portalEnvOptions, mutate ...func(*handler
 	}))
 	t.Cleanup(srv.Close)
 
-	users, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idp, err := demoidp.New(demoidp.Config{
+	idp, byName := demoidptest.NewProvider(t, demoidp.Config{
 		Issuer: srv.URL + "/idp",
 		Clients: []demoidp.Client{{
 			ID: portalClientID, Secret: portalClientSecret,
 			RedirectURIs:           []string{srv.URL + "/auth/callback"},
 			PostLogoutRedirectURIs: []string{srv.URL + "/"},
 		}},
-		Users:    users,
 		Now:      idpNow,
 		Logger:   slog.New(slog.DiscardHandler),
 		TokenTTL: 2 * time.Hour, // tests move the clock by minutes
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Discovery runs before the server serves the IdP: in process, as
 	// `countersign demo` does it.
 	rp, err := oidcrp.New(context.Background(), oidcrp.Config{
@@ -176,10 +149,6 @@ func newPortalEnvWith(t *testing.T, eo portalEnvOptions, mutate ...func(*handler
 		t.Fatalf("handlers.New: %v", err)
 	}
 	current.Store(http.Handler(e))
-	byName := map[string]demoidp.User{}
-	for _, u := range users {
-		byName[u.Username] = u
-	}
 	return &portalEnv{url: srv.URL, store: store, svc: svc, users: byName, clock: clock, idpNow: idpNow, logs: logs}
 }
 
@@ -280,11 +249,7 @@ type visitor struct {
 
 func (e *portalEnv) visitor(t *testing.T) *visitor {
 	t.Helper()
-	b, err := demoidptest.NewBrowser(e.url + "/idp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &visitor{env: e, b: b}
+	return &visitor{env: e, b: demoidptest.NewTestBrowser(t, e.url+"/idp")}
 }
 
 // do sends req with the browser's cookies and does not follow redirects.
@@ -382,6 +347,18 @@ func (v *visitor) atIdP(t *testing.T, authURL string, c demoidptest.Credentials)
 	return cb.String()
 }
 
+// steppedUp posts form as v's decision on request id and checks the
+// portal answered with a step-up (a redirect to the IdP asking for a new
+// login); it returns that authorization URL.
+func (v *visitor) steppedUp(t *testing.T, id string, form url.Values) string {
+	t.Helper()
+	p := v.post(t, decisionPath(id), form, nil)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, v.env.url+"/idp/") || !strings.Contains(p.location, "prompt=login") {
+		t.Fatalf("decision on %s: %d %q, want a step-up at the IdP (%s)", id, p.status, p.location, snippet(p.body))
+	}
+	return p.location
+}
+
 // login runs the whole sign-in and returns the callback's response.
 func (v *visitor) login(t *testing.T, c demoidptest.Credentials, next string) *page {
 	t.Helper()
@@ -394,6 +371,23 @@ func (v *visitor) mustLogin(t *testing.T, c demoidptest.Credentials, next, want 
 	p := v.login(t, c, next)
 	if p.status != http.StatusSeeOther || p.location != want {
 		t.Fatalf("callback: status %d, location %q; want 303 to %q (body: %s)", p.status, p.location, want, snippet(p.body))
+	}
+}
+
+// signedIn returns a new visitor signed in with c, at the start page.
+func (e *portalEnv) signedIn(t *testing.T, c demoidptest.Credentials) *visitor {
+	t.Helper()
+	v := e.visitor(t)
+	v.mustLogin(t, c, "/", "/")
+	return v
+}
+
+// wantState fails the test unless request id is in state want.
+func (e *portalEnv) wantState(t *testing.T, id string, want models.State) {
+	t.Helper()
+	got, err := e.svc.Get(context.Background(), id)
+	if err != nil || got.State != want {
+		t.Fatalf("request %s is %v (%v), want %s", id, got.State, err, want)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -49,8 +49,8 @@ type RequestsOptions struct {
 	// content (*execution.Service); nil shows none.
 	Executions ExecutionReader
 	// Receipts finds the audit events of decisions so each decision links
-	// its receipt (*audit.Checkpointer); nil shows no receipt links.
-	Receipts *audit.Checkpointer
+	// its receipt (*proof.Checkpointer); nil shows no receipt links.
+	Receipts *proof.Checkpointer
 	// Grants shows each request's grant next to its execution
 	// (*grant.Service); nil shows none.
 	Grants GrantReader
@@ -65,7 +65,7 @@ type Requests struct {
 	publicURL string
 	now       func() time.Time
 	execs     ExecutionReader
-	receipts  *audit.Checkpointer
+	receipts  *proof.Checkpointer
 	grants    GrantReader
 }
 

@@ -14,11 +14,7 @@ import (
 // decide (filterable, keyset-paged), then their own requests, then recent
 // decisions, with per-state counts on top.
 func (h *Requests) Dashboard(c echo.Context) error {
-	u, err := signedIn(c)
-	if err != nil {
-		return err
-	}
-	q, err := bindListQuery(c)
+	u, q, err := signedInList(c)
 	if err != nil {
 		return err
 	}
@@ -31,11 +27,12 @@ func (h *Requests) Dashboard(c echo.Context) error {
 		return fmt.Errorf("dashboard: requests to decide: %w", err)
 	}
 	v := pages.DashboardView{
-		UserName:   firstNonEmpty(u.Name, u.Username, u.Subject),
-		Filters:    q.form("/", nil),
-		Actionable: h.requestRows(page.Items, now),
-		Pager:      q.pager("/", page),
-		ShowRecent: h.svc.SeesAll(u.Approver()),
+		UserName:          firstNonEmpty(u.Name, u.Username, u.Subject),
+		MissingRolesClaim: u.MissingRolesClaim,
+		Filters:           q.form("/", nil),
+		Actionable:        h.requestRows(page.Items, now),
+		Pager:             q.pager("/", page),
+		ShowRecent:        h.svc.SeesAll(u.Approver()),
 	}
 	if u.Username != "" {
 		mine, err := h.svc.ListByRequester(ctx, u.Username, dashboardMine)
@@ -62,11 +59,7 @@ func (h *Requests) Dashboard(c echo.Context) error {
 // channel and action, newest first, keyset-paged. People without a role see
 // only their own.
 func (h *Requests) List(c echo.Context) error {
-	u, err := signedIn(c)
-	if err != nil {
-		return err
-	}
-	q, err := bindListQuery(c)
+	u, q, err := signedInList(c)
 	if err != nil {
 		return err
 	}

@@ -1,24 +1,14 @@
 package handlers
 
 import (
-	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/execution"
 )
 
-type fakeExecutions map[string]*execution.Execution
-
-func (f fakeExecutions) Get(_ context.Context, id string) (*execution.Execution, error) {
-	if e, ok := f[id]; ok {
-		return e, nil
-	}
-	return nil, fmt.Errorf("none: %w", models.ErrNotFound)
-}
+type fakeExecutions = records[execution.Execution]
 
 func TestRequestPageShowsTheExecutionAfterTheApprovedContent(t *testing.T) {
 	execs := fakeExecutions{}

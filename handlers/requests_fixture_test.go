@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,13 +72,28 @@ type pageResponse struct {
 	doc  *goquery.Document
 }
 
-// router returns a bare echo with the request routes and a test middleware
-// standing in for sessions: it signs in u (nil: nobody) and sets the CSRF
-// token. The error a handler returned is stored in *lastErr.
-func (f *requestsFixture) router(u *session.User, lastErr *error) *echo.Echo {
+// records is a fake store of Ts by request id: Get finds one or answers
+// ErrNotFound.
+type records[T any] map[string]*T
+
+// Get returns the record of request id.
+func (r records[T]) Get(_ context.Context, id string) (*T, error) {
+	if rec, ok := r[id]; ok {
+		return rec, nil
+	}
+	return nil, fmt.Errorf("none: %w", models.ErrNotFound)
+}
+
+// testEcho returns a bare echo with a test middleware standing in for
+// sessions: it signs in u (nil: nobody) and sets the CSRF token testCSRF;
+// and a stand-in error handler mapping the sentinel errors as web does.
+// The error a handler returned is stored in *lastErr unless it is nil.
+func testEcho(u *session.User, lastErr *error) *echo.Echo {
 	e := echo.New()
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
-		*lastErr = err
+		if lastErr != nil {
+			*lastErr = err
+		}
 		code := http.StatusInternalServerError
 		var he *echo.HTTPError
 		switch {
@@ -85,10 +101,14 @@ func (f *requestsFixture) router(u *session.User, lastErr *error) *echo.Echo {
 			code = he.Code
 		case errors.Is(err, models.ErrNotFound):
 			code = http.StatusNotFound
+		case errors.Is(err, models.ErrForbidden):
+			code = http.StatusForbidden
 		case errors.Is(err, models.ErrInvalid):
 			code = http.StatusBadRequest
 		}
-		_ = c.String(code, http.StatusText(code))
+		if !c.Response().Committed {
+			_ = c.String(code, http.StatusText(code))
+		}
 	}
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -99,6 +119,12 @@ func (f *requestsFixture) router(u *session.User, lastErr *error) *echo.Echo {
 			return next(c)
 		}
 	})
+	return e
+}
+
+// router returns testEcho with the request routes.
+func (f *requestsFixture) router(u *session.User, lastErr *error) *echo.Echo {
+	e := testEcho(u, lastErr)
 	e.GET("/", f.h.Dashboard)
 	e.GET("/requests", f.h.List)
 	e.GET("/requests/:id", f.h.Show)

@@ -1,24 +1,14 @@
 package handlers
 
 import (
-	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/grant"
 )
 
-type fakeGrantRecords map[string]*grant.Grant
-
-func (f fakeGrantRecords) Get(_ context.Context, id string) (*grant.Grant, error) {
-	if g, ok := f[id]; ok {
-		return g, nil
-	}
-	return nil, fmt.Errorf("none: %w", models.ErrNotFound)
-}
+type fakeGrantRecords = records[grant.Grant]
 
 func TestRequestPageShowsTheGrantAsItStands(t *testing.T) {
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)

@@ -9,6 +9,7 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/templates/partials"
+	"github.com/countersign/countersign/web/session"
 )
 
 // listQuery is the query string of a request list. It is bound from the URL
@@ -20,6 +21,17 @@ type listQuery struct {
 	Action    string `query:"action"`
 	// After is the opaque keyset cursor of the previous page's last row.
 	After string `query:"after"`
+}
+
+// signedInList returns the signed-in person and the list query of a
+// request list page (401 without a session, 400 for a bad query).
+func signedInList(c echo.Context) (*session.User, listQuery, error) {
+	u, err := signedIn(c)
+	if err != nil {
+		return nil, listQuery{}, err
+	}
+	q, err := bindListQuery(c)
+	return u, q, err
 }
 
 // bindListQuery reads the list's query string into a listQuery.

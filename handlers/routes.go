@@ -7,7 +7,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
+	"github.com/countersign/countersign/models/audit/search"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -19,6 +20,13 @@ func registerRoutes(e *echo.Echo, opts Options, a *assets, pa *portalAuth) error
 
 	// Probes: HEAD too, because some load balancers probe with it.
 	health := NewHealth(opts.DB, opts.Logger)
+	if p := opts.Portal; p != nil {
+		// A relying party still waiting for its provider (oidcrp.Deferred)
+		// makes the replica not ready until the provider answers.
+		if idp, ok := p.RP.(Readiness); ok {
+			health = health.WithIdentityProvider(idp)
+		}
+	}
 	e.Match(getOrHead, "/healthz", health.Live)
 	e.Match(getOrHead, "/readyz", health.Ready)
 
@@ -105,11 +113,16 @@ func registerChatRoutes(e *echo.Echo, opts Options) error {
 func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	p := opts.Portal
 	decisions := NewDecisions(p.Approvals, p.RP, pa.sessions, DecisionsConfig{Now: p.Now, Logger: opts.Logger})
-	auth := NewAuth(p.RP, pa.sessions, decisions, AuthConfig{
+	ac := AuthConfig{
 		Mapping:   session.Mapping{Roles: p.Roles, UsernameClaim: p.UsernameClaim, PolicyRoles: p.PolicyRoles},
 		PublicURL: opts.PublicURL,
 		Logger:    opts.Logger,
-	})
+	}
+	if p.StepUpAtSignIn {
+		rule := p.Approvals.StepUpFor(nil)
+		ac.SignInStepUp = &rule
+	}
+	auth := NewAuth(p.RP, pa.sessions, decisions, ac)
 	e.GET("/login", auth.Login)
 	e.GET("/auth/callback", auth.Callback)
 	e.POST("/logout", auth.Logout)
@@ -141,9 +154,13 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	auditOpts := AuditLogOptions{Requests: p.Approvals, MattermostURL: p.MattermostURL, Now: p.Now}
 	if p.Checkpoints != nil {
 		auditOpts.Prover = p.Checkpoints
-		e.GET("/audit/integrity", NewIntegrity(audit.NewIntegrityCache(p.Checkpoints, 0), p.Now).Show, requireUser)
+		integrity := p.Integrity
+		if integrity == nil {
+			integrity = proof.NewIntegrityCache(p.Checkpoints, 0)
+		}
+		e.GET("/audit/integrity", NewIntegrity(integrity, p.Now).Show, requireUser)
 	}
-	log := NewAuditLog(audit.NewSearcher(p.Store), auditOpts)
+	log := NewAuditLog(search.NewSearcher(p.Store), auditOpts)
 	e.GET("/audit", log.Search, requireUser)
 	e.GET("/audit/export.csv", log.ExportCSV, requireUser)
 	e.GET("/audit/export.jsonl", log.ExportJSONL, requireUser)
@@ -152,9 +169,9 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 }
 
 // receiptsOf is the decision-event finder of the request pages: nil
-// without checkpoints (a nil *audit.Checkpointer must not become a
+// without checkpoints (a nil *proof.Checkpointer must not become a
 // non-nil interface).
-func receiptsOf(cp *audit.Checkpointer) *audit.Checkpointer {
+func receiptsOf(cp *proof.Checkpointer) *proof.Checkpointer {
 	if cp == nil {
 		return nil
 	}

@@ -149,12 +149,12 @@ func New(opts Options) (*echo.Echo, error) {
 	}
 
 	var pa *portalAuth
-	csp := contentSecurityPolicy
+	csp := func() string { return contentSecurityPolicy }
 	if opts.Portal != nil {
 		if pa, err = newPortalAuth(opts); err != nil {
 			return nil, err
 		}
-		csp = policyWithFormTargets(pa.formTargets)
+		csp = pa.contentSecurityPolicy
 	}
 
 	e := echo.New()

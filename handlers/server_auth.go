@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/window"
 	"github.com/countersign/countersign/web/oidcrp"
 	"github.com/countersign/countersign/web/session"
@@ -31,6 +32,9 @@ type Portal struct {
 	// UsernameClaim is the ID token claim used as the username, matched
 	// against Mattermost usernames. Default "preferred_username".
 	UsernameClaim string
+	// StepUpAtSignIn makes sign-in ask for the decisions' step-up
+	// strength up front (see AuthConfig.SignInStepUp).
+	StepUpAtSignIn bool
 	// IdleTimeout and AbsoluteTimeout bound sessions. Defaults 30 min and
 	// 12 h.
 	IdleTimeout     time.Duration
@@ -54,7 +58,11 @@ type Portal struct {
 	// Checkpoints signs the audit log: decisions link their receipts,
 	// auditors download bundles and see /audit/integrity; nil turns those
 	// off.
-	Checkpoints *audit.Checkpointer
+	Checkpoints *proof.Checkpointer
+	// Integrity answers /audit/integrity from a cache over Checkpoints;
+	// nil builds one. Pass one the caller warms at start, so the first
+	// visit after a restart does not recompute the whole tree.
+	Integrity *proof.IntegrityCache
 }
 
 // PolicyPages is what the /windows page shows: the open windows and the
@@ -111,8 +119,29 @@ type portalAuth struct {
 	// exempt are path prefixes that are not browser forms (machine
 	// endpoints, the mounted demo IdP), so neither sessions nor CSRF apply.
 	exempt []string
-	// formTargets are the IdP origins form posts may redirect to.
-	formTargets []string
+	// rp tells the IdP origins form posts may redirect to; csp caches
+	// the policy allowing them once they are known.
+	rp  RelyingParty
+	mu  sync.Mutex
+	csp string
+}
+
+// contentSecurityPolicy is the portal's policy with the identity
+// provider's origins allowed as form targets (sign-in and logout forms
+// redirect there). While the provider has not answered discovery they are
+// unknown: the plain policy applies and the next response asks again.
+func (p *portalAuth) contentSecurityPolicy() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.csp != "" {
+		return p.csp
+	}
+	origins, err := idpOrigins(p.rp, p.origin)
+	if err != nil {
+		return contentSecurityPolicy
+	}
+	p.csp = policyWithFormTargets(origins)
+	return p.csp
 }
 
 // newPortalAuth builds the session manager from opts (validated).
@@ -128,7 +157,12 @@ func newPortalAuth(opts Options) (*portalAuth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: options: public URL: %w", err)
 	}
-	mgr := session.NewManager(store, session.NewCookie(opts.TLS || pub.Scheme == "https"))
+	cookie := session.CookieFor(pub, opts.TLS)
+	if !cookie.Secure() {
+		opts.Logger.Warn("public_url is plain http on an address other than this machine's: the session cookie cannot be Secure, so sign-ins and sessions travel unencrypted; serve the portal over https",
+			"public_url", opts.PublicURL)
+	}
+	mgr := session.NewManager(store, cookie)
 	p := &portalAuth{
 		sessions: mgr,
 		origin:   strings.ToLower(pub.Scheme + "://" + pub.Host),
@@ -141,10 +175,7 @@ func newPortalAuth(opts Options) (*portalAuth, error) {
 		// Called by the dispatcher with a grant, not by a browser form.
 		p.exempt = append(p.exempt, ExampleExecutorPath)
 	}
-	p.formTargets, err = idpOrigins(a.RP, p.origin)
-	if err != nil {
-		return nil, err
-	}
+	p.rp = a.RP
 	return p, nil
 }
 

@@ -1,7 +1,6 @@
 package handlers_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -24,8 +23,7 @@ func TestFreshStrongSessionDecidesAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newPortalEnv(t)
 	r := e.seed(t, "carol", 1)
-	v := e.visitor(t)
-	v.mustLogin(t, e.mfa(t, "alice"), "/", "/")
+	v := e.signedIn(t, e.mfa(t, "alice"))
 
 	p := v.post(t, decisionPath(r.ID), v.decisionForm(t, r.ID, "approve"), nil)
 	if p.status != http.StatusSeeOther || p.location != decided(r.ID, "approve") {
@@ -36,10 +34,7 @@ func TestFreshStrongSessionDecidesAtOnce(t *testing.T) {
 		ds[0].IDTokenHash == "" || ds[0].ApproverID != e.users["alice"].Subject() || ds[0].ContentHash != r.ContentHash {
 		t.Fatalf("decisions = %+v", ds)
 	}
-	got, err := e.svc.Get(context.Background(), r.ID)
-	if err != nil || got.State != models.StateApproved {
-		t.Fatalf("request state %v (%v), want approved (1 of 1)", got.State, err)
-	}
+	e.wantState(t, r.ID, models.StateApproved)
 	// The result page is the request page (no inline script).
 	if p := v.get(t, p.location); p.status != http.StatusOK || strings.Contains(p.body, "<script>") {
 		t.Errorf("result page: %d", p.status)
@@ -50,8 +45,7 @@ func TestStaleSessionIsSteppedUpAndTheDecisionCarriesTheNewEvidence(t *testing.T
 	t.Parallel()
 	e := newPortalEnv(t)
 	r := e.seed(t, "carol", 2)
-	v := e.visitor(t)
-	v.mustLogin(t, e.mfa(t, "alice"), "/", "/")
+	v := e.signedIn(t, e.mfa(t, "alice"))
 	form := v.decisionForm(t, r.ID, "approve")
 	form.Set("comment", "checked the OOM graphs")
 
@@ -63,7 +57,7 @@ func TestStaleSessionIsSteppedUpAndTheDecisionCarriesTheNewEvidence(t *testing.T
 		t.Fatalf("stale approve: %d %q, want a redirect to the IdP", p.status, p.location)
 	}
 	q := mustParse(t, p.location).Query()
-	for k, want := range map[string]string{"prompt": "login", "max_age": "300", "acr_values": demoidp.ACRMFA} {
+	for k, want := range map[string]string{"prompt": "login", "max_age": "300", "acr_values": demoidp.ACRMFA, "login_hint": e.users["alice"].Email} {
 		if got := q.Get(k); got != want {
 			t.Errorf("step-up request %s = %q, want %q", k, got, want)
 		}
@@ -132,51 +126,34 @@ func TestStaleSessionIsSteppedUpAndTheDecisionCarriesTheNewEvidence(t *testing.T
 	}
 
 	// bob completes the 2-of-N.
-	b := e.visitor(t)
-	b.mustLogin(t, e.mfa(t, "bob"), "/", "/")
+	b := e.signedIn(t, e.mfa(t, "bob"))
 	if p := b.post(t, decisionPath(r.ID), b.decisionForm(t, r.ID, "approve"), nil); p.location != decided(r.ID, "approve") {
 		t.Fatalf("bob's approve: %d %q", p.status, p.location)
 	}
-	got, _ := e.svc.Get(context.Background(), r.ID)
-	if got.State != models.StateApproved {
-		t.Errorf("state %s after 2 of 2 approvals", got.State)
-	}
+	e.wantState(t, r.ID, models.StateApproved)
 }
 
 func TestPasswordOnlySessionIsSteppedUp(t *testing.T) {
 	t.Parallel()
 	e := newPortalEnv(t)
 	r := e.seed(t, "carol", 1)
-	v := e.visitor(t)
-	v.mustLogin(t, e.pwd("alice"), "/", "/")
+	v := e.signedIn(t, e.pwd("alice"))
 	form := v.decisionForm(t, r.ID, "deny")
 	form.Set("comment", "not during the freeze")
-	p := v.post(t, decisionPath(r.ID), form, nil)
-	if p.status != http.StatusSeeOther || !strings.Contains(p.location, "prompt=login") {
-		t.Fatalf("deny with a password-only session: %d %q, want a step-up", p.status, p.location)
-	}
-	p = v.get(t, v.atIdP(t, p.location, e.mfa(t, "alice")))
+	p := v.get(t, v.atIdP(t, v.steppedUp(t, r.ID, form), e.mfa(t, "alice")))
 	if p.location != decided(r.ID, "deny") {
 		t.Fatalf("after step-up: %d %q", p.status, p.location)
 	}
-	got, _ := e.svc.Get(context.Background(), r.ID)
-	if got.State != models.StateDenied {
-		t.Errorf("state %s, want denied", got.State)
-	}
+	e.wantState(t, r.ID, models.StateDenied)
 }
 
 func TestStepUpByAnotherPersonIsRefused(t *testing.T) {
 	t.Parallel()
 	e := newPortalEnv(t)
 	r := e.seed(t, "carol", 1)
-	v := e.visitor(t)
-	v.mustLogin(t, e.pwd("alice"), "/", "/")
-	p := v.post(t, decisionPath(r.ID), v.decisionForm(t, r.ID, "approve"), nil)
-	if p.status != http.StatusSeeOther {
-		t.Fatalf("approve: %d", p.status)
-	}
+	v := e.signedIn(t, e.pwd("alice"))
 	// At the IdP's prompt, bob (also an approver) types his credentials.
-	p = v.get(t, v.atIdP(t, p.location, e.mfa(t, "bob")))
+	p := v.get(t, v.atIdP(t, v.steppedUp(t, r.ID, v.decisionForm(t, r.ID, "approve")), e.mfa(t, "bob")))
 	if p.status != http.StatusForbidden || testID(p.doc(t), "decision-refused").Length() != 1 {
 		t.Fatalf("step-up by bob for alice: %d (%s)", p.status, snippet(p.body))
 	}
@@ -223,8 +200,7 @@ func TestWeakStepUpIsRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newPortalEnvStepUp(t, tc.policy)
 			r := e.seed(t, "carol", 1)
-			v := e.visitor(t)
-			v.mustLogin(t, e.pwd("alice"), "/", "/")
+			v := e.signedIn(t, e.pwd("alice"))
 			p := v.post(t, decisionPath(r.ID), v.decisionForm(t, r.ID, "approve"), nil)
 			if p.status != http.StatusSeeOther || !strings.Contains(p.location, tc.want) || !strings.Contains(p.location, "prompt=login") {
 				t.Fatalf("approve: %d %q, want a step-up with %s", p.status, p.location, tc.want)
@@ -245,8 +221,7 @@ func TestDecisionRefusals(t *testing.T) {
 	e := newPortalEnv(t)
 	own := e.seed(t, "alice", 1)   // alice's own request
 	other := e.seed(t, "carol", 2) // someone else's
-	v := e.visitor(t)
-	v.mustLogin(t, e.mfa(t, "alice"), "/", "/")
+	v := e.signedIn(t, e.mfa(t, "alice"))
 	csrf := signoutToken(t, v.get(t, "/"))
 	post := func(id string, vals url.Values) *page {
 		vals.Set("csrf", csrf)
@@ -302,13 +277,8 @@ func TestStepUpAnsweredWithAnEarlierAuthenticationIsRefused(t *testing.T) {
 	// fresh enough for max_age, but not a new authentication.
 	e := newPortalEnvWithIdPLag(t, 2*time.Minute)
 	r := e.seed(t, "carol", 1)
-	v := e.visitor(t)
-	v.mustLogin(t, e.pwd("alice"), "/", "/")
-	p := v.post(t, decisionPath(r.ID), v.decisionForm(t, r.ID, "approve"), nil)
-	if p.status != http.StatusSeeOther || !strings.Contains(p.location, "prompt=login") {
-		t.Fatalf("approve: %d %q", p.status, p.location)
-	}
-	p = v.get(t, v.atIdP(t, p.location, e.mfa(t, "alice")))
+	v := e.signedIn(t, e.pwd("alice"))
+	p := v.get(t, v.atIdP(t, v.steppedUp(t, r.ID, v.decisionForm(t, r.ID, "approve")), e.mfa(t, "alice")))
 	if p.status != http.StatusForbidden || !strings.Contains(p.text(t, "decision-refused-message"), "new sign-in") {
 		t.Fatalf("earlier authentication: %d %q", p.status, p.text(t, "decision-refused-message"))
 	}

@@ -95,6 +95,7 @@ func (h *Requests) requestView(r *models.Request, verified bool, now time.Time) 
 		v.ParamsRaw = r.Params
 	}
 	v.Posts, v.ApprovalClaims = h.postViews(r, now)
+	v.CaptureWarnings = r.CaptureWarnings
 	v.ToolCalls = toolCallViews(r.ToolCalls, now)
 	v.Decisions, v.ApprovedBy = decisionViews(r, now)
 	v.Approvals = len(v.ApprovedBy)
@@ -131,7 +132,7 @@ func (h *Requests) postViews(r *models.Request, now time.Time) ([]partials.Post,
 			At: timeView(msTime(p.CreateAt), now), Permalink: h.permalink(r.TeamName, p.PostID),
 		}
 		if p.AuthorKind == models.AuthorBot && p.BotOwnerID != "" {
-			pv.BotOwner = firstNonEmpty(names[p.BotOwnerID], p.BotOwnerID)
+			pv.BotOwner = firstNonEmpty(names[p.BotOwnerID], p.BotOwnerName, p.BotOwnerID)
 		}
 		// Webhook posts and slash-command replies may show any name their
 		// sender chose; it is kept only as "shown as", never as the author.
@@ -173,7 +174,7 @@ func decisionViews(r *models.Request, now time.Time) ([]partials.Decision, []str
 		out[i] = partials.Decision{
 			Approver: firstNonEmpty(d.ApproverName, d.ApproverID), ApproverID: d.ApproverID,
 			Verdict: string(d.Verdict), At: timeView(d.CreatedAt, now), Comment: d.Comment,
-			AuthTime: timeView(d.AuthTime, now), ACR: d.ACR, AMR: d.AMR, IDTokenHash: d.IDTokenHash,
+			AuthTime: timeView(d.AuthTime, now), ACR: d.ACR, AMR: d.AMR, IDTokenHash: d.IDTokenHash, PasswordOnly: d.PasswordOnly,
 			ContentHash: d.ContentHash, Counts: r.Counts(d),
 		}
 	}

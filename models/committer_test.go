@@ -20,8 +20,7 @@ import (
 // transactions share commits, with some failing after they wrote and some
 // panicking: only the successful ones may remain, and the chain stays whole.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		errPlanned := errors.New("planned failure")
 		var wg sync.WaitGroup
@@ -109,32 +108,22 @@ type jobKey struct{}
 // share commits: each must see its own context values (and never another
 // job's), while the transaction-local values are shared by the batch.
 func TestGroupCommitJobsSeeOwnContext(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		const n = 200
-		var wg sync.WaitGroup
 		errs := make(chan error, n)
-		start := make(chan struct{})
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				ctx := context.WithValue(context.Background(), jobKey{}, i)
-				errs <- s.WithTx(ctx, func(tx *gorm.DB) error {
-					if got, _ := tx.Statement.Context.Value(jobKey{}).(int); got != i {
-						return fmt.Errorf("job %d sees the context of job %v", i, tx.Statement.Context.Value(jobKey{}))
-					}
-					if models.Local(tx) == nil {
-						return fmt.Errorf("job %d has no transaction-local values", i)
-					}
-					_, err := audit.Append(tx, time.Now(), audit.Entry{Type: "test", Actor: models.Actor{Type: models.ActorHuman, ID: fmt.Sprintf("u%d", i)}})
-					return err
-				})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		storetest.Race(n, func(i int) {
+			ctx := context.WithValue(context.Background(), jobKey{}, i)
+			errs <- s.WithTx(ctx, func(tx *gorm.DB) error {
+				if got, _ := tx.Statement.Context.Value(jobKey{}).(int); got != i {
+					return fmt.Errorf("job %d sees the context of job %v", i, tx.Statement.Context.Value(jobKey{}))
+				}
+				if models.Local(tx) == nil {
+					return fmt.Errorf("job %d has no transaction-local values", i)
+				}
+				_, err := audit.Append(tx, time.Now(), audit.Entry{Type: "test", Actor: models.Actor{Type: models.ActorHuman, ID: fmt.Sprintf("u%d", i)}})
+				return err
+			})
+		})
 		close(errs)
 		for err := range errs {
 			if err != nil {
@@ -153,8 +142,7 @@ func TestGroupCommitJobsSeeOwnContext(t *testing.T) {
 // its caller hears so and looks, the winner's change is already committed
 // (an idempotency replay or a "cancelled by …" answer needs to read it).
 func TestGroupCommitFailedJobLearnsAfterCommit(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		errLost := errors.New("lost the race")
 		release, started, looked := make(chan struct{}), make(chan struct{}), make(chan struct{})

@@ -39,7 +39,10 @@ type PostSnapshot struct {
 	AuthorName string
 	AuthorKind AuthorKind
 	// BotOwnerID is the owner of a bot author, looked up from the bot record.
-	BotOwnerID       string
+	BotOwnerID string
+	// BotOwnerName is that owner's username, for display (not hashed:
+	// usernames can change, the id is what the content is bound to).
+	BotOwnerName     string
 	FromWebhook      bool
 	OverrideUsername string
 	// ChannelMember is false when the author was not a member of the channel

@@ -23,9 +23,17 @@ type Decision struct {
 	ACR         string `gorm:"column:acr"`
 	AMR         string `gorm:"column:amr"`
 	IDTokenHash string `gorm:"column:id_token_hash"`
+	// PasswordOnly marks a decision whose step-up rule asked for neither
+	// an authentication class nor a method: the re-authentication may
+	// have been a password alone.
+	PasswordOnly bool
 
 	CreatedAt time.Time
 }
 
 // TableName pins the table name.
 func (Decision) TableName() string { return "decisions" }
+
+// StrengthPasswordOnly is how a password-only decision's strength reads
+// wherever it is shown: the request page, the audit event, the receipt.
+const StrengthPasswordOnly = "password re-entry only"

@@ -14,8 +14,7 @@ import (
 // TestReadyOnHealthyStores: a store that can take changes is ready, and
 // the SQLite probe's write really commits.
 func TestReadyOnHealthyStores(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		for range 3 {
 			if err := s.Ready(ctx); err != nil {
@@ -81,16 +80,8 @@ func TestReadyFollowsAFullDisk(t *testing.T) {
 // TestOpenRefusesAReadOnlyFile: serving from a database file that cannot
 // be written is refused at open, with the reason.
 func TestOpenRefusesAReadOnlyFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "cs.db")
-	s, err := models.Open(context.Background(), models.OpenOptions{DSN: "sqlite:" + path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	storetest.ReadOnlyFile(t, path)
-	_, err = models.Open(context.Background(), models.OpenOptions{DSN: "sqlite:" + path})
+	path := storetest.ReadOnlySQLite(t)
+	_, err := models.Open(context.Background(), models.OpenOptions{DSN: "sqlite:" + path})
 	if !errors.Is(err, models.ErrInvalid) || !strings.Contains(err.Error(), "cannot") {
 		t.Fatalf("open of a read-only file: %v, want a refusal saying it cannot be written", err)
 	}

@@ -39,6 +39,12 @@ type Request struct {
 	PolicyRef string
 	// RequiredApprovals is how many distinct approvers must approve.
 	RequiredApprovals int
+	// ChatQuiet marks a request that says nothing in chat, whatever
+	// happens to it (the demo's seeded requests).
+	ChatQuiet bool
+	// CaptureWarnings are what the capture of its conversation could not
+	// learn (a bot owner the bot may not read…), shown on its page.
+	CaptureWarnings Lines
 	// ApprovalRules are what the matching policy rule decided (see
 	// request_policy.go).
 	ApprovalRules `gorm:"embedded"`

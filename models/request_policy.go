@@ -27,6 +27,34 @@ func (w *Words) Scan(src any) error {
 	return nil
 }
 
+// Lines is a list of one-line texts stored one per line.
+type Lines []string
+
+// Value stores the lines joined by newlines (a line's own line breaks
+// become spaces).
+func (l Lines) Value() (driver.Value, error) {
+	parts := make([]string, len(l))
+	for i, v := range l {
+		parts[i] = strings.Join(strings.Fields(v), " ")
+	}
+	return strings.Join(parts, "\n"), nil
+}
+
+// Scan reads newline-separated text.
+func (l *Lines) Scan(src any) error {
+	s, err := scanText(src)
+	if err != nil {
+		return fmt.Errorf("lines: %w", err)
+	}
+	*l = nil
+	for _, line := range strings.Split(s, "\n") {
+		if line != "" {
+			*l = append(*l, line)
+		}
+	}
+	return nil
+}
+
 // Durations is a list of durations stored as space-separated Go duration
 // text ("15m0s 45m0s").
 type Durations []time.Duration

@@ -21,6 +21,36 @@ type Tally struct {
 // content.
 func (t Tally) Approved() int { return len(t.Approvals) }
 
+// Voided are the approvals made on earlier content of the request that no
+// longer count (an edit or deletion in its conversation changed what is
+// asked), one per person who has not approved the current content since,
+// in the order they were made.
+func (r *Request) Voided() []Decision {
+	counted := map[string]bool{}
+	for _, d := range r.Tally().Approvals {
+		counted[d.ApproverID] = true
+	}
+	var out []Decision
+	for _, d := range r.Decisions {
+		if d.Verdict == VerdictApprove && !r.Counts(&d) && !counted[d.ApproverID] {
+			counted[d.ApproverID] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// ApprovedByPolicy reports whether r went ahead without the approvals it
+// would otherwise need: the policy approved it on its own (an
+// auto-approve rule), so "0 of 1 approvals" would misread it.
+func (r *Request) ApprovedByPolicy() bool {
+	switch r.State {
+	case StateApproved, StateExecuted, StateFailed:
+		return r.Tally().Approved() < r.RequiredApprovals
+	}
+	return false
+}
+
 // Tally adds up r.Decisions (which must be loaded, in order).
 func (r *Request) Tally() Tally {
 	var t Tally

@@ -1,6 +1,9 @@
 package models
 
-import "time"
+import (
+	"regexp"
+	"time"
+)
 
 // ToolCallStatus is the outcome of one tool invocation.
 type ToolCallStatus string
@@ -16,6 +19,15 @@ const (
 func (s ToolCallStatus) Valid() bool {
 	return s == ToolCallOK || s == ToolCallError || s == ToolCallPending
 }
+
+// outputDigestForm is the accepted form of an output digest: an
+// algorithm name, a colon and 32–128 hex digits ("sha256:…").
+var outputDigestForm = regexp.MustCompile(`^[a-z0-9-]{1,16}:[0-9a-fA-F]{32,128}$`)
+
+// ValidOutputDigest reports whether s has the form of an output digest
+// ("sha256:<hex>"), as agents send for a tool call's output or an
+// execution's result instead of the output itself.
+func ValidOutputDigest(s string) bool { return outputDigestForm.MatchString(s) }
 
 // ToolCall is one step of an agent's tool-invocation chain, in order.
 // Input and Output are canonical JSON text; when the agent sent only a digest

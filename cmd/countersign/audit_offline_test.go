@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/storetest"
 )
 
@@ -22,13 +22,13 @@ func TestAuditExportAndOfflineVerification(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "wrote events 1–6") {
 		t.Fatalf("export: exit %d %q %q", code, out, errOut)
 	}
-	pub, err := os.ReadFile(filepath.Join(dir, audit.VerifierKeyFileName))
+	pub, err := os.ReadFile(filepath.Join(dir, proof.VerifierKeyFileName))
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := strings.TrimSpace(string(pub))
 	// Key given inline and as a file.
-	for _, k := range []string{key, filepath.Join(dir, audit.VerifierKeyFileName)} {
+	for _, k := range []string{key, filepath.Join(dir, proof.VerifierKeyFileName)} {
 		code, out, errOut = runCmd("audit", "verify", "--bundle", bundle, "--key", k)
 		if code != exitOK || !strings.Contains(out, "bundle VALID") {
 			t.Fatalf("verify (key %q): exit %d %q %q", k, code, out, errOut)
@@ -45,7 +45,7 @@ func TestAuditExportAndOfflineVerification(t *testing.T) {
 		t.Fatalf("tampered bundle: exit %d %q", code, out)
 	}
 	// A key the bundle was not signed with.
-	other, _, err := audit.GenerateKey("cs.example.com/audit")
+	other, _, err := proof.GenerateKey("cs.example.com/audit")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +58,11 @@ func TestAuditExportAndOfflineVerification(t *testing.T) {
 	}
 
 	// A receipt for the first decision-free event, checked offline.
-	k, err := audit.LoadOrCreateKey(dir, "cs.example.com/audit")
+	k, err := proof.LoadOrCreateKey(dir, "cs.example.com/audit")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := audit.NewCheckpointer(s, k)
+	cp, err := proof.NewCheckpointer(s, k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,5 +88,20 @@ func TestAuditExportAndOfflineVerification(t *testing.T) {
 	code, out, _ = runCmd("audit", "verify-receipt", "--receipt", rf, "--key", key)
 	if code != exitFailure || !strings.HasPrefix(out, "INVALID") {
 		t.Fatalf("tampered receipt: exit %d %q", code, out)
+	}
+}
+
+// TestDecisionStrengthFromAReceipt: verify-receipt reads the strength a
+// password-only decision's event states, and nothing from other events.
+func TestDecisionStrengthFromAReceipt(t *testing.T) {
+	for payload, want := range map[string]string{
+		`{"step_up":{"acr":"","strength":"password re-entry only"}}`: "password re-entry only",
+		`{"step_up":{"acr":"urn:mfa"}}`:                              "",
+		`{"reason":"expired"}`:                                       "",
+		`not json`:                                                   "",
+	} {
+		if got := decisionStrength(payload); got != want {
+			t.Errorf("decisionStrength(%s) = %q, want %q", payload, got, want)
+		}
 	}
 }

@@ -48,7 +48,7 @@ func chatRoutes(ctx context.Context, cfg Config, store *models.Store, svc *appro
 		if err != nil {
 			return nil, &startupError{err: fmt.Errorf("agent api: %w", err)}
 		}
-		opts := handlers.AgentAPIOptions{Policy: pol}
+		var opts handlers.AgentAPIOptions
 		if gp != nil {
 			opts.Grants, opts.Redeemer, opts.Results = gp.grants, gp.grants, gp.exec
 		}

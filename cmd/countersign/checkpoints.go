@@ -8,26 +8,26 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/models"
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 )
 
 // checkpointer loads (or creates, in data_dir, for origin) the audit signing
 // key and returns the checkpointer that signs the log head.
-func checkpointer(store *models.Store, cfg Config, origin string) (*audit.Checkpointer, error) {
-	var key *audit.Key
+func checkpointer(store *models.Store, cfg Config, origin string) (*proof.Checkpointer, error) {
+	var key *proof.Key
 	var err error
 	if cfg.Audit.CheckpointKey != "" {
-		key, err = audit.ParseKey(cfg.Audit.CheckpointKey)
+		key, err = proof.ParseKey(cfg.Audit.CheckpointKey)
 	} else {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, &startupError{err: fmt.Errorf("audit key: data directory: %w", err)}
 		}
-		key, err = audit.LoadOrCreateKey(cfg.DataDir, origin)
+		key, err = proof.LoadOrCreateKey(cfg.DataDir, origin)
 	}
 	if err != nil {
 		return nil, &startupError{err: fmt.Errorf("audit key: %w", err)}
 	}
-	cp, err := audit.NewCheckpointer(store, key)
+	cp, err := proof.NewCheckpointer(store, key)
 	if err != nil {
 		return nil, &startupError{err: fmt.Errorf("audit checkpoints: %w", err)}
 	}
@@ -37,7 +37,7 @@ func checkpointer(store *models.Store, cfg Config, origin string) (*audit.Checkp
 // signCheckpoints signs the log head at start and every interval until ctx
 // ends. A failure is logged as an error: it means the chain no longer
 // verifies (or the database is down), which operators must look at.
-func signCheckpoints(ctx context.Context, cp *audit.Checkpointer, every time.Duration, log *slog.Logger) {
+func signCheckpoints(ctx context.Context, cp *proof.Checkpointer, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,8 @@ import (
 	"strings"
 
 	"github.com/countersign/countersign/models"
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/bundle"
+	"github.com/countersign/countersign/models/audit/proof"
 )
 
 // errInvalid is an offline check that found a problem: exit status 1.
@@ -45,7 +47,7 @@ func verifyBundleFile(path, key string, stdout io.Writer) error {
 		return &usageError{msg: fmt.Sprintf("audit verify: %v", err)}
 	}
 	defer f.Close()
-	rep, err := audit.VerifyBundle(f, keys)
+	rep, err := bundle.Verify(f, keys)
 	if err != nil {
 		return fmt.Errorf("audit verify: %w", err)
 	}
@@ -76,16 +78,33 @@ func cmdAuditVerifyReceipt(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &usageError{msg: fmt.Sprintf("audit verify-receipt: %v", err)}
 	}
-	r, err := audit.ParseReceipt(data)
+	r, err := proof.ParseReceipt(data)
 	if err == nil {
-		err = audit.VerifyReceipt(r, keys)
+		err = proof.VerifyReceipt(r, keys)
 	}
 	if err != nil {
 		fmt.Fprintf(stdout, "INVALID: %v\n", err)
 		return &errInvalid{what: "receipt " + filepath.Base(*path)}
 	}
 	fmt.Fprintf(stdout, "OK: event %d is in the log signed at size %d\n", r.Event.Seq, r.TreeSize)
+	if strength := decisionStrength(r.Event.Payload); strength != "" {
+		fmt.Fprintf(stdout, "%s by %s: strength: %s\n", r.Event.Type, r.Event.ActorDisplay, strength)
+	}
 	return nil
+}
+
+// decisionStrength is what a decision event's payload says of its
+// step-up strength ("" for other events and strong decisions).
+func decisionStrength(payload string) string {
+	var p struct {
+		StepUp struct {
+			Strength string `json:"strength"`
+		} `json:"step_up"`
+	}
+	if json.Unmarshal([]byte(payload), &p) != nil {
+		return ""
+	}
+	return p.StepUp.Strength
 }
 
 func cmdAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
@@ -111,7 +130,7 @@ func cmdAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		*dsn, *dataDir = cfg.Database, cfg.DataDir
 		if *origin == "" {
-			*origin = audit.OriginFromURL(cfg.PublicURL)
+			*origin = proof.OriginFromURL(cfg.PublicURL)
 		}
 	case *dsn == "" || *dataDir == "" || *origin == "":
 		return &usageError{msg: "audit export: give --config FILE, or --db, --data and --origin"}
@@ -121,11 +140,11 @@ func cmdAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer store.Close()
-	key, err := audit.LoadOrCreateKey(*dataDir, *origin)
+	key, err := proof.LoadOrCreateKey(*dataDir, *origin)
 	if err != nil {
 		return &startupError{err: fmt.Errorf("audit export: signing key: %w", err)}
 	}
-	cp, err := audit.NewCheckpointer(store, key)
+	cp, err := proof.NewCheckpointer(store, key)
 	if err != nil {
 		return err
 	}
@@ -141,7 +160,7 @@ func cmdAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return &usageError{msg: fmt.Sprintf("audit export: %v", err)}
 	}
-	werr := cp.WriteBundle(ctx, f, *from, *to)
+	werr := bundle.Write(ctx, cp, f, *from, *to)
 	cerr := f.Close()
 	if err := errors.Join(werr, cerr); err != nil {
 		_ = os.Remove(tmp)

@@ -32,6 +32,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
 	mmURL := fs.String("mattermost-url", "", "Mattermost site URL: turns on the slash command and the agent API")
 	mmToken := fs.String("mattermost-bot-token", "", "Countersign's bot token on that Mattermost")
+	mmCommandToken := fs.String("mattermost-command-token", "", "the token Mattermost generated for the /countersign slash command (Mattermost chooses it)")
+	mmAgentBot := fs.String("mattermost-agent-bot", demoAgentBotUsername, "username of the bot account that plays the demo agent on that Mattermost")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,7 +57,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if err := applyMattermostEnv(&cfg, env); err != nil {
 		return err
 	}
-	chat, serviceClients := configureDemoChat(&cfg, *mmURL, *mmToken)
+	chat, serviceClients := configureDemoChat(ctx, &cfg, demoChatFlags{url: *mmURL, botToken: *mmToken, commandToken: *mmCommandToken, agentBot: *mmAgentBot})
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -84,13 +86,16 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if err != nil {
 		return err
 	}
-	svc := p.approvals
-	n, err := demodata.Seed(ctx, store, svc, time.Now())
+	// The seeded requests name people and channels (alice, #ops) that may
+	// exist on a real Mattermost the demo is connected to: they are
+	// recorded without chat messages.
+	seeds := p.approvals.Unannounced()
+	n, err := demodata.Seed(ctx, store, seeds, time.Now())
 	if err != nil {
 		return err
 	}
 	if n > 0 {
-		m, err := seedPolicyRequests(ctx, svc)
+		m, err := seedPolicyRequests(ctx, seeds)
 		if err != nil {
 			return err
 		}
@@ -116,7 +121,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return fmt.Errorf("demo: identity provider: %w", err)
 	}
 	// The server is not listening yet, so discovery runs in process.
-	rp, err := relyingParty(ctx, cfg, inprocess.Client(idp))
+	rp, err := relyingParty(ctx, cfg, inprocess.Client(idp), log)
 	if err != nil {
 		return err
 	}
@@ -128,7 +133,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	}
 	p.auth, p.checkpoints, p.example = signIn(cfg, rp, store, rt), cp, exec
 	p.demoIdP, p.demoPrefix = idp, idp.PathPrefix()
-	if p.inbound, err = chatRoutes(ctx, cfg, store, svc, bot, rt, p.grants, inprocess.Client(idp)); err != nil {
+	if p.inbound, err = chatRoutes(ctx, cfg, store, p.approvals, bot, rt, p.grants, inprocess.Client(idp)); err != nil {
 		return err
 	}
 	if err := chat.createKey(ctx, store, cfg); err != nil {

@@ -6,7 +6,7 @@ import (
 	"net"
 
 	"github.com/countersign/countersign/models"
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
@@ -28,7 +28,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return err
 	}
 	defer store.Close()
-	cp, err := checkpointer(store, cfg, audit.OriginFromURL(cfg.PublicURL))
+	cp, err := checkpointer(store, cfg, proof.OriginFromURL(cfg.PublicURL))
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	}
 	p.checkpoints = cp
 	if cfg.OIDC.Issuer != "" {
-		rp, err := relyingParty(ctx, cfg, nil)
+		rp, err := relyingParty(ctx, cfg, nil, log)
 		if err != nil {
 			return err
 		}

@@ -100,8 +100,16 @@ type StepUpConfig struct {
 	ACRValues []string `yaml:"acr_values"`
 	// EssentialACR also asks for acr as an essential claim (claims parameter).
 	EssentialACR bool `yaml:"essential_acr"`
-	// AMRAny, when set, requires at least one of these amr values.
+	// AMRAny, when set, requires at least one of these amr values; the IdP
+	// is asked for amr through the claims parameter.
 	AMRAny []string `yaml:"amr_any"`
+	// AtSignIn asks for this strength at sign-in already, so a fresh
+	// strong sign-in counts for the first decision.
+	AtSignIn bool `yaml:"at_sign_in"`
+	// PasswordOnly accepts a step-up that is a password re-entry (no acr,
+	// no amr asked for). It must be said explicitly; every decision made
+	// so then says "strength: password re-entry only".
+	PasswordOnly bool `yaml:"password_only"`
 }
 
 // ApprovalsConfig holds decision rules until policy decides them.
@@ -199,7 +207,71 @@ type configError struct{ msg string }
 
 func (e *configError) Error() string { return e.msg }
 
-func configErrorf(format string, a ...any) error { return &configError{msg: fmt.Sprintf(format, a...)} }
+// configErrorf formats a configuration problem. The first configuration
+// key the message names gets its environment variable added, so whoever
+// reads it knows both places the value may come from:
+// "config: http.body_limit (COUNTERSIGN_HTTP_BODY_LIMIT): …".
+func configErrorf(format string, a ...any) error {
+	return &configError{msg: withEnvName(fmt.Sprintf(format, a...))}
+}
+
+// keyToken finds dotted configuration key paths in a message.
+var keyToken = regexp.MustCompile(`[a-z][a-z_]*(?:\.[a-z][a-z_]*)+`)
+
+// withEnvName adds the environment variable after the first known key in
+// msg, unless the message already names one there.
+func withEnvName(msg string) string {
+	known := configKeys()
+	for _, loc := range keyToken.FindAllStringIndex(msg, -1) {
+		key := msg[loc[0]:loc[1]]
+		// A map entry (oidc.role_map.sre) names its map's key.
+		for !known[key] && strings.Contains(key, ".") {
+			key = key[:strings.LastIndex(key, ".")]
+		}
+		if !known[key] {
+			continue
+		}
+		end := loc[1]
+		if strings.HasPrefix(msg[end:], " ("+envPrefix) {
+			return msg
+		}
+		return msg[:end] + " (" + envName(key) + ")" + msg[end:]
+	}
+	return msg
+}
+
+// envName is the environment variable of a configuration key path.
+func envName(key string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// configKeys are the dotted paths of every configuration key.
+func configKeys() map[string]bool {
+	cfg := DefaultConfig()
+	out := map[string]bool{}
+	keyPaths(reflect.ValueOf(&cfg).Elem().Type(), "", out)
+	return out
+}
+
+// keyPaths walks the yaml tags of t like envKeys, recording dotted paths
+// (sections too, so a message naming a section is recognised).
+func keyPaths(t reflect.Type, prefix string, out map[string]bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" && strings.Contains(f.Tag.Get("yaml"), ",inline") && f.Type.Kind() == reflect.Struct {
+			keyPaths(f.Type, prefix, out)
+			continue
+		}
+		if tag == "" || tag == "-" {
+			continue
+		}
+		out[prefix+tag] = true
+		if f.Type.Kind() == reflect.Struct {
+			keyPaths(f.Type, prefix+tag+".", out)
+		}
+	}
+}
 
 // LoadConfig reads path (may be empty for defaults only), applies the
 // environment, fills derived defaults and validates the result. Unknown
@@ -288,13 +360,15 @@ func (c *Config) Validate() error {
 	}
 	if c.OIDC.Issuer != "" {
 		if u, err := url.Parse(c.OIDC.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return configErrorf("config: oidc.issuer: %q must be an absolute URL", c.OIDC.Issuer)
+			return configErrorf("config: %s: %q must be an absolute URL", setting("oidc.issuer"), c.OIDC.Issuer)
 		}
-		if c.OIDC.ClientID == "" {
-			return configErrorf("config: oidc.client_id is required with oidc.issuer")
+		for key, v := range map[string]string{"oidc.client_id": c.OIDC.ClientID, "oidc.client_secret": c.OIDC.ClientSecret} {
+			if v == "" {
+				return configErrorf("config: %s is required with oidc.issuer", setting(key))
+			}
 		}
 		if len(c.OIDC.RoleMap) == 0 {
-			return configErrorf("config: oidc.role_map is required with oidc.issuer (map IdP groups to roles)")
+			return configErrorf("config: %s is required with oidc.issuer (map IdP groups to roles)", setting("oidc.role_map"))
 		}
 		for group, roles := range c.OIDC.RoleMap {
 			for _, r := range roles {
@@ -303,12 +377,15 @@ func (c *Config) Validate() error {
 				}
 			}
 		}
+		if err := c.StepUp.validateStrength(); err != nil {
+			return err
+		}
 	}
 	if c.Session.IdleTimeout.D() < time.Minute || c.Session.AbsoluteTimeout.D() < c.Session.IdleTimeout.D() {
 		return configErrorf("config: session.idle_timeout must be at least 1m and at most session.absolute_timeout")
 	}
 	if c.StepUp.MaxAge.D() < 30*time.Second || c.StepUp.MaxAge.D() > time.Hour {
-		return configErrorf("config: step_up.max_age must be between 30s and 1h")
+		return configErrorf("config: %s must be between 30s and 1h", setting("step_up.max_age"))
 	}
 	if err := c.Policy.validate(); err != nil {
 		return err
@@ -396,6 +473,31 @@ func EnvNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// setting names a configuration key with its environment variable, as
+// error messages give it: "oidc.client_secret (COUNTERSIGN_OIDC_CLIENT_SECRET)".
+func setting(key string) string { return key + " (" + envName(key) + ")" }
+
+// validateStrength requires the step-up strength to be said: an acr or an
+// amr to ask for, or password re-entry accepted in so many words. A
+// provider left at its defaults re-asks for a password, and a portal that
+// took that for a strong re-authentication would record decisions with
+// empty evidence and no warning.
+func (s StepUpConfig) validateStrength() error {
+	strong := len(s.ACRValues) > 0 || len(s.AMRAny) > 0
+	switch {
+	case strong && s.PasswordOnly:
+		return configErrorf("config: %s contradicts %s and %s: a step-up either asks for a strength or accepts a password alone",
+			setting("step_up.password_only"), setting("step_up.acr_values"), setting("step_up.amr_any"))
+	case !strong && !s.PasswordOnly:
+		return configErrorf("config: say how strong a step-up must be: %s or %s (what your identity provider reports for a second factor), "+
+			"or %s: true to accept a password re-entry (every decision then says so)",
+			setting("step_up.acr_values"), setting("step_up.amr_any"), setting("step_up.password_only"))
+	case s.EssentialACR && len(s.ACRValues) == 0:
+		return configErrorf("config: %s needs %s", setting("step_up.essential_acr"), setting("step_up.acr_values"))
+	}
+	return nil
 }
 
 func applyEnv(cfg *Config, env []string) error {

@@ -1,24 +1,14 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestExecutorsConfig(t *testing.T) {
-	dir := t.TempDir()
-	write := func(body string) string {
-		p := filepath.Join(dir, "cs.yaml")
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	good := "executors:\n  deployer:\n    url: https://deployer.internal/run\n    token_env: DEPLOYER_TOKEN\n    timeout: 20s\n    max_attempts: 3\n"
-	cfg, err := LoadConfig(write(good), []string{"DEPLOYER_TOKEN=0123456789abcdef-secret"})
+	cfg, err := LoadConfig(writeFile(t, good), []string{"DEPLOYER_TOKEN=0123456789abcdef-secret"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +29,7 @@ func TestExecutorsConfig(t *testing.T) {
 		{good, "DEPLOYER_TOKEN=0123456789abcdef-secret\x00COUNTERSIGN_EXECUTORS=x", "configuration file"},
 	} {
 		env := strings.Split(c.env, "\x00")
-		if _, err := LoadConfig(write(c.body), env); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := LoadConfig(writeFile(t, c.body), env); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q with %q: got %v, want %q", c.body, c.env, err, c.want)
 		}
 	}

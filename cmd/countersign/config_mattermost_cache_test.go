@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,25 +17,18 @@ func TestMattermostCacheConfig(t *testing.T) {
 	if got := cfg.Mattermost.CacheTTL.D(); got != 30*time.Second {
 		t.Errorf("default %s, want 30s", got)
 	}
-	write := func(yaml string) string {
-		path := filepath.Join(t.TempDir(), "c.yaml")
-		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	off := write("mattermost:\n  cache_ttl: 0s\n")
+	off := writeFile(t, "mattermost:\n  cache_ttl: 0s\n")
 	if cfg, err := LoadConfig(off, nil); err != nil || cfg.Mattermost.CacheTTL.D() != 0 {
 		t.Errorf("cache_ttl 0s: %s %v, want off", cfg.Mattermost.CacheTTL.D(), err)
 	}
 	if cfg, err := LoadConfig(off, []string{"COUNTERSIGN_MATTERMOST_CACHE_TTL=1m"}); err != nil || cfg.Mattermost.CacheTTL.D() != time.Minute {
 		t.Errorf("env 1m: %s %v", cfg.Mattermost.CacheTTL.D(), err)
 	}
-	if _, err := LoadConfig(write("mattermost:\n  cache_ttl: soon\n"), nil); err == nil || !strings.Contains(err.Error(), "not a duration") {
+	if _, err := LoadConfig(writeFile(t, "mattermost:\n  cache_ttl: soon\n"), nil); err == nil || !strings.Contains(err.Error(), "not a duration") {
 		t.Errorf("cache_ttl soon: %v", err)
 	}
 	for _, bad := range []string{"-1s", "6m"} {
-		_, err := LoadConfig(write("mattermost:\n  cache_ttl: "+bad+"\n"), nil)
+		_, err := LoadConfig(writeFile(t, "mattermost:\n  cache_ttl: "+bad+"\n"), nil)
 		if err == nil || !strings.Contains(err.Error(), "cache_ttl") {
 			t.Errorf("cache_ttl %s: %v, want an error naming mattermost.cache_ttl", bad, err)
 		}

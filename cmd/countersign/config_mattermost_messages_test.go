@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -10,11 +8,7 @@ import (
 // TestMattermostMessagesConfig reads the messages keys under mattermost:
 // from YAML and the environment, and refuses bad ones with their name.
 func TestMattermostMessagesConfig(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	yaml := "mattermost:\n  site_url: https://chat.example.com\n  approvers: [alice, \"@bob\"]\n  recheck_timeout: 3s\n"
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := writeFile(t, "mattermost:\n  site_url: https://chat.example.com\n  approvers: [alice, \"@bob\"]\n  recheck_timeout: 3s\n")
 	cfg, err := LoadConfig(path, []string{"COUNTERSIGN_MATTERMOST_BOT_TOKEN=tok123"})
 	if err != nil {
 		t.Fatal(err)

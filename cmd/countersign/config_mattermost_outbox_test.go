@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,14 +18,7 @@ func TestMattermostOutboxConfig(t *testing.T) {
 	if m.OutboxConcurrency != 16 || m.OutboxProbeInterval.D() != time.Second {
 		t.Errorf("defaults %d, %s; want 16, 1s", m.OutboxConcurrency, m.OutboxProbeInterval.D())
 	}
-	write := func(yaml string) string {
-		path := filepath.Join(t.TempDir(), "c.yaml")
-		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	path := write("mattermost:\n  outbox_concurrency: 4\n  outbox_probe_interval: 250ms\n")
+	path := writeFile(t, "mattermost:\n  outbox_concurrency: 4\n  outbox_probe_interval: 250ms\n")
 	if cfg, err := LoadConfig(path, nil); err != nil || cfg.Mattermost.Messages.OutboxConcurrency != 4 || cfg.Mattermost.Messages.OutboxProbeInterval.D() != 250*time.Millisecond {
 		t.Errorf("from YAML: %+v %v", cfg.Mattermost.Messages, err)
 	}
@@ -42,7 +33,7 @@ func TestMattermostOutboxConfig(t *testing.T) {
 		"mattermost:\n  outbox_probe_interval: 2m\n":    "outbox_probe_interval",
 		"mattermost:\n  outbox_probe_interval: often\n": "not a duration",
 	} {
-		if _, err := LoadConfig(write(yaml), nil); err == nil || !strings.Contains(err.Error(), key) {
+		if _, err := LoadConfig(writeFile(t, yaml), nil); err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("%q: %v, want an error naming %s", yaml, err, key)
 		}
 	}

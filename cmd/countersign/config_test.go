@@ -4,18 +4,16 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
 
+// writeFile writes body to a fresh file and returns its path.
 func writeFile(t *testing.T, body string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "countersign.yaml")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writePolicyFile(t, t.TempDir(), "countersign.yaml", body)
 }
 
 func TestLoadConfigFileAndEnvironment(t *testing.T) {
@@ -71,11 +69,11 @@ func TestLoadConfigErrorsNameTheProblem(t *testing.T) {
 		{"bad listen", "listen: nowhere\n", nil, "listen"},
 		{"bad public url", "public_url: ftp://x\n", nil, "public_url"},
 		{"bad dsn", "database: mysql://root@db/x\n", nil, "unsupported scheme"},
-		{"bad level", "log:\n  level: loud\n", nil, "log.level"},
+		{"bad level", "log:\n  level: loud\n", nil, "log.level (COUNTERSIGN_LOG_LEVEL)"},
 		{"bad body limit", "http:\n  body_limit: lots\n", nil, "body_limit"},
 		{"half tls", "http:\n  tls_cert: /x.pem\n", nil, "set together"},
-		{"bad attempts", "mattermost:\n  outbox_max_attempts: -1\n", nil, "outbox_max_attempts"},
-		{"bad seal key", "grants:\n  seal_key: abcd\n", nil, "grants.seal_key must be 32 bytes of hex"},
+		{"bad attempts", "mattermost:\n  outbox_max_attempts: -1\n", nil, "mattermost.outbox_max_attempts (COUNTERSIGN_MATTERMOST_OUTBOX_MAX_ATTEMPTS)"},
+		{"bad seal key", "grants:\n  seal_key: abcd\n", nil, "grants.seal_key (COUNTERSIGN_GRANTS_SEAL_KEY) must be 32 bytes of hex"},
 		{"removed key", "requests:\n  required_approvals: 2\n", nil, "unknown field"},
 		{"unknown env", "", []string{"COUNTERSIGN_DATABSE=x"}, "unknown environment variable COUNTERSIGN_DATABSE"},
 		{"bad env bool", "", []string{"COUNTERSIGN_HTTP_BEHIND_TLS_PROXY=maybe"}, "not true or false"},
@@ -144,18 +142,89 @@ step_up:
 		t.Fatalf("%+v", cfg)
 	}
 	for name, c := range map[string]struct{ file, want string }{
-		"no client":    {"oidc:\n  issuer: https://idp\n  role_map: {a: [approver]}\n", "client_id"},
-		"no role map":  {"oidc:\n  issuer: https://idp\n  client_id: c\n", "role_map"},
-		"unknown role": {"oidc:\n  issuer: https://idp\n  client_id: c\n  role_map: {a: [boss]}\n", "unknown role"},
-		"max age":      {"step_up:\n  max_age: 5s\n", "step_up.max_age"},
-		"idle":         {"session:\n  idle_timeout: 13h\n", "idle_timeout"},
-		"mm url":       {"mattermost:\n  site_url: chat\n", "site_url"},
+		"no client":    {"oidc:\n  issuer: https://idp\n  client_secret: s\n  role_map: {a: [approver]}\n", "oidc.client_id (COUNTERSIGN_OIDC_CLIENT_ID)"},
+		"no secret":    {"oidc:\n  issuer: https://idp\n  client_id: c\n  role_map: {a: [approver]}\n", "oidc.client_secret (COUNTERSIGN_OIDC_CLIENT_SECRET) is required"},
+		"no role map":  {"oidc:\n  issuer: https://idp\n  client_id: c\n  client_secret: s\n", "oidc.role_map (COUNTERSIGN_OIDC_ROLE_MAP)"},
+		"unknown role": {"oidc:\n  issuer: https://idp\n  client_id: c\n  client_secret: s\n  role_map: {a: [boss]}\n", "unknown role"},
+		"no strength": {"oidc:\n  issuer: https://idp\n  client_id: c\n  client_secret: s\n  role_map: {a: [approver]}\n",
+			"step_up.password_only (COUNTERSIGN_STEP_UP_PASSWORD_ONLY): true"},
+		"strength and password only": {"oidc:\n  issuer: https://idp\n  client_id: c\n  client_secret: s\n  role_map: {a: [approver]}\nstep_up:\n  amr_any: [otp]\n  password_only: true\n",
+			"contradicts"},
+		"essential without values": {"oidc:\n  issuer: https://idp\n  client_id: c\n  client_secret: s\n  role_map: {a: [approver]}\nstep_up:\n  amr_any: [otp]\n  essential_acr: true\n",
+			"step_up.essential_acr (COUNTERSIGN_STEP_UP_ESSENTIAL_ACR) needs step_up.acr_values"},
+		"max age": {"step_up:\n  max_age: 5s\n", "step_up.max_age (COUNTERSIGN_STEP_UP_MAX_AGE)"},
+		"idle":    {"session:\n  idle_timeout: 13h\n", "idle_timeout"},
+		"mm url":  {"mattermost:\n  site_url: chat\n", "site_url"},
 	} {
 		if _, err := LoadConfig(writeFile(t, c.file), nil); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error naming %s", name, err, c.want)
 		}
 	}
+	// Password re-entry is accepted when said in so many words.
+	if cfg, err := LoadConfig(writeFile(t, "oidc:\n  issuer: https://idp\n  client_id: c\n  client_secret: s\n  role_map: {a: [approver]}\n"),
+		[]string{"COUNTERSIGN_STEP_UP_PASSWORD_ONLY=true"}); err != nil || !cfg.StepUp.PasswordOnly {
+		t.Errorf("password-only step-up: %v", err)
+	}
 	if _, err := LoadConfig("", []string{"COUNTERSIGN_OIDC_ROLE_MAP=noequals"}); err == nil {
 		t.Error("malformed role map accepted")
+	}
+}
+
+// exampleKey matches a YAML line of a commented-out example section.
+var exampleKey = regexp.MustCompile(`^(\s+\S|[a-z_]+:)`)
+
+// TestExampleSignInSectionLoads keeps the example's commented sign-in
+// sections valid: uncommented, they load (with the secret from the
+// environment, as the example says to give it).
+func TestExampleSignInSectionLoads(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/countersign.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block []string
+	in := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line == "# oidc:" {
+			in = true
+		}
+		if !in {
+			continue
+		}
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		// Keys and their indented values are uncommented; prose stays a comment.
+		text := strings.TrimPrefix(strings.TrimPrefix(line, "#"), " ")
+		if !exampleKey.MatchString(text) {
+			text = "# " + text
+		}
+		block = append(block, text)
+	}
+	if len(block) < 20 {
+		t.Fatalf("the example's sign-in section is missing or short: %d lines", len(block))
+	}
+	cfg, err := LoadConfig(writeFile(t, strings.Join(block, "\n")), []string{"COUNTERSIGN_OIDC_CLIENT_SECRET=s3cret"})
+	if err != nil {
+		t.Fatalf("uncommented sign-in section: %v\n%s", err, strings.Join(block, "\n"))
+	}
+	if cfg.OIDC.Issuer == "" || len(cfg.OIDC.RoleMap) == 0 || len(cfg.StepUp.ACRValues) == 0 || cfg.Session.IdleTimeout.D() == 0 {
+		t.Fatalf("loaded %+v", cfg)
+	}
+}
+
+// TestConfigErrorsNameTheEnvironmentVariable: the first key a message
+// names gets its variable, map entries name their map's, and a message
+// that names one already is left alone.
+func TestConfigErrorsNameTheEnvironmentVariable(t *testing.T) {
+	for msg, want := range map[string]string{
+		"config: http.body_limit: bad":                    "config: http.body_limit (COUNTERSIGN_HTTP_BODY_LIMIT): bad",
+		"config: oidc.role_map.sre: unknown role":         "config: oidc.role_map.sre (COUNTERSIGN_OIDC_ROLE_MAP): unknown role",
+		"config: step_up.max_age (COUNTERSIGN_X) must be": "config: step_up.max_age (COUNTERSIGN_X) must be",
+		"config: no.such.key here":                        "config: no.such.key here",
+		"config: a and b; http.tls_cert and http.tls_key": "config: a and b; http.tls_cert (COUNTERSIGN_HTTP_TLS_CERT) and http.tls_key",
+	} {
+		if got := withEnvName(msg); got != want {
+			t.Errorf("withEnvName(%q) = %q, want %q", msg, got, want)
+		}
 	}
 }

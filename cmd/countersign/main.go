@@ -69,6 +69,8 @@ Usage:
                                        manage agent API keys (shown once, stored hashed)
   countersign policy lint FILE         check a policy file (problems as FILE:LINE)
   countersign policy test FILE [CASES] evaluate sample requests against a policy
+  countersign mattermost setup --url URL --public-url URL --team NAME
+                                       create the bot and the slash command, print the config
   countersign healthcheck [--url URL]  probe a running portal (for container health checks)
   countersign version                  print the version
 
@@ -96,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		err = cmdHealthcheck(ctx, args[1:], stdout, stderr)
 	case "policy":
 		err = cmdPolicy(args[1:], stdout, stderr)
+	case "mattermost":
+		err = cmdMattermost(ctx, args[1:], stdout, stderr, env)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "countersign", version)
 	case "help", "-h", "--help":

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -16,7 +18,7 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/outbox"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/oidcrp"
@@ -80,31 +82,60 @@ func approvalService(store *models.Store, cfg Config, rt *policyRuntime, bot *ma
 	return approval.New(store, ac)
 }
 
-// relyingParty discovers the configured IdP; redirectBase is the portal's
-// public URL and client, when not nil, reaches the IdP (the demo passes an
-// in-process client).
-func relyingParty(ctx context.Context, cfg Config, client *http.Client) (*oidcrp.RP, error) {
-	rp, err := oidcrp.New(ctx, oidcrp.Config{
+// relyingParty is the portal's client of the configured IdP; client,
+// when not nil, reaches the IdP (the demo passes an in-process client).
+// It runs discovery once and vets the provider against the step-up
+// settings (a provider that cannot assert them stops the start). A
+// provider that does not answer does not: the portal starts without
+// sign-in, /readyz says why, and discovery is retried until it answers.
+func relyingParty(ctx context.Context, cfg Config, client *http.Client, log *slog.Logger) (*oidcrp.Deferred, error) {
+	rp := oidcrp.NewDeferred(oidcrp.Config{
 		Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, ClientSecret: cfg.OIDC.ClientSecret,
 		RedirectURL: strings.TrimRight(cfg.PublicURL, "/") + "/auth/callback",
 		Scopes:      cfg.OIDC.Scopes, RolesClaim: cfg.OIDC.RolesClaim, HTTPClient: client,
-	})
-	if err != nil {
-		return nil, &startupError{err: fmt.Errorf("oidc: %w", err)}
+		// The username claim is read like the profile claims: from the ID
+		// token, or from userinfo when the token leaves it out.
+		Claims: []string{cfg.OIDC.UsernameClaim},
+	}, func(rp *oidcrp.RP) error { return checkProviderStrength(cfg.StepUp, rp, log) })
+	err := rp.Discover(ctx)
+	switch {
+	case err == nil:
+		return rp, nil
+	case errors.Is(err, oidcrp.ErrDiscovery):
+		log.Warn("the identity provider did not answer discovery: the portal starts without sign-in and asks again until it answers",
+			"issuer", cfg.OIDC.Issuer, "error", err.Error())
+		go func() {
+			rp.Run(ctx, discoveryRetry, func(err error) {
+				log.Warn("identity provider discovery failed again", "issuer", cfg.OIDC.Issuer, "error", err.Error())
+			})
+			if rp.Ready(ctx) == nil {
+				log.Info("the identity provider answered: sign-in is on", "issuer", cfg.OIDC.Issuer)
+			}
+		}()
+		return rp, nil
 	}
-	return rp, nil
+	var ce *configError
+	if errors.As(err, &ce) {
+		return nil, err
+	}
+	return nil, &startupError{err: fmt.Errorf("oidc: %w", err)}
 }
+
+// discoveryRetry is the first wait before discovery is retried (it backs
+// off from there, see oidcrp.Deferred.Run).
+const discoveryRetry = 5 * time.Second
 
 // signIn turns the configuration into the portal's sign-in settings
 // (portal completes them with the services its pages use).
-func signIn(cfg Config, rp *oidcrp.RP, store *models.Store, rt *policyRuntime) *handlers.Portal {
+func signIn(cfg Config, rp *oidcrp.Deferred, store *models.Store, rt *policyRuntime) *handlers.Portal {
 	var policyRoles func([]string) []string
 	if rt != nil {
 		policyRoles = rt.rolesForGroups
 	}
 	return &handlers.Portal{
 		RP: rp, Store: store, Roles: cfg.OIDC.RoleMap, UsernameClaim: cfg.OIDC.UsernameClaim, PolicyRoles: policyRoles,
-		IdleTimeout: cfg.Session.IdleTimeout.D(), AbsoluteTimeout: cfg.Session.AbsoluteTimeout.D(),
+		StepUpAtSignIn: cfg.StepUp.AtSignIn,
+		IdleTimeout:    cfg.Session.IdleTimeout.D(), AbsoluteTimeout: cfg.Session.AbsoluteTimeout.D(),
 	}
 }
 
@@ -120,7 +151,7 @@ type portal struct {
 	demoIdP    http.Handler
 	demoPrefix string
 	// checkpoints signs the audit log head; its key is published.
-	checkpoints *audit.Checkpointer
+	checkpoints *proof.Checkpointer
 	// chat posts back into Mattermost; nil when the bot is not configured.
 	chat *chatParts
 	// grants are grants, executions and their workers (nil: none).
@@ -177,6 +208,17 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 	if p.auth != nil {
 		portal := *p.auth
 		portal.Approvals, portal.MattermostURL, portal.Checkpoints = p.approvals, p.cfg.Mattermost.SiteURL, p.checkpoints
+		if p.checkpoints != nil {
+			// Verify the whole tree once now, off the request path: the
+			// first visit of /audit/integrity after a start is then a
+			// cache hit instead of a full recomputation.
+			portal.Integrity = proof.NewIntegrityCache(p.checkpoints, 0)
+			go func() {
+				if err := portal.Integrity.Refresh(ctx); err != nil && ctx.Err() == nil {
+					p.log.Warn("audit integrity: first verification failed; /audit/integrity will try again", "error", err.Error())
+				}
+			}()
+		}
 		portal.Executions, portal.Grants = p.executions(), p.grantRecords()
 		if p.policy != nil {
 			portal.Policy = &handlers.PolicyPages{Windows: p.policy.windows, State: handlers.PolicyState{Status: p.policy.status, Policy: p.policy.holder.Current}}

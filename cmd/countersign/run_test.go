@@ -10,32 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/models"
-	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/storetest"
 )
-
-// syncBuffer is an io.Writer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func runCmd(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
@@ -104,10 +85,18 @@ func TestServeStartupErrorsAreOneLineAndExitTwo(t *testing.T) {
 
 // startServer runs args in the background and returns the base URL it
 // prints, plus a stop function that returns the exit code.
-func startServer(t *testing.T, env []string, args ...string) (string, *syncBuffer, func() int) {
+func startServer(t *testing.T, env []string, args ...string) (string, *storetest.SyncBuffer, func() int) {
+	t.Helper()
+	base, stdout, _, stop := startServerLogs(t, env, args...)
+	return base, stdout, stop
+}
+
+// startServerLogs is startServer that also returns what the server wrote
+// to stderr (its log).
+func startServerLogs(t *testing.T, env []string, args ...string) (string, *storetest.SyncBuffer, *storetest.SyncBuffer, func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &storetest.SyncBuffer{}, &storetest.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, stdout, stderr, env) }()
 	re := regexp.MustCompile(`listening on (http://[0-9.:]+)|"addr":"([0-9.:]+)"`)
@@ -118,7 +107,7 @@ func startServer(t *testing.T, env []string, args ...string) (string, *syncBuffe
 			if base == "" {
 				base = "http://" + m[2]
 			}
-			return base, stdout, func() int {
+			return base, stdout, stderr, func() int {
 				cancel()
 				select {
 				case code := <-done:
@@ -138,7 +127,7 @@ func startServer(t *testing.T, env []string, args ...string) (string, *syncBuffe
 	}
 	cancel()
 	t.Fatalf("no listening line: %s %s", stdout.String(), stderr.String())
-	return "", nil, nil
+	return "", nil, nil, nil
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -240,7 +229,7 @@ func TestServeWithConfigAndEnvironment(t *testing.T) {
 	}
 	// The audit verifier key is created in the data directory at first
 	// start and published at the well-known URL.
-	pub, err := os.ReadFile(filepath.Join(dir, audit.VerifierKeyFileName))
+	pub, err := os.ReadFile(filepath.Join(dir, proof.VerifierKeyFileName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,16 +281,7 @@ func TestAuditVerifyRefusesMissingDatabase(t *testing.T) {
 // TestServeRefusesAReadOnlyDatabase: serve exits 2, with one line saying
 // why, when its SQLite file cannot be written (every change would fail).
 func TestServeRefusesAReadOnlyDatabase(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "cs.db")
-	s, err := models.Open(context.Background(), models.OpenOptions{DSN: "sqlite:" + path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	storetest.ReadOnlyFile(t, path)
+	path := storetest.ReadOnlySQLite(t)
 	cfg := writeFile(t, "listen: 127.0.0.1:0\ndatabase: sqlite:"+path+"\n")
 	code, _, stderr := runCmd("serve", "--config", cfg)
 	if code != exitUsage || !strings.Contains(stderr, "cannot be written") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
@@ -316,7 +296,7 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 	for _, cmd := range [][]string{
 		{"serve"}, {"demo"}, {"audit"}, {"audit", "verify"}, {"audit", "export"}, {"audit", "verify-receipt"},
 		{"agent"}, {"agent", "key"}, {"agent", "key", "create"}, {"agent", "key", "revoke"}, {"agent", "key", "list"},
-		{"policy"}, {"policy", "lint"}, {"policy", "test"}, {"healthcheck"}, {"version"},
+		{"policy"}, {"policy", "lint"}, {"policy", "test"}, {"healthcheck"}, {"version"}, {"mattermost"}, {"mattermost", "setup"},
 	} {
 		for _, flag := range []string{"--help", "-h"} {
 			args := append(append([]string(nil), cmd...), flag)

@@ -52,8 +52,7 @@ func TestRegistryRefusesBadAgents(t *testing.T) {
 var operator = models.Actor{Type: models.ActorHuman, ID: "ops", Display: "ops"}
 
 func TestKeysLifecycle(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 		keys := agents.NewKeys(s, registry(t), func() time.Time { return now })
@@ -140,8 +139,7 @@ func TestKeysLifecycle(t *testing.T) {
 }
 
 func TestIdempotencyHookOneRequestPerKey(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		pol, err := policy.Build("test", []*policy.Action{{Name: "restart"}}, policy.RequireForAll("all", 1, "approver"))
 		if err != nil {

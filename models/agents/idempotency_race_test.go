@@ -71,31 +71,21 @@ func count(t *testing.T, s *models.Store, model any) int64 {
 // once, each under its own key, so that they share group commits: every
 // one must succeed and be recorded under its own key, with its own grant.
 func TestIdempotencyDistinctKeysConcurrently(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := agentService(t, s)
 		a, _ := registry(t).ByName("deploy-bot")
 		ctx := context.Background()
 		const n = 48
 		ids := make([]string, n)
 		errs := make([]error, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				key := fmt.Sprintf("key-%d", i)
-				sub, err := svc.Submit(agents.WithIdempotency(ctx, a.Name, key, "body-"+key), agentRequest(a, i), []string{"agent"})
-				if err == nil {
-					ids[i] = sub.Request.ID
-				}
-				errs[i] = err
-			}()
-		}
-		close(start)
-		wg.Wait()
+		storetest.Race(n, func(i int) {
+			key := fmt.Sprintf("key-%d", i)
+			sub, err := svc.Submit(agents.WithIdempotency(ctx, a.Name, key, "body-"+key), agentRequest(a, i), []string{"agent"})
+			if err == nil {
+				ids[i] = sub.Request.ID
+			}
+			errs[i] = err
+		})
 		for i, err := range errs {
 			if err != nil {
 				t.Fatalf("create %d with a fresh key: %v", i, err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/audit/audittest"
 	"github.com/countersign/countersign/models/storetest"
 )
 
@@ -14,18 +15,11 @@ import (
 // that person, an agent's by its sponsor (never by the agent or anyone
 // else); only while pending; audited as the one who cancelled.
 func TestCancelOnlyByRequesterOrSponsor(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := approval.New(s, approval.Config{})
 		ctx := context.Background()
-		human, err := svc.Create(ctx, humanRequest()) // requester mm-carol
-		if err != nil {
-			t.Fatal(err)
-		}
-		bot, err := svc.Create(ctx, newRequest()) // agent b-deploy, sponsor u-dave
-		if err != nil {
-			t.Fatal(err)
-		}
+		human := create(t, svc, humanRequest()) // requester mm-carol
+		bot := create(t, svc, newRequest())     // agent b-deploy, sponsor u-dave
 		for _, tc := range []struct {
 			id, user string
 		}{{human.ID, "u-alice"}, {human.ID, ""}, {bot.ID, "b-deploy"}, {bot.ID, "mm-carol"}} {
@@ -46,7 +40,7 @@ func TestCancelOnlyByRequesterOrSponsor(t *testing.T) {
 		if _, err := svc.Cancel(ctx, human.ID, "mm-carol", "again"); !errors.Is(err, approval.ErrNotPending) {
 			t.Errorf("second cancel: %v, want ErrNotPending", err)
 		}
-		evs := events(t, s)
+		evs := audittest.Events(t, s)
 		last := evs[len(evs)-1]
 		if len(evs) != 4 || last.Type != "request.cancelled" || last.ActorID != "mm-carol" || evs[2].ActorID != "u-dave" || evs[2].ActorType != models.ActorHuman {
 			t.Fatalf("audit: %d events, last %s by %s", len(evs), last.Type, last.ActorID)

@@ -185,7 +185,8 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 			return err
 		}
 		now := s.clock()
-		if err := s.StepUpFor(r).Check(d.StepUp, now); err != nil {
+		rule := s.StepUpFor(r)
+		if err := rule.Check(d.StepUp, now); err != nil {
 			return fmt.Errorf("request %s: %w", r.ID, err)
 		}
 		var prior int64
@@ -200,7 +201,7 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 			ApproverUsername: strings.ToLower(d.Approver.Username),
 			Verdict:          d.Verdict, Comment: d.Comment, ContentHash: r.ContentHash,
 			AuthTime: d.StepUp.AuthTime.UTC().Truncate(time.Microsecond), ACR: d.StepUp.ACR, AMR: strings.Join(d.StepUp.AMR, " "),
-			IDTokenHash: d.StepUp.IDTokenHash, CreatedAt: now,
+			IDTokenHash: d.StepUp.IDTokenHash, PasswordOnly: rule.PasswordOnly(), CreatedAt: now,
 		}
 		if err := tx.Create(dec).Error; err != nil {
 			return fmt.Errorf("insert decision: %w", err)
@@ -210,7 +211,7 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 			Action: r.Action, PolicyRef: r.PolicyRef,
 			Payload: map[string]any{
 				"comment": dec.Comment, "content_hash": dec.ContentHash, "roles": d.Approver.Roles,
-				"step_up": map[string]any{"auth_time": dec.AuthTime.Format(rfc3339Micro), "acr": dec.ACR, "amr": d.StepUp.AMR, "id_token_sha256": dec.IDTokenHash},
+				"step_up": stepUpPayload(dec, d.StepUp.AMR),
 			},
 		}); err != nil {
 			return err
@@ -238,6 +239,17 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 		return nil, fmt.Errorf("approval: decide: %w", err)
 	}
 	return &out, nil
+}
+
+// stepUpPayload is the decision's step-up evidence as its audit event
+// (and so its receipt) records it. A decision whose rule accepted a
+// password alone says so in words, where no verifier can miss it.
+func stepUpPayload(dec *models.Decision, amr []string) map[string]any {
+	p := map[string]any{"auth_time": dec.AuthTime.Format(rfc3339Micro), "acr": dec.ACR, "amr": amr, "id_token_sha256": dec.IDTokenHash}
+	if dec.PasswordOnly {
+		p["strength"] = models.StrengthPasswordOnly
+	}
+	return p
 }
 
 // bump increments the request's version (compare-and-swap) and, when to is

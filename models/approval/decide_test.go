@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/audit/audittest"
 	"github.com/countersign/countersign/models/storetest"
 )
 
@@ -56,8 +57,7 @@ func lenientStepUp(r approval.StepUpRule) approval.StepUpRule {
 }
 
 func TestTwoOfNApprovalRecordsEvidenceAndTransitionsOnce(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := newSvc(s, approval.Config{})
 		r, err := svc.Create(context.Background(), humanRequest()) // requires 2
 		if err != nil {
@@ -90,14 +90,11 @@ func TestTwoOfNApprovalRecordsEvidenceAndTransitionsOnce(t *testing.T) {
 			!d.AuthTime.Equal(stepUp.AuthTime) || d.ContentHash != r.ContentHash || d.Comment != "looks right" {
 			t.Fatalf("decision evidence: %+v", d)
 		}
-		var types []string
-		for _, e := range events(t, s) {
-			types = append(types, e.Type)
-		}
+		types := audittest.Types(audittest.Events(t, s))
 		if strings.Join(types, ",") != "request.created,decision.approve,decision.approve,request.approved" {
 			t.Fatalf("audit trail %v", types)
 		}
-		ev := events(t, s)[1]
+		ev := audittest.Events(t, s)[1]
 		if ev.ActorID != "sub-alice" || !strings.Contains(ev.Payload, `"acr":"urn:countersign:acr:mfa"`) || !strings.Contains(ev.Payload, stepUp.IDTokenHash) {
 			t.Fatalf("decision audit event lacks evidence: %+v", ev)
 		}
@@ -155,8 +152,8 @@ func TestSeparationOfDuties(t *testing.T) {
 	}
 	var n int64
 	s.DB(ctx).Model(&models.Decision{}).Count(&n)
-	if n != 0 || len(events(t, s)) != 2 {
-		t.Fatalf("refused decisions left %d rows / %d events", n, len(events(t, s)))
+	if n != 0 || len(audittest.Events(t, s)) != 2 {
+		t.Fatalf("refused decisions left %d rows / %d events", n, len(audittest.Events(t, s)))
 	}
 	// The sponsor may approve when the rules allow it.
 	lenient := newSvc(s, approval.Config{SponsorMayApprove: true})
@@ -204,41 +201,18 @@ func TestConcurrentLastApprovalTransitionsExactlyOnce(t *testing.T) {
 		s1, s2 := b.Open(t), b.Open(t)
 		ctx := context.Background()
 		for round := 0; round < 3; round++ {
-			r, err := newSvc(s1, approval.Config{}).Create(ctx, humanRequest())
-			if err != nil {
-				t.Fatal(err)
-			}
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			transitions, ok, refused := 0, 0, 0
-			for i := 0; i < 6; i++ {
-				s := s1
-				if i%2 == 1 {
-					s = s2
-				}
+			r := create(t, newSvc(s1, approval.Config{}), humanRequest())
+			var transitions atomic.Int32
+			ok, refused := raceOnTwoStores(t, s1, s2, 6, approval.ErrNotPending, func(i int, s *models.Store) error {
 				a := approver(fmt.Sprintf("p%d", i), fmt.Sprintf("p%d", i), "approver")
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					out, err := decide(newSvc(s, approval.Config{}), r, a, models.VerdictApprove, "")
-					mu.Lock()
-					defer mu.Unlock()
-					switch {
-					case err == nil:
-						ok++
-						if out.Transitioned {
-							transitions++
-						}
-					case errors.Is(err, approval.ErrNotPending):
-						refused++
-					default:
-						t.Errorf("unexpected: %v", err)
-					}
-				}()
-			}
-			wg.Wait()
-			if transitions != 1 || ok != 2 || refused != 4 {
-				t.Fatalf("round %d: transitions=%d recorded=%d refused=%d; want 1, 2, 4", round, transitions, ok, refused)
+				out, err := decide(newSvc(s, approval.Config{}), r, a, models.VerdictApprove, "")
+				if err == nil && out.Transitioned {
+					transitions.Add(1)
+				}
+				return err
+			})
+			if transitions.Load() != 1 || ok != 2 || refused != 4 {
+				t.Fatalf("round %d: transitions=%d recorded=%d refused=%d; want 1, 2, 4", round, transitions.Load(), ok, refused)
 			}
 			var approvedEvents int64
 			s1.DB(ctx).Model(&models.AuditEvent{}).Where("request_id = ? AND type = ?", r.ID, "request.approved").Count(&approvedEvents)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/audit/audittest"
 	"github.com/countersign/countersign/models/storetest"
 )
 
@@ -17,8 +18,7 @@ import (
 // create, move and decide with the right states, and that a failing hook
 // undoes the change together with its audit event.
 func TestHooksSeeEveryChangeAndTheirErrorsRollBack(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		var seen []approval.Change
 		fail := false
 		hook := approval.HookFunc(func(tx *gorm.DB, ch approval.Change) error {
@@ -43,15 +43,15 @@ func TestHooksSeeEveryChangeAndTheirErrorsRollBack(t *testing.T) {
 			seen[1].Kind != approval.ChangeDecided || seen[1].From != models.StatePending || seen[1].To != models.StateApproved || seen[1].Decision == nil {
 			t.Fatalf("hooks saw %+v", seen)
 		}
-		before := len(events(t, s))
+		before := len(audittest.Events(t, s))
 		fail = true
 		_, err = svc.Move(ctx, approval.Transition{ID: req.ID, From: models.StateApproved, To: models.StateExecuted, Actor: models.SystemActor("test")})
 		if err == nil {
 			t.Fatal("a failing hook must fail the move")
 		}
 		got, _ := svc.Get(ctx, req.ID)
-		if got.State != models.StateApproved || len(events(t, s)) != before {
-			t.Fatalf("failed hook left the move behind: %s, %d events (want %d)", got.State, len(events(t, s)), before)
+		if got.State != models.StateApproved || len(audittest.Events(t, s)) != before {
+			t.Fatalf("failed hook left the move behind: %s, %d events (want %d)", got.State, len(audittest.Events(t, s)), before)
 		}
 		if _, err := svc.Create(ctx, humanRequest()); err == nil {
 			t.Fatal("a failing hook must fail the create")

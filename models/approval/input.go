@@ -21,6 +21,9 @@ type NewRequest struct {
 	Purpose   string
 	Requester models.Actor
 	Source    models.Source
+	// CaptureWarnings are what the capture could not learn (shown on the
+	// request page; not part of the content).
+	CaptureWarnings []string
 	// Posts is the captured conversation in display order. ID, RequestID,
 	// Position and Hash are filled in by Create.
 	Posts []models.ConversationPost

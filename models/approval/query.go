@@ -214,15 +214,18 @@ func (s *Service) Counts(ctx context.Context) (map[models.State]int64, error) {
 	return out, nil
 }
 
-// FindByPost returns the newest request born from the Mattermost post
-// postID: the post that triggered it (a slash command's or an agent's
-// proposal) or the root of the thread it was captured from.
+// FindByPost returns the request a Mattermost post belongs to: the newest
+// one it triggered (a slash command's or an agent's proposal), else the
+// newest captured from the thread it is the root of, else one that
+// captured it or saw it as later discussion, else the one Countersign's
+// own message (request message, decision reply, DM, follow-up) is about.
 func (s *Service) FindByPost(ctx context.Context, postID string) (*models.Request, error) {
 	if postID == "" {
 		return nil, fmt.Errorf("approval: request for post: %w", models.ErrNotFound)
 	}
 	// The request the post triggered wins over one merely captured from
-	// the thread the post is the root of.
+	// the thread the post is the root of; then the posts the request
+	// captured or saw later, then Countersign's own messages about it.
 	for _, column := range []string{"trigger_post_id", "root_post_id"} {
 		var r models.Request
 		err := s.store.DB(ctx).Where(column+" = ?", postID).Order("created_at DESC").Order("id DESC").Limit(1).Find(&r).Error
@@ -231,6 +234,21 @@ func (s *Service) FindByPost(ctx context.Context, postID string) (*models.Reques
 		}
 		if r.ID != "" {
 			return &r, nil
+		}
+	}
+	// Newest first: the latest request that captured or posted it.
+	for _, q := range []struct{ table, newest string }{
+		{"conversation_posts", "id DESC"}, {"later_posts", "id DESC"},
+		{"request_chat_posts", "created_at DESC"}, {"outbox_messages", "id DESC"},
+	} {
+		var ids []string
+		table := q.table
+		err := s.store.DB(ctx).Table(table).Where("post_id = ?", postID).Order(q.newest).Limit(1).Pluck("request_id", &ids).Error
+		if err != nil {
+			return nil, fmt.Errorf("approval: request for post %s: %s: %w", postID, table, err)
+		}
+		if len(ids) == 1 && ids[0] != "" {
+			return s.Get(ctx, ids[0])
 		}
 	}
 	return nil, fmt.Errorf("approval: request for post %s: %w", postID, models.ErrNotFound)

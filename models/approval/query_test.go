@@ -14,8 +14,7 @@ import (
 // TestListPagesWithoutGapsOrDuplicates creates requests that share creation
 // times (a frozen clock) so the keyset's id tie-break is exercised.
 func TestListPagesWithoutGapsOrDuplicates(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 		svc := newSvc(s, approval.Config{Now: func() time.Time { return now }})
@@ -75,8 +74,7 @@ func TestListPagesWithoutGapsOrDuplicates(t *testing.T) {
 }
 
 func TestListActionableFollowsTheRules(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 		svc := newSvc(s, approval.Config{Now: func() time.Time { return now }})
@@ -128,15 +126,31 @@ func TestListActionableFollowsTheRules(t *testing.T) {
 }
 
 func TestFindByPost(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		svc := newSvc(s, approval.Config{})
 		first, _ := svc.Create(ctx, newRequest()) // root p1, trigger p3
 		in := humanRequest()
 		in.Source.RootPostID, in.Source.TriggerPostID = "p3", "p9" // a later request rooted at p3
 		second, _ := svc.Create(ctx, in)
-		for post, want := range map[string]string{"p3": first.ID, "p1": first.ID, "p9": second.ID} {
+		// Countersign's own posts: the request message and a decision
+		// reply, as the outbox records them; and a post of later discussion.
+		db := s.DB(ctx)
+		mustExec := func(sql string, args ...any) {
+			t.Helper()
+			if err := db.Exec(sql, args...).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustExec(`INSERT INTO request_chat_posts (request_id, post_id, channel_id, root_id, idem_key, created_at, updated_at) VALUES (?, 'bot-msg', 'c1', 'p1', 'k1', ?, ?)`, second.ID, time.Now(), time.Now())
+		mustExec(`INSERT INTO outbox_messages (request_id, lane, kind, idem_key, state, next_attempt_us, post_id, created_at, updated_at)
+			VALUES (?, 'thread', 'decision', 'k2', 'done', 0, 'bot-reply', ?, ?)`, first.ID, time.Now(), time.Now())
+		mustExec(`INSERT INTO later_posts (request_id, post_id, author_id, author_kind, hash, recorded_at) VALUES (?, 'later-1', 'u-bob', 'human', 'h', ?)`, second.ID, time.Now())
+		for post, want := range map[string]string{
+			"p3": first.ID, "p1": first.ID, "p9": second.ID, // trigger and root
+			"p2":      second.ID, // captured by both: the newest
+			"later-1": second.ID, "bot-msg": second.ID, "bot-reply": first.ID,
+		} {
 			got, err := svc.FindByPost(ctx, post)
 			if err != nil || got.ID != want {
 				t.Errorf("FindByPost(%s) = %v, %v; want %s", post, got, err, want)

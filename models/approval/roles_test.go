@@ -47,8 +47,7 @@ func submitEnv(t *testing.T, svc *approval.Service, env string) *models.Request 
 // decide matches their roles exactly, so a page is never filled with
 // requests for a role that merely looks alike and then emptied.
 func TestActionableRolesMatchExactly(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := approval.New(s, approval.Config{Policy: fixedPolicy{loadPolicy(t, rolesPolicy)}})
 		prod := submitEnv(t, svc, "prod")
 		submitEnv(t, svc, "qa") // newer, for srexa only

@@ -25,6 +25,8 @@ type Service struct {
 	cfg   Config
 	// effects are cfg.Effects in their order.
 	effects []Hook
+	// quiet marks every request this service creates ChatQuiet.
+	quiet bool
 }
 
 // New returns a Service on store with the given rules.
@@ -34,6 +36,16 @@ func New(store *models.Store, cfg Config) *Service {
 		now = time.Now
 	}
 	return &Service{store: store, now: now, cfg: cfg, effects: cfg.Effects.ordered()}
+}
+
+// Unannounced returns a service like s whose requests are created
+// ChatQuiet: nothing that happens to them is ever said in chat. For the
+// demo's seeded requests, which name people and channels that may exist
+// on a real Mattermost the demo is connected to.
+func (s *Service) Unannounced() *Service {
+	c := *s
+	c.quiet = true
+	return &c
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -72,7 +84,7 @@ func prepare(in NewRequest, now time.Time) (*models.Request, []models.Conversati
 		TeamID: in.Source.TeamID, TeamName: in.Source.TeamName, ChannelID: in.Source.ChannelID,
 		ChannelName: in.Source.ChannelName, RootPostID: in.Source.RootPostID, TriggerPostID: in.Source.TriggerPostID,
 		State: models.StatePending, Version: 1, PolicyRef: in.PolicyRef, RequiredApprovals: in.RequiredApprovals,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(in.TTL),
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(in.TTL), CaptureWarnings: in.CaptureWarnings,
 	}
 	posts := make([]models.ConversationPost, len(in.Posts))
 	for i, p := range in.Posts {
@@ -97,6 +109,7 @@ func prepare(in NewRequest, now time.Time) (*models.Request, []models.Conversati
 // insert writes a prepared request with its audit event and runs the hooks,
 // inside tx.
 func (s *Service) insert(tx *gorm.DB, req *models.Request, posts []models.ConversationPost, calls []models.ToolCall, requester models.Actor, now time.Time) error {
+	req.ChatQuiet = req.ChatQuiet || s.quiet
 	if err := tx.Omit("Posts", "ToolCalls", "Decisions").Create(req).Error; err != nil {
 		return fmt.Errorf("insert request: %w", err)
 	}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit"
+	"github.com/countersign/countersign/models/audit/audittest"
 	"github.com/countersign/countersign/models/storetest"
 )
 
@@ -39,18 +39,18 @@ func newRequest() approval.NewRequest {
 	}
 }
 
-func events(t *testing.T, s *models.Store) []models.AuditEvent {
+// create stores in with svc, failing t if it cannot.
+func create(t *testing.T, svc *approval.Service, in approval.NewRequest) *models.Request {
 	t.Helper()
-	var evs []models.AuditEvent
-	if err := s.DB(context.Background()).Order("seq").Find(&evs).Error; err != nil {
+	r, err := svc.Create(context.Background(), in)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return evs
+	return r
 }
 
 func TestCreateStoresEverythingWithOneAuditEvent(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := approval.New(s, approval.Config{})
 		req, err := svc.Create(context.Background(), newRequest())
 		if err != nil {
@@ -74,7 +74,7 @@ func TestCreateStoresEverythingWithOneAuditEvent(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("content hash after reload %s, stored %s (%v)", h, got.ContentHash, err)
 		}
-		evs := events(t, s)
+		evs := audittest.Events(t, s)
 		if len(evs) != 1 || evs[0].Type != "request.created" || evs[0].RequestID != req.ID || evs[0].ActorID != "b-deploy" || evs[0].Purpose != req.Purpose {
 			t.Fatalf("audit events %+v", evs)
 		}
@@ -134,22 +134,18 @@ func TestCreateRejectsBadInputAndStoresNothing(t *testing.T) {
 	}
 	var n int64
 	s.DB(context.Background()).Model(&models.Request{}).Count(&n)
-	if n != 0 || len(events(t, s)) != 0 {
-		t.Fatalf("bad input left %d requests and %d events", n, len(events(t, s)))
+	if n != 0 || len(audittest.Events(t, s)) != 0 {
+		t.Fatalf("bad input left %d requests and %d events", n, len(audittest.Events(t, s)))
 	}
 }
 
 func TestMoveFollowsTheLifecycle(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := approval.New(s, approval.Config{})
 		ctx := context.Background()
-		req, err := svc.Create(ctx, newRequest())
-		if err != nil {
-			t.Fatal(err)
-		}
+		req := create(t, svc, newRequest())
 		// Illegal: pending → executed. Nothing changes, nothing is audited.
-		_, err = svc.Move(ctx, approval.Transition{ID: req.ID, From: models.StatePending, To: models.StateExecuted, Actor: alice})
+		_, err := svc.Move(ctx, approval.Transition{ID: req.ID, From: models.StatePending, To: models.StateExecuted, Actor: alice})
 		if !errors.Is(err, models.ErrIllegalTransition) {
 			t.Fatalf("pending→executed: want ErrIllegalTransition, got %v", err)
 		}
@@ -181,10 +177,7 @@ func TestMoveFollowsTheLifecycle(t *testing.T) {
 		if got.State != models.StateExecuted || got.Version != 3 {
 			t.Fatalf("final %s v%d", got.State, got.Version)
 		}
-		var types []string
-		for _, e := range events(t, s) {
-			types = append(types, e.Type)
-		}
+		types := audittest.Types(audittest.Events(t, s))
 		if strings.Join(types, ",") != "request.created,request.approved,request.executed" {
 			t.Fatalf("audit trail %v", types)
 		}
@@ -217,16 +210,12 @@ CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUN
 // TestFailedAuditRollsBackTheChange makes the audit insert fail inside the
 // database and checks that the change it would have recorded is gone too.
 func TestFailedAuditRollsBackTheChange(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := approval.New(s, approval.Config{})
 		ctx := context.Background()
-		req, err := svc.Create(ctx, newRequest())
-		if err != nil {
-			t.Fatal(err)
-		}
+		req := create(t, svc, newRequest())
 		clear := injectAuditFailure(t, s)
-		_, err = svc.Move(ctx, approval.Transition{ID: req.ID, From: models.StatePending, To: models.StateDenied, Actor: alice, Reason: "no"})
+		_, err := svc.Move(ctx, approval.Transition{ID: req.ID, From: models.StatePending, To: models.StateDenied, Actor: alice, Reason: "no"})
 		if !errors.Is(err, models.ErrAudit) || !strings.Contains(err.Error(), "injected: disk full") {
 			t.Fatalf("want ErrAudit wrapping the injected failure, got %v", err)
 		}
@@ -256,6 +245,33 @@ func TestFailedAuditRollsBackTheChange(t *testing.T) {
 	})
 }
 
+// raceOnTwoStores makes n calls at once, call i on s1 when i is even and
+// on s2 when it is odd (two processes' worth of connections), and returns
+// how many returned nil and how many an error that is refused; any other
+// error fails t.
+func raceOnTwoStores(t *testing.T, s1, s2 *models.Store, n int, refused error, call func(i int, s *models.Store) error) (ok, refusals int) {
+	t.Helper()
+	errs := make([]error, n)
+	storetest.Race(n, func(i int) {
+		s := s1
+		if i%2 == 1 {
+			s = s2
+		}
+		errs[i] = call(i, s)
+	})
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, refused):
+			refusals++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	return ok, refusals
+}
+
 // TestConcurrentMovesProduceOneTransition races many writers for the same
 // pending request: exactly one wins, the rest get ErrConflict.
 func TestConcurrentMovesProduceOneTransition(t *testing.T) {
@@ -266,39 +282,18 @@ func TestConcurrentMovesProduceOneTransition(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		wins, conflicts := 0, 0
-		for i := 0; i < 16; i++ {
-			s := s1
-			if i%2 == 1 {
-				s = s2
-			}
+		wins, conflicts := raceOnTwoStores(t, s1, s2, 16, models.ErrConflict, func(i int, s *models.Store) error {
 			to := models.StateApproved
 			if i%3 == 0 {
 				to = models.StateCancelled
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, err := approval.New(s, approval.Config{}).Move(ctx, approval.Transition{ID: req.ID, From: models.StatePending, To: to, Actor: alice})
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					wins++
-				case errors.Is(err, models.ErrConflict):
-					conflicts++
-				default:
-					t.Errorf("unexpected error: %v", err)
-				}
-			}()
-		}
-		wg.Wait()
+			_, err := approval.New(s, approval.Config{}).Move(ctx, approval.Transition{ID: req.ID, From: models.StatePending, To: to, Actor: alice})
+			return err
+		})
 		if wins != 1 || conflicts != 15 {
 			t.Fatalf("wins=%d conflicts=%d; want exactly one transition", wins, conflicts)
 		}
-		if evs := events(t, s1); len(evs) != 2 {
+		if evs := audittest.Events(t, s1); len(evs) != 2 {
 			t.Fatalf("want 2 audit events, got %d", len(evs))
 		}
 	})

@@ -63,6 +63,10 @@ func (r StepUpRule) withDefaults() StepUpRule {
 	return r
 }
 
+// PasswordOnly reports whether the rule asks for no authentication class
+// and no method, so that re-entering a password satisfies it.
+func (r StepUpRule) PasswordOnly() bool { return len(r.ACR) == 0 && len(r.AMRAny) == 0 }
+
 // Check reports whether su, presented at now, satisfies the rule: an
 // authentication time not later than now+Skew and not older than
 // MaxAge+Skew, an acr among ACR (when set) and an amr among AMRAny (when

@@ -11,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/audit/audittest"
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/storetest"
 )
@@ -92,17 +93,8 @@ func countRows(t *testing.T, s *models.Store) (requests, events int64) {
 	return requests, events
 }
 
-func types(evs []models.AuditEvent) []string {
-	var out []string
-	for _, e := range evs {
-		out = append(out, e.Type)
-	}
-	return out
-}
-
 func TestSubmitStoresEachOutcomeWithItsAuditEvents(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		p := loadPolicy(t, submitPolicy)
 		svc := approval.New(s, approval.Config{Policy: fixedPolicy{p}, ApproverRoles: []string{"approver"}})
 		ctx := context.Background()
@@ -116,9 +108,9 @@ func TestSubmitStoresEachOutcomeWithItsAuditEvents(t *testing.T) {
 		if got.Request.State != models.StateDenied || got.Outcome.Rule != "no-agents-in-qa" || got.Request.PolicyRef != p.Ref+"#no-agents-in-qa" {
 			t.Fatalf("denied: %+v / %+v", got.Request, got.Outcome)
 		}
-		evs := events(t, s)
-		if !slices.Equal(types(evs), []string{"request.created", "request.denied"}) || evs[1].ActorType != models.ActorSystem {
-			t.Fatalf("denied events %v", types(evs))
+		evs := audittest.Events(t, s)
+		if !slices.Equal(audittest.Types(evs), []string{"request.created", "request.denied"}) || evs[1].ActorType != models.ActorSystem {
+			t.Fatalf("denied events %v", audittest.Types(evs))
 		}
 		if !strings.Contains(evs[1].Payload, "Agents may not touch qa") {
 			t.Errorf("deny reason not audited: %s", evs[1].Payload)
@@ -135,9 +127,9 @@ func TestSubmitStoresEachOutcomeWithItsAuditEvents(t *testing.T) {
 		if stored.State != models.StateApproved || stored.GrantTTL != 2*time.Minute || !strings.Contains(stored.PolicyExplanation, "approved automatically, rule staging-auto") {
 			t.Fatalf("auto-approved stored %+v", stored)
 		}
-		evs = events(t, s)
-		if !slices.Equal(types(evs)[2:], []string{"request.created", "request.approved"}) {
-			t.Fatalf("auto events %v", types(evs))
+		evs = audittest.Events(t, s)
+		if !slices.Equal(audittest.Types(evs)[2:], []string{"request.created", "request.approved"}) {
+			t.Fatalf("auto events %v", audittest.Types(evs))
 		}
 
 		req, err := svc.Submit(ctx, submitReq("prod"), []string{"sre"})
@@ -160,10 +152,10 @@ func TestSubmitStoresEachOutcomeWithItsAuditEvents(t *testing.T) {
 		if !rulesEqual(stored.ApprovalRules, want) {
 			t.Fatalf("rules stored\n got %+v\nwant %+v", stored.ApprovalRules, want)
 		}
-		evs = events(t, s)
+		evs = audittest.Events(t, s)
 		last := evs[len(evs)-1]
 		if last.Type != "request.created" || last.RequestID != stored.ID {
-			t.Fatalf("pending events %v", types(evs))
+			t.Fatalf("pending events %v", audittest.Types(evs))
 		}
 		var payload struct {
 			Policy struct {
@@ -184,8 +176,7 @@ func rulesEqual(a, b models.ApprovalRules) bool {
 }
 
 func TestSubmitRuntimeErrorDeniesAndIsAudited(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := approval.New(s, approval.Config{Policy: fixedPolicy{loadPolicy(t, submitPolicy)}})
 		// region-check reads params.region, which this request lacks.
 		got, err := svc.Submit(context.Background(), submitReq("qa"), []string{"sre"})
@@ -195,9 +186,9 @@ func TestSubmitRuntimeErrorDeniesAndIsAudited(t *testing.T) {
 		if got.Request.State != models.StateDenied || got.Outcome.Err == nil || got.Outcome.Rule != "region-check" {
 			t.Fatalf("got %+v / %+v", got.Request, got.Outcome)
 		}
-		evs := events(t, s)
-		if !slices.Equal(types(evs), []string{"request.created", "policy.error", "request.denied"}) {
-			t.Fatalf("events %v", types(evs))
+		evs := audittest.Events(t, s)
+		if !slices.Equal(audittest.Types(evs), []string{"request.created", "policy.error", "request.denied"}) {
+			t.Fatalf("events %v", audittest.Types(evs))
 		}
 		if !strings.Contains(evs[1].Payload, "no such key") || !strings.Contains(evs[1].Payload, "region-check") || evs[1].RequestID != got.Request.ID {
 			t.Errorf("policy.error payload %s", evs[1].Payload)
@@ -206,8 +197,7 @@ func TestSubmitRuntimeErrorDeniesAndIsAudited(t *testing.T) {
 }
 
 func TestSubmitBadInputStoresNothing(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		svc := approval.New(s, approval.Config{Policy: fixedPolicy{loadPolicy(t, submitPolicy)}})
 		ctx := context.Background()
 		cases := map[string]struct {
@@ -257,8 +247,7 @@ func windowReq(name, d string) approval.NewRequest {
 // roles replace the configured ones, that escalation roles join once due,
 // and that the listing of actionable requests follows the same rule.
 func TestRequestRolesDecideWhoMayApprove(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		clk := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 		svc := approval.New(s, approval.Config{Policy: fixedPolicy{loadPolicy(t, submitPolicy)}, ApproverRoles: []string{"approver"}, Now: clk.now})
 		ctx := context.Background()
@@ -321,8 +310,7 @@ func TestRequestRolesDecideWhoMayApprove(t *testing.T) {
 }
 
 func TestDecideHonoursTheRequestsStepUp(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		clk := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 		svc := approval.New(s, approval.Config{Policy: fixedPolicy{loadPolicy(t, submitPolicy)}, Now: clk.now})
 		ctx := context.Background()

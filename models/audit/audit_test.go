@@ -52,8 +52,7 @@ func verifyWith(t *testing.T, s *models.Store, workers int) *audit.Report {
 }
 
 func TestAppendBuildsAVerifiableChain(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		if rep := verify(t, s); rep.Problem != nil || rep.Events != 0 || rep.Head != audit.GenesisHash {
 			t.Fatalf("empty chain: %+v %v", rep, rep.Problem)
 		}

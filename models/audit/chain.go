@@ -50,6 +50,12 @@ type Fields struct {
 	PrevHash     []byte
 }
 
+// texts returns the text fields in the order they are hashed, which is
+// also their order in an event's JSON (eventKeys from keyType on).
+func (f *Fields) texts() [10]*[]byte {
+	return [...]*[]byte{&f.Type, &f.ActorType, &f.ActorID, &f.ActorDisplay, &f.RequestID, &f.Purpose, &f.Action, &f.PolicyRef, &f.Payload, &f.PrevHash}
+}
+
 // Sum returns the lowercase hex hash of f. The returned slice is owned by
 // the Hasher and valid until the next call.
 func (x *Hasher) Sum(f *Fields) []byte {
@@ -57,9 +63,9 @@ func (x *Hasher) Sum(f *Fields) []byte {
 	b = append(b, domain...)
 	b = binary.BigEndian.AppendUint64(b, uint64(f.Seq))
 	b = binary.BigEndian.AppendUint64(b, uint64(f.AtUnixUS))
-	for _, field := range [...][]byte{f.Type, f.ActorType, f.ActorID, f.ActorDisplay, f.RequestID, f.Purpose, f.Action, f.PolicyRef, f.Payload, f.PrevHash} {
-		b = binary.AppendUvarint(b, uint64(len(field)))
-		b = append(b, field...)
+	for _, field := range f.texts() {
+		b = binary.AppendUvarint(b, uint64(len(*field)))
+		b = append(b, *field...)
 	}
 	x.buf = b
 	x.h.Reset()
@@ -68,6 +74,10 @@ func (x *Hasher) Sum(f *Fields) []byte {
 	hex.Encode(x.hex[:], x.sum[:])
 	return x.hex[:]
 }
+
+// Raw returns the raw SHA-256 of the last Sum call (valid until the next
+// call): verifiers that feed the hash into a Merkle tree skip decoding hex.
+func (x *Hasher) Raw() *[sha256.Size]byte { return &x.sum }
 
 // Encoded returns the bytes hashed by the last Sum call (for measuring raw
 // SHA-256 over the same bytes).

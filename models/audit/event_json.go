@@ -23,60 +23,38 @@ import (
 // UTF-8, which JSON cannot carry, is written base64 under the key with a
 // "_b64" suffix. Duplicate and unknown keys are refused when reading, so no
 // two readers of one file can see different events.
-type Event struct {
-	// The fields mirror models.AuditEvent (and the audit_events columns);
-	// Hash is SHA-256 over the others as Hasher computes it.
-	Seq          int64
-	AtUnixUS     int64
-	Type         string
-	ActorType    string
-	ActorID      string
-	ActorDisplay string
-	RequestID    string
-	Purpose      string
-	Action       string
-	PolicyRef    string
-	Payload      string
-	PrevHash     string
-	Hash         string
-}
+//
+// It has the fields of models.AuditEvent, the audit_events columns.
+type Event models.AuditEvent
 
 // EventOf returns the exported form of a stored event.
-func EventOf(ev *models.AuditEvent) Event {
-	return Event{Seq: ev.Seq, AtUnixUS: ev.AtUnixUS, Type: ev.Type, ActorType: string(ev.ActorType), ActorID: ev.ActorID,
-		ActorDisplay: ev.ActorDisplay, RequestID: ev.RequestID, Purpose: ev.Purpose, Action: ev.Action, PolicyRef: ev.PolicyRef,
-		Payload: ev.Payload, PrevHash: ev.PrevHash, Hash: ev.Hash}
-}
+func EventOf(ev *models.AuditEvent) Event { return Event(*ev) }
 
 // Fields returns the hashed fields of e.
-func (e *Event) Fields() *Fields {
-	return &Fields{Seq: e.Seq, AtUnixUS: e.AtUnixUS, Type: []byte(e.Type), ActorType: []byte(e.ActorType), ActorID: []byte(e.ActorID),
-		ActorDisplay: []byte(e.ActorDisplay), RequestID: []byte(e.RequestID), Purpose: []byte(e.Purpose), Action: []byte(e.Action),
-		PolicyRef: []byte(e.PolicyRef), Payload: []byte(e.Payload), PrevHash: []byte(e.PrevHash)}
-}
+func (e *Event) Fields() *Fields { return FieldsOf((*models.AuditEvent)(e)) }
 
 // MarshalJSON writes the event's JSON form.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return appendEventJSON(nil, e.Fields(), []byte(e.Hash), false), nil
+	return AppendEventJSON(nil, e.Fields(), []byte(e.Hash), false), nil
 }
 
 // UnmarshalJSON reads the event's JSON form strictly.
 func (e *Event) UnmarshalJSON(b []byte) error {
-	var p eventParser
-	if err := p.parse(b); err != nil {
+	var p EventParser
+	if err := p.Parse(b); err != nil {
 		return err
 	}
 	if p.kindSeen {
 		return errors.New("audit event: unexpected key \"kind\"")
 	}
 	f := &p.f
-	*e = Event{Seq: f.Seq, AtUnixUS: f.AtUnixUS, Type: string(f.Type), ActorType: string(f.ActorType), ActorID: string(f.ActorID),
+	*e = Event{Seq: f.Seq, AtUnixUS: f.AtUnixUS, Type: string(f.Type), ActorType: models.ActorType(f.ActorType), ActorID: string(f.ActorID),
 		ActorDisplay: string(f.ActorDisplay), RequestID: string(f.RequestID), Purpose: string(f.Purpose), Action: string(f.Action),
 		PolicyRef: string(f.PolicyRef), Payload: string(f.Payload), PrevHash: string(f.PrevHash), Hash: string(p.hash)}
 	return nil
 }
 
-// The keys of an event object; bit i of eventParser.seen is key i.
+// The keys of an event object; bit i of EventParser.seen is key i.
 const (
 	keySeq = iota
 	keyAt
@@ -95,15 +73,15 @@ const (
 	allEventKeys = 1<<keyKind - 1
 )
 
-// eventLinePrefix starts every event line a bundle writer produces; the
+// EventLinePrefix starts every event line a bundle writer produces; the
 // verifier uses it to tell event lines from the rest without parsing twice.
-const eventLinePrefix = `{"kind":"event",`
+const EventLinePrefix = `{"kind":"event",`
 
-// appendEventJSON appends the JSON object for an event (with "kind":"event"
+// AppendEventJSON appends the JSON object for an event (with "kind":"event"
 // first when kind is set, for bundle lines). Keys follow Fields order.
-func appendEventJSON(dst []byte, f *Fields, hash []byte, kind bool) []byte {
+func AppendEventJSON(dst []byte, f *Fields, hash []byte, kind bool) []byte {
 	if kind {
-		dst = append(dst, eventLinePrefix...)
+		dst = append(dst, EventLinePrefix...)
 	} else {
 		dst = append(dst, '{')
 	}
@@ -111,16 +89,9 @@ func appendEventJSON(dst []byte, f *Fields, hash []byte, kind bool) []byte {
 	dst = strconv.AppendInt(dst, f.Seq, 10)
 	dst = append(dst, `,"at_unix_us":`...)
 	dst = strconv.AppendInt(dst, f.AtUnixUS, 10)
-	dst = appendField(dst, "type", f.Type)
-	dst = appendField(dst, "actor_type", f.ActorType)
-	dst = appendField(dst, "actor_id", f.ActorID)
-	dst = appendField(dst, "actor_display", f.ActorDisplay)
-	dst = appendField(dst, "request_id", f.RequestID)
-	dst = appendField(dst, "purpose", f.Purpose)
-	dst = appendField(dst, "action", f.Action)
-	dst = appendField(dst, "policy_ref", f.PolicyRef)
-	dst = appendField(dst, "payload", f.Payload)
-	dst = appendField(dst, "prev_hash", f.PrevHash)
+	for i, field := range f.texts() {
+		dst = appendField(dst, eventKeys[keyType+i], *field)
+	}
 	dst = appendField(dst, "hash", hash)
 	return append(dst, '}')
 }
@@ -169,17 +140,25 @@ func appendJSONString(dst, v []byte) []byte {
 	return append(dst, '"')
 }
 
-// eventParser reads one event object without reflection or per-event
+// EventParser reads one event object without reflection or per-event
 // allocation: values without escapes alias the input, the others are
 // decoded into scratch, which is sized to the input up front so earlier
 // values never move. It serves one goroutine.
-type eventParser struct {
+type EventParser struct {
 	f        Fields
 	hash     []byte
 	kindSeen bool
 	seen     uint32
 	scratch  []byte
 }
+
+// Fields returns the fields of the event parsed last; they alias the input
+// and the parser's scratch, so they are valid until the next Parse.
+func (p *EventParser) Fields() *Fields { return &p.f }
+
+// Hash returns the hash text of the event parsed last (valid until the
+// next Parse).
+func (p *EventParser) Hash() []byte { return p.hash }
 
 // errEventSyntax is wrapped by every parse error.
 var errEventSyntax = errors.New("audit event: bad JSON")
@@ -190,7 +169,7 @@ func syntaxErr(at int, format string, args ...any) error {
 
 // parse reads b, which must hold one JSON object with every event key once
 // (and optionally "kind":"event"), followed only by white space.
-func (p *eventParser) parse(b []byte) error {
+func (p *EventParser) Parse(b []byte) error {
 	if cap(p.scratch) < len(b) {
 		p.scratch = make([]byte, 0, len(b)+len(b)/4)
 	}
@@ -259,45 +238,29 @@ func (p *eventParser) parse(b []byte) error {
 	return nil
 }
 
+// eventKeys are the JSON keys of an event object, indexed by the key
+// constants above.
+var eventKeys = [...]string{"seq", "at_unix_us", "type", "actor_type", "actor_id", "actor_display", "request_id", "purpose", "action", "policy_ref", "payload", "prev_hash", "hash", "kind"}
+
+// canonicalKeys are the keys as writers emit them, `"<key>":`, computed
+// once from eventKeys.
+var canonicalKeys = func() (out [len(eventKeys)]string) {
+	for k, name := range eventKeys {
+		out[k] = `"` + name + `":`
+	}
+	return out
+}()
+
 // keyName returns the JSON key with index k.
-func keyName(k int) string {
-	return [...]string{"seq", "at_unix_us", "type", "actor_type", "actor_id", "actor_display", "request_id", "purpose", "action", "policy_ref", "payload", "prev_hash", "hash", "kind"}[k]
-}
+func keyName(k int) string { return eventKeys[k] }
 
 // canonicalKey returns `"<key>":` for key index k as writers emit it, or ""
-// for none.
+// for none (k < 0).
 func canonicalKey(k int) string {
-	switch k {
-	case keySeq:
-		return `"seq":`
-	case keyAt:
-		return `"at_unix_us":`
-	case keyType:
-		return `"type":`
-	case keyActorType:
-		return `"actor_type":`
-	case keyActorID:
-		return `"actor_id":`
-	case keyActorDisplay:
-		return `"actor_display":`
-	case keyRequestID:
-		return `"request_id":`
-	case keyPurpose:
-		return `"purpose":`
-	case keyAction:
-		return `"action":`
-	case keyPolicyRef:
-		return `"policy_ref":`
-	case keyPayload:
-		return `"payload":`
-	case keyPrevHash:
-		return `"prev_hash":`
-	case keyHash:
-		return `"hash":`
-	case keyKind:
-		return `"kind":`
+	if k < 0 {
+		return ""
 	}
-	return ""
+	return canonicalKeys[k]
 }
 
 // nextKey is the key writers put after key k (-1 after the last).
@@ -312,7 +275,7 @@ func nextKey(k int) int {
 }
 
 // value reads the value of key k at b[i] into its field.
-func (p *eventParser) value(b []byte, i, k int, b64 bool) (int, error) {
+func (p *EventParser) value(b []byte, i, k int, b64 bool) (int, error) {
 	if p.seen&(1<<k) != 0 {
 		return i, syntaxErr(i, "duplicate key %q", keyName(k))
 	}
@@ -347,30 +310,12 @@ func (p *eventParser) value(b []byte, i, k int, b64 bool) (int, error) {
 		// would see U+FFFD (or refuse the line) where the hash has them.
 		return i, syntaxErr(i, "%q is not UTF-8 (bytes that are not go under %q)", keyName(k), keyName(k)+"_b64")
 	}
-	switch k {
-	case keyType:
-		p.f.Type = v
-	case keyActorType:
-		p.f.ActorType = v
-	case keyActorID:
-		p.f.ActorID = v
-	case keyActorDisplay:
-		p.f.ActorDisplay = v
-	case keyRequestID:
-		p.f.RequestID = v
-	case keyPurpose:
-		p.f.Purpose = v
-	case keyAction:
-		p.f.Action = v
-	case keyPolicyRef:
-		p.f.PolicyRef = v
-	case keyPayload:
-		p.f.Payload = v
-	case keyPrevHash:
-		p.f.PrevHash = v
-	case keyHash:
+	switch {
+	case k >= keyType && k <= keyPrevHash:
+		*p.f.texts()[k-keyType] = v
+	case k == keyHash:
 		p.hash = v
-	case keyKind:
+	case k == keyKind:
 		if string(v) != "event" || b64 {
 			return i, syntaxErr(i, "kind %q is not an event", v)
 		}
@@ -382,35 +327,10 @@ func (p *eventParser) value(b []byte, i, k int, b64 bool) (int, error) {
 // eventKey maps a JSON key to its index and whether it is the "_b64" form;
 // -1 for unknown keys.
 func eventKey(key []byte) (int, bool) {
-	switch string(key) {
-	case "seq":
-		return keySeq, false
-	case "at_unix_us":
-		return keyAt, false
-	case "type":
-		return keyType, false
-	case "actor_type":
-		return keyActorType, false
-	case "actor_id":
-		return keyActorID, false
-	case "actor_display":
-		return keyActorDisplay, false
-	case "request_id":
-		return keyRequestID, false
-	case "purpose":
-		return keyPurpose, false
-	case "action":
-		return keyAction, false
-	case "policy_ref":
-		return keyPolicyRef, false
-	case "payload":
-		return keyPayload, false
-	case "prev_hash":
-		return keyPrevHash, false
-	case "hash":
-		return keyHash, false
-	case "kind":
-		return keyKind, false
+	for k, name := range eventKeys {
+		if string(key) == name {
+			return k, false
+		}
 	}
 	const suffix = "_b64"
 	if n := len(key) - len(suffix); n > 0 && string(key[n:]) == suffix {
@@ -423,7 +343,7 @@ func eventKey(key []byte) (int, bool) {
 
 // str reads a JSON string whose opening quote is at b[i-1]; it returns the
 // decoded value and the index after the closing quote.
-func (p *eventParser) str(b []byte, i int) ([]byte, int, error) {
+func (p *EventParser) str(b []byte, i int) ([]byte, int, error) {
 	k := quoteOrBackslash(b[i:])
 	if k < 0 {
 		return nil, len(b), syntaxErr(len(b), "string not closed")
@@ -437,7 +357,7 @@ func (p *eventParser) str(b []byte, i int) ([]byte, int, error) {
 // strEscaped decodes a string with escapes into scratch: b[i:j] has none and
 // b[j] is a backslash. Scratch has room for all of b (decoding only
 // shrinks), so it writes by index.
-func (p *eventParser) strEscaped(b []byte, i, j int) ([]byte, int, error) {
+func (p *EventParser) strEscaped(b []byte, i, j int) ([]byte, int, error) {
 	start := len(p.scratch)
 	out := p.scratch[:cap(p.scratch)]
 	w := start + copy(out[start:], b[i:j])

@@ -103,43 +103,36 @@ func (e *encoder) key(first bool, name string) {
 	e.buf = append(e.buf, '"', ':')
 }
 
+// strField, intField and boolField write one member: its key, then its
+// value.
+func (e *encoder) strField(first bool, name, v string) { e.key(first, name); e.str(v) }
+
+func (e *encoder) intField(first bool, name string, n int64) { e.key(first, name); e.int(n) }
+
+func (e *encoder) boolField(first bool, name string, b bool) { e.key(first, name); e.bool(b) }
+
 func (e *encoder) post(p *Post) {
 	e.raw("{")
-	e.key(true, "author_id")
-	e.str(p.AuthorID)
-	e.key(false, "author_kind")
-	e.str(p.AuthorKind)
-	e.key(false, "author_name")
-	e.str(p.AuthorName)
-	e.key(false, "bot_owner_id")
-	e.str(p.BotOwnerID)
-	e.key(false, "channel_member")
-	e.bool(p.ChannelMember)
-	e.key(false, "create_at")
-	e.int(p.CreateAt)
-	e.key(false, "delete_at")
-	e.int(p.DeleteAt)
-	e.key(false, "edit_at")
-	e.int(p.EditAt)
-	e.key(false, "from_webhook")
-	e.bool(p.FromWebhook)
-	e.key(false, "message")
-	e.str(p.Message)
-	e.key(false, "override_username")
-	e.str(p.OverrideUsername)
-	e.key(false, "post_id")
-	e.str(p.PostID)
-	e.key(false, "root_id")
-	e.str(p.RootID)
+	e.strField(true, "author_id", p.AuthorID)
+	e.strField(false, "author_kind", p.AuthorKind)
+	e.strField(false, "author_name", p.AuthorName)
+	e.strField(false, "bot_owner_id", p.BotOwnerID)
+	e.boolField(false, "channel_member", p.ChannelMember)
+	e.intField(false, "create_at", p.CreateAt)
+	e.intField(false, "delete_at", p.DeleteAt)
+	e.intField(false, "edit_at", p.EditAt)
+	e.boolField(false, "from_webhook", p.FromWebhook)
+	e.strField(false, "message", p.Message)
+	e.strField(false, "override_username", p.OverrideUsername)
+	e.strField(false, "post_id", p.PostID)
+	e.strField(false, "root_id", p.RootID)
 	e.raw("}")
 }
 
 func (e *encoder) call(c *ToolCall) {
 	e.raw("{")
-	e.key(true, "call_id")
-	e.str(c.CallID)
-	e.key(false, "ended_at")
-	e.str(c.EndedAt)
+	e.strField(true, "call_id", c.CallID)
+	e.strField(false, "ended_at", c.EndedAt)
 	e.key(false, "input")
 	e.json(c.Input)
 	if len(c.Output) > 0 {
@@ -150,21 +143,16 @@ func (e *encoder) call(c *ToolCall) {
 		e.key(false, "output_digest")
 		e.str(c.OutputDigest)
 	}
-	e.key(false, "parent_id")
-	e.str(c.ParentID)
-	e.key(false, "started_at")
-	e.str(c.StartedAt)
-	e.key(false, "status")
-	e.str(c.Status)
-	e.key(false, "tool")
-	e.str(c.Tool)
+	e.strField(false, "parent_id", c.ParentID)
+	e.strField(false, "started_at", c.StartedAt)
+	e.strField(false, "status", c.Status)
+	e.strField(false, "tool", c.Tool)
 	e.raw("}")
 }
 
 func (e *encoder) content(c *Content) {
 	e.raw("{")
-	e.key(true, "action")
-	e.str(c.Action)
+	e.strField(true, "action", c.Action)
 	e.key(false, "conversation")
 	if c.Conversation == nil {
 		e.raw("null") // as encoding/json writes a nil slice
@@ -178,12 +166,10 @@ func (e *encoder) content(c *Content) {
 		}
 		e.raw("]")
 	}
-	e.key(false, "kind")
-	e.str(c.Kind)
+	e.strField(false, "kind", c.Kind)
 	e.key(false, "params")
 	e.json(c.Params)
-	e.key(false, "purpose")
-	e.str(c.Purpose)
+	e.strField(false, "purpose", c.Purpose)
 	e.key(false, "tool_chain")
 	if c.ToolChain == nil {
 		e.raw("null")

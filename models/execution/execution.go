@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 	"unicode/utf8"
 
@@ -105,10 +104,6 @@ type Result struct {
 	StartedAt, EndedAt time.Time
 }
 
-// outputDigestPattern is the accepted form of an output digest, the same
-// as a tool call's in the request's chain.
-var outputDigestPattern = regexp.MustCompile(`^[a-z0-9-]{1,16}:[0-9a-fA-F]{32,128}$`)
-
 // MaxClockSkew is how far in the future a reported time may lie (the
 // reporter's clock may run ahead of ours).
 const MaxClockSkew = 5 * time.Minute
@@ -119,7 +114,7 @@ func (r Result) checkReport(now time.Time) error {
 	if len(r.Output) > 0 && string(r.Output) != "null" && r.OutputDigest != "" {
 		return models.Invalid("output_digest", "give either output or output_digest, not both")
 	}
-	if r.OutputDigest != "" && !outputDigestPattern.MatchString(r.OutputDigest) {
+	if r.OutputDigest != "" && !models.ValidOutputDigest(r.OutputDigest) {
 		return models.Invalid("output_digest", "must look like sha256:<hex>")
 	}
 	switch {

@@ -79,20 +79,30 @@ func newRig(t *testing.T, store *models.Store, maxAttempts int) *rig {
 	return &rig{env: env, exec: execution.New(store, env.Approvals, env.Grants, env.Clock.Now), fake: f, srv: srv}
 }
 
+// newAgentRig returns a rig whose terms name no executor (the agent runs
+// the action itself) and an approved request of the agent's.
+func newAgentRig(t *testing.T, store *models.Store) (*rig, *models.Request) {
+	rg := newRig(t, store, 3)
+	rg.env.Terms.Executor = ""
+	return rg, rg.env.Approved(t, granttest.Agent)
+}
+
+// approveAndRunTwice approves a human request and runs a dispatcher
+// allowing maxAttempts twice, the backoff passing in between.
+func (r *rig) approveAndRunTwice(t *testing.T, maxAttempts int) *models.Request {
+	req := r.env.Approved(t, granttest.Human)
+	d := r.dispatcher(maxAttempts)
+	_, _ = d.RunOnce(context.Background())
+	r.env.Clock.Advance(time.Second)
+	_, _ = d.RunOnce(context.Background())
+	return req
+}
+
 func (r *rig) dispatcher(maxAttempts int) *executor.Dispatcher {
 	return executor.NewDispatcher(r.exec, executor.Config{
 		Executors: map[string]executor.Executor{"deployer": {URL: r.srv.URL, Timeout: 5 * time.Second, MaxAttempts: maxAttempts}},
 		Backoff:   time.Second, MaxBackoff: 4 * time.Second,
 	})
-}
-
-func state(t *testing.T, e *granttest.Env, id string) models.State {
-	t.Helper()
-	r, err := e.Approvals.Get(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r.State
 }
 
 func TestDispatchSucceedsAndKeepsTheApprovedContent(t *testing.T) {
@@ -135,8 +145,8 @@ func TestDispatchFailureAndRetriesNeverExecuteTwice(t *testing.T) {
 				t.Fatal(err)
 			}
 			ex, _ := rg.exec.Get(ctx, r.ID)
-			if state(t, rg.env, r.ID) != models.StateFailed || ex.State != execution.StateFailed || ex.Error != "disk full" {
-				t.Fatalf("request %s, execution %+v", state(t, rg.env, r.ID), ex)
+			if rg.env.State(t, r.ID) != models.StateFailed || ex.State != execution.StateFailed || ex.Error != "disk full" {
+				t.Fatalf("request %s, execution %+v", rg.env.State(t, r.ID), ex)
 			}
 			if len(rg.env.Events(t, "execution.failed")) != 1 {
 				t.Fatal("failure not audited")
@@ -155,7 +165,7 @@ func TestDispatchFailureAndRetriesNeverExecuteTwice(t *testing.T) {
 			if _, err := d.RunOnce(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if state(t, rg.env, r.ID) != models.StateApproved {
+			if rg.env.State(t, r.ID) != models.StateApproved {
 				t.Fatal("a transient error ended the request")
 			}
 			if n, _ := d.RunOnce(ctx); n != 0 {
@@ -166,8 +176,8 @@ func TestDispatchFailureAndRetriesNeverExecuteTwice(t *testing.T) {
 				t.Fatal("no retry after the backoff")
 			}
 			ex, _ := rg.exec.Get(ctx, r.ID)
-			if state(t, rg.env, r.ID) != models.StateExecuted || ex.Attempts != 2 || rg.fake.ran.Load() != 1 {
-				t.Fatalf("request %s, %+v, ran %d", state(t, rg.env, r.ID), ex, rg.fake.ran.Load())
+			if rg.env.State(t, r.ID) != models.StateExecuted || ex.Attempts != 2 || rg.fake.ran.Load() != 1 {
+				t.Fatalf("request %s, %+v, ran %d", rg.env.State(t, r.ID), ex, rg.fake.ran.Load())
 			}
 			if len(rg.env.Events(t, "execution.retry")) != 1 {
 				t.Fatal("retry not audited")
@@ -176,27 +186,19 @@ func TestDispatchFailureAndRetriesNeverExecuteTwice(t *testing.T) {
 		t.Run("answer lost after running: the retry cannot run it again", func(t *testing.T) {
 			rg := newRig(t, b.Open(t), 5)
 			rg.fake.after = func(int32) (int, string) { return 502, "gateway lost the answer" }
-			r := rg.env.Approved(t, granttest.Human)
-			d := rg.dispatcher(5)
-			_, _ = d.RunOnce(ctx)
-			rg.env.Clock.Advance(time.Second)
-			_, _ = d.RunOnce(ctx)
+			r := rg.approveAndRunTwice(t, 5)
 			if rg.fake.ran.Load() != 1 || rg.fake.calls.Load() != 2 {
 				t.Fatalf("ran %d times in %d calls", rg.fake.ran.Load(), rg.fake.calls.Load())
 			}
 			ex, _ := rg.exec.Get(ctx, r.ID)
-			if ex.State != execution.StateFailed || !strings.Contains(ex.Error, "refused with 409") || state(t, rg.env, r.ID) != models.StateFailed {
+			if ex.State != execution.StateFailed || !strings.Contains(ex.Error, "refused with 409") || rg.env.State(t, r.ID) != models.StateFailed {
 				t.Fatalf("execution %+v", ex)
 			}
 		})
 		t.Run("gives up after max attempts", func(t *testing.T) {
 			rg := newRig(t, b.Open(t), 2)
 			rg.fake.before = func(int32) (int, string) { return 500, "" }
-			r := rg.env.Approved(t, granttest.Human)
-			d := rg.dispatcher(2)
-			_, _ = d.RunOnce(ctx)
-			rg.env.Clock.Advance(time.Second)
-			_, _ = d.RunOnce(ctx)
+			r := rg.approveAndRunTwice(t, 2)
 			ex, _ := rg.exec.Get(ctx, r.ID)
 			if ex.State != execution.StateFailed || ex.Attempts != 2 || !strings.Contains(ex.Error, "gave up after 2 attempts") || rg.fake.ran.Load() != 0 {
 				t.Fatalf("execution %+v", ex)
@@ -236,7 +238,7 @@ func TestTwoReplicasDispatchOnce(t *testing.T) {
 			t.Fatalf("%d calls for 4 requests", rg.fake.calls.Load())
 		}
 		for _, id := range ids {
-			if s := state(t, rg.env, id); s != models.StateExecuted {
+			if s := rg.env.State(t, id); s != models.StateExecuted {
 				t.Fatalf("%s is %s", id, s)
 			}
 		}
@@ -246,9 +248,7 @@ func TestTwoReplicasDispatchOnce(t *testing.T) {
 func TestAgentReportsItsResult(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
-		rg := newRig(t, b.Open(t), 3)
-		rg.env.Terms.Executor = ""
-		r := rg.env.Approved(t, granttest.Agent)
+		rg, r := newAgentRig(t, b.Open(t))
 		if n, _ := rg.dispatcher(3).RunOnce(ctx); n != 0 {
 			t.Fatal("an agent's request was dispatched to a webhook")
 		}
@@ -256,14 +256,8 @@ func TestAgentReportsItsResult(t *testing.T) {
 		if _, err := rg.exec.RecordResult(ctx, r.ID, res, granttest.Agent); !errors.Is(err, execution.ErrNotRedeemed) {
 			t.Fatalf("result before redeeming: %v", err)
 		}
-		g, _ := rg.env.Grants.Get(ctx, r.ID)
-		tok, _ := rg.env.Grants.Token(ctx, r.ID)
-		if _, err := rg.env.Grants.Redeem(ctx, tok, g.ParamsSHA256, granttest.Agent); err != nil {
-			t.Fatal(err)
-		}
-		other := granttest.Agent
-		other.ID = "b-other"
-		if _, err := rg.exec.RecordResult(ctx, r.ID, res, other); !errors.Is(err, models.ErrForbidden) {
+		rg.env.Redeem(t, r, granttest.Agent)
+		if _, err := rg.exec.RecordResult(ctx, r.ID, res, granttest.OtherAgent); !errors.Is(err, models.ErrForbidden) {
 			t.Fatalf("another agent's report: %v", err)
 		}
 		if _, err := rg.exec.RecordResult(ctx, r.ID, execution.Result{Output: json.RawMessage(`{bad`), StartedAt: res.StartedAt, EndedAt: res.EndedAt}, granttest.Agent); !errors.Is(err, models.ErrInvalid) {
@@ -273,7 +267,7 @@ func TestAgentReportsItsResult(t *testing.T) {
 		if err != nil || ex.Mode != execution.ModeAgent || ex.Output != `{"rotated":true}` {
 			t.Fatalf("record: %+v %v", ex, err)
 		}
-		if state(t, rg.env, r.ID) != models.StateExecuted || len(rg.env.Events(t, "execution.succeeded")) != 1 {
+		if rg.env.State(t, r.ID) != models.StateExecuted || len(rg.env.Events(t, "execution.succeeded")) != 1 {
 			t.Fatal("agent result did not end the request")
 		}
 		if _, err := rg.exec.RecordResult(ctx, r.ID, res, granttest.Agent); !errors.Is(err, models.ErrConflict) {

@@ -18,20 +18,7 @@ import (
 // redeemed approves an agent's request and redeems its grant as the agent.
 func redeemed(t *testing.T, rg *rig) *models.Request {
 	t.Helper()
-	ctx := context.Background()
-	r := rg.env.Approved(t, granttest.Agent)
-	g, err := rg.env.Grants.Get(ctx, r.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := rg.env.Grants.Token(ctx, r.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rg.env.Grants.Redeem(ctx, tok, g.ParamsSHA256, granttest.Agent); err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return rg.env.Redeemed(t, granttest.Agent)
 }
 
 func ran(ok bool) execution.Result {
@@ -72,7 +59,7 @@ func TestAgentReportIsValidatedBeforeAnythingIsStored(t *testing.T) {
 		if _, err := rg.exec.Get(ctx, r.ID); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("bad reports stored an execution: %v", err)
 		}
-		if state(t, rg.env, r.ID) != models.StateApproved || len(rg.env.Events(t, "execution.refused")) != 0 {
+		if rg.env.State(t, r.ID) != models.StateApproved || len(rg.env.Events(t, "execution.refused")) != 0 {
 			t.Fatal("bad input changed the request or was audited as a refusal")
 		}
 		// Within the tolerated skew a report from a fast clock is taken.
@@ -98,9 +85,7 @@ func TestAgentReportIsValidatedBeforeAnythingIsStored(t *testing.T) {
 func TestAgentReportRefusalsAreAudited(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
-		rg := newRig(t, b.Open(t), 3)
-		rg.env.Terms.Executor = ""
-		r := rg.env.Approved(t, granttest.Agent)
+		rg, r := newAgentRig(t, b.Open(t))
 		reasons := func() []string {
 			var out []string
 			for _, ev := range rg.env.Events(t, "execution.refused") {
@@ -113,14 +98,8 @@ func TestAgentReportRefusalsAreAudited(t *testing.T) {
 		if _, err := rg.exec.RecordResult(ctx, r.ID, ran(true), granttest.Agent); !errors.Is(err, execution.ErrNotRedeemed) {
 			t.Fatalf("before redeeming: %v", err)
 		}
-		g, _ := rg.env.Grants.Get(ctx, r.ID)
-		tok, _ := rg.env.Grants.Token(ctx, r.ID)
-		if _, err := rg.env.Grants.Redeem(ctx, tok, g.ParamsSHA256, granttest.Agent); err != nil {
-			t.Fatal(err)
-		}
-		other := granttest.Agent
-		other.ID = "b-other"
-		if _, err := rg.exec.RecordResult(ctx, r.ID, ran(true), other); !errors.Is(err, execution.ErrNotRequester) || !errors.Is(err, models.ErrForbidden) {
+		rg.env.Redeem(t, r, granttest.Agent)
+		if _, err := rg.exec.RecordResult(ctx, r.ID, ran(true), granttest.OtherAgent); !errors.Is(err, execution.ErrNotRequester) || !errors.Is(err, models.ErrForbidden) {
 			t.Fatalf("another agent: %v", err)
 		}
 		if _, err := rg.exec.RecordResult(ctx, r.ID, ran(true), grant.ExecutorActor("deployer")); !errors.Is(err, models.ErrForbidden) {
@@ -135,14 +114,14 @@ func TestAgentReportRefusalsAreAudited(t *testing.T) {
 		if err != nil || e.State != execution.StateFailed {
 			t.Fatalf("failure report: %+v %v", e, err)
 		}
-		if state(t, rg.env, r.ID) != models.StateFailed || len(rg.env.Events(t, "execution.failed")) != 1 {
+		if rg.env.State(t, r.ID) != models.StateFailed || len(rg.env.Events(t, "execution.failed")) != 1 {
 			t.Fatal("a failure report did not end the request failed")
 		}
 		if _, err := rg.exec.RecordResult(ctx, r.ID, ran(true), granttest.Agent); !errors.Is(err, execution.ErrAlreadyReported) {
 			t.Fatalf("second report: %v", err)
 		}
 		want := []string{
-			granttest.Agent.ID + ":not_redeemed", "b-other:not_requester", "executor:deployer:not_requester",
+			granttest.Agent.ID + ":not_redeemed", granttest.OtherAgent.ID + ":not_requester", "executor:deployer:not_requester",
 			granttest.Agent.ID + ":already_reported",
 		}
 		if got := reasons(); strings.Join(got, " ") != strings.Join(want, " ") {

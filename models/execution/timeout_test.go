@@ -40,7 +40,7 @@ func TestWebhookExecutionWithoutAnswerEnds(t *testing.T) {
 		if n, err := d.RunOnce(ctx); err != nil || n != 1 {
 			t.Fatalf("first attempt: %d %v", n, err)
 		}
-		if rg.fake.ran.Load() != 1 || state(t, rg.env, r.ID) != models.StateApproved {
+		if rg.fake.ran.Load() != 1 || rg.env.State(t, r.ID) != models.StateApproved {
 			t.Fatal("the executor did not run once")
 		}
 
@@ -59,7 +59,7 @@ func TestWebhookExecutionWithoutAnswerEnds(t *testing.T) {
 		if err != nil || ex.State != execution.StateFailed || ex.Error != want || ex.Mode != execution.ModeWebhook || ex.Attempts != 1 || ex.Executor != "deployer" {
 			t.Fatalf("execution: %+v %v", ex, err)
 		}
-		if state(t, rg.env, r.ID) != models.StateFailed {
+		if rg.env.State(t, r.ID) != models.StateFailed {
 			t.Fatal("request not failed")
 		}
 		if n, err := d.RunOnce(ctx); err != nil || n != 0 || rg.fake.calls.Load() != 1 {
@@ -82,7 +82,7 @@ func TestWebhookRetriesWithoutAnswerEndWithoutTheTimeout(t *testing.T) {
 			rg.env.Clock.Advance(5 * time.Second)
 		}
 		ex, err := rg.exec.Get(ctx, r.ID)
-		if err != nil || ex.State != execution.StateFailed || state(t, rg.env, r.ID) != models.StateFailed || rg.fake.ran.Load() != 1 {
+		if err != nil || ex.State != execution.StateFailed || rg.env.State(t, r.ID) != models.StateFailed || rg.fake.ran.Load() != 1 {
 			t.Fatalf("retries did not end it: %+v %v, ran %d", ex, err, rg.fake.ran.Load())
 		}
 	})
@@ -129,7 +129,7 @@ func TestExecutorAnswerAfterTheTimeoutIsRefused(t *testing.T) {
 				if err != nil || ex.State != execution.StateFailed || ex.ReportedBy != execution.TimedOutBy || ex.LeaseUntil != nil {
 					t.Fatalf("execution: %+v %v", ex, err)
 				}
-				if state(t, rg.env, r.ID) != models.StateFailed || len(rg.env.Events(t, "execution.succeeded")) != 0 || len(rg.env.Events(t, "execution.retry")) != 0 {
+				if rg.env.State(t, r.ID) != models.StateFailed || len(rg.env.Events(t, "execution.succeeded")) != 0 || len(rg.env.Events(t, "execution.retry")) != 0 {
 					t.Fatal("the late answer was recorded")
 				}
 				if tc.answered != "" {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -114,8 +113,7 @@ func TestRotationKeepsOldGrantsVerifyingUntilRetired(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := granttest.New(t, b.Open(t))
 		ctx := context.Background()
-		old := e.Approved(t, granttest.Human)
-		oldTok, _ := e.Grants.Token(ctx, old.ID)
+		old, oldTok := e.Issued(t, granttest.Human)
 		set, _ := e.Grants.JWKS(ctx)
 		if len(set.Keys) != 1 {
 			t.Fatalf("%d keys published at first start", len(set.Keys))
@@ -129,8 +127,7 @@ func TestRotationKeepsOldGrantsVerifyingUntilRetired(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fresh := e.Approved(t, granttest.Human)
-		freshTok, _ := e.Grants.Token(ctx, fresh.ID)
+		fresh, freshTok := e.Issued(t, granttest.Human)
 		set, _ = e.Grants.JWKS(ctx)
 		if len(set.Keys) != 2 || set.Keys[0].KeyID != newKID {
 			t.Fatalf("after rotation JWKS = %+v", set.Keys)
@@ -189,24 +186,15 @@ func TestRedeemOnceUnderConcurrencyAcrossProcesses(t *testing.T) {
 		}
 		hash := grant.ParamsHash(r.Params)
 		const n = 24
-		var wg sync.WaitGroup
 		results := make(chan error, n)
-		start := make(chan struct{})
-		for i := range n {
+		storetest.Race(n, func(i int) {
 			svc := e1.Grants
 			if i%2 == 1 {
 				svc = e2.Grants
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				_, err := svc.Redeem(ctx, tok, hash, deployer)
-				results <- err
-			}()
-		}
-		close(start)
-		wg.Wait()
+			_, err := svc.Redeem(ctx, tok, hash, deployer)
+			results <- err
+		})
 		close(results)
 		wins := 0
 		for err := range results {
@@ -234,8 +222,7 @@ func TestRefusalsAreClearAndAudited(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		e := granttest.New(t, b.Open(t))
 		ctx := context.Background()
-		r := e.Approved(t, granttest.Human)
-		tok, _ := e.Grants.Token(ctx, r.ID)
+		r, tok := e.Issued(t, granttest.Human)
 		hash := grant.ParamsHash(r.Params)
 
 		// A forgery: same claims and kid, another key.
@@ -291,8 +278,7 @@ func TestRefusalsAreClearAndAudited(t *testing.T) {
 		}
 
 		// Expired: past exp beyond the leeway.
-		r2 := e.Approved(t, granttest.Human)
-		tok2, _ := e.Grants.Token(ctx, r2.ID)
+		r2, tok2 := e.Issued(t, granttest.Human)
 		e.Clock.Advance(5*time.Minute + grant.DefaultLeeway + time.Second)
 		if _, err := e.Grants.Redeem(ctx, tok2, hash, deployer); reason(err) != grant.ReasonExpired {
 			t.Fatalf("expired: %v", err)
@@ -314,9 +300,7 @@ func TestAgentRedeemsItsOwnGrant(t *testing.T) {
 			t.Fatalf("audience %q", g.Audience)
 		}
 		tok, _ := e.Grants.Token(ctx, r.ID)
-		other := granttest.Agent
-		other.ID = "b-other"
-		if _, err := e.Grants.Redeem(ctx, tok, g.ParamsSHA256, other); reason(err) != grant.ReasonWrongAudience {
+		if _, err := e.Grants.Redeem(ctx, tok, g.ParamsSHA256, granttest.OtherAgent); reason(err) != grant.ReasonWrongAudience {
 			t.Fatalf("another agent: %v", err)
 		}
 		if _, err := e.Grants.Redeem(ctx, tok, g.ParamsSHA256, grant.ExecutorActor("deployer")); reason(err) != grant.ReasonWrongAudience {
@@ -345,8 +329,7 @@ func TestExpiringTheRequestExpiresItsGrantUnlessRedeemed(t *testing.T) {
 			t.Fatalf("token of an expired grant: %v", err)
 		}
 
-		r2 := e.Approved(t, granttest.Human)
-		tok, _ := e.Grants.Token(ctx, r2.ID)
+		r2, tok := e.Issued(t, granttest.Human)
 		if _, err := e.Grants.Redeem(ctx, tok, grant.ParamsHash(r2.Params), deployer); err != nil {
 			t.Fatal(err)
 		}

@@ -16,8 +16,7 @@ import (
 // bound to its kid; the same seal key opens it, another key, no key or a
 // row moved to another kid do not, and a bad seal key is refused at once.
 func TestSigningKeysAreSealedAtRest(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		e := granttest.New(t, s)
 		kid, err := e.Grants.EnsureKey(ctx)

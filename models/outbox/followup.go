@@ -68,6 +68,9 @@ type Reminders struct {
 // approver who has not decided; an escalation queues a DM to each person
 // of the escalation roles and a note in the request's thread.
 func (n Reminders) Remind(tx *gorm.DB, r *models.Request, roles []string, escalated bool) error {
+	if r.ChatQuiet {
+		return nil
+	}
 	now := time.Now()
 	if n.Now != nil {
 		now = n.Now()

@@ -30,6 +30,9 @@ type Hook struct{}
 // RequestChanged implements approval.Hook.
 func (Hook) RequestChanged(tx *gorm.DB, ch approval.Change) error {
 	r := ch.Request
+	if r.ChatQuiet {
+		return nil
+	}
 	now := ch.At
 	if now.IsZero() {
 		now = time.Now().UTC()

@@ -44,6 +44,26 @@ func queueRows(t *testing.T, s *models.Store, now time.Time, rows ...[3]string) 
 	return ids
 }
 
+// eachQueue runs test on an empty queue over each test database
+// (storetest.Each), with its store and a time "now" both databases keep
+// to the microsecond.
+func eachQueue(t *testing.T, test func(t *testing.T, s *models.Store, q *outbox.Queue, now time.Time)) {
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
+		test(t, s, outbox.NewQueue(s), time.Now().UTC().Truncate(time.Microsecond))
+	})
+}
+
+// claim claims up to limit rows for owner at at, with a one-minute lease,
+// failing the test unless it gets want rows.
+func claim(t *testing.T, q *outbox.Queue, owner string, at time.Time, limit, want int) []outbox.Message {
+	t.Helper()
+	got, err := q.Claim(context.Background(), owner, at, time.Minute, limit)
+	if err != nil || len(got) != want {
+		t.Fatalf("%s claimed %d rows (%+v), %v; want %d", owner, len(got), got, err, want)
+	}
+	return got
+}
+
 func rowByID(t *testing.T, q *outbox.Queue, requestID string, id int64) outbox.Message {
 	t.Helper()
 	rows, err := q.ForRequest(context.Background(), requestID)
@@ -64,11 +84,8 @@ func rowByID(t *testing.T, q *outbox.Queue, requestID string, id int64) outbox.M
 // in its transaction; rows of other kinds between them, rows of other
 // requests, and rows queued after the claim stay pending, in lane order.
 func TestRequestPostSupersedesLaterUpdatesSeenAtClaim(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
-		q := outbox.NewQueue(s)
+	eachQueue(t, func(t *testing.T, s *models.Store, q *outbox.Queue, now time.Time) {
 		ctx := context.Background()
-		now := time.Now().UTC().Truncate(time.Microsecond)
 		rp, dr := string(outbox.KindRequestPost), string(outbox.KindDecisionReply)
 		ids := queueRows(t, s, now,
 			[3]string{"REQ-A", "REQ-A", rp}, // 0: claimed
@@ -78,11 +95,8 @@ func TestRequestPostSupersedesLaterUpdatesSeenAtClaim(t *testing.T) {
 			[3]string{"REQ-A", "REQ-A", dr}, // 4
 			[3]string{"REQ-A", "REQ-A", rp}, // 5: superseded
 		)
-		got, err := q.Claim(ctx, "w1", now, time.Minute, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != 2 || got[0].ID != ids[0] || got[1].ID != ids[3] {
+		got := claim(t, q, "w1", now, 10, 2)
+		if got[0].ID != ids[0] || got[1].ID != ids[3] {
 			t.Fatalf("claimed %+v, want the heads of lanes A and B", got)
 		}
 		if fmt.Sprint(got[0].Supersedes) != fmt.Sprint([]int64{ids[2], ids[5]}) || len(got[1].Supersedes) != 0 {
@@ -110,11 +124,7 @@ func TestRequestPostSupersedesLaterUpdatesSeenAtClaim(t *testing.T) {
 			}
 		}
 		// The lane goes on in order: the first decision reply is next.
-		next, err := q.Claim(ctx, "w1", now, time.Minute, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(next) != 1 || next[0].ID != ids[1] {
+		if next := claim(t, q, "w1", now, 10, 1); next[0].ID != ids[1] {
 			t.Fatalf("next claim %+v, want row %d", next, ids[1])
 		}
 	})
@@ -123,22 +133,15 @@ func TestRequestPostSupersedesLaterUpdatesSeenAtClaim(t *testing.T) {
 // A superseded row is not marked when the claimed row's result is not
 // recorded (lease lost): the whole Done rolls back.
 func TestSupersedingRollsBackWithALostLease(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
-		q := outbox.NewQueue(s)
+	eachQueue(t, func(t *testing.T, s *models.Store, q *outbox.Queue, now time.Time) {
 		ctx := context.Background()
-		now := time.Now().UTC().Truncate(time.Microsecond)
 		rp := string(outbox.KindRequestPost)
 		ids := queueRows(t, s, now, [3]string{"REQ-A", "REQ-A", rp}, [3]string{"REQ-A", "REQ-A", rp})
-		got, err := q.Claim(ctx, "w1", now, time.Minute, 10)
-		if err != nil || len(got) != 1 {
-			t.Fatalf("claim %v %v", got, err)
-		}
+		got := claim(t, q, "w1", now, 10, 1)
 		// w2 takes the row over after the lease ran out, and finishes it.
 		later := now.Add(2 * time.Minute)
-		taken, err := q.Claim(ctx, "w2", later, time.Minute, 10)
-		if err != nil || len(taken) != 1 || taken[0].ID != ids[0] {
-			t.Fatalf("takeover %v %v", taken, err)
+		if taken := claim(t, q, "w2", later, 10, 1); taken[0].ID != ids[0] {
+			t.Fatalf("takeover %v", taken)
 		}
 		if err := q.Done(ctx, &got[0], "w1", "p", later); err == nil {
 			t.Fatal("w1 recorded a result for a row it no longer leases")
@@ -152,18 +155,12 @@ func TestSupersedingRollsBackWithALostLease(t *testing.T) {
 // Hold gives the attempt back, makes the row due at once, and keeps the
 // reason, so the next attempt knows an earlier one may have been sent.
 func TestHoldReturnsTheAttempt(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
-		q := outbox.NewQueue(s)
+	eachQueue(t, func(t *testing.T, s *models.Store, q *outbox.Queue, now time.Time) {
 		ctx := context.Background()
-		now := time.Now().UTC().Truncate(time.Microsecond)
 		id := queueRows(t, s, now, [3]string{"REQ-A", "REQ-A", string(outbox.KindDecisionReply)})[0]
 		for round := range 5 {
 			at := now.Add(time.Duration(round) * time.Hour)
-			got, err := q.Claim(ctx, "w1", at, time.Minute, 1)
-			if err != nil || len(got) != 1 {
-				t.Fatalf("round %d: claim %v %v (a held row must be due at once)", round, got, err)
-			}
+			got := claim(t, q, "w1", at, 1, 1) // a held row must be due at once
 			if got[0].Attempts != 1 {
 				t.Fatalf("round %d: attempt %d, want 1: holds must not count", round, got[0].Attempts)
 			}
@@ -263,21 +260,11 @@ func TestConcurrentClaimersKeepLanes(t *testing.T) {
 // Release gives claimed rows back as if never claimed: no lease, the
 // attempt returned, due at once; a row another owner holds is left alone.
 func TestReleaseGivesBackUnstartedRows(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
-		q := outbox.NewQueue(s)
+	eachQueue(t, func(t *testing.T, s *models.Store, q *outbox.Queue, now time.Time) {
 		ctx := context.Background()
-		now := time.Now().UTC().Truncate(time.Microsecond)
 		dr := string(outbox.KindDecisionReply)
 		queueRows(t, s, now, [3]string{"REQ-A", "REQ-A", dr}, [3]string{"REQ-B", "REQ-B", dr})
-		mine, err := q.Claim(ctx, "w1", now, time.Minute, 1)
-		if err != nil || len(mine) != 1 {
-			t.Fatalf("claim %v %v", mine, err)
-		}
-		theirs, err := q.Claim(ctx, "w2", now, time.Minute, 1)
-		if err != nil || len(theirs) != 1 {
-			t.Fatalf("claim %v %v", theirs, err)
-		}
+		mine, theirs := claim(t, q, "w1", now, 1, 1), claim(t, q, "w2", now, 1, 1)
 		if err := q.Release(ctx, append(mine, theirs...), "w1", now); err != nil {
 			t.Fatal(err)
 		}
@@ -287,9 +274,8 @@ func TestReleaseGivesBackUnstartedRows(t *testing.T) {
 		if m := rowByID(t, q, theirs[0].RequestID, theirs[0].ID); m.Attempts != 1 || m.LeaseOwner != "w2" {
 			t.Fatalf("w2's row was released by w1: %+v", m)
 		}
-		again, err := q.Claim(ctx, "w3", now, time.Minute, 5)
-		if err != nil || len(again) != 1 || again[0].ID != mine[0].ID || again[0].Attempts != 1 {
-			t.Fatalf("released row not due at once: %+v %v", again, err)
+		if again := claim(t, q, "w3", now, 5, 1); again[0].ID != mine[0].ID || again[0].Attempts != 1 {
+			t.Fatalf("released row not due at once: %+v", again)
 		}
 	})
 }
@@ -297,11 +283,8 @@ func TestReleaseGivesBackUnstartedRows(t *testing.T) {
 // One Record call writes every kind of outcome at once, each as its own
 // method would, and tells a row whose lease was lost from the others.
 func TestRecordWritesMixedOutcomesInOneBatch(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
-		q := outbox.NewQueue(s)
+	eachQueue(t, func(t *testing.T, s *models.Store, q *outbox.Queue, now time.Time) {
 		ctx := context.Background()
-		now := time.Now().UTC().Truncate(time.Microsecond)
 		rp, dr, na := string(outbox.KindRequestPost), string(outbox.KindDecisionReply), string(outbox.KindNotifyApprovers)
 		ids := queueRows(t, s, now,
 			[3]string{"REQ-A", "REQ-A", rp}, // 0 delivered
@@ -312,10 +295,7 @@ func TestRecordWritesMixedOutcomesInOneBatch(t *testing.T) {
 			[3]string{"REQ-F", "REQ-F", dr}, // 5 taken over
 			[3]string{"REQ-A", "REQ-A", rp}, // 6 superseded by 0
 		)
-		got, err := q.Claim(ctx, "w1", now, time.Minute, 10)
-		if err != nil || len(got) != 6 {
-			t.Fatalf("claim %d rows, %v", len(got), err)
-		}
+		got := claim(t, q, "w1", now, 10, 6)
 		later := now.Add(2 * time.Minute)
 		// w2 takes F over after w1's lease ran out (A–E are finished by
 		// w1 below with their own results, which still count: w1 is

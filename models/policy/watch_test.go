@@ -32,8 +32,7 @@ func write(t *testing.T, path, src string, tick *time.Time) {
 }
 
 func TestWatcherSwapsOnlyValidFilesAndAuditsEveryAttempt(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		path := filepath.Join(t.TempDir(), "policy.yaml")
 		tick := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		write(t, path, goodV1, &tick)

@@ -9,12 +9,14 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,6 +53,22 @@ func OpenDSN(t testing.TB, dsn string) *models.Store {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// ReadOnlySQLite returns the path of a fresh, migrated SQLite database
+// that ReadOnlyFile has made read-only until t ends.
+func ReadOnlySQLite(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cs.db")
+	s, err := models.Open(context.Background(), models.OpenOptions{DSN: "sqlite:" + path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ReadOnlyFile(t, path)
+	return path
 }
 
 // SQLite returns a SQLite backend whose stores share one fresh file.
@@ -116,6 +134,53 @@ func Each(t *testing.T, fn func(t *testing.T, b Backend)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
+}
+
+// EachStore runs fn as a subtest on a fresh store of SQLite and of
+// PostgreSQL, for tests that need one store and not the backend.
+func EachStore(t *testing.T, fn func(t *testing.T, s *models.Store)) {
+	t.Helper()
+	Each(t, func(t *testing.T, b Backend) { fn(t, b.Open(t)) })
+}
+
+// Race calls fn(i) for each i in [0, n), each in its own goroutine, all
+// released at once, and returns when every call has returned: for tests
+// of concurrent writers.
+func Race(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers and readers:
+// where a test collects the log of a server or a client that writes it
+// from its own goroutines.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func redact(dsn string) string {

@@ -64,20 +64,7 @@ func (rg *resultRig) sweepBoth(t *testing.T) sweep.Report {
 // the agent, now.
 func (rg *resultRig) redeemedByAgent(t *testing.T) *models.Request {
 	t.Helper()
-	ctx := context.Background()
-	r := rg.env.Approved(t, granttest.Agent)
-	g, err := rg.env.Grants.Get(ctx, r.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := rg.env.Grants.Token(ctx, r.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rg.env.Grants.Redeem(ctx, tok, g.ParamsSHA256, granttest.Agent); err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return rg.env.Redeemed(t, granttest.Agent)
 }
 
 func (rg *resultRig) ran() execution.Result {
@@ -116,10 +103,10 @@ func TestUnreportedResultFailsTheRequestOnceAfterTheTimeout(t *testing.T) {
 			t.Fatal(err)
 		}
 		rep := rg.sweepBoth(t)
-		if rep.UnreportedResults != 0 || state(t, rg.env, silent.ID) != models.StateApproved {
+		if rep.UnreportedResults != 0 || rg.env.State(t, silent.ID) != models.StateApproved {
 			t.Fatalf("failed before the timeout: %+v", rep)
 		}
-		if rep.ExpiredGrants != 1 || state(t, rg.env, unredeemed.ID) != models.StateExpired {
+		if rep.ExpiredGrants != 1 || rg.env.State(t, unredeemed.ID) != models.StateExpired {
 			t.Fatalf("the unredeemed grant is the expiry's business: %+v", rep)
 		}
 
@@ -129,7 +116,7 @@ func TestUnreportedResultFailsTheRequestOnceAfterTheTimeout(t *testing.T) {
 			t.Fatalf("two sweepers failed %d requests, want 1", rep.UnreportedResults)
 		}
 		want := "no result reported within 1h after the grant was redeemed"
-		if s := state(t, rg.env, silent.ID); s != models.StateFailed {
+		if s := rg.env.State(t, silent.ID); s != models.StateFailed {
 			t.Fatalf("silent request is %s", s)
 		}
 		if got := reasons(t, rg.env, "request.failed", silent.ID); len(got) != 1 || got[0] != want {
@@ -142,7 +129,7 @@ func TestUnreportedResultFailsTheRequestOnceAfterTheTimeout(t *testing.T) {
 		if err != nil || ex.State != execution.StateFailed || ex.Error != want || ex.ReportedBy != execution.TimedOutBy || ex.Mode != execution.ModeAgent || ex.FinishedAt == nil {
 			t.Fatalf("execution on record: %+v %v", ex, err)
 		}
-		if s := state(t, rg.env, reported.ID); s != models.StateExecuted {
+		if s := rg.env.State(t, reported.ID); s != models.StateExecuted {
 			t.Fatalf("the reported request is %s", s)
 		}
 
@@ -157,7 +144,7 @@ func TestUnreportedResultFailsTheRequestOnceAfterTheTimeout(t *testing.T) {
 		if again, _ := rg.exec.Get(ctx, silent.ID); again.ReportedBy != execution.TimedOutBy || again.State != execution.StateFailed {
 			t.Fatalf("the late result changed the execution: %+v", again)
 		}
-		if state(t, rg.env, silent.ID) != models.StateFailed {
+		if rg.env.State(t, silent.ID) != models.StateFailed {
 			t.Fatal("the late result moved the request")
 		}
 
@@ -166,7 +153,7 @@ func TestUnreportedResultFailsTheRequestOnceAfterTheTimeout(t *testing.T) {
 		if rep := rg.sweepBoth(t); rep != (sweep.Report{}) {
 			t.Fatalf("later sweep did something: %+v", rep)
 		}
-		if state(t, rg.env, reported.ID) != models.StateExecuted || len(reasons(t, rg.env, "request.failed", reported.ID)) != 0 {
+		if rg.env.State(t, reported.ID) != models.StateExecuted || len(reasons(t, rg.env, "request.failed", reported.ID)) != 0 {
 			t.Fatal("a request whose result came in time was swept")
 		}
 	})
@@ -223,7 +210,7 @@ func TestResultRacingTheSweeperEndsOneWay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := state(t, rg.env, id)
+			s := rg.env.State(t, id)
 			switch {
 			case ex.ReportedBy == execution.TimedOutBy && s == models.StateFailed:
 			case ex.ReportedBy == granttest.Agent.ID && ex.State == execution.StateSucceeded && s == models.StateExecuted:

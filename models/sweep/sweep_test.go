@@ -41,15 +41,6 @@ func (r *recorder) count() int {
 	return len(r.notes)
 }
 
-func state(t *testing.T, e *granttest.Env, id string) models.State {
-	t.Helper()
-	r, err := e.Approvals.Get(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r.State
-}
-
 func TestExpiryOfPendingRequestsAndUnusedGrants(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
@@ -57,8 +48,7 @@ func TestExpiryOfPendingRequestsAndUnusedGrants(t *testing.T) {
 		sw := sweep.New(e.Store, e.Approvals, e.Grants, sweep.Config{Now: e.Clock.Now})
 		pending := e.Create(t, granttest.NewRequest(granttest.Human, 1)) // expires after 1h
 		unused := e.Approved(t, granttest.Human)                         // grant lives 5m
-		used := e.Approved(t, granttest.Human)
-		tok, _ := e.Grants.Token(ctx, used.ID)
+		used, tok := e.Issued(t, granttest.Human)
 		if _, err := e.Grants.Redeem(ctx, tok, grant.ParamsHash(used.Params), grant.ExecutorActor("deployer")); err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +62,7 @@ func TestExpiryOfPendingRequestsAndUnusedGrants(t *testing.T) {
 		if err != nil || rep.ExpiredGrants != 1 || rep.ExpiredRequests != 0 {
 			t.Fatalf("grant sweep: %+v %v", rep, err)
 		}
-		if state(t, e, unused.ID) != models.StateExpired || state(t, e, used.ID) != models.StateApproved || state(t, e, pending.ID) != models.StatePending {
+		if e.State(t, unused.ID) != models.StateExpired || e.State(t, used.ID) != models.StateApproved || e.State(t, pending.ID) != models.StatePending {
 			t.Fatal("wrong requests expired")
 		}
 		if g, _ := e.Grants.Get(ctx, unused.ID); g.State != grant.StateExpired {
@@ -80,7 +70,7 @@ func TestExpiryOfPendingRequestsAndUnusedGrants(t *testing.T) {
 		}
 		e.Clock.Advance(time.Hour)
 		rep, err = sw.RunOnce(ctx)
-		if err != nil || rep.ExpiredRequests != 1 || state(t, e, pending.ID) != models.StateExpired {
+		if err != nil || rep.ExpiredRequests != 1 || e.State(t, pending.ID) != models.StateExpired {
 			t.Fatalf("pending sweep: %+v %v", rep, err)
 		}
 		if len(e.Events(t, "grant.expired")) != 1 || len(e.Events(t, "request.expired")) != 2 {
@@ -182,7 +172,7 @@ func TestGrantsOfRequestsThatEndedOtherwiseAreLeftAlone(t *testing.T) {
 		if rep, err := sw.RunOnce(ctx); err != nil || rep != (sweep.Report{}) {
 			t.Fatalf("sweep: %+v %v", rep, err)
 		}
-		if state(t, e, r.ID) != models.StateExecuted {
+		if e.State(t, r.ID) != models.StateExecuted {
 			t.Fatal("an executed request changed")
 		}
 	})

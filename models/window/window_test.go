@@ -9,6 +9,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/audit/audittest"
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/models/window"
@@ -84,18 +85,6 @@ func (f *fixture) deploy(t *testing.T) *approval.Submitted {
 	return sub
 }
 
-func eventTypes(t *testing.T, s *models.Store) []string {
-	var evs []models.AuditEvent
-	if err := s.DB(context.Background()).Order("seq").Find(&evs).Error; err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range evs {
-		out = append(out, e.Type)
-	}
-	return out
-}
-
 func TestWindowOpensWhenItsRequestIsApprovedAndGatesRules(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
@@ -130,7 +119,7 @@ func TestWindowOpensWhenItsRequestIsApprovedAndGatesRules(t *testing.T) {
 			!w.OpenedAt.Equal(f.clk.t) || !w.ClosesAt.Equal(f.clk.t.Add(2*time.Hour)) {
 			t.Errorf("window %+v", w)
 		}
-		types := eventTypes(t, f.s)
+		types := audittest.Types(audittest.Events(t, f.s))
 		if i := slices.Index(types, "window.opened"); i < 1 || types[i-1] != "request.approved" {
 			t.Errorf("events %v", types)
 		}
@@ -174,7 +163,7 @@ func TestWindowAutoApprovedOpensAtOnceAndClosesByCommand(t *testing.T) {
 		if open, _ := f.windows.OpenWindowNames(ctx, f.clk.t); len(open) != 0 {
 			t.Fatalf("open after close %v", open)
 		}
-		types := eventTypes(t, f.s)
+		types := audittest.Types(audittest.Events(t, f.s))
 		if types[len(types)-1] != "window.closed" {
 			t.Errorf("events %v", types)
 		}

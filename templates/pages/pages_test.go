@@ -11,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign/templates/layout"
 	"github.com/countersign/countersign/templates/pages"
+	"github.com/countersign/countersign/templates/partials"
 )
 
 func render(t *testing.T, ctx context.Context, c templ.Component) *goquery.Document {
@@ -87,5 +88,47 @@ func TestLayoutWithoutChromeStillLinksStyles(t *testing.T) {
 	}
 	if doc.Find("style, [style], script").Length() != 0 {
 		t.Error("inline style or script in the layout")
+	}
+}
+
+// TestDashboardExplainsAMissingRolesClaim: a person whose provider sent
+// no roles claim is told why they have no role and what an administrator
+// must release; everyone else sees no such notice.
+func TestDashboardExplainsAMissingRolesClaim(t *testing.T) {
+	doc := render(t, context.Background(), pages.Dashboard(pages.DashboardView{UserName: "Carol", MissingRolesClaim: "groups"}))
+	notice := doc.Find(`[data-testid="missing-roles-claim"]`)
+	if text := strings.Join(strings.Fields(notice.Text()), " "); !strings.Contains(text, "sent no groups claim") || !strings.Contains(text, "release the groups claim") {
+		t.Errorf("notice = %q", text)
+	}
+	doc = render(t, context.Background(), pages.Dashboard(pages.DashboardView{UserName: "Alice"}))
+	if doc.Find(`[data-testid="missing-roles-claim"]`).Length() != 0 {
+		t.Error("notice shown to a person whose provider sent the claim")
+	}
+}
+
+// TestUnknownBotOwnerSaysWhy: a bot post whose owner could not be read
+// says so, with the reason and the permission that fixes it; a known
+// owner is named.
+func TestUnknownBotOwnerSaysWhy(t *testing.T) {
+	doc := render(t, context.Background(), partials.ProvenanceBadges(partials.Post{Kind: "bot"}))
+	if got := strings.Join(strings.Fields(doc.Find(`[data-testid="bot-owner-reason"]`).Text()), " "); !strings.Contains(got, "read_others_bots") {
+		t.Errorf("reason = %q", got)
+	}
+	doc = render(t, context.Background(), partials.ProvenanceBadges(partials.Post{Kind: "bot", BotOwner: "dave"}))
+	if doc.Find(`[data-testid="bot-owner-reason"]`).Length() != 0 || !strings.Contains(doc.Find(`[data-testid="bot-owner"]`).Text(), "dave") {
+		t.Errorf("known owner: %s", doc.Text())
+	}
+}
+
+// TestRequestPageShowsCaptureWarnings: what the capture could not learn
+// is shown with the conversation.
+func TestRequestPageShowsCaptureWarnings(t *testing.T) {
+	doc := render(t, context.Background(), pages.Request(pages.RequestView{ID: "REQ-X", CaptureWarnings: []string{"owner of bot @deploy-bot unknown: grant read_others_bots"}}))
+	if got := strings.TrimSpace(doc.Find(`[data-testid="capture-warning"]`).Text()); got != "owner of bot @deploy-bot unknown: grant read_others_bots" {
+		t.Errorf("capture warning %q", got)
+	}
+	doc = render(t, context.Background(), pages.Request(pages.RequestView{ID: "REQ-Y"}))
+	if doc.Find(`[data-testid="capture-warnings"]`).Length() != 0 {
+		t.Error("a warnings list without warnings")
 	}
 }

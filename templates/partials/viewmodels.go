@@ -186,6 +186,9 @@ type Decision struct {
 	ACR         string
 	AMR         string
 	IDTokenHash string
+	// PasswordOnly marks a decision whose step-up rule accepted a
+	// password alone; the page says so next to the evidence.
+	PasswordOnly bool
 	// ContentHash is what the approver was shown; Counts is true when it
 	// is the request's current hash.
 	ContentHash string

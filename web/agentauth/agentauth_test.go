@@ -15,6 +15,7 @@ import (
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/agentauth"
 	"github.com/countersign/countersign/web/demoidp"
+	"github.com/countersign/countersign/web/demoidp/demoidptest"
 )
 
 const (
@@ -33,12 +34,8 @@ func idp(t *testing.T) string {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	users, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := demoidp.New(demoidp.Config{
-		Issuer: srv.URL + "/idp", Users: users,
+	p, _ := demoidptest.NewProvider(t, demoidp.Config{
+		Issuer:  srv.URL + "/idp",
 		Clients: []demoidp.Client{{ID: "portal", Secret: "portal-secret-0123456789", RedirectURIs: []string{srv.URL + "/cb"}}},
 		ServiceClients: []demoidp.ServiceClient{
 			{ID: agentClient, Secret: agentSecret, Audience: []string{apiAudience}},
@@ -46,9 +43,6 @@ func idp(t *testing.T) string {
 			{ID: otherAudCli, Secret: straySecret, Audience: []string{"some-other-api"}},
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	mux.Handle("/idp/", p)
 	return srv.URL + "/idp"
 }
@@ -128,24 +122,34 @@ func TestTokenOfAnotherIssuerRefused(t *testing.T) {
 	}
 }
 
+// ops is the person who manages the agents' keys.
+var ops = models.Actor{Type: models.ActorHuman, ID: "ops", Display: "ops"}
+
+// withKey returns an authenticator checking API keys kept in s, the keys,
+// and a new key of deploy-bot: its plain text and its record.
+func withKey(t *testing.T, s *models.Store) (*agentauth.Authenticator, *agents.Keys, string, *agents.Key) {
+	t.Helper()
+	reg := registry(t)
+	keys := agents.NewKeys(s, reg, nil)
+	auth, err := agentauth.New(context.Background(), agentauth.Config{Keys: keys, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, rec, err := keys.Create(context.Background(), "deploy-bot", 0, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return auth, keys, plain, rec
+}
+
 func TestAPIKeys(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		reg := registry(t)
-		keys := agents.NewKeys(s, reg, nil)
-		auth, err := agentauth.New(ctx, agentauth.Config{Keys: keys, Registry: reg})
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain, rec, err := keys.Create(ctx, "deploy-bot", 0, models.Actor{Type: models.ActorHuman, ID: "ops", Display: "ops"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		auth, keys, plain, rec := withKey(t, s)
 		if a, err := auth.Authenticate(ctx, "Bearer "+plain); err != nil || a.Name != "deploy-bot" {
 			t.Fatalf("key: %v, %v", a, err)
 		}
-		if _, err := keys.Revoke(ctx, rec.ID, models.Actor{Type: models.ActorHuman, ID: "ops", Display: "ops"}); err != nil {
+		if _, err := keys.Revoke(ctx, rec.ID, ops); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := auth.Authenticate(ctx, "Bearer "+plain); !errors.Is(err, agentauth.ErrRefused) {
@@ -162,23 +166,13 @@ func TestAPIKeys(t *testing.T) {
 // database is gone), a valid key is not called invalid; the error says the
 // credential could not be checked.
 func TestKeysUnreadableIsNotRefusal(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := b.Open(t)
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		reg := registry(t)
-		keys := agents.NewKeys(s, reg, nil)
-		auth, err := agentauth.New(ctx, agentauth.Config{Keys: keys, Registry: reg})
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain, _, err := keys.Create(ctx, "deploy-bot", 0, models.Actor{Type: models.ActorHuman, ID: "ops", Display: "ops"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		auth, _, plain, _ := withKey(t, s)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		_, err = auth.Authenticate(ctx, "Bearer "+plain)
+		_, err := auth.Authenticate(ctx, "Bearer "+plain)
 		if !errors.Is(err, agentauth.ErrUnavailable) || errors.Is(err, agentauth.ErrRefused) {
 			t.Fatalf("valid key with the database closed: %v, want ErrUnavailable and not ErrRefused", err)
 		}

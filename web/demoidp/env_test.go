@@ -38,10 +38,7 @@ func newEnv(t *testing.T, prefix string, users []demoidp.User) *env {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	if users == nil {
-		var err error
-		if users, err = demoidp.GenerateUsers(); err != nil {
-			t.Fatal(err)
-		}
+		users = generateUsers(t)
 	}
 	idp, err := demoidp.New(demoidp.Config{
 		Issuer:  srv.URL + prefix,
@@ -68,11 +65,7 @@ func newEnv(t *testing.T, prefix string, users []demoidp.User) *env {
 
 func (e *env) browser(t *testing.T) *demoidptest.Browser {
 	t.Helper()
-	b, err := demoidptest.NewBrowser(e.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return demoidptest.NewTestBrowser(t, e.issuer)
 }
 
 // authURL builds an authorization request by hand, so tests can send
@@ -113,6 +106,30 @@ func merge(ms ...map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// generateUsers returns the demo cast with fresh random credentials.
+func generateUsers(t *testing.T) []demoidp.User {
+	t.Helper()
+	users, err := demoidp.GenerateUsers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return users
+}
+
+// startLogin starts a provider under /idp and opens its login page, for a
+// PKCE authorization request, in a new browser.
+func startLogin(t *testing.T) (*env, *demoidptest.Browser, *demoidptest.Page) {
+	t.Helper()
+	e := newEnv(t, "/idp", nil)
+	b := e.browser(t)
+	return e, b, b.MustGet(t, e.authURL(pkce(verifier)))
+}
+
+// login returns the username and password fields of user name.
+func (e *env) login(name string) map[string]string {
+	return map[string]string{"username": e.users[name].Username, "password": e.users[name].Password}
 }
 
 func (e *env) pwd(name string) demoidptest.Credentials {

@@ -32,8 +32,10 @@ func TestACRFromClaimsParam(t *testing.T) {
 	}
 }
 
-func TestCredentialsKeepNoClearTextPassword(t *testing.T) {
-	t.Parallel()
+// oneAccount returns generated users and a credential checker holding
+// the first of them.
+func oneAccount(t *testing.T) ([]User, *credentialChecker) {
+	t.Helper()
 	users, err := GenerateUsers()
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +44,12 @@ func TestCredentialsKeepNoClearTextPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return users, c
+}
+
+func TestCredentialsKeepNoClearTextPassword(t *testing.T) {
+	t.Parallel()
+	users, c := oneAccount(t)
 	a := c.accounts[users[0].Username]
 	if a.profile.Password != "" || string(a.passwordHash) == users[0].Password {
 		t.Fatal("the clear-text password is kept")
@@ -59,14 +67,7 @@ func TestCredentialsKeepNoClearTextPassword(t *testing.T) {
 
 func TestTOTPWindowAndReplay(t *testing.T) {
 	t.Parallel()
-	users, err := GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := newCredentialChecker(users[:1])
-	if err != nil {
-		t.Fatal(err)
-	}
+	users, c := oneAccount(t)
 	a := c.accounts[users[0].Username]
 	now := time.Date(2026, 3, 1, 12, 0, 15, 0, time.UTC)
 	code := func(at time.Time) string {

@@ -22,30 +22,17 @@ func mergeValues(v url.Values, k, val string) url.Values {
 
 func TestLoginFormRejectsWrongCSRFToken(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "/idp", nil)
-	b := e.browser(t)
-	ctx := context.Background()
-	page, err := b.Get(ctx, e.authURL(pkce(verifier)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, b, page := startLogin(t)
 	f, _ := page.Form("password-form")
-	carol := e.users["carol"]
-	creds := map[string]string{"username": carol.Username, "password": carol.Password}
+	creds := e.login("carol")
 
 	bad := merge(creds, map[string]string{"csrf": f.Fields.Get("csrf") + "x"})
-	page, err = b.Submit(ctx, f, bad, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	page = b.MustSubmit(t, f, bad, "")
 	if page.Status != http.StatusForbidden || page.Redirect != nil {
 		t.Errorf("wrong CSRF token: HTTP %d redirect %v, want 403", page.Status, page.Redirect)
 	}
 	// The right token from this browser still works afterwards.
-	page, err = b.Submit(ctx, f, creds, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	page = b.MustSubmit(t, f, creds, "")
 	if _, ok := page.Form("otp-form"); !ok {
 		t.Errorf("right CSRF token: HTTP %d, want the TOTP step", page.Status)
 	}
@@ -56,26 +43,15 @@ func TestLoginFormIsBoundToTheBrowser(t *testing.T) {
 	// An attacker opens a login and gets the victim's browser to post it
 	// (login CSRF): the victim's browser lacks the binding cookie.
 	e := newEnv(t, "/idp", nil)
-	ctx := context.Background()
 	attacker, victim := e.browser(t), e.browser(t)
-	page, err := attacker.Get(ctx, e.authURL(pkce(verifier)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := attacker.MustGet(t, e.authURL(pkce(verifier)))
 	f, _ := page.Form("password-form")
-	dave := e.users["dave"]
-	page, err = victim.Submit(ctx, f, map[string]string{"username": dave.Username, "password": dave.Password}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	page = victim.MustSubmit(t, f, e.login("dave"), "")
 	if page.Status != http.StatusForbidden || page.Redirect != nil {
 		t.Errorf("form posted from another browser: HTTP %d redirect %v, want 403", page.Status, page.Redirect)
 	}
 	// Opening the attacker's login page in the victim's browser is refused too.
-	page, err = victim.Get(ctx, page.URL.Scheme+"://"+page.URL.Host+e.idp.PathPrefix()+"/login?authRequestID="+url.QueryEscape(f.Fields.Get("authRequestID")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	page = victim.MustGet(t, page.URL.Scheme+"://"+page.URL.Host+e.idp.PathPrefix()+"/login?authRequestID="+url.QueryEscape(f.Fields.Get("authRequestID")))
 	if page.Status != http.StatusForbidden {
 		t.Errorf("login page of another browser's request: HTTP %d, want 403", page.Status)
 	}
@@ -83,23 +59,14 @@ func TestLoginFormIsBoundToTheBrowser(t *testing.T) {
 
 func TestTooManyFailuresEndTheAttempt(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "/idp", nil)
-	b := e.browser(t)
-	ctx := context.Background()
-	page, err := b.Get(ctx, e.authURL(pkce(verifier)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, b, page := startLogin(t)
 	carol := e.users["carol"]
 	for i := 0; i < 5; i++ {
 		f, ok := page.Form("password-form")
 		if !ok {
 			t.Fatalf("attempt %d: no password form (HTTP %d)", i, page.Status)
 		}
-		page, err = b.Submit(ctx, f, map[string]string{"username": carol.Username, "password": "wrong-password"}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		page = b.MustSubmit(t, f, map[string]string{"username": carol.Username, "password": "wrong-password"}, "")
 	}
 	if page.Status != http.StatusTooManyRequests {
 		t.Fatalf("after 5 failures: HTTP %d, want 429", page.Status)
@@ -113,15 +80,12 @@ func TestTooManyFailuresEndTheAttempt(t *testing.T) {
 
 func TestMFARequestRefusesAccountWithoutTOTP(t *testing.T) {
 	t.Parallel()
-	users, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
+	users := generateUsers(t)
 	users[2].TOTPSecret = "" // carol has no second factor
 	e := newEnv(t, "/idp", users)
 	ctx := context.Background()
 
-	_, err = e.browser(t).Login(ctx, e.authURL(merge(pkce(verifier), map[string]string{"acr_values": demoidp.ACRMFA})), e.pwd("carol"))
+	_, err := e.browser(t).Login(ctx, e.authURL(merge(pkce(verifier), map[string]string{"acr_values": demoidp.ACRMFA})), e.pwd("carol"))
 	var refused *demoidptest.RefusedError
 	if !errors.As(err, &refused) || refused.Status != http.StatusForbidden {
 		t.Errorf("mfa request for a user without TOTP: err = %v, want a 403 refusal", err)
@@ -136,10 +100,7 @@ func TestMFARequestRefusesAccountWithoutTOTP(t *testing.T) {
 func TestInvalidClaimsParameterIsRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "/idp", nil)
-	page, err := e.browser(t).Get(context.Background(), e.authURL(merge(pkce(verifier), map[string]string{"claims": "{not json"})))
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := e.browser(t).MustGet(t, e.authURL(merge(pkce(verifier), map[string]string{"claims": "{not json"})))
 	if page.Status != http.StatusBadRequest || page.Redirect != nil {
 		t.Errorf("HTTP %d redirect %v, want 400", page.Status, page.Redirect)
 	}
@@ -148,10 +109,7 @@ func TestInvalidClaimsParameterIsRefused(t *testing.T) {
 func TestUnknownAuthRequestShowsAnErrorPage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "/idp", nil)
-	page, err := e.browser(t).Get(context.Background(), e.issuer+"/login?authRequestID=nope")
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := e.browser(t).MustGet(t, e.issuer+"/login?authRequestID=nope")
 	if page.Status != http.StatusBadRequest || len(page.Forms) != 0 {
 		t.Errorf("HTTP %d with %d forms, want 400 and no form", page.Status, len(page.Forms))
 	}
@@ -161,21 +119,13 @@ func TestEssentialACRInClaimsParameterAloneMakesTOTPMandatory(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "/idp", nil)
 	b := e.browser(t)
-	ctx := context.Background()
 	claims := `{"id_token":{"acr":{"essential":true,"values":["` + demoidp.ACRMFA + `"]}}}`
-	page, err := b.Get(ctx, e.authURL(merge(pkce(verifier), map[string]string{"claims": claims})))
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := b.MustGet(t, e.authURL(merge(pkce(verifier), map[string]string{"claims": claims})))
 	f, ok := page.Form("password-form")
 	if !ok {
 		t.Fatalf("no login form (HTTP %d)", page.Status)
 	}
-	bob := e.users["bob"]
-	page, err = b.Submit(ctx, f, map[string]string{"username": bob.Username, "password": bob.Password}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	page = b.MustSubmit(t, f, e.login("bob"), "")
 	otpForm, ok := page.Form("otp-form")
 	if !ok {
 		t.Fatalf("no TOTP step (HTTP %d)", page.Status)

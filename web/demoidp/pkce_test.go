@@ -16,10 +16,7 @@ func TestAuthorizeRequiresPKCES256(t *testing.T) {
 		"plain challenge": {"code_challenge": verifier, "code_challenge_method": "plain"},
 		"challenge only":  {"code_challenge": challenge(verifier), "code_challenge_method": ""},
 	} {
-		page, err := e.browser(t).Get(context.Background(), e.authURL(params))
-		if err != nil {
-			t.Fatal(err)
-		}
+		page := e.browser(t).MustGet(t, e.authURL(params))
 		if page.Redirect == nil || page.Redirect.Query().Get("error") != "invalid_request" {
 			t.Errorf("%s: want a redirect with error=invalid_request, got HTTP %d redirect %v", name, page.Status, page.Redirect)
 		}
@@ -75,19 +72,10 @@ func TestTokenEndpointEnforcesPKCE(t *testing.T) {
 
 func TestLoginCallbackCannotMintASecondCode(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "/idp", nil)
-	b := e.browser(t)
+	e, b, page := startLogin(t)
 	ctx := context.Background()
-	page, err := b.Get(ctx, e.authURL(pkce(verifier)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	f, _ := page.Form("password-form")
-	carol := e.users["carol"]
-	page, err = b.Submit(ctx, f, map[string]string{"username": carol.Username, "password": carol.Password}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	page = b.MustSubmit(t, f, e.login("carol"), "")
 	f, _ = page.Form("otp-form")
 	// Submit the skip without following redirects, to see the callback URL.
 	resp, err := b.Client().PostForm(f.Action.String(), mergeValues(f.Fields, "action", "skip"))

@@ -103,10 +103,7 @@ func TestPagesAreLabelledDemoAndScriptFree(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "/idp", nil)
 	b := e.browser(t)
-	page, err := b.Get(context.Background(), e.authURL(pkce("v-0123456789012345678901234567890123456789")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := b.MustGet(t, e.authURL(pkce("v-0123456789012345678901234567890123456789")))
 	if _, ok := page.Form("password-form"); !ok {
 		t.Fatalf("no login form (HTTP %d)", page.Status)
 	}

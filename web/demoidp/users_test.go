@@ -14,14 +14,7 @@ import (
 
 func TestGenerateUsersHasTheCastWithRandomCredentials(t *testing.T) {
 	t.Parallel()
-	a, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := generateUsers(t), generateUsers(t)
 	groups := map[string][]string{}
 	for i, u := range a {
 		groups[u.Username] = u.Groups
@@ -65,10 +58,7 @@ func TestDefaultUsersCarryNoCredentials(t *testing.T) {
 
 func TestOTPAuthURIMatchesTheSecret(t *testing.T) {
 	t.Parallel()
-	users, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
+	users := generateUsers(t)
 	u := users[0]
 	uri, err := u.OTPAuthURI()
 	if err != nil {
@@ -94,10 +84,7 @@ func TestOTPAuthURIMatchesTheSecret(t *testing.T) {
 
 func TestNewValidatesConfig(t *testing.T) {
 	t.Parallel()
-	users, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
+	users := generateUsers(t)
 	good := demoidp.Client{ID: clientID, Secret: clientSecret, RedirectURIs: []string{redirectURI}}
 	tests := map[string]demoidp.Config{
 		"no issuer":           {Clients: []demoidp.Client{good}, Users: users},

@@ -112,8 +112,7 @@ func TestExampleExecutorVerifiesAgainstJWKSEndToEnd(t *testing.T) {
 		}
 
 		// Tampered parameters and a forged grant never run.
-		r2 := env.Approved(t, granttest.Human)
-		tok2, _ := env.Grants.Token(ctx, r2.ID)
+		r2, tok2 := env.Issued(t, granttest.Human)
 		bad := map[string]any{"request_id": r2.ID, "action": r2.Action, "params": map[string]any{"env": "prod", "replicas": 30, "service": "payments-api"}, "grant": tok2}
 		if resp, out := post(t, srv.URL+handlers.ExampleExecutorPath, "", bad); resp.StatusCode != http.StatusForbidden || !strings.Contains(out["error"].(string), "params") {
 			t.Fatalf("tampered params: %d %v", resp.StatusCode, out)
@@ -136,8 +135,7 @@ func TestExampleExecutorVerifiesAgainstJWKSEndToEnd(t *testing.T) {
 			t.Fatalf("no params: %d %v", resp.StatusCode, out)
 		}
 		env.Terms.Executor = "deployer"
-		r3 := env.Approved(t, granttest.Human)
-		tok3, _ := env.Grants.Token(ctx, r3.ID)
+		r3, tok3 := env.Issued(t, granttest.Human)
 		if resp, out := post(t, srv.URL+"/api/v1/grants/redeem", token, map[string]any{"grant": tok3, "params": json.RawMessage(r3.Params)}); resp.StatusCode != 403 || out["reason"] != "wrong_audience" {
 			t.Fatalf("wrong audience: %d %v", resp.StatusCode, out)
 		}

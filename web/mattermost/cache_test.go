@@ -12,36 +12,19 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/clocktest"
 	"github.com/countersign/countersign/web/mattermost/mmfake"
 )
 
-// clock is a settable time source for tests of expiry (no sleeping).
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestTTLCacheExpiry(t *testing.T) {
-	clk := &clock{t: captureEnd}
+	clk := clocktest.At(captureEnd)
 	c := newTTLCache[string](30*time.Second, 10, clk.Now)
 	c.put("a", "1")
-	clk.Add(29 * time.Second)
+	clk.Advance(29 * time.Second)
 	if v, ok := c.get("a"); !ok || v != "1" {
 		t.Errorf("before the TTL: %q %v", v, ok)
 	}
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	if v, ok := c.get("a"); ok {
 		t.Errorf("at the TTL: still %q", v)
 	}
@@ -50,16 +33,16 @@ func TestTTLCacheExpiry(t *testing.T) {
 	}
 	// Storing again starts a new TTL.
 	c.put("a", "2")
-	clk.Add(20 * time.Second)
+	clk.Advance(20 * time.Second)
 	c.put("a", "3")
-	clk.Add(20 * time.Second)
+	clk.Advance(20 * time.Second)
 	if v, ok := c.get("a"); !ok || v != "3" {
 		t.Errorf("refreshed entry: %q %v", v, ok)
 	}
 }
 
 func TestTTLCacheBounded(t *testing.T) {
-	clk := &clock{t: captureEnd}
+	clk := clocktest.At(captureEnd)
 	c := newTTLCache[int](time.Minute, 3, clk.Now)
 	for i := range 3 {
 		c.put(fmt.Sprint(i), i)
@@ -119,8 +102,8 @@ func TestConfigRefusesNegativeCacheTTL(t *testing.T) {
 
 // cachedEnv is the fixture world with the lookup cache on and a settable
 // clock.
-func cachedEnv(t *testing.T, ttl time.Duration) (*env, *clock) {
-	clk := &clock{t: captureEnd}
+func cachedEnv(t *testing.T, ttl time.Duration) (*env, *clocktest.Clock) {
+	clk := clocktest.At(captureEnd)
 	e := newEnv(t, func(c *Config) { c.CacheTTL, c.Now = ttl, clk.Now })
 	return e, clk
 }
@@ -153,12 +136,13 @@ func TestCaptureCacheWithinAndAfterTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, f := lookups(e.fake); c != 4 || f != 2 {
-		t.Errorf("first capture: %d cacheable and %d fresh calls, want 4 and 2", c, f)
+	// Accounts, bot record, the bot owner's account, channel, team.
+	if c, f := lookups(e.fake); c != 5 || f != 2 {
+		t.Errorf("first capture: %d cacheable and %d fresh calls, want 5 and 2", c, f)
 	}
 
 	e.fake.ResetRequests()
-	clk.Add(29 * time.Second)
+	clk.Advance(29 * time.Second)
 	second, err := e.client.Capture(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -172,12 +156,12 @@ func TestCaptureCacheWithinAndAfterTTL(t *testing.T) {
 	}
 
 	e.fake.ResetRequests()
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	if _, err := e.client.Capture(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	if c, f := lookups(e.fake); c != 4 || f != 2 {
-		t.Errorf("after the TTL: %d cacheable and %d fresh calls, want 4 and 2", c, f)
+	if c, f := lookups(e.fake); c != 5 || f != 2 {
+		t.Errorf("after the TTL: %d cacheable and %d fresh calls, want 5 and 2", c, f)
 	}
 }
 
@@ -230,11 +214,11 @@ func TestCaptureCacheBotOwnerChange(t *testing.T) {
 		t.Fatalf("owner %s", got)
 	}
 	e.fake.AddBotRecord(&model.Bot{UserId: mmfake.TestbotID, Username: "testbot", OwnerId: mmfake.CarolID})
-	clk.Add(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	if got := owner(); got != mmfake.AdminID {
 		t.Errorf("within the TTL: owner %s, want the cached %s", got, mmfake.AdminID)
 	}
-	clk.Add(20 * time.Second)
+	clk.Advance(20 * time.Second)
 	if got := owner(); got != mmfake.CarolID {
 		t.Errorf("after the TTL: owner %s, want %s", got, mmfake.CarolID)
 	}
@@ -275,8 +259,8 @@ func TestCaptureCacheOff(t *testing.T) {
 		if _, err := e.client.Capture(ctx, CaptureRequest{PostRef: mmfake.RootPostID}); err != nil {
 			t.Fatal(err)
 		}
-		if c, _ := lookups(e.fake); c != 4 {
-			t.Errorf("%d cacheable calls, want 4 every time", c)
+		if c, _ := lookups(e.fake); c != 5 {
+			t.Errorf("%d cacheable calls, want 5 every time", c)
 		}
 	}
 }
@@ -303,7 +287,9 @@ func TestUserCachedCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range e.fake.Requests() {
-		if r.Path == "/api/v4/users/ids" && string(r.Body) != fmt.Sprintf("[%q,%q]", mmfake.TestbotID, mmfake.BobID) && string(r.Body) != fmt.Sprintf("[%q,%q]", mmfake.BobID, mmfake.TestbotID) {
+		// The authors but alice, and then the bot's owner (no author).
+		if r.Path == "/api/v4/users/ids" && string(r.Body) != fmt.Sprintf("[%q,%q]", mmfake.TestbotID, mmfake.BobID) && string(r.Body) != fmt.Sprintf("[%q,%q]", mmfake.BobID, mmfake.TestbotID) &&
+			string(r.Body) != fmt.Sprintf("[%q]", mmfake.AdminID) {
 			t.Errorf("users/ids asked for %s; alice was cached", r.Body)
 		}
 	}
@@ -319,7 +305,7 @@ func TestCaptureCacheConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			if i%4 == 0 {
-				clk.Add(10 * time.Second)
+				clk.Advance(10 * time.Second)
 			}
 			c, err := e.client.Capture(context.Background(), CaptureRequest{PostRef: mmfake.RootPostID})
 			if err == nil && len(c.Posts) != len(fixtureThread) {

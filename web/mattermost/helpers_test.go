@@ -1,14 +1,13 @@
 package mattermost
 
 import (
-	"bytes"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/mattermost/mmfake"
 )
 
@@ -24,7 +23,7 @@ type env struct {
 	client *Client
 	botID  string
 	token  string
-	logs   *syncBuffer
+	logs   *storetest.SyncBuffer
 }
 
 // newEnv builds the environment; tweak adjusts the Config first.
@@ -37,7 +36,7 @@ func newEnv(t *testing.T, tweak func(*Config)) *env {
 	bot := fake.AddBot("countersign", mmfake.AdminID)
 	fake.AddMember(mmfake.ChannelID, bot.Id)
 	fake.Grant(bot.Id, model.PermissionReadOthersBots.Id)
-	e := &env{fake: fake, botID: bot.Id, token: fake.NewToken(bot.Id), logs: &syncBuffer{}}
+	e := &env{fake: fake, botID: bot.Id, token: fake.NewToken(bot.Id), logs: &storetest.SyncBuffer{}}
 	cfg := Config{
 		SiteURL: fake.URL(), BotToken: e.token,
 		CallTimeout: 2 * time.Second, BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond,
@@ -53,22 +52,4 @@ func newEnv(t *testing.T, tweak func(*Config)) *env {
 	}
 	e.client = c
 	return e
-}
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -48,7 +48,7 @@ func TestDirectMessageLookupsAreCached(t *testing.T) {
 		if ttl == 0 {
 			continue
 		}
-		clk.Add(ttl)
+		clk.Advance(ttl)
 		if _, err := e.client.UserIDByUsername(ctx, "alice"); err != nil {
 			t.Fatal(err)
 		}

@@ -21,8 +21,8 @@ type author struct {
 	username string
 	isBot    bool
 	// ownerID is the bot's owner; empty for humans and when the bot record
-	// could not be read.
-	ownerID string
+	// could not be read. ownerName is the owner's username, when known.
+	ownerID, ownerName string
 	// member is channel membership at capture time.
 	member bool
 }
@@ -90,7 +90,38 @@ func (c *Client) resolveAuthors(ctx context.Context, channelID string, userIDs [
 	if err := c.resolveOwners(ctx, res, botIDs); err != nil {
 		return nil, err
 	}
+	c.resolveOwnerNames(ctx, res)
 	return res, nil
+}
+
+// resolveOwnerNames finds the usernames of the bot owners, in one lookup
+// for the owners who wrote no captured post. A failure only leaves names
+// out (the page shows the id): the owner id is what the content binds.
+func (c *Client) resolveOwnerNames(ctx context.Context, res *authors) {
+	var missing []string
+	for _, a := range res.byID {
+		if a.ownerID == "" {
+			continue
+		}
+		if o := res.byID[a.ownerID]; o != nil {
+			a.ownerName = o.username
+		} else {
+			missing = append(missing, a.ownerID)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	users, err := c.getUsers(ctx, distinctIDs(missing))
+	if err != nil {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "mattermost: bot owners' usernames not readable", slog.String("error", err.Error()))
+		return
+	}
+	for _, a := range res.byID {
+		if u := users[a.ownerID]; u != nil && a.ownerName == "" {
+			a.ownerName = u.Username
+		}
+	}
 }
 
 // resolveOwners reads the bot record of each bot author for its owner, a
@@ -190,7 +221,7 @@ func (c *Client) conversationPost(p *model.Post, a *author) (models.Conversation
 	}
 	cp.FromWebhook, cp.OverrideUsername = webhookProps(p)
 	if a.isBot {
-		cp.BotOwnerID = a.ownerID
+		cp.BotOwnerID, cp.BotOwnerName = a.ownerID, a.ownerName
 	}
 	switch {
 	case cp.FromWebhook:

@@ -63,13 +63,18 @@ func retryable(status int, err error) bool {
 	return false
 }
 
-// backoff is the wait after a failed attempt: "equal jitter" over
-// min(BackoffMax, BackoffBase·2^(attempt-1)), so clients that failed
-// together do not retry together.
+// backoff is the wait after a failed call attempt (see Backoff).
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.cfg.BackoffBase << min(attempt-1, 20)
-	if d <= 0 || d > c.cfg.BackoffMax {
-		d = c.cfg.BackoffMax
+	return Backoff(c.cfg.BackoffBase, c.cfg.BackoffMax, attempt)
+}
+
+// Backoff is the wait after failed attempt number attempt (from 1):
+// "equal jitter" over min(max, base·2^(attempt-1)), so clients that failed
+// together do not retry together.
+func Backoff(base, max time.Duration, attempt int) time.Duration {
+	d := base << min(attempt-1, 30)
+	if d <= 0 || d > max {
+		d = max
 	}
 	half := d / 2
 	return half + rand.N(half+1)

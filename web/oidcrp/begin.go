@@ -27,6 +27,17 @@ type AuthOptions struct {
 	// EssentialACR also sends the claims parameter marking acr essential
 	// with ACRValues, for IdPs that only enforce essential claims.
 	EssentialACR bool `json:"essential_acr,omitempty"`
+	// RequestAMR asks for the amr claim in the ID token through the claims
+	// parameter: some providers send it only when asked.
+	RequestAMR bool `json:"request_amr,omitempty"`
+	// LoginHint is sent as login_hint: who is expected to sign in, so the
+	// provider can skip asking for the account.
+	LoginHint string `json:"login_hint,omitempty"`
+	// Advisory asks for MaxAge and ACRValues without requiring them:
+	// Complete accepts an older or weaker login. A sign-in that asks for
+	// the step-up strength up front is advisory, because a weaker sign-in
+	// is still a sign-in; the decision's own check refuses it later.
+	Advisory bool `json:"advisory,omitempty"`
 }
 
 // Pending is what the portal keeps server-side in the browser's session
@@ -79,8 +90,11 @@ func (rp *RP) Begin(opts AuthOptions) (authURL string, pending Pending, err erro
 	if len(opts.ACRValues) > 0 {
 		params = append(params, oauth2.SetAuthURLParam("acr_values", strings.Join(opts.ACRValues, " ")))
 	}
-	if opts.EssentialACR {
-		claims, err := essentialACRClaims(opts.ACRValues)
+	if opts.LoginHint != "" {
+		params = append(params, oauth2.SetAuthURLParam("login_hint", opts.LoginHint))
+	}
+	if opts.EssentialACR || opts.RequestAMR {
+		claims, err := claimsParameter(opts)
 		if err != nil {
 			return "", Pending{}, err
 		}
@@ -96,16 +110,23 @@ func (rp *RP) Begin(opts AuthOptions) (authURL string, pending Pending, err erro
 	return rp.oauth.AuthCodeURL(state, params...), p, nil
 }
 
-// essentialACRClaims builds {"id_token":{"acr":{"essential":true,"values":[...]}}}.
-func essentialACRClaims(values []string) (string, error) {
-	type acrRequest struct {
-		Essential bool     `json:"essential"`
-		Values    []string `json:"values"`
+// claimRequest is one member of the claims parameter (OIDC Core 5.5.1).
+type claimRequest struct {
+	Essential bool     `json:"essential"`
+	Values    []string `json:"values,omitempty"`
+}
+
+// claimsParameter builds the claims parameter for opts, e.g.
+// {"id_token":{"acr":{"essential":true,"values":[...]},"amr":{"essential":true}}}.
+func claimsParameter(opts AuthOptions) (string, error) {
+	idToken := map[string]claimRequest{}
+	if opts.EssentialACR {
+		idToken["acr"] = claimRequest{Essential: true, Values: opts.ACRValues}
 	}
-	body := map[string]map[string]acrRequest{
-		"id_token": {"acr": {Essential: true, Values: values}},
+	if opts.RequestAMR {
+		idToken["amr"] = claimRequest{Essential: true}
 	}
-	b, err := json.Marshal(body)
+	b, err := json.Marshal(map[string]map[string]claimRequest{"id_token": idToken})
 	if err != nil {
 		return "", fmt.Errorf("oidcrp: encode claims parameter: %w", err)
 	}

@@ -16,7 +16,8 @@ func TestBeginBuildsTheAuthorizationRequest(t *testing.T) {
 	ts := newTokenServer(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	rp := newTokenRP(t, ts, now)
-	opts := AuthOptions{Prompt: "login", MaxAge: dur(5 * time.Minute), ACRValues: []string{"urn:a", "urn:b"}, EssentialACR: true}
+	opts := AuthOptions{Prompt: "login", MaxAge: dur(5 * time.Minute), ACRValues: []string{"urn:a", "urn:b"}, EssentialACR: true,
+		RequestAMR: true, LoginHint: "alice@example.com"}
 	authURL, p, err := rp.Begin(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +39,7 @@ func TestBeginBuildsTheAuthorizationRequest(t *testing.T) {
 		"prompt":                "login",
 		"max_age":               "300",
 		"acr_values":            "urn:a urn:b",
+		"login_hint":            "alice@example.com",
 	}
 	for k, want := range checks {
 		if got := q.Get(k); got != want {
@@ -50,12 +52,15 @@ func TestBeginBuildsTheAuthorizationRequest(t *testing.T) {
 				Essential bool     `json:"essential"`
 				Values    []string `json:"values"`
 			} `json:"acr"`
+			AMR *struct {
+				Essential bool `json:"essential"`
+			} `json:"amr"`
 		} `json:"id_token"`
 	}
 	if err := json.Unmarshal([]byte(q.Get("claims")), &claims); err != nil {
 		t.Fatalf("claims parameter: %v", err)
 	}
-	if !claims.IDToken.ACR.Essential || !slices.Equal(claims.IDToken.ACR.Values, opts.ACRValues) {
+	if !claims.IDToken.ACR.Essential || !slices.Equal(claims.IDToken.ACR.Values, opts.ACRValues) || claims.IDToken.AMR == nil || !claims.IDToken.AMR.Essential {
 		t.Errorf("claims parameter = %s", q.Get("claims"))
 	}
 	for name, v := range map[string]string{"state": p.State, "nonce": p.Nonce, "verifier": p.Verifier} {
@@ -84,7 +89,7 @@ func TestBeginPlainLoginHasNoStepUpParameters(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(authURL)
-	for _, k := range []string{"prompt", "max_age", "acr_values", "claims"} {
+	for _, k := range []string{"prompt", "max_age", "acr_values", "claims", "login_hint"} {
 		if u.Query().Has(k) {
 			t.Errorf("plain login sends %s", k)
 		}
@@ -153,5 +158,43 @@ func TestConfigValidation(t *testing.T) {
 	c, _ = Config{Issuer: base.Issuer, ClientID: "c", ClientSecret: "s", RedirectURL: base.RedirectURL, Scopes: []string{"email"}}.withDefaults()
 	if !slices.Equal(c.Scopes, []string{"openid", "email"}) {
 		t.Errorf("scopes = %q, want openid added", c.Scopes)
+	}
+}
+
+// TestAMRAloneIsAskedWithoutACR: a rule that needs only a method asks for
+// amr through the claims parameter and nothing about acr.
+func TestAMRAloneIsAskedWithoutACR(t *testing.T) {
+	t.Parallel()
+	ts := newTokenServer(t)
+	authURL, _, err := newTokenRP(t, ts, time.Now()).Begin(AuthOptions{RequestAMR: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(authURL)
+	if got := u.Query().Get("claims"); got != `{"id_token":{"amr":{"essential":true}}}` {
+		t.Errorf("claims = %s", got)
+	}
+}
+
+// TestAdvisoryLoginAcceptsAWeakerAnswer: a sign-in that asks for the
+// step-up strength up front is not refused when the provider gives less;
+// the same answer to a step-up is.
+func TestAdvisoryLoginAcceptsAWeakerAnswer(t *testing.T) {
+	t.Parallel()
+	ts := newTokenServer(t)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	rp := newTokenRP(t, ts, now)
+	for _, advisory := range []bool{true, false} {
+		_, pending := mustBegin(t, rp, AuthOptions{MaxAge: dur(5 * time.Minute), ACRValues: []string{"urn:mfa"}, Advisory: advisory})
+		id, err := completeWith(t, ts, rp, pending, map[string]any{
+			"iss": ts.srv.URL, "sub": "u", "aud": tsClient, "exp": now.Add(time.Minute).Unix(), "nonce": pending.Nonce,
+			"preferred_username": "u", "auth_time": now.Add(-time.Hour).Unix(), "acr": "urn:password",
+		}, false, nil)
+		switch {
+		case advisory && (err != nil || id.ACR != "urn:password"):
+			t.Errorf("advisory: %v %+v, want the weaker login accepted as it is", err, id)
+		case !advisory && !errors.Is(err, ErrStaleAuth):
+			t.Errorf("required: err = %v, want ErrStaleAuth", err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package oidcrp
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -49,7 +50,7 @@ func (rp *RP) Complete(ctx context.Context, pending Pending, query url.Values) (
 	if !ok || raw == "" {
 		return nil, fmt.Errorf("%w: token response has no id_token", ErrIDToken)
 	}
-	return rp.verifyIDToken(ctx, raw, pending)
+	return rp.verifyIDToken(ctx, raw, tok, pending)
 }
 
 // exchangeError keeps the OAuth error code of a refused exchange (useful
@@ -67,10 +68,13 @@ func exchangeError(err error) error {
 	return fmt.Errorf("%w: %w", ErrExchange, err)
 }
 
-// verifyIDToken runs every ID token check and builds the Identity.
-func (rp *RP) verifyIDToken(ctx context.Context, raw string, pending Pending) (*Identity, error) {
+// verifyIDToken runs every ID token check, completes the claims from
+// userinfo when the ID token leaves out some the portal reads, and builds
+// the Identity. tok is the token response (its access token calls
+// userinfo).
+func (rp *RP) verifyIDToken(ctx context.Context, raw string, tok *oauth2.Token, pending Pending) (*Identity, error) {
 	now := rp.cfg.Now()
-	tok, err := rp.verifier.Verify(ctx, raw)
+	idt, err := rp.verifierAt(ctx, now).Verify(ctx, raw)
 	if err != nil {
 		var expired *oidc.TokenExpiredError
 		if errors.As(err, &expired) {
@@ -78,14 +82,18 @@ func (rp *RP) verifyIDToken(ctx context.Context, raw string, pending Pending) (*
 		}
 		return nil, fmt.Errorf("%w: %w", ErrIDToken, err)
 	}
-	c, err := parseClaims(tok, rp.cfg.RolesClaim)
+	var all map[string]json.RawMessage
+	if err := idt.Claims(&all); err != nil {
+		return nil, fmt.Errorf("%w: decode claims: %w", ErrIDToken, err)
+	}
+	c, err := parseClaims(all, idt.Subject, rp.cfg.RolesClaim)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAudience(tok.Audience, c.azp, rp.cfg.ClientID); err != nil {
+	if err := checkAudience(idt.Audience, c.azp, rp.cfg.ClientID); err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(tok.Nonce), []byte(pending.Nonce)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(pending.Nonce)) != 1 {
 		return nil, ErrNonceMismatch
 	}
 	if c.subject == "" {
@@ -94,17 +102,29 @@ func (rp *RP) verifyIDToken(ctx context.Context, raw string, pending Pending) (*
 	if !c.issuedAt.IsZero() && c.issuedAt.After(now.Add(rp.cfg.ClockSkew)) {
 		return nil, fmt.Errorf("%w: issued in the future", ErrIDToken)
 	}
-	if pending.Options.MaxAge != nil {
+	if pending.Options.MaxAge != nil && !pending.Options.Advisory {
 		if err := checkFreshness(c.authTime, *pending.Options.MaxAge, now, rp.cfg.ClockSkew); err != nil {
 			return nil, err
 		}
 	}
-	if len(pending.Options.ACRValues) > 0 {
+	if len(pending.Options.ACRValues) > 0 && !pending.Options.Advisory {
 		if err := checkACR(c.acr, pending.Options.ACRValues); err != nil {
 			return nil, err
 		}
 	}
-	return c.identity(tok.Issuer, raw), nil
+	// Only a token that passed every check above may fetch userinfo.
+	added, err := rp.userinfo(ctx, tok, c.subject, all)
+	if err != nil {
+		return nil, err
+	}
+	if len(added) > 0 {
+		// The authentication claims stay the ID token's: userinfo never
+		// adds them (idTokenOnly).
+		if c, err = parseClaims(all, idt.Subject, rp.cfg.RolesClaim); err != nil {
+			return nil, err
+		}
+	}
+	return c.identity(idt.Issuer, raw, all, added), nil
 }
 
 // checkAudience requires this client in aud, an azp equal to it when azp

@@ -27,6 +27,11 @@ type Config struct {
 	// "realm_access.roles" is followed when no claim has that exact name.
 	// Default "groups".
 	RolesClaim string
+	// Claims names further claims the portal reads (a username claim
+	// other than preferred_username, say). Like the profile and roles
+	// claims, they are asked of the userinfo endpoint when the ID token
+	// leaves them out.
+	Claims []string
 
 	// HTTPClient talks to the IdP (discovery, JWKS, token). Default: a
 	// client with a 10 s timeout.
@@ -39,6 +44,10 @@ type Config struct {
 	// PendingTTL bounds how long a started login can be completed.
 	// Default 10 min.
 	PendingTTL time.Duration
+	// KeySetMaxAge is how long the provider's signing keys are trusted
+	// as fetched before they are fetched again, so a key the provider
+	// withdrew stops verifying tokens. Default 10 min.
+	KeySetMaxAge time.Duration
 }
 
 // withDefaults validates c and fills in the defaults.
@@ -61,6 +70,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Scopes = append([]string{"openid"}, c.Scopes...)
 	}
 	c.Scopes = slices.Clone(c.Scopes)
+	c.Claims = slices.Clone(c.Claims)
 	if c.RolesClaim == "" {
 		c.RolesClaim = "groups"
 	}
@@ -75,6 +85,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PendingTTL <= 0 {
 		c.PendingTTL = 10 * time.Minute
+	}
+	if c.KeySetMaxAge <= 0 {
+		c.KeySetMaxAge = 10 * time.Minute
 	}
 	return c, nil
 }

@@ -2,37 +2,19 @@ package oidcrp
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/countersign/countersign/models/clocktest"
 	"github.com/countersign/countersign/web/demoidp"
 	"github.com/countersign/countersign/web/demoidp/demoidptest"
 )
-
-// testClock is wall time plus an offset the test can move forward, shared
-// by the provider and the RP so both agree on "now".
-type testClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
 
 const (
 	portalClientID     = "countersign-portal"
@@ -51,37 +33,25 @@ type idpEnv struct {
 	idp    *demoidp.Provider
 	issuer string
 	users  map[string]demoidp.User
-	clock  *testClock
+	clock  *clocktest.Clock
 }
 
 func newIDPEnv(t *testing.T) *idpEnv {
 	t.Helper()
-	clock := &testClock{}
+	clock := clocktest.Wall()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	users, err := demoidp.GenerateUsers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idp, err := demoidp.New(demoidp.Config{
+	idp, byName := demoidptest.NewProvider(t, demoidp.Config{
 		Issuer: srv.URL + "/idp",
 		Clients: []demoidp.Client{
 			{ID: portalClientID, Secret: portalClientSecret, RedirectURIs: []string{portalRedirect}, PostLogoutRedirectURIs: []string{portalLoggedOut}},
 			{ID: otherClientID, Secret: otherClientSecret, RedirectURIs: []string{otherRedirect}},
 		},
-		Users:    users,
 		Now:      clock.Now,
 		TokenTTL: 2 * time.Hour, // the tests move the clock by minutes
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	mux.Handle(idp.PathPrefix()+"/", idp)
-	byName := make(map[string]demoidp.User, len(users))
-	for _, u := range users {
-		byName[u.Username] = u
-	}
 	return &idpEnv{srv: srv, idp: idp, issuer: idp.Issuer(), users: byName, clock: clock}
 }
 
@@ -108,11 +78,7 @@ func (e *idpEnv) portal(t *testing.T) *RP {
 
 func (e *idpEnv) browser(t *testing.T) *demoidptest.Browser {
 	t.Helper()
-	b, err := demoidptest.NewBrowser(e.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return demoidptest.NewTestBrowser(t, e.issuer)
 }
 
 // code returns the user's current TOTP code by the shared clock, as their
@@ -180,6 +146,69 @@ func mustBegin(t *testing.T, rp *RP, opts AuthOptions) (string, Pending) {
 		t.Fatalf("Begin: %v", err)
 	}
 	return u, p
+}
+
+// carolCallback begins a login at rp and signs carol in with her password
+// in b, returning what the RP kept and the URL the browser was sent back to.
+func (e *idpEnv) carolCallback(t *testing.T, rp *RP, b *demoidptest.Browser) (Pending, *url.URL) {
+	t.Helper()
+	authURL, pending := mustBegin(t, rp, AuthOptions{})
+	cb, err := b.Login(context.Background(), authURL, e.pwd("carol"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pending, cb
+}
+
+// beginIn begins a login at rp with opts and opens the authorization
+// request in b, returning what the RP kept and the page the IdP answered.
+func beginIn(t *testing.T, rp *RP, b *demoidptest.Browser, opts AuthOptions) (Pending, *demoidptest.Page) {
+	t.Helper()
+	authURL, pending := mustBegin(t, rp, opts)
+	return pending, b.MustGet(t, authURL)
+}
+
+// complete finishes the login the RP kept in pending with the callback
+// cb, failing the test if the RP refuses it.
+func complete(t *testing.T, rp *RP, pending Pending, cb *url.URL) *Identity {
+	t.Helper()
+	id, err := rp.Complete(context.Background(), pending, cb.Query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// continueLogin answers the IdP's forms on page with c and completes the
+// login at rp, failing the test if either step fails.
+func continueLogin(t *testing.T, rp *RP, b *demoidptest.Browser, pending Pending, page *demoidptest.Page, c demoidptest.Credentials) *Identity {
+	t.Helper()
+	cb, err := b.Continue(context.Background(), page, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return complete(t, rp, pending, cb)
+}
+
+// signedIn starts an IdP and the portal's RP, signs name in with the
+// password in a new browser, and moves the clock on by ago: an IdP
+// session of that age.
+func signedIn(t *testing.T, name string, ago time.Duration) (*idpEnv, *RP, *demoidptest.Browser, *Identity) {
+	t.Helper()
+	e := newIDPEnv(t)
+	rp, b := e.portal(t), e.browser(t)
+	first := login(t, rp, b, AuthOptions{}, e.pwd(name))
+	e.clock.Advance(ago)
+	return e, rp, b, first
+}
+
+// wantRefused fails the test unless the RP refuses to complete pending
+// with the callback query q with an error that is want.
+func wantRefused(t *testing.T, rp *RP, pending Pending, q url.Values, want error, what string) {
+	t.Helper()
+	if _, err := rp.Complete(context.Background(), pending, q); !errors.Is(err, want) {
+		t.Errorf("%s: err = %v, want %v", what, err, want)
+	}
 }
 
 func dur(d time.Duration) *time.Duration { return &d }

@@ -32,6 +32,9 @@ var (
 	// ErrIDToken means the ID token is missing or invalid (signature,
 	// issuer, malformed claims).
 	ErrIDToken = errors.New("oidcrp: invalid ID token")
+	// ErrUserinfo means the userinfo endpoint, asked for claims the ID
+	// token left out, failed or answered about another subject.
+	ErrUserinfo = errors.New("oidcrp: userinfo could not be read")
 	// ErrTokenExpired means the ID token's exp has passed.
 	ErrTokenExpired = errors.New("oidcrp: ID token expired")
 	// ErrAudience means the ID token was not issued to this client (aud

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/countersign/countersign/web/demoidp"
 	"github.com/countersign/countersign/web/demoidp/demoidptest"
 )
@@ -47,7 +49,7 @@ func TestLoginRoundTripPasswordOnly(t *testing.T) {
 		t.Errorf("IDTokenHash does not hash RawIDToken")
 	}
 	// The raw token itself carries the claims the portal's checks need.
-	raw := rawClaims(t, id.RawIDToken)
+	raw := JWTPart(t, id.RawIDToken, 1)
 	for _, k := range []string{"azp", "nonce", "auth_time", "acr", "amr", "groups", "sub"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("ID token lacks %s", k)
@@ -58,15 +60,16 @@ func TestLoginRoundTripPasswordOnly(t *testing.T) {
 	}
 }
 
-// rawClaims decodes an ID token's payload without verifying it (the RP
-// already did).
-func rawClaims(t *testing.T, jwt string) map[string]any {
+// JWTPart decodes the header (0) or payload (1) of a JWT without
+// verifying it (the relying party under test already did). It is exported
+// for the package's external tests too.
+func JWTPart(t *testing.T, jwt string, i int) map[string]any {
 	t.Helper()
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
-		t.Fatalf("ID token has %d parts", len(parts))
+		t.Fatalf("JWT has %d parts", len(parts))
 	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	b, err := base64.RawURLEncoding.DecodeString(parts[i])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,45 +94,24 @@ func TestLoginRoundTripWithTOTP(t *testing.T) {
 
 func TestSSOReuseAndPromptLoginForcesReauthentication(t *testing.T) {
 	t.Parallel()
-	e := newIDPEnv(t)
-	rp, b, ctx := e.portal(t), e.browser(t), context.Background()
-	first := login(t, rp, b, AuthOptions{}, e.pwd("bob"))
-	e.clock.Advance(2 * time.Minute)
+	e, rp, b, first := signedIn(t, "bob", 2*time.Minute)
 
 	// Without prompt the IdP session answers: no form, same auth_time.
-	authURL, pending := mustBegin(t, rp, AuthOptions{})
-	page, err := b.Get(ctx, authURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pending, page := beginIn(t, rp, b, AuthOptions{})
 	if page.Redirect == nil {
 		t.Fatalf("expected SSO (redirect without a form), got HTTP %d with forms %v", page.Status, page.Forms)
 	}
-	sso, err := rp.Complete(ctx, pending, page.Redirect.Query())
-	if err != nil {
-		t.Fatal(err)
-	}
+	sso := complete(t, rp, pending, page.Redirect)
 	if !sso.AuthTime.Equal(first.AuthTime) {
 		t.Errorf("SSO auth_time = %s, want the original %s", sso.AuthTime, first.AuthTime)
 	}
 
 	// prompt=login: the same browser, with its IdP session, must log in again.
-	authURL, pending = mustBegin(t, rp, AuthOptions{Prompt: "login"})
-	page, err = b.Get(ctx, authURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pending, page = beginIn(t, rp, b, AuthOptions{Prompt: "login"})
 	if _, ok := page.Form("password-form"); !ok || page.Redirect != nil {
 		t.Fatalf("prompt=login did not show the password form (redirect=%v)", page.Redirect)
 	}
-	cb, err := b.Continue(ctx, page, e.pwd("bob"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := rp.Complete(ctx, pending, cb.Query())
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := continueLogin(t, rp, b, pending, page, e.pwd("bob"))
 	if !again.AuthTime.After(first.AuthTime) {
 		t.Errorf("after prompt=login auth_time %s is not after the first login %s", again.AuthTime, first.AuthTime)
 	}
@@ -137,10 +119,7 @@ func TestSSOReuseAndPromptLoginForcesReauthentication(t *testing.T) {
 
 func TestMaxAgeSetsAndChecksAuthTime(t *testing.T) {
 	t.Parallel()
-	e := newIDPEnv(t)
-	rp, b, ctx := e.portal(t), e.browser(t), context.Background()
-	first := login(t, rp, b, AuthOptions{}, e.pwd("dave"))
-	e.clock.Advance(10 * time.Minute)
+	e, rp, b, first := signedIn(t, "dave", 10*time.Minute)
 
 	// A generous max_age lets the 10-minute-old session answer.
 	old := login(t, rp, b, AuthOptions{MaxAge: dur(time.Hour)}, demoidptest.Credentials{})
@@ -153,22 +132,11 @@ func TestMaxAgeSetsAndChecksAuthTime(t *testing.T) {
 	}
 
 	// A tight max_age makes the IdP ask again, and the new auth_time is fresh.
-	authURL, pending := mustBegin(t, rp, AuthOptions{MaxAge: dur(5 * time.Minute)})
-	page, err := b.Get(ctx, authURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pending, page := beginIn(t, rp, b, AuthOptions{MaxAge: dur(5 * time.Minute)})
 	if _, ok := page.Form("password-form"); !ok {
 		t.Fatalf("max_age=300 with a 10-minute-old session did not ask to log in (redirect=%v)", page.Redirect)
 	}
-	cb, err := b.Continue(ctx, page, e.pwd("dave"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, err := rp.Complete(ctx, pending, cb.Query())
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh := continueLogin(t, rp, b, pending, page, e.pwd("dave"))
 	if e.clock.Now().Sub(fresh.AuthTime) > 5*time.Minute || !fresh.AuthTime.After(first.AuthTime) {
 		t.Errorf("auth_time %s is not a fresh login", fresh.AuthTime)
 	}
@@ -187,25 +155,18 @@ func TestACRValuesMFAMakesTOTPMandatory(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newIDPEnv(t)
-			rp, b, ctx := e.portal(t), e.browser(t), context.Background()
+			rp, b := e.portal(t), e.browser(t)
 			// A password-only IdP session must not satisfy an mfa request.
 			login(t, rp, b, AuthOptions{}, e.pwd("alice"))
 
 			opts := AuthOptions{Prompt: "", ACRValues: []string{demoidp.ACRMFA}, EssentialACR: essential}
-			authURL, pending := mustBegin(t, rp, opts)
-			page, err := b.Get(ctx, authURL)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pending, page := beginIn(t, rp, b, opts)
 			pw, ok := page.Form("password-form")
 			if !ok {
 				t.Fatalf("mfa request answered from a password-only session (redirect=%v)", page.Redirect)
 			}
 			alice := e.users["alice"]
-			page, err = b.Submit(ctx, pw, map[string]string{"username": alice.Username, "password": alice.Password}, "")
-			if err != nil {
-				t.Fatal(err)
-			}
+			page = b.MustSubmit(t, pw, map[string]string{"username": alice.Username, "password": alice.Password}, "")
 			otpForm, ok := page.Form("otp-form")
 			if !ok {
 				t.Fatalf("no TOTP step after the password (status %d)", page.Status)
@@ -218,25 +179,16 @@ func TestACRValuesMFAMakesTOTPMandatory(t *testing.T) {
 			// Pressing a forged skip button is refused too.
 			forged := otpForm
 			forged.Buttons = append(forged.Buttons, demoidptest.Button{Name: "action", Value: "skip"})
-			page, err = b.Submit(ctx, forged, nil, "skip")
-			if err != nil {
-				t.Fatal(err)
-			}
+			page = b.MustSubmit(t, forged, nil, "skip")
 			if page.Redirect != nil || page.Status != http.StatusForbidden {
 				t.Fatalf("forged skip: status %d, redirect %v; want 403 and no redirect", page.Status, page.Redirect)
 			}
 			otpForm, _ = page.Form("otp-form")
-			page, err = b.Submit(ctx, otpForm, map[string]string{"code": e.code(t, "alice")}, "verify")
-			if err != nil {
-				t.Fatal(err)
-			}
+			page = b.MustSubmit(t, otpForm, map[string]string{"code": e.code(t, "alice")}, "verify")
 			if page.Redirect == nil {
 				t.Fatalf("valid TOTP code did not finish the login (status %d)", page.Status)
 			}
-			id, err := rp.Complete(ctx, pending, page.Redirect.Query())
-			if err != nil {
-				t.Fatal(err)
-			}
+			id := complete(t, rp, pending, page.Redirect)
 			if id.ACR != demoidp.ACRMFA || !slices.Contains(id.AMR, "otp") {
 				t.Errorf("acr/amr = %q %q, want mfa", id.ACR, id.AMR)
 			}
@@ -259,40 +211,24 @@ func TestWeakACRFromIdPSessionIsRejectedByRP(t *testing.T) {
 func TestForgedStateIsRejected(t *testing.T) {
 	t.Parallel()
 	e := newIDPEnv(t)
-	rp, b, ctx := e.portal(t), e.browser(t), context.Background()
-	authURL, pending := mustBegin(t, rp, AuthOptions{})
-	cb, err := b.Login(ctx, authURL, e.pwd("carol"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp, b := e.portal(t), e.browser(t)
+	pending, cb := e.carolCallback(t, rp, b)
 	q := cb.Query()
 	q.Set("state", pending.State[:len(pending.State)-1]+"x")
-	if _, err := rp.Complete(ctx, pending, q); !errors.Is(err, ErrStateMismatch) {
-		t.Errorf("forged state: err = %v, want ErrStateMismatch", err)
-	}
+	wantRefused(t, rp, pending, q, ErrStateMismatch, "forged state")
 	// Another login's pending (the attacker's) does not match this callback.
 	_, otherPending := mustBegin(t, rp, AuthOptions{})
-	if _, err := rp.Complete(ctx, otherPending, cb.Query()); !errors.Is(err, ErrStateMismatch) {
-		t.Errorf("crossed pending: err = %v, want ErrStateMismatch", err)
-	}
-	if _, err := rp.Complete(ctx, Pending{}, cb.Query()); !errors.Is(err, ErrStateMismatch) {
-		t.Errorf("no pending: err = %v, want ErrStateMismatch", err)
-	}
+	wantRefused(t, rp, otherPending, cb.Query(), ErrStateMismatch, "crossed pending")
+	wantRefused(t, rp, Pending{}, cb.Query(), ErrStateMismatch, "no pending")
 }
 
 func TestTamperedNonceIsRejected(t *testing.T) {
 	t.Parallel()
 	e := newIDPEnv(t)
-	rp, b, ctx := e.portal(t), e.browser(t), context.Background()
-	authURL, pending := mustBegin(t, rp, AuthOptions{})
-	cb, err := b.Login(ctx, authURL, e.pwd("carol"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp, b := e.portal(t), e.browser(t)
+	pending, cb := e.carolCallback(t, rp, b)
 	pending.Nonce = "not-the-nonce-that-was-sent-to-the-idp"
-	if _, err := rp.Complete(ctx, pending, cb.Query()); !errors.Is(err, ErrNonceMismatch) {
-		t.Errorf("err = %v, want ErrNonceMismatch", err)
-	}
+	wantRefused(t, rp, pending, cb.Query(), ErrNonceMismatch, "tampered nonce")
 }
 
 func TestTokenOfAnotherClientIsRejected(t *testing.T) {
@@ -303,11 +239,7 @@ func TestTokenOfAnotherClientIsRejected(t *testing.T) {
 	ctx := context.Background()
 
 	// A real login at the other client gives a real ID token for it.
-	authURL, otherPending := mustBegin(t, other, AuthOptions{})
-	cb, err := e.browser(t).Login(ctx, authURL, e.pwd("carol"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	otherPending, cb := e.carolCallback(t, other, e.browser(t))
 	assertCallback(t, cb, otherRedirect)
 	otherID, err := other.Complete(ctx, otherPending, cb.Query())
 	if err != nil {
@@ -315,39 +247,27 @@ func TestTokenOfAnotherClientIsRejected(t *testing.T) {
 	}
 	// Fed to the portal's RP (with a matching nonce, so only the
 	// audience can be wrong) it is refused.
-	_, err = portal.verifyIDToken(ctx, otherID.RawIDToken, Pending{Nonce: otherPending.Nonce})
+	_, err = portal.verifyIDToken(ctx, otherID.RawIDToken, &oauth2.Token{}, Pending{Nonce: otherPending.Nonce})
 	if !errors.Is(err, ErrAudience) {
 		t.Errorf("other client's ID token: err = %v, want ErrAudience", err)
 	}
 
 	// And the other client's code cannot be redeemed by the portal.
-	authURL, otherPending = mustBegin(t, other, AuthOptions{})
-	cb, err = e.browser(t).Login(ctx, authURL, e.pwd("carol"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	otherPending, cb = e.carolCallback(t, other, e.browser(t))
 	_, portalPending := mustBegin(t, portal, AuthOptions{})
 	portalPending.State = otherPending.State
-	if _, err := portal.Complete(ctx, portalPending, cb.Query()); !errors.Is(err, ErrExchange) {
-		t.Errorf("other client's code at the portal: err = %v, want ErrExchange", err)
-	}
+	wantRefused(t, portal, portalPending, cb.Query(), ErrExchange, "other client's code at the portal")
 }
 
 func TestCodeCannotBeRedeemedTwice(t *testing.T) {
 	t.Parallel()
 	e := newIDPEnv(t)
 	rp, ctx := e.portal(t), context.Background()
-	authURL, pending := mustBegin(t, rp, AuthOptions{})
-	cb, err := e.browser(t).Login(ctx, authURL, e.pwd("carol"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pending, cb := e.carolCallback(t, rp, e.browser(t))
 	if _, err := rp.Complete(ctx, pending, cb.Query()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rp.Complete(ctx, pending, cb.Query()); !errors.Is(err, ErrExchange) {
-		t.Errorf("second redemption: err = %v, want ErrExchange", err)
-	}
+	wantRefused(t, rp, pending, cb.Query(), ErrExchange, "second redemption")
 }
 
 func TestWrongPasswordAndWrongTOTPAreRefused(t *testing.T) {
@@ -393,7 +313,7 @@ func TestTOTPCodeCannotBeReplayed(t *testing.T) {
 func TestEndSessionURLLogsOutOfTheIdP(t *testing.T) {
 	t.Parallel()
 	e := newIDPEnv(t)
-	rp, b, ctx := e.portal(t), e.browser(t), context.Background()
+	rp, b := e.portal(t), e.browser(t)
 	id := login(t, rp, b, AuthOptions{}, e.pwd("carol"))
 
 	// Keep the IdP session cookie, to replay it after logout.
@@ -407,29 +327,18 @@ func TestEndSessionURLLogsOutOfTheIdP(t *testing.T) {
 	if !ok {
 		t.Fatal("demo IdP advertises end_session_endpoint, but EndSessionURL says no")
 	}
-	page, err := b.Get(ctx, logoutURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	page := b.MustGet(t, logoutURL)
 	if page.Redirect == nil || page.Redirect.String() != portalLoggedOut {
 		t.Fatalf("logout ended at %v (status %d), want the post-logout redirect %s", page.Redirect, page.Status, portalLoggedOut)
 	}
 	// The IdP session is gone: the next login shows the form again.
-	authURL, _ := mustBegin(t, rp, AuthOptions{})
-	page, err = b.Get(ctx, authURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, page = beginIn(t, rp, b, AuthOptions{})
 	if _, ok := page.Form("password-form"); !ok {
 		t.Errorf("after logout the IdP still answered from its session (redirect=%v)", page.Redirect)
 	}
 	// The session is ended server-side too: the old cookie, replayed, is dead.
 	b.Client().Jar.SetCookies(idpURL, saved)
-	authURL, _ = mustBegin(t, rp, AuthOptions{})
-	page, err = b.Get(ctx, authURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, page = beginIn(t, rp, b, AuthOptions{})
 	if _, ok := page.Form("password-form"); !ok {
 		t.Errorf("a replayed session cookie still logs in after logout (redirect=%v)", page.Redirect)
 	}
@@ -439,15 +348,11 @@ func TestPromptNoneWithoutSessionReportsIdPError(t *testing.T) {
 	t.Parallel()
 	e := newIDPEnv(t)
 	rp, ctx := e.portal(t), context.Background()
-	authURL, pending := mustBegin(t, rp, AuthOptions{Prompt: "none"})
-	page, err := e.browser(t).Get(ctx, authURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pending, page := beginIn(t, rp, e.browser(t), AuthOptions{Prompt: "none"})
 	if page.Redirect == nil {
 		t.Fatalf("prompt=none showed a page (status %d)", page.Status)
 	}
-	_, err = rp.Complete(ctx, pending, page.Redirect.Query())
+	_, err := rp.Complete(ctx, pending, page.Redirect.Query())
 	var idpErr *IdPError
 	if !errors.As(err, &idpErr) || idpErr.Code != "login_required" || !errors.Is(err, ErrIdP) {
 		t.Errorf("err = %v, want IdPError login_required", err)

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/coreos/go-oidc/v3/oidc"
 )
 
 // Identity is the verified result of a login: who, in which groups, and
@@ -31,6 +29,11 @@ type Identity struct {
 	PreferredUsername string
 	// Groups comes from Config.RolesClaim.
 	Groups []string
+	// RolesClaim names that claim; RolesClaimPresent is false when neither
+	// the ID token nor userinfo carried it at all (as opposed to carrying
+	// groups that map to no role): the provider does not release it.
+	RolesClaim        string
+	RolesClaimPresent bool
 	// AuthTime is when the person actually authenticated at the IdP;
 	// zero when the IdP did not say.
 	AuthTime time.Time
@@ -45,6 +48,15 @@ type Identity struct {
 	// RawIDToken is kept only for the id_token_hint of a logout; never
 	// log it or show it.
 	RawIDToken string
+	// Claims are every claim of the login: the ID token's, completed by
+	// the userinfo endpoint's for claims the ID token left out (profile
+	// and group claims only; the authentication claims come from the ID
+	// token alone). Read a configured claim such as the username from
+	// here.
+	Claims map[string]json.RawMessage
+	// FromUserinfo names the claims that came from the userinfo endpoint,
+	// sorted; empty when the ID token had everything.
+	FromUserinfo []string
 }
 
 // claims is the typed view of the ID token claims this package reads.
@@ -53,17 +65,16 @@ type claims struct {
 	azp, acr                                string
 	amr, groups                             []string
 	authTime, issuedAt                      time.Time
+	rolesClaim                              string
+	rolesPresent                            bool
 }
 
 // parseClaims decodes the claims one by one, so a claim of the wrong type
-// fails loudly instead of silently becoming empty.
-func parseClaims(tok *oidc.IDToken, rolesClaim string) (claims, error) {
-	var m map[string]json.RawMessage
-	if err := tok.Claims(&m); err != nil {
-		return claims{}, fmt.Errorf("%w: decode claims: %w", ErrIDToken, err)
-	}
+// fails loudly instead of silently becoming empty. m holds the ID token's
+// claims, completed from userinfo.
+func parseClaims(m map[string]json.RawMessage, subject, rolesClaim string) (claims, error) {
 	var c claims
-	c.subject = tok.Subject
+	c.subject = subject
 	var err error
 	for _, f := range []struct {
 		name string
@@ -92,10 +103,11 @@ func parseClaims(tok *oidc.IDToken, rolesClaim string) (claims, error) {
 	if c.groups, err = stringsClaim(roles, rolesClaim); err != nil {
 		return claims{}, err
 	}
+	c.rolesClaim, c.rolesPresent = rolesClaim, !isAbsent(roles)
 	return c, nil
 }
 
-func (c claims) identity(issuer, raw string) *Identity {
+func (c claims) identity(issuer, raw string, all map[string]json.RawMessage, fromUserinfo []string) *Identity {
 	sum := sha256.Sum256([]byte(raw))
 	return &Identity{
 		Issuer:            issuer,
@@ -104,11 +116,15 @@ func (c claims) identity(issuer, raw string) *Identity {
 		Email:             c.email,
 		PreferredUsername: c.preferredUsername,
 		Groups:            slices.Clone(c.groups),
+		RolesClaim:        c.rolesClaim,
+		RolesClaimPresent: c.rolesPresent,
 		AuthTime:          c.authTime,
 		ACR:               c.acr,
 		AMR:               slices.Clone(c.amr),
 		IDTokenHash:       hex.EncodeToString(sum[:]),
 		RawIDToken:        raw,
+		Claims:            all,
+		FromUserinfo:      fromUserinfo,
 	}
 }
 

@@ -202,6 +202,9 @@ func TestRolesClaim(t *testing.T) {
 			if !slices.Equal(id.Groups, tc.want) {
 				t.Errorf("groups = %q, want %q", id.Groups, tc.want)
 			}
+			if id.RolesClaim != tc.claim || id.RolesClaimPresent != (tc.key != "") {
+				t.Errorf("roles claim %q present %v", id.RolesClaim, id.RolesClaimPresent)
+			}
 		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -15,18 +17,28 @@ import (
 type RP struct {
 	cfg      Config
 	provider *oidc.Provider
-	verifier *oidc.IDTokenVerifier
 	oauth    oauth2.Config
 
-	endSession   string
-	acrSupported []string
+	// keys is the provider's signing keys as last fetched, and the ID
+	// token verifier over them; replaced after Config.KeySetMaxAge (see
+	// verifierAt).
+	keysMu   sync.Mutex
+	verifier *oidc.IDTokenVerifier
+	keysAt   time.Time
+	jwksURL  string
+
+	endSession string
+	meta       providerMetadata
 }
 
 // providerMetadata is the part of the discovery document go-oidc does not
 // expose directly.
 type providerMetadata struct {
-	EndSessionEndpoint string   `json:"end_session_endpoint"`
-	ACRValuesSupported []string `json:"acr_values_supported"`
+	JWKSURI                  string   `json:"jwks_uri"`
+	EndSessionEndpoint       string   `json:"end_session_endpoint"`
+	ACRValuesSupported       []string `json:"acr_values_supported"`
+	ClaimsSupported          []string `json:"claims_supported"`
+	ClaimsParameterSupported bool     `json:"claims_parameter_supported"`
 }
 
 // New validates cfg and runs discovery against the issuer. It fails with
@@ -50,14 +62,9 @@ func New(ctx context.Context, cfg Config) (*RP, error) {
 	rp := &RP{
 		cfg:      c,
 		provider: provider,
-		// The audience is checked by verifyIDToken so that a token for
-		// another client fails with ErrAudience rather than a generic
-		// error; issuer, signature and expiry are checked here.
-		verifier: provider.VerifierContext(ctx, &oidc.Config{
-			ClientID:          c.ClientID,
-			SkipClientIDCheck: true,
-			Now:               c.Now,
-		}),
+		verifier: provider.VerifierContext(ctx, verifierConfig(c)),
+		keysAt:   c.Now(),
+		jwksURL:  meta.JWKSURI,
 		oauth: oauth2.Config{
 			ClientID:     c.ClientID,
 			ClientSecret: c.ClientSecret,
@@ -65,10 +72,33 @@ func New(ctx context.Context, cfg Config) (*RP, error) {
 			RedirectURL:  c.RedirectURL,
 			Scopes:       c.Scopes,
 		},
-		endSession:   meta.EndSessionEndpoint,
-		acrSupported: meta.ACRValuesSupported,
+		endSession: meta.EndSessionEndpoint,
+		meta:       meta,
 	}
 	return rp, nil
+}
+
+// verifierConfig checks issuer, signature and expiry. The audience is
+// checked by verifyIDToken so that a token for another client fails with
+// ErrAudience rather than a generic error.
+func verifierConfig(c Config) *oidc.Config {
+	return &oidc.Config{ClientID: c.ClientID, SkipClientIDCheck: true, Now: c.Now}
+}
+
+// verifierAt returns the ID token verifier, over a freshly fetched key set
+// once the cached one is older than Config.KeySetMaxAge. go-oidc refetches
+// the provider's keys only when a token names a key it does not know, so
+// without this a key the provider withdrew (say, after a compromise) would
+// stay trusted for as long as the process runs and no new key appears.
+func (rp *RP) verifierAt(ctx context.Context, now time.Time) *oidc.IDTokenVerifier {
+	rp.keysMu.Lock()
+	defer rp.keysMu.Unlock()
+	if rp.jwksURL != "" && now.Sub(rp.keysAt) > rp.cfg.KeySetMaxAge {
+		keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.WithoutCancel(ctx), rp.cfg.HTTPClient), rp.jwksURL)
+		rp.verifier = oidc.NewVerifier(rp.cfg.Issuer, keys, verifierConfig(rp.cfg))
+		rp.keysAt = now
+	}
+	return rp.verifier
 }
 
 // Issuer is the verified issuer URL; with Identity.Subject it identifies
@@ -78,7 +108,16 @@ func (rp *RP) Issuer() string { return rp.cfg.Issuer }
 // ACRValuesSupported is what the provider advertises in discovery (often
 // nothing). The portal can use it to warn when its step-up policy asks for
 // an acr the IdP never mentions.
-func (rp *RP) ACRValuesSupported() []string { return slices.Clone(rp.acrSupported) }
+func (rp *RP) ACRValuesSupported() []string { return slices.Clone(rp.meta.ACRValuesSupported) }
+
+// ClaimsSupported is the discovery document's claims_supported: the
+// claims the provider says it can supply (nil when it does not say).
+func (rp *RP) ClaimsSupported() []string { return slices.Clone(rp.meta.ClaimsSupported) }
+
+// ClaimsParameterSupported is the discovery document's
+// claims_parameter_supported: whether the provider honours the claims
+// parameter (which asks for amr, or marks acr essential).
+func (rp *RP) ClaimsParameterSupported() bool { return rp.meta.ClaimsParameterSupported }
 
 // EndSessionURL builds an RP-initiated logout URL when the provider
 // advertises end_session_endpoint; ok is false otherwise, and the portal

@@ -25,6 +25,12 @@ type tokenServer struct {
 
 	mu     sync.Mutex
 	claims map[string]any
+	// userinfo is what the userinfo endpoint answers (with the access
+	// token "opaque"); nil answers only the issued token's sub, and
+	// userinfoDown answers 500. calls counts the requests.
+	userinfo     map[string]any
+	userinfoDown bool
+	calls        int
 }
 
 func newTokenServer(t *testing.T) *tokenServer {
@@ -43,6 +49,7 @@ func newTokenServer(t *testing.T) *tokenServer {
 			"authorization_endpoint":                ts.srv.URL + "/authorize",
 			"token_endpoint":                        ts.srv.URL + "/token",
 			"jwks_uri":                              ts.srv.URL + "/keys",
+			"userinfo_endpoint":                     ts.srv.URL + "/userinfo",
 			"response_types_supported":              []string{"code"},
 			"subject_types_supported":               []string{"public"},
 			"id_token_signing_alg_values_supported": []string{"RS256"},
@@ -69,7 +76,39 @@ func newTokenServer(t *testing.T) *tokenServer {
 			"id_token": ts.sign(t, claims),
 		})
 	})
+	mux.HandleFunc("GET /userinfo", func(w http.ResponseWriter, r *http.Request) {
+		ts.mu.Lock()
+		info, down := ts.userinfo, ts.userinfoDown
+		if info == nil {
+			info = map[string]any{"sub": ts.claims["sub"]}
+		}
+		ts.calls++
+		ts.mu.Unlock()
+		switch {
+		case r.Header.Get("Authorization") != "Bearer opaque":
+			w.WriteHeader(http.StatusUnauthorized)
+		case down:
+			w.WriteHeader(http.StatusInternalServerError)
+		default:
+			writeJSON(w, info)
+		}
+	})
 	return ts
+}
+
+// answerUserinfo sets what the userinfo endpoint answers (nil: the sub
+// alone; down: HTTP 500) and resets its call count.
+func (ts *tokenServer) answerUserinfo(info map[string]any, down bool) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.userinfo, ts.userinfoDown, ts.calls = info, down, 0
+}
+
+// userinfoCalls is how often the userinfo endpoint was asked.
+func (ts *tokenServer) userinfoCalls() int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.calls
 }
 
 func (ts *tokenServer) issue(claims map[string]any) {

@@ -1,7 +1,10 @@
 package session
 
 import (
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -18,25 +21,53 @@ const (
 // Cookie writes and reads the session cookie. It holds only the opaque
 // session id; everything else stays server-side.
 type Cookie struct {
-	name string
+	name   string
+	secure bool
 }
 
 // NewCookie returns the cookie settings for a portal served over https
-// (tls true) or plain http.
+// (tls true) or plain http on a loopback address.
 func NewCookie(tls bool) Cookie {
 	if tls {
-		return Cookie{name: CookieNameHTTPS}
+		return Cookie{name: CookieNameHTTPS, secure: true}
+	}
+	return Cookie{name: CookieNameHTTP, secure: true}
+}
+
+// CookieFor returns the cookie settings for a portal people reach at
+// public (tls: the portal itself serves https). Secure follows the scheme:
+// https, and plain http on a loopback address (where browsers accept
+// Secure cookies), get a Secure cookie; plain http elsewhere gets one
+// without the flag, or no browser would send it back and nobody could
+// sign in. Secure tells which, so the portal can warn.
+func CookieFor(public *url.URL, tls bool) Cookie {
+	if tls || public.Scheme == "https" {
+		return NewCookie(true)
+	}
+	if isLoopback(public.Hostname()) {
+		return NewCookie(false)
 	}
 	return Cookie{name: CookieNameHTTP}
+}
+
+// Secure reports whether the cookie carries the Secure flag.
+func (ck Cookie) Secure() bool { return ck.secure }
+
+// isLoopback reports whether host names this machine only.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Name is the cookie's name.
 func (ck Cookie) Name() string { return ck.name }
 
-// base has the attributes every write shares. Secure is set even on plain
-// http: browsers (and Go's cookie jar) accept Secure cookies from
-// http://localhost and loopback addresses, which is where an http portal
-// belongs. HttpOnly keeps scripts away from it; SameSite=Lax keeps it off
+// base has the attributes every write shares. Secure is set wherever the
+// browser will send it back (see CookieFor). HttpOnly keeps scripts away
+// from it; SameSite=Lax keeps it off
 // cross-site POSTs while still sending it on the IdP's redirect back. No
 // Expires: a browser-session cookie, the server enforces the timeouts.
 func (ck Cookie) base(value string) *http.Cookie {
@@ -44,7 +75,7 @@ func (ck Cookie) base(value string) *http.Cookie {
 		Name:     ck.name,
 		Value:    value,
 		Path:     "/",
-		Secure:   true,
+		Secure:   ck.secure,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}

@@ -25,9 +25,10 @@ type Mapping struct {
 	// Roles maps an IdP group (from the RP's roles claim) to the
 	// Countersign roles it grants. Groups not listed grant nothing.
 	Roles map[string][]string
-	// UsernameClaim names the ID token claim used as the username (matched
-	// against Mattermost usernames). Default "preferred_username"; "email",
-	// "sub", "name" or any other string claim of the ID token work too.
+	// UsernameClaim names the claim used as the username (matched against
+	// Mattermost usernames). Default "preferred_username"; "email", "sub",
+	// "name" or any other string claim of the ID token or userinfo work
+	// too.
 	UsernameClaim string
 	// PolicyRoles, when set, adds the roles the policy in force gives the
 	// person's IdP groups (policy.Policy.RolesForIdPGroups), on top of
@@ -55,6 +56,9 @@ func (m Mapping) User(id *oidcrp.Identity) (*User, error) {
 		return nil, fmt.Errorf("%w (claim %s)", ErrNoUsername, m.usernameClaim())
 	}
 	u := &User{Subject: id.Subject, Issuer: id.Issuer, Username: username, Name: id.Name, Email: id.Email, Roles: m.roles(id.Groups)}
+	if !id.RolesClaimPresent && len(u.Roles) == 0 {
+		u.MissingRolesClaim = id.RolesClaim
+	}
 	return u.WithEvidence(id), nil
 }
 
@@ -87,7 +91,8 @@ func (m Mapping) roles(groups []string) []string {
 }
 
 // claimString reads a string claim: the ones oidcrp already decoded
-// directly, any other from the (already verified) raw ID token.
+// directly, any other from the login's claims (the ID token's, completed
+// from userinfo), or from the raw ID token for an identity without them.
 func claimString(id *oidcrp.Identity, claim string) (string, error) {
 	switch claim {
 	case "preferred_username":
@@ -99,17 +104,12 @@ func claimString(id *oidcrp.Identity, claim string) (string, error) {
 	case "name":
 		return id.Name, nil
 	}
-	parts := strings.Split(id.RawIDToken, ".")
-	if len(parts) != 3 {
-		return "", fmt.Errorf("session: read claim %s: ID token is not a JWS", claim)
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return "", fmt.Errorf("session: read claim %s: %w", claim, err)
-	}
-	var claims map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return "", fmt.Errorf("session: read claim %s: %w", claim, err)
+	claims := id.Claims
+	if claims == nil {
+		var err error
+		if claims, err = idTokenClaims(id.RawIDToken); err != nil {
+			return "", fmt.Errorf("session: read claim %s: %w", claim, err)
+		}
 	}
 	raw, ok := claims[claim]
 	if !ok || string(raw) == "null" {
@@ -120,6 +120,23 @@ func claimString(id *oidcrp.Identity, claim string) (string, error) {
 		return "", fmt.Errorf("session: claim %s is not a string", claim)
 	}
 	return s, nil
+}
+
+// idTokenClaims decodes the payload of an ID token already verified.
+func idTokenClaims(raw string) (map[string]json.RawMessage, error) {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("ID token is not a JWS")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, err
+	}
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, err
+	}
+	return claims, nil
 }
 
 // WithEvidence returns a copy of u whose authentication evidence (time,

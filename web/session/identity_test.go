@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
@@ -60,6 +61,13 @@ func TestMappingUsernameClaims(t *testing.T) {
 			t.Errorf("claim %q: accepted", claim)
 		}
 	}
+	// A claim the RP took from userinfo is read from the login's claims,
+	// which win over the raw ID token.
+	fromUserinfo := identity()
+	fromUserinfo.Claims = map[string]json.RawMessage{"sub": []byte(`"sub-1"`), "mm_username": []byte(`"alice.userinfo"`)}
+	if u, err := (Mapping{UsernameClaim: "mm_username"}).User(fromUserinfo); err != nil || u.Username != "alice.userinfo" {
+		t.Errorf("claim from userinfo: %v %v", u, err)
+	}
 	id := identity()
 	id.PreferredUsername = "  "
 	if _, err := (Mapping{}).User(id); !errors.Is(err, ErrNoUsername) {
@@ -107,5 +115,29 @@ func TestMappingAddsPolicyRoles(t *testing.T) {
 	}
 	if !slices.Equal(u.Roles, []string{"approver", "sre"}) || len(asked) == 0 {
 		t.Errorf("roles %v (policy asked with %v)", u.Roles, asked)
+	}
+}
+
+// TestMappingNotesAMissingRolesClaim: no role because the provider sent no
+// roles claim at all is noted on the user (the dashboard explains it);
+// groups that map to no role, or a role despite the claim missing (the
+// policy's own mapping), are not.
+func TestMappingNotesAMissingRolesClaim(t *testing.T) {
+	m := Mapping{Roles: map[string][]string{"sre": {"approver"}}}
+	id := identity()
+	id.Groups, id.RolesClaim, id.RolesClaimPresent = nil, "groups", false
+	if u, err := m.User(id); err != nil || u.MissingRolesClaim != "groups" || len(u.Roles) != 0 {
+		t.Errorf("claim absent: %+v %v", u, err)
+	}
+	id.Groups, id.RolesClaimPresent = []string{"dev"}, true
+	if u, err := m.User(id); err != nil || u.MissingRolesClaim != "" {
+		t.Errorf("claim present, groups unmapped: %+v %v", u, err)
+	}
+	encoded, err := encodeUser(&User{Subject: "s", Issuer: "i", Username: "u", MissingRolesClaim: "groups"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := decodeUser(encoded); err != nil || back.MissingRolesClaim != "groups" {
+		t.Errorf("stored and read back: %+v %v", back, err)
 	}
 }

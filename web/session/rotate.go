@@ -28,11 +28,7 @@ func (s *Store) rotate(ctx context.Context, old *Session, u *User, rawIDToken st
 	if old == nil || u == nil {
 		return nil, ErrNoSession
 	}
-	id, err := newSecret()
-	if err != nil {
-		return nil, err
-	}
-	csrf, err := newSecret()
+	id, csrf, err := newIDAndCSRF()
 	if err != nil {
 		return nil, err
 	}

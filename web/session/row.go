@@ -37,6 +37,8 @@ type userRecord struct {
 	ACR         string    `json:"acr,omitempty"`
 	AMR         []string  `json:"amr,omitempty"`
 	IDTokenHash string    `json:"id_token_hash,omitempty"`
+	// MissingRolesClaim: see User.
+	MissingRolesClaim string `json:"missing_roles_claim,omitempty"`
 }
 
 func encodeUser(u *User) (string, error) {
@@ -46,6 +48,7 @@ func encodeUser(u *User) (string, error) {
 	b, err := json.Marshal(userRecord{
 		Subject: u.Subject, Issuer: u.Issuer, Username: u.Username, Name: u.Name, Email: u.Email,
 		Roles: u.Roles, AuthTime: u.AuthTime.UTC(), ACR: u.ACR, AMR: u.AMR, IDTokenHash: u.IDTokenHash,
+		MissingRolesClaim: u.MissingRolesClaim,
 	})
 	if err != nil {
 		return "", fmt.Errorf("session: encode user: %w", err)
@@ -64,6 +67,7 @@ func decodeUser(s string) (*User, error) {
 	return &User{
 		Subject: r.Subject, Issuer: r.Issuer, Username: r.Username, Name: r.Name, Email: r.Email,
 		Roles: r.Roles, AuthTime: r.AuthTime, ACR: r.ACR, AMR: r.AMR, IDTokenHash: r.IDTokenHash,
+		MissingRolesClaim: r.MissingRolesClaim,
 	}, nil
 }
 

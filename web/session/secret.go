@@ -22,6 +22,17 @@ func newSecret() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// newIDAndCSRF makes a session's two secrets: its id and its CSRF token.
+func newIDAndCSRF() (id, csrf string, err error) {
+	if id, err = newSecret(); err != nil {
+		return "", "", err
+	}
+	if csrf, err = newSecret(); err != nil {
+		return "", "", err
+	}
+	return id, csrf, nil
+}
+
 // wellFormed reports whether s looks like a value newSecret made. Anything
 // else (a truncated, padded or oversized cookie) is refused before it
 // reaches the database.

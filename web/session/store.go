@@ -113,11 +113,7 @@ func (s *Store) deadline(now, absolute time.Time) time.Time {
 // Create starts an anonymous session (fresh id and CSRF token). The
 // sign-in handler creates one to hold the login in progress.
 func (s *Store) Create(ctx context.Context) (*Session, error) {
-	id, err := newSecret()
-	if err != nil {
-		return nil, err
-	}
-	csrf, err := newSecret()
+	id, csrf, err := newIDAndCSRF()
 	if err != nil {
 		return nil, err
 	}

@@ -9,31 +9,15 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/clocktest"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/oidcrp"
 )
 
-// clock is a test clock that only moves when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// newClock returns the test clock, standing at the start of a working day.
+func newClock() *clocktest.Clock { return clocktest.At(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) }
 
-func newClock() *clock { return &clock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func newTestStore(t *testing.T, db *models.Store, c *clock) *Store {
+func newTestStore(t *testing.T, db *models.Store, c *clocktest.Clock) *Store {
 	t.Helper()
 	s, err := NewStore(db, Config{Now: c.Now})
 	if err != nil {
@@ -42,9 +26,58 @@ func newTestStore(t *testing.T, db *models.Store, c *clock) *Store {
 	return s
 }
 
+// eachStore runs test on a fresh session store over each test database
+// (storetest.Each), with the database under it and the store's clock.
+func eachStore(t *testing.T, test func(t *testing.T, s *Store, db *models.Store, c *clocktest.Clock)) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		db, c := b.Open(t), newClock()
+		test(t, newTestStore(t, db, c), db, c)
+	})
+}
+
+// create opens an anonymous session, failing the test if it cannot.
+func create(t *testing.T, s *Store) *Session {
+	t.Helper()
+	sess, err := s.Create(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
 func alice() *User {
 	return &User{Subject: "sub-alice", Issuer: "https://idp.test", Username: "alice", Name: "Alice", Roles: []string{"approver"},
 		AuthTime: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), ACR: "urn:acr:mfa", AMR: []string{"pwd", "otp"}, IDTokenHash: "abc"}
+}
+
+// signIn signs alice in on anon, failing the test if it cannot.
+func signIn(t *testing.T, s *Store, anon *Session) *Session {
+	t.Helper()
+	sess, err := s.SignIn(context.Background(), anon, alice(), "raw.id.token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
+// keepActive loads sess every 20 minutes for span, failing the test if
+// the session ends before.
+func keepActive(t *testing.T, s *Store, c *clocktest.Clock, sess *Session, span time.Duration) {
+	t.Helper()
+	for elapsed := time.Duration(0); elapsed < span; elapsed += 20 * time.Minute {
+		c.Advance(20 * time.Minute)
+		if _, err := s.Load(context.Background(), sess.id); err != nil {
+			t.Fatalf("active session ended after %s: %v", elapsed+20*time.Minute, err)
+		}
+	}
+}
+
+// wantGone fails the test unless loading id finds no session.
+func wantGone(t *testing.T, s *Store, id, what string) {
+	t.Helper()
+	if _, err := s.Load(context.Background(), id); !errors.Is(err, ErrNoSession) {
+		t.Errorf("%s: %v, want ErrNoSession", what, err)
+	}
 }
 
 // rows returns every stored row, to check what is kept at rest.
@@ -58,13 +91,9 @@ func rows(t *testing.T, db *models.Store) []row {
 }
 
 func TestCreateStoresOnlyTheHashOfTheID(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		db, c, ctx := b.Open(t), newClock(), context.Background()
-		s := newTestStore(t, db, c)
-		sess, err := s.Create(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachStore(t, func(t *testing.T, s *Store, db *models.Store, c *clocktest.Clock) {
+		ctx := context.Background()
+		sess := create(t, s)
 		if !wellFormed(sess.id) || !wellFormed(sess.CSRFToken) || sess.id == sess.CSRFToken {
 			t.Fatalf("id/csrf are not two independent 32-byte secrets")
 		}
@@ -102,25 +131,13 @@ func TestLoadRefusesUnknownAndMalformedIDs(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		db, c, ctx := b.Open(t), newClock(), context.Background()
-		s := newTestStore(t, db, c)
-		sess, err := s.Create(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachStore(t, func(t *testing.T, s *Store, db *models.Store, c *clocktest.Clock) {
+		sess := create(t, s)
 		// Activity every 20 minutes keeps it alive past the idle timeout...
-		for i := 0; i < 4; i++ {
-			c.Advance(20 * time.Minute)
-			if _, err := s.Load(ctx, sess.id); err != nil {
-				t.Fatalf("after %d×20 min of activity: %v", i+1, err)
-			}
-		}
+		keepActive(t, s, c, sess, 80*time.Minute)
 		// ...half an hour of silence ends it, and the row is deleted.
 		c.Advance(DefaultIdleTimeout)
-		if _, err := s.Load(ctx, sess.id); !errors.Is(err, ErrNoSession) {
-			t.Fatalf("idle session: %v, want ErrNoSession", err)
-		}
+		wantGone(t, s, sess.id, "idle session")
 		if n := len(rows(t, db)); n != 0 {
 			t.Errorf("expired row kept: %d rows", n)
 		}
@@ -128,34 +145,17 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestAbsoluteTimeoutEndsAnActiveSession(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		db, c, ctx := b.Open(t), newClock(), context.Background()
-		s := newTestStore(t, db, c)
-		anon, err := s.Create(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sess, err := s.SignIn(ctx, anon, alice(), "raw.id.token")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for elapsed := time.Duration(0); elapsed < DefaultAbsoluteTimeout-20*time.Minute; elapsed += 20 * time.Minute {
-			c.Advance(20 * time.Minute)
-			if _, err := s.Load(ctx, sess.id); err != nil {
-				t.Fatalf("active session ended after %s: %v", elapsed, err)
-			}
-		}
+	eachStore(t, func(t *testing.T, s *Store, db *models.Store, c *clocktest.Clock) {
+		sess := signIn(t, s, create(t, s))
+		keepActive(t, s, c, sess, DefaultAbsoluteTimeout-20*time.Minute)
 		c.Advance(20 * time.Minute)
-		if _, err := s.Load(ctx, sess.id); !errors.Is(err, ErrNoSession) {
-			t.Fatalf("session older than the absolute timeout: %v, want ErrNoSession", err)
-		}
+		wantGone(t, s, sess.id, "session older than the absolute timeout")
 	})
 }
 
 func TestDeleteExpiredAndSweepOnCreate(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		db, c, ctx := b.Open(t), newClock(), context.Background()
-		s := newTestStore(t, db, c)
+	eachStore(t, func(t *testing.T, s *Store, db *models.Store, c *clocktest.Clock) {
+		ctx := context.Background()
 		for i := 0; i < 3; i++ {
 			if _, err := s.Create(ctx); err != nil {
 				t.Fatal(err)
@@ -178,27 +178,18 @@ func TestDeleteExpiredAndSweepOnCreate(t *testing.T) {
 }
 
 func TestSignInRotatesTheIDAndKeepsNothingPending(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		db, c, ctx := b.Open(t), newClock(), context.Background()
-		s := newTestStore(t, db, c)
-		anon, err := s.Create(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachStore(t, func(t *testing.T, s *Store, db *models.Store, c *clocktest.Clock) {
+		ctx := context.Background()
+		anon := create(t, s)
 		if err := s.SetPending(ctx, anon, PendingLogin{OIDC: oidcrp.Pending{State: "s", Nonce: "n", Verifier: "v"}, Next: "/x"}, nil); err != nil {
 			t.Fatal(err)
 		}
 		c.Advance(time.Minute)
-		sess, err := s.SignIn(ctx, anon, alice(), "raw.id.token")
-		if err != nil {
-			t.Fatal(err)
-		}
+		sess := signIn(t, s, anon)
 		if sess.id == anon.id || sess.CSRFToken == anon.CSRFToken {
 			t.Fatal("sign-in kept the id or the CSRF token")
 		}
-		if _, err := s.Load(ctx, anon.id); !errors.Is(err, ErrNoSession) {
-			t.Errorf("pre-login id still works: %v", err)
-		}
+		wantGone(t, s, anon.id, "pre-login id")
 		got, err := s.Load(ctx, sess.id)
 		if err != nil {
 			t.Fatal(err)
@@ -227,9 +218,7 @@ func TestSignInRotatesTheIDAndKeepsNothingPending(t *testing.T) {
 		if again.id == got.id || !again.AbsoluteExpiresAt.Equal(got.AbsoluteExpiresAt) {
 			t.Errorf("step-up: id rotated %v, absolute %s (was %s)", again.id != got.id, again.AbsoluteExpiresAt, got.AbsoluteExpiresAt)
 		}
-		if _, err := s.Load(ctx, got.id); !errors.Is(err, ErrNoSession) {
-			t.Errorf("pre-step-up id still works: %v", err)
-		}
+		wantGone(t, s, got.id, "pre-step-up id")
 		// Rotating a session that is gone fails.
 		if _, err := s.SignIn(ctx, got, alice(), ""); !errors.Is(err, ErrNoSession) {
 			t.Errorf("rotating a deleted session: %v, want ErrNoSession", err)
@@ -238,13 +227,9 @@ func TestSignInRotatesTheIDAndKeepsNothingPending(t *testing.T) {
 }
 
 func TestTakePendingIsOneTimeEvenConcurrently(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		db, c, ctx := b.Open(t), newClock(), context.Background()
-		s := newTestStore(t, db, c)
-		sess, err := s.Create(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachStore(t, func(t *testing.T, s *Store, db *models.Store, c *clocktest.Clock) {
+		ctx := context.Background()
+		sess := create(t, s)
 		maxAge := 5 * time.Minute
 		login := PendingLogin{OIDC: oidcrp.Pending{State: "st", Nonce: "no", Verifier: "ve", IssuedAt: c.Now(),
 			Options: oidcrp.AuthOptions{Prompt: "login", MaxAge: &maxAge, ACRValues: []string{"urn:acr:mfa"}}}, StepUp: true, Next: "/requests/R"}
@@ -295,10 +280,7 @@ func TestTakePendingIsOneTimeEvenConcurrently(t *testing.T) {
 func TestSetPendingReplacesAndNeedsTheSession(t *testing.T) {
 	s := newTestStore(t, storetest.SQLite(t).Open(t), newClock())
 	ctx := context.Background()
-	sess, err := s.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := create(t, s)
 	_ = s.SetPending(ctx, sess, PendingLogin{OIDC: oidcrp.Pending{State: "first"}}, &PendingDecision{RequestID: "R"})
 	_ = s.SetPending(ctx, sess, PendingLogin{OIDC: oidcrp.Pending{State: "second"}}, nil)
 	l, d, err := s.TakePending(ctx, sess)

@@ -26,6 +26,10 @@ type User struct {
 	Email    string
 	// Roles are Countersign roles mapped from the IdP's groups claim.
 	Roles []string
+	// MissingRolesClaim names the roles claim when the IdP sent none at
+	// all at the last sign-in: the person has no role because the claim is
+	// not released, which the dashboard explains.
+	MissingRolesClaim string
 	// Evidence of the most recent authentication.
 	AuthTime    time.Time
 	ACR         string

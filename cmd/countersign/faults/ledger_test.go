@@ -123,37 +123,26 @@ func (l *ledger) sentWith(key string) {
 	l.keys[key].sent++
 }
 
-// take removes and returns a random id from list, or "" when empty.
-func take(list *[]string, rng *rand.Rand) string {
+// takeFrom removes a random id from list (one of l's, guarded by l.mu)
+// and returns its request, or nil when list is empty.
+func (l *ledger) takeFrom(list *[]string, rng *rand.Rand) *created {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(*list) == 0 {
-		return ""
+		return nil
 	}
 	i := rng.IntN(len(*list))
 	id := (*list)[i]
 	(*list)[i] = (*list)[len(*list)-1]
 	*list = (*list)[:len(*list)-1]
-	return id
+	return l.requests[id]
 }
 
 // takePending picks an acknowledged pending request for a cancel.
-func (l *ledger) takePending(rng *rand.Rand) *created {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if id := take(&l.pending, rng); id != "" {
-		return l.requests[id]
-	}
-	return nil
-}
+func (l *ledger) takePending(rng *rand.Rand) *created { return l.takeFrom(&l.pending, rng) }
 
 // takeApproved picks an acknowledged approved agent request to redeem.
-func (l *ledger) takeApproved(rng *rand.Rand) *created {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if id := take(&l.approved, rng); id != "" {
-		return l.requests[id]
-	}
-	return nil
-}
+func (l *ledger) takeApproved(rng *rand.Rand) *created { return l.takeFrom(&l.approved, rng) }
 
 func (l *ledger) ackCancel(id string) {
 	l.mu.Lock()

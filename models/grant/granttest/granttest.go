@@ -6,42 +6,25 @@ package granttest
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/clocktest"
 	"github.com/countersign/countersign/models/grant"
 	"github.com/countersign/countersign/models/terms"
 )
 
 // Clock is a settable clock shared by every service of an Env.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type Clock = clocktest.Clock
 
 // SealKey is the seal key of the test services: as in the portal, the
 // signing keys are stored sealed.
 var SealKey = []byte("0123456789abcdef0123456789abcdef")
 
 // NewClock returns a clock standing at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func NewClock(t time.Time) *Clock { return clocktest.At(t) }
 
 // Issuer is the grants' issuer in tests.
 const Issuer = "https://countersign.test"
@@ -86,10 +69,12 @@ func NewIssuer(t testing.TB, store *models.Store, issuer string, execution ...ap
 	return e
 }
 
-// Human and Agent are requesters.
+// Human and Agent are requesters; OtherAgent is an agent that is not
+// Agent, for the refusals of acting on Agent's requests.
 var (
-	Human = models.Actor{Type: models.ActorHuman, ID: "mm-carol", Display: "carol"}
-	Agent = models.Actor{Type: models.ActorAgent, ID: "b-deploy", Display: "deploy-bot", SponsorID: "mm-dave", SponsorName: "dave"}
+	Human      = models.Actor{Type: models.ActorHuman, ID: "mm-carol", Display: "carol"}
+	Agent      = models.Actor{Type: models.ActorAgent, ID: "b-deploy", Display: "deploy-bot", SponsorID: "mm-dave", SponsorName: "dave"}
+	OtherAgent = models.Actor{Type: models.ActorAgent, ID: "b-other", Display: "deploy-bot", SponsorID: "mm-dave", SponsorName: "dave"}
 )
 
 // Approver returns a person allowed to decide.
@@ -145,6 +130,54 @@ func (e *Env) Approved(t testing.TB, requester models.Actor) *models.Request {
 		t.Fatalf("request is %s after approval", out.Request.State)
 	}
 	return out.Request
+}
+
+// Issued opens a request by requester, approves it with alice and returns
+// it with its grant's token.
+func (e *Env) Issued(t testing.TB, requester models.Actor) (*models.Request, string) {
+	t.Helper()
+	r := e.Approved(t, requester)
+	tok, err := e.Grants.Token(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, tok
+}
+
+// Redeemed opens a request by requester, approves it with alice and
+// redeems its grant as requester.
+func (e *Env) Redeemed(t testing.TB, requester models.Actor) *models.Request {
+	t.Helper()
+	r := e.Approved(t, requester)
+	e.Redeem(t, r, requester)
+	return r
+}
+
+// Redeem redeems the grant of the approved request r as requester.
+func (e *Env) Redeem(t testing.TB, r *models.Request, requester models.Actor) {
+	t.Helper()
+	ctx := context.Background()
+	g, err := e.Grants.Get(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.Grants.Token(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Grants.Redeem(ctx, tok, g.ParamsSHA256, requester); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// State returns the state request id is in now.
+func (e *Env) State(t testing.TB, id string) models.State {
+	t.Helper()
+	r, err := e.Approvals.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.State
 }
 
 // Events returns the audit events of the given type, in order.

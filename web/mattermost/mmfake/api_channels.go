@@ -17,9 +17,8 @@ const (
 // channelFor looks up a channel and checks the caller may read it,
 // answering 400/404/403 itself when not. Callers hold s.mu.
 func (s *Server) channelFor(w http.ResponseWriter, r *http.Request, caller string) (*model.Channel, bool) {
-	id := r.PathValue("channel_id")
-	if !model.IsValidId(id) {
-		badID(w, "channel_id")
+	id, ok := pathID(w, r, "channel_id")
+	if !ok {
 		return nil, false
 	}
 	ch, ok := s.channels[id]
@@ -54,14 +53,12 @@ func (s *Server) getChannelMember(w http.ResponseWriter, r *http.Request, caller
 	if !ok {
 		return
 	}
-	userID := r.PathValue("user_id")
-	if !model.IsValidId(userID) {
-		badID(w, "user_id")
+	userID, ok := pathID(w, r, "user_id")
+	if !ok {
 		return
 	}
-	m, ok := s.members[ch.Id][userID]
+	m, ok := found(w, s.members[ch.Id], userID, "app.channel.get_member.missing.app_error", "No channel member found for that user ID and channel ID.")
 	if !ok {
-		writeError(w, http.StatusNotFound, "app.channel.get_member.missing.app_error", "No channel member found for that user ID and channel ID.")
 		return
 	}
 	writeJSON(w, http.StatusOK, m)

@@ -45,9 +45,8 @@ func (s *Server) withReplyCount(p *model.Post) *model.Post {
 // answering itself when not. Deleted posts are "not found" unless
 // includeDeleted. Callers hold s.mu.
 func (s *Server) postFor(w http.ResponseWriter, r *http.Request, caller string, includeDeleted bool) (*model.Post, bool) {
-	id := r.PathValue("post_id")
-	if !model.IsValidId(id) {
-		badID(w, "post_id")
+	id, ok := pathID(w, r, "post_id")
+	if !ok {
 		return nil, false
 	}
 	p, ok := s.posts[id]

@@ -13,44 +13,42 @@ import (
 func (s *Server) getMe(w http.ResponseWriter, _ *http.Request, caller string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[caller]
-	if !ok {
-		writeError(w, http.StatusNotFound, "app.user.missing_account.const", "Unable to find the user.")
-		return
-	}
-	writeJSON(w, http.StatusOK, u)
+	writeFound(w, s.users, caller, "app.user.missing_account.const", "Unable to find the user.")
 }
 
 // getUser serves GET /users/{user_id}. Other users' notify_props and
 // last_password_update are left out, as in user-human.json; a self-view
 // keeps them, as in user-bot.json.
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, caller string) {
-	id := r.PathValue("user_id")
-	if !model.IsValidId(id) {
-		badID(w, "user_id")
+	id, ok := pathID(w, r, "user_id")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[id]
+	u, ok := found(w, s.users, id, "app.user.missing_account.const", "Unable to find the user.")
 	if !ok {
-		writeError(w, http.StatusNotFound, "app.user.missing_account.const", "Unable to find the user.")
 		return
 	}
+	writeJSON(w, http.StatusOK, userView(u, caller))
+}
+
+// userView is u as caller sees it: other users' notify_props and
+// last_password_update are left out, a self-view keeps them.
+func userView(u *model.User, caller string) *model.User {
 	view := u.DeepCopy()
-	if id != caller {
+	if u.Id != caller {
 		view.NotifyProps = nil
 		view.LastPasswordUpdate = 0
 	}
-	writeJSON(w, http.StatusOK, view)
+	return view
 }
 
 // getBot serves GET /bots/{bot_user_id} with the server's visibility rule
 // (see canReadBot): a bot the caller may not read answers 404.
 func (s *Server) getBot(w http.ResponseWriter, r *http.Request, caller string) {
-	id := r.PathValue("bot_user_id")
-	if !model.IsValidId(id) {
-		badID(w, "bot_user_id")
+	id, ok := pathID(w, r, "bot_user_id")
+	if !ok {
 		return
 	}
 	includeDeleted, _ := strconv.ParseBool(r.URL.Query().Get("include_deleted"))
@@ -66,19 +64,13 @@ func (s *Server) getBot(w http.ResponseWriter, r *http.Request, caller string) {
 
 // getTeam serves GET /teams/{team_id}.
 func (s *Server) getTeam(w http.ResponseWriter, r *http.Request, _ string) {
-	id := r.PathValue("team_id")
-	if !model.IsValidId(id) {
-		badID(w, "team_id")
+	id, ok := pathID(w, r, "team_id")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.teams[id]
-	if !ok {
-		writeError(w, http.StatusNotFound, "app.team.get.find.app_error", "Unable to find the existing team.")
-		return
-	}
-	writeJSON(w, http.StatusOK, t)
+	writeFound(w, s.teams, id, "app.team.get.find.app_error", "Unable to find the existing team.")
 }
 
 // getUserByUsername serves GET /users/username/{username} like GET
@@ -95,12 +87,7 @@ func (s *Server) getUserByUsername(w http.ResponseWriter, r *http.Request, calle
 		if u.Username != name {
 			continue
 		}
-		view := u.DeepCopy()
-		if u.Id != caller {
-			view.NotifyProps = nil
-			view.LastPasswordUpdate = 0
-		}
-		writeJSON(w, http.StatusOK, view)
+		writeJSON(w, http.StatusOK, userView(u, caller))
 		return
 	}
 	writeError(w, http.StatusNotFound, "app.user.missing_account.const", "Unable to find the user.")
@@ -128,12 +115,7 @@ func (s *Server) getUsersByIds(w http.ResponseWriter, r *http.Request, caller st
 		if !ok {
 			continue
 		}
-		view := u.DeepCopy()
-		if id != caller {
-			view.NotifyProps = nil
-			view.LastPasswordUpdate = 0
-		}
-		out = append(out, view)
+		out = append(out, userView(u, caller))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -162,6 +162,34 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// found returns m[key], or writes Mattermost's 404 with the error id and
+// message it gives for that kind of object and reports false.
+func found[T any](w http.ResponseWriter, m map[string]T, key, id, message string) (T, bool) {
+	v, ok := m[key]
+	if !ok {
+		writeError(w, http.StatusNotFound, id, message)
+	}
+	return v, ok
+}
+
+// writeFound answers m[key] as JSON, or 404 as found does.
+func writeFound[T any](w http.ResponseWriter, m map[string]T, key, id, message string) {
+	if v, ok := found(w, m, key, id, message); ok {
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+// pathID returns r's path parameter name, answering 400 itself when it is
+// not a valid Mattermost id.
+func pathID(w http.ResponseWriter, r *http.Request, name string) (string, bool) {
+	id := r.PathValue(name)
+	if !model.IsValidId(id) {
+		badID(w, name)
+		return "", false
+	}
+	return id, true
+}
+
 // writeError answers with a model.AppError body, which model.Client4 turns
 // into the error it returns.
 func writeError(w http.ResponseWriter, status int, id, message string) {

@@ -16,13 +16,7 @@ func (s *Server) AddUser(u *model.User) *model.User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := u.DeepCopy()
-	if c.Id == "" {
-		c.Id = model.NewId()
-	}
-	if c.CreateAt == 0 {
-		c.CreateAt = s.millis()
-		c.UpdateAt = c.CreateAt
-	}
+	s.stamp(&c.Id, &c.CreateAt, &c.UpdateAt)
 	if c.Roles == "" {
 		c.Roles = model.SystemUserRoleId
 	}
@@ -75,6 +69,13 @@ func (s *Server) SetRoles(userID, roles string) error {
 	return nil
 }
 
+// Revoke takes back a permission Grant gave.
+func (s *Server) Revoke(userID, permission string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.grants[userID], permission)
+}
+
 // Grant gives a user one extra permission by id (for instance
 // model.PermissionReadOthersBots.Id), the way an administrator would
 // extend a role.
@@ -109,13 +110,7 @@ func (s *Server) AddTeam(t *model.Team) *model.Team {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := *t
-	if c.Id == "" {
-		c.Id = model.NewId()
-	}
-	if c.CreateAt == 0 {
-		c.CreateAt = s.millis()
-		c.UpdateAt = c.CreateAt
-	}
+	s.stamp(&c.Id, &c.CreateAt, &c.UpdateAt)
 	if c.Type == "" {
 		c.Type = model.TeamOpen
 	}
@@ -133,13 +128,7 @@ func (s *Server) NewTeam(name string) *model.Team {
 func (s *Server) AddChannel(ch *model.Channel, memberIDs ...string) *model.Channel {
 	s.mu.Lock()
 	c := ch.DeepCopy()
-	if c.Id == "" {
-		c.Id = model.NewId()
-	}
-	if c.CreateAt == 0 {
-		c.CreateAt = s.millis()
-		c.UpdateAt = c.CreateAt
-	}
+	s.stamp(&c.Id, &c.CreateAt, &c.UpdateAt)
 	if c.Type == "" {
 		c.Type = model.ChannelTypeOpen
 	}
@@ -351,4 +340,16 @@ func sortByCreateAt(ps []*model.Post, desc bool) {
 		}
 		return (a.Id < b.Id) != desc
 	})
+}
+
+// stamp fills what the server sets on a new object when the caller left
+// it out: an id, and the create time (also the update time).
+func (s *Server) stamp(id *string, createAt, updateAt *int64) {
+	if *id == "" {
+		*id = model.NewId()
+	}
+	if *createAt == 0 {
+		*createAt = s.millis()
+		*updateAt = *createAt
+	}
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
-	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/mattermost/mmfake"
 	"github.com/countersign/countersign/web/mattermost/notify"
 )
@@ -55,8 +54,7 @@ func click(t *testing.T, url string, in model.PostActionIntegrationRequest) *mod
 // TestCancelButton checks the requester's cancel button and every way a
 // click can be forged or stale: each refusal changes nothing.
 func TestCancelButton(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		w := e.worker(t, "w1")
 		r := e.create(t, "restart", 1)
 		other := e.create(t, "another", 1)
@@ -136,35 +134,89 @@ func TestCancelButton(t *testing.T) {
 	})
 }
 
-// TestEscapeRendersUserTextAsText checks that Markdown, HTML, script and
-// mentions in a purpose reach chat as literal text.
-func TestEscapeRendersUserTextAsText(t *testing.T) {
-	in := "<script>alert(1)</script> **bold** [x](http://evil.example) @channel `code`\n# heading"
+// mattermostEscapes are the characters Mattermost's renderer (its fork
+// of marked) unescapes after a backslash; before any other character the
+// backslash is shown. Written out here, from the renderer's rules, apart
+// from the code's own list.
+const mattermostEscapes = "\\`*{}[]()#+-.!_>~|"
+
+// renderedText is what Mattermost shows for escaped text: a backslash
+// before one of its escapable characters disappears, any other stays.
+func renderedText(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && strings.IndexByte(mattermostEscapes, s[i+1]) >= 0 {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// TestEscapeFollowsTheRenderersRules: every ASCII character reads in
+// Mattermost exactly as typed — escaped when the renderer would give it
+// meaning, left alone (no stray backslash) otherwise — and user text
+// with Markdown reaches chat as literal text.
+func TestEscapeFollowsTheRenderersRules(t *testing.T) {
+	for c := byte(' '); c < 0x7f; c++ {
+		in := "a" + string(c) + "b"
+		got := notify.Escape(in, 0)
+		if c == '@' {
+			continue // mentions are broken on purpose (below)
+		}
+		if renderedText(got) != in {
+			t.Errorf("%q escapes to %q, which Mattermost shows as %q", in, got, renderedText(got))
+		}
+		if escaped := strings.Contains(got, "\\"); escaped != (strings.IndexByte(mattermostEscapes, c) >= 0) {
+			t.Errorf("%q: escaped %v (%q)", in, escaped, got)
+		}
+	}
+	for _, in := range []string{"env=prod", "acr urn:countersign:acr:mfa", "a <b> & 'c' \"d\" $5 ~ok~"} {
+		if got := notify.Escape(in, 0); renderedText(got) != in || strings.Contains(got, "\\=") || strings.Contains(got, "\\:") {
+			t.Errorf("%q escapes to %q (shown %q)", in, got, renderedText(got))
+		}
+	}
+	in := "**bold** [x](http://evil.example) @channel `code`\n# heading"
 	got := notify.Escape(in, 0)
-	for _, bad := range []string{"<script>", "**bold**", "[x](", "@channel", "`code`", "\n"} {
+	for _, bad := range []string{"**bold**", "[x](", "@channel", "`code`", "\n"} {
 		if strings.Contains(got, bad) {
 			t.Errorf("escaped text still holds %q: %s", bad, got)
 		}
 	}
-	for _, want := range []string{"\\<script\\>", "\\*\\*bold\\*\\*", "\\[x\\]\\(http\\:", "@\u200bchannel", "\\# heading"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("escaped text lacks %q: %s", want, got)
-		}
+	if shown := renderedText(got); shown != "**bold** [x](http://evil.example) @\u200bchannel `code` # heading" {
+		t.Errorf("Mattermost would show %q", shown)
 	}
 	if got := notify.Escape("ééééé", 3); got != "ééé…" {
 		t.Errorf("cut: %q", got)
 	}
 }
 
+// TestCodeSpanShowsValuesAsWritten: values go in code spans whose fence
+// outlasts any backticks inside, so nothing in them is Markdown.
+func TestCodeSpanShowsValuesAsWritten(t *testing.T) {
+	for in, want := range map[string]string{
+		"env=prod":         "`env=prod`",
+		"urn:x:acr:mfa":    "`urn:x:acr:mfa`",
+		"a`b":              "``a`b``",
+		"`x`":              "`` `x` ``",
+		"two\nlines @here": "`two lines @\u200bhere`",
+		"":                 "`  `",
+	} {
+		if got := notify.Code(in, 0); got != want {
+			t.Errorf("Code(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // TestHostilePurposeIsEscapedInChat posts a request whose purpose holds
 // Markdown and HTML, and checks the message as Mattermost stored it.
 func TestHostilePurposeIsEscapedInChat(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		r := e.create(t, "<img src=x onerror=alert(1)> [click](javascript:alert(1)) @all", 1)
 		drain(t, e.worker(t, "w1"))
 		msg := e.botPosts(e.channel.Id, r.ID)[0].Message
-		if strings.Contains(strings.ReplaceAll(msg, "\\<", ""), "<") || strings.Contains(msg, "[click](") || strings.Contains(msg, "@all") {
+		// Mattermost shows HTML as text; links and mentions must not work.
+		if strings.Contains(msg, "[click](") || strings.Contains(msg, "@all") || !strings.Contains(msg, "\\[click\\]\\(javascript:alert\\(1\\)\\)") {
 			t.Fatalf("hostile purpose reached chat unescaped:\n%s", msg)
 		}
 	})

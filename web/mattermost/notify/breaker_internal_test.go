@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/countersign/countersign/models/clocktest"
 )
 
 // fakeProbe answers with err and counts its calls; while gate is set it
@@ -29,31 +31,14 @@ func (p *fakeProbe) probe(context.Context) error {
 	return err
 }
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // Deliveries failing together at the start of an outage share one probe;
 // the breaker then opens and its next probe is due one interval later on
 // the worker's clock; the first successful probe closes it.
 func TestBreakerOneProbeForFailuresTogetherThenOnePerInterval(t *testing.T) {
 	ctx := context.Background()
-	clk := &testClock{t: time.Unix(1_800_000_000, 0)}
+	clk := clocktest.At(time.Unix(1_800_000_000, 0))
 	p := &fakeProbe{err: errors.New("503"), gate: make(chan struct{})}
-	b := newBreaker(p.probe, time.Second, clk.now)
+	b := newBreaker(p.probe, time.Second, clk.Now)
 	mark := b.mark()
 	var wg sync.WaitGroup
 	down := make(chan bool, 8)
@@ -87,15 +72,15 @@ func TestBreakerOneProbeForFailuresTogetherThenOnePerInterval(t *testing.T) {
 	if b.retry(ctx) || p.calls.Load() != 1 {
 		t.Fatal("a probe ran before it was due")
 	}
-	clk.advance(400 * time.Millisecond)
+	clk.Advance(400 * time.Millisecond)
 	if got := b.untilDue(); got != 600*time.Millisecond {
 		t.Fatalf("until due %s, want 600ms", got)
 	}
-	clk.advance(600 * time.Millisecond)
+	clk.Advance(600 * time.Millisecond)
 	if b.retry(ctx) || p.calls.Load() != 2 || b.untilDue() != time.Second {
 		t.Fatalf("due probe: calls %d, until due %s", p.calls.Load(), b.untilDue())
 	}
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	p.mu.Lock()
 	p.err = nil
 	p.mu.Unlock()
@@ -108,9 +93,9 @@ func TestBreakerOneProbeForFailuresTogetherThenOnePerInterval(t *testing.T) {
 // own; one seen after needs a new one.
 func TestBreakerTrustsOnlyProbesBegunAfterTheFailure(t *testing.T) {
 	ctx := context.Background()
-	clk := &testClock{t: time.Unix(1_800_000_000, 0)}
+	clk := clocktest.At(time.Unix(1_800_000_000, 0))
 	p := &fakeProbe{}
-	b := newBreaker(p.probe, time.Second, clk.now)
+	b := newBreaker(p.probe, time.Second, clk.Now)
 	early := b.mark()
 	if b.down(ctx, early) || p.calls.Load() != 1 {
 		t.Fatalf("first failure: %d probes", p.calls.Load())

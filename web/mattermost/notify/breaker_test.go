@@ -36,8 +36,7 @@ func deliveryCalls(e *env) int {
 func TestOutageIsProbedThenEverythingGoesOutAtOnce(t *testing.T) {
 	for _, status := range []int{503, mmfake.HangUp, 429, 401} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
-			storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-				e := newEnv(t, b)
+			eachEnv(t, func(t *testing.T, e *env) {
 				chat := &countingChat{Chat: e.client}
 				w := e.workerWith(t, "w1", func(c *notify.WorkerConfig) {
 					c.Chat, c.MaxAttempts, c.ProbeInterval, c.Concurrency = chat, 2, time.Second, 4
@@ -108,14 +107,7 @@ func TestOutageIsProbedThenEverythingGoesOutAtOnce(t *testing.T) {
 					t.Fatalf("after recovery the calls began %v, want the probe first", paths(reqs, 3))
 				}
 				for _, id := range ids {
-					if n := len(e.botPosts(e.channel.Id, id)); n != 1 {
-						t.Fatalf("%s: %d request messages", id, n)
-					}
-					for _, who := range []string{"alice", "bob"} {
-						if n := len(e.dmPosts(t, who, id)); n != 1 {
-							t.Fatalf("%s: %s got %d DMs", id, who, n)
-						}
-					}
+					e.wantPostedOnce(t, id)
 					rows, _ := e.queue.ForRequest(context.Background(), id)
 					for _, m := range rows {
 						if m.State != outbox.StateDone || m.Attempts != 1 {
@@ -142,8 +134,7 @@ func paths(rs []mmfake.Request, n int) []string {
 // attempts count, it backs off, it fails for good after MaxAttempts, and
 // the rest of its lane then goes out.
 func TestRowFailureCountsWhileMattermostAnswers(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		chat := &countingChat{Chat: e.client}
 		w := e.workerWith(t, "w1", func(c *notify.WorkerConfig) { c.Chat, c.MaxAttempts = chat, 3 })
 		r := e.create(t, "restart", 1)
@@ -173,8 +164,7 @@ func TestRowFailureCountsWhileMattermostAnswers(t *testing.T) {
 // (its attempt given back), Mattermost forgets the pending_post_id, and
 // the attempt after recovery finds the post instead of posting again.
 func TestAnswerLostAsOutageBeginsDoesNotDoublePost(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		w := e.worker(t, "w1")
 		r := e.create(t, "restart", 1)
 		e.fake.Inject(mmfake.Fault{Method: "POST", PathPrefix: "/api/v4/posts", AfterHandling: true, Status: 502, Times: 1})

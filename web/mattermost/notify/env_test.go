@@ -3,7 +3,6 @@ package notify_test
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/clocktest"
 	"github.com/countersign/countersign/models/outbox"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/mattermost"
@@ -20,24 +20,6 @@ import (
 )
 
 const publicURL = "https://cs.example.com"
-
-// clock is a settable time shared by the service and the workers.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // env is a fake Mattermost with a team, a channel with carol's thread,
 // people (carol requests; alice, bob approve; dave sponsors agents),
@@ -48,7 +30,7 @@ type env struct {
 	store   *models.Store
 	svc     *approval.Service
 	queue   *outbox.Queue
-	clock   *clock
+	clock   *clocktest.Clock
 	signer  *notify.Signer
 	botID   string
 	channel *model.Channel
@@ -57,11 +39,18 @@ type env struct {
 	people  map[string]*model.User
 }
 
+// eachEnv runs fn as a subtest on a fresh env of SQLite and of
+// PostgreSQL.
+func eachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) { fn(t, newEnv(t, b)) })
+}
+
 func newEnv(t testing.TB, b storetest.Backend) *env {
 	t.Helper()
 	fake := mmfake.New(t)
 	team := fake.NewTeam("ops")
-	e := &env{fake: fake, people: map[string]*model.User{}, clock: &clock{t: time.Now().UTC().Truncate(time.Millisecond)}}
+	e := &env{fake: fake, people: map[string]*model.User{}, clock: clocktest.At(time.Now().UTC().Truncate(time.Millisecond))}
 	ids := []string{}
 	for _, n := range []string{"carol", "alice", "bob", "dave", "mallory"} {
 		u := fake.AddHuman(n)
@@ -203,6 +192,20 @@ func (e *env) botPosts(channelID, id string) []*model.Post {
 		}
 	}
 	return out
+}
+
+// wantPostedOnce fails t unless request id has exactly one request
+// message in the channel and one DM to each of alice and bob.
+func (e *env) wantPostedOnce(t *testing.T, id string) {
+	t.Helper()
+	if n := len(e.botPosts(e.channel.Id, id)); n != 1 {
+		t.Fatalf("%s: %d request messages", id, n)
+	}
+	for _, who := range []string{"alice", "bob"} {
+		if n := len(e.dmPosts(t, who, id)); n != 1 {
+			t.Fatalf("%s: %s got %d DMs", id, who, n)
+		}
+	}
 }
 
 // dmPosts returns the bot's DM posts to user about request id.

@@ -49,6 +49,13 @@ type policyEnv struct {
 	worker   *notify.Worker
 }
 
+// eachPolicyEnv runs fn as a subtest on a fresh policyEnv (no static
+// approvers) of SQLite and of PostgreSQL.
+func eachPolicyEnv(t *testing.T, fn func(t *testing.T, e *policyEnv)) {
+	t.Helper()
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) { fn(t, newPolicyEnv(t, b)) })
+}
+
 func newPolicyEnv(t *testing.T, b storetest.Backend, static ...string) *policyEnv {
 	t.Helper()
 	e := newEnv(t, b)
@@ -267,8 +274,7 @@ func TestRemindersAndEscalationReachChat(t *testing.T) {
 // request waits is dropped when the request is decided before the worker
 // gets to it; nobody is reminded of a request that no longer waits.
 func TestReminderSkipsWhatEndedBeforeDelivery(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newPolicyEnv(t, b)
+	eachPolicyEnv(t, func(t *testing.T, e *policyEnv) {
 		r := e.submit(t)
 		drain(t, e.worker)
 		e.clock.Advance(10 * time.Minute)
@@ -289,8 +295,7 @@ func TestReminderSkipsWhatEndedBeforeDelivery(t *testing.T) {
 // TestCancelPostsAThreadNote: cancelling updates the message, tells the
 // requester and says in the thread who cancelled.
 func TestCancelPostsAThreadNote(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newPolicyEnv(t, b)
+	eachPolicyEnv(t, func(t *testing.T, e *policyEnv) {
 		r := e.submit(t)
 		drain(t, e.worker)
 		carol := e.people["carol"]
@@ -323,8 +328,7 @@ func TestCancelPostsAThreadNote(t *testing.T) {
 // TestUnusedGrantExpiryPostsAThreadNote: an approved request whose grant
 // runs out unused says so in its thread.
 func TestUnusedGrantExpiryPostsAThreadNote(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newPolicyEnv(t, b)
+	eachPolicyEnv(t, func(t *testing.T, e *policyEnv) {
 		r := e.submit(t)
 		e.approveAs(t, r.ID, "alice", "sre")
 		e.approveAs(t, r.ID, "bob", "sre")
@@ -345,8 +349,7 @@ func TestUnusedGrantExpiryPostsAThreadNote(t *testing.T) {
 // TestExecutionOutcomePostsAThreadNote: how the approved action ended is
 // told in the thread, a failure with its reason (escaped as text).
 func TestExecutionOutcomePostsAThreadNote(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newPolicyEnv(t, b)
+	eachPolicyEnv(t, func(t *testing.T, e *policyEnv) {
 		ok, bad := e.submit(t), e.submit(t)
 		for _, r := range []*models.Request{ok, bad} {
 			e.approveAs(t, r.ID, "alice", "sre")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -31,7 +30,7 @@ func (w *Worker) handle(ctx context.Context, m *outbox.Message, rec *recorder) {
 		if len(m.Supersedes) > 0 {
 			w.log.Debug("outbox: message update coalesced", append(attrs, slog.Int("superseded", len(m.Supersedes)))...)
 		}
-	case permanent(err):
+	case permanent(err, m.Attempts):
 		w.log.Warn("outbox: message failed for good", append(attrs, slog.String("error", err.Error()))...)
 		res.Outcome, res.Reason = outbox.Failed, err.Error()
 	case ctx.Err() != nil:
@@ -63,19 +62,25 @@ func outageLike(err error) bool {
 
 // backoff is exponential with equal jitter, capped at BackoffMax.
 func (w *Worker) backoff(attempt int) time.Duration {
-	d := w.cfg.BackoffBase << min(attempt-1, 30)
-	if d <= 0 || d > w.cfg.BackoffMax {
-		d = w.cfg.BackoffMax
-	}
-	half := d / 2
-	return half + rand.N(half+1)
+	return mattermost.Backoff(w.cfg.BackoffBase, w.cfg.BackoffMax, attempt)
 }
 
+// forbiddenRetries is how many attempts a 403 gets before it counts as
+// permanent: a permission can arrive a moment later (the bot added to a
+// channel or team after the message was queued), and Mattermost has been
+// seen answering 403 to a bot's first DM to someone who opened the same
+// DM channel at that moment.
+const forbiddenRetries = 3
+
 // permanent says whether retrying cannot help: Mattermost refused the
-// message itself (a 4xx other than 401 and 429), or the request is gone.
-func permanent(err error) bool {
+// message itself (a 4xx other than 401 and 429, and a 403 only after
+// forbiddenRetries attempts), or the request is gone.
+func permanent(err error, attempts int) bool {
 	var me *mattermost.Error
 	if errors.As(err, &me) {
+		if me.Status == http.StatusForbidden {
+			return attempts >= forbiddenRetries
+		}
 		return me.Status >= 400 && me.Status < 500 && me.Status != http.StatusTooManyRequests && me.Status != http.StatusUnauthorized
 	}
 	return errors.Is(err, errPermanent)

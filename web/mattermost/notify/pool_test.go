@@ -76,8 +76,7 @@ func assertNoCreateSentTwice(t *testing.T, e *env) {
 // (a one-at-a-time worker would never get past the first), and each
 // request's thread still reads message, then replies in decision order.
 func TestDeliveriesRunInParallelAndKeepLaneOrder(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		var ids []string
 		for i := range 8 {
 			ids = append(ids, e.create(t, fmt.Sprintf("restart %d", i), len(verdicts)).ID)
@@ -107,8 +106,7 @@ func TestDeliveriesRunInParallelAndKeepLaneOrder(t *testing.T) {
 // per change), shows the latest state, and the superseded rows are done
 // with it; a later decision updates it again.
 func TestRequestMessageUpdatesAreCoalesced(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		w := e.worker(t, "w1")
 		r := e.create(t, "restart", 4)
 		for _, who := range []string{"alice", "bob", "dave"} {
@@ -179,8 +177,7 @@ func (r *racingRequests) Get(ctx context.Context, id string) (*models.Request, e
 // update was not seen when the row was claimed, so it is not superseded
 // and the message ends at the new state.
 func TestChangeDuringRenderingIsNotSwallowed(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		r := e.create(t, "restart", 2)
 		reqs := &racingRequests{Requests: e.queue.Requests(), during: func() { e.decide(t, r.ID, "alice", models.VerdictApprove) }}
 		w := e.workerWith(t, "w1", func(c *notify.WorkerConfig) { c.Requests = reqs })
@@ -252,8 +249,7 @@ func (c *hookChat) CreatePost(ctx context.Context, p *model.Post) (*model.Post, 
 // on the old lease (once a lease is over another worker may take the row
 // and send it too); a lease too short for any delivery is refused.
 func TestRowClaimedAheadStartsOnlyWithLeaseLeft(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		r1 := e.create(t, "restart 1", 1)
 		r2 := e.create(t, "restart 2", 1)
 		var leaseLeft time.Duration

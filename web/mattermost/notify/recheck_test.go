@@ -7,7 +7,6 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
-	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/mattermost"
 )
 
@@ -21,8 +20,7 @@ import (
 // Mattermost leaves everything as captured and says the chat was not
 // checked.
 func TestRecheckAtDecisionTime(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		aliceReply := e.fake.Reply(e.root.Id, e.people["alice"].Id, "fine by me")
 		r := e.create(t, "restart", 2)

@@ -46,19 +46,55 @@ func StateEmoji(s models.State) string {
 	}
 }
 
-// markdownSpecial are the characters Mattermost's Markdown gives meaning
-// to; each is escaped with a backslash (CommonMark allows that for every
-// ASCII punctuation character).
-const markdownSpecial = "\\`*_{}[]()#+-.!|<>~&:=\"'$"
+// markdownEscapes are the characters Mattermost's Markdown renderer
+// unescapes after a backslash (its fork of marked): only these are
+// escaped. A backslash before any other character (=, :, <, …) is shown
+// as it is, so escaping those would put stray backslashes in messages.
+const markdownEscapes = "\\`*{}[]()#+-.!_>~|"
 
 // Escape makes s safe to embed in a Mattermost message as plain text on
-// one line: Markdown and HTML characters are backslash-escaped, line
-// breaks become spaces, mentions (@channel, @alice) are broken with a zero
-// width space so nobody is notified by a purpose, and the text is cut to
-// max runes (0: no limit).
+// one line: the characters the renderer treats as Markdown are
+// backslash-escaped (and nothing else), line breaks become spaces,
+// mentions (@channel, @alice) are broken with a zero width space so nobody
+// is notified by a purpose, and the text is cut to max runes (0: no limit).
 func Escape(s string, max int) string {
+	return clean(s, max, func(b *strings.Builder, r rune) {
+		if r < 128 && strings.ContainsRune(markdownEscapes, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	})
+}
+
+// Code puts s in a code span: shown exactly as written (no Markdown, no
+// emoji, no links), for values such as parameters and acr values. The
+// fence is one backtick longer than the longest run of backticks in s,
+// with a space inside when s starts or ends with one. Line breaks become
+// spaces, mentions are broken, and s is cut to max runes.
+func Code(s string, limit int) string {
+	text := clean(s, limit, func(b *strings.Builder, r rune) { b.WriteRune(r) })
+	longest, run := 0, 0
+	for _, r := range text {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(text, "`") || strings.HasSuffix(text, "`") || text == "" {
+		text = " " + text + " "
+	}
+	return fence + text + fence
+}
+
+// clean walks s as one line of message text: invalid UTF-8 replaced,
+// line breaks as spaces, mentions broken, control characters dropped, cut
+// to max runes; write emits every other rune.
+func clean(s string, max int, write func(*strings.Builder, rune)) string {
 	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "�")
+		s = strings.ToValidUTF8(s, "\ufffd")
 	}
 	var b strings.Builder
 	n := 0
@@ -73,13 +109,10 @@ func Escape(s string, max int) string {
 			b.WriteByte(' ')
 		case r == '@':
 			b.WriteString("@\u200b")
-		case r < 128 && strings.ContainsRune(markdownSpecial, r):
-			b.WriteByte('\\')
-			b.WriteRune(r)
 		case r < 32 || r == 0x7f:
 			// Other control characters carry nothing worth showing.
 		default:
-			b.WriteRune(r)
+			write(&b, r)
 		}
 	}
 	return b.String()
@@ -111,7 +144,7 @@ func paramsText(params string) string {
 		if json.Unmarshal(m[k], &s) == nil {
 			v = s
 		}
-		parts = append(parts, Escape(k, 64)+"\\="+Escape(v, 200))
+		parts = append(parts, Code(k+"="+v, 264))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -130,7 +163,7 @@ func (rn Renderer) RequestText(r *models.Request) string {
 	if r.Purpose != "" {
 		fmt.Fprintf(&b, "**Purpose:** %s\n", Escape(r.Purpose, 500))
 	}
-	fmt.Fprintf(&b, "**Approvals:** %d of %d\n", r.Tally().Approved(), r.RequiredApprovals)
+	fmt.Fprintf(&b, "**Approvals:** %s\n", approvalsText(r))
 	if r.State == models.StatePending {
 		fmt.Fprintf(&b, "Review it and decide in the portal — chat messages never approve anything: %s", rn.RequestURL(r.ID))
 	} else {
@@ -147,13 +180,13 @@ func (rn Renderer) DecisionReply(r *models.Request, d *models.Decision) string {
 		mark, verb = "❌", "denied"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s **%s** %s %s at %s", mark, Escape(d.ApproverName, 64), verb, r.ID, d.CreatedAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "%s **%s** %s %s at %s", mark, deciderText(d), verb, r.ID, d.CreatedAt.UTC().Format(time.RFC3339))
 	stepUp := []string{}
 	if d.ACR != "" {
-		stepUp = append(stepUp, "acr "+Escape(d.ACR, 100))
+		stepUp = append(stepUp, "acr "+Code(d.ACR, 100))
 	}
 	if d.AMR != "" {
-		stepUp = append(stepUp, "amr "+Escape(d.AMR, 100))
+		stepUp = append(stepUp, "amr "+Code(d.AMR, 100))
 	}
 	if len(stepUp) > 0 {
 		fmt.Fprintf(&b, " (step-up: %s)", strings.Join(stepUp, ", "))
@@ -161,8 +194,38 @@ func (rn Renderer) DecisionReply(r *models.Request, d *models.Decision) string {
 	if d.Comment != "" {
 		fmt.Fprintf(&b, "\n> %s", Escape(d.Comment, 500))
 	}
-	fmt.Fprintf(&b, "\nApprovals: %d of %d · %s", r.Tally().Approved(), r.RequiredApprovals, rn.RequestURL(r.ID))
+	fmt.Fprintf(&b, "\nApprovals: %s · %s", approvalsText(r), rn.RequestURL(r.ID))
 	return b.String()
+}
+
+// approvalsText is how far a request's approvals have come, in words that
+// match what happened: approvals of the current content out of those
+// needed, the approvals an edit voided, or that the policy approved it
+// without any.
+func approvalsText(r *models.Request) string {
+	if r.ApprovedByPolicy() && r.Tally().Approved() == 0 {
+		return "none needed — approved by policy"
+	}
+	text := fmt.Sprintf("%d of %d", r.Tally().Approved(), r.RequiredApprovals)
+	if voided := r.Voided(); len(voided) > 0 {
+		names := make([]string, len(voided))
+		for i := range voided {
+			names[i] = deciderText(&voided[i])
+		}
+		text += fmt.Sprintf(" (%s approved earlier content, changed since: no longer counted)", strings.Join(names, ", "))
+	}
+	return text
+}
+
+// deciderText names who decided by their chat username when the portal
+// knew it (what people call each other in Mattermost), with the mention
+// broken so the decider is not notified of their own decision; by their
+// display name otherwise.
+func deciderText(d *models.Decision) string {
+	if d.ApproverUsername != "" {
+		return "@\u200b" + Escape(d.ApproverUsername, 64)
+	}
+	return Escape(d.ApproverName, 64)
 }
 
 // ApproverDM asks one approver to review a request.

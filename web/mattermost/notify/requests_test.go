@@ -8,20 +8,33 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/outbox"
-	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/mattermost/notify"
 )
+
+// vote is one approver's verdict.
+type vote struct {
+	who string
+	v   models.Verdict
+}
+
+// createDecided opens a restart request needing three approvals and
+// records votes on it in order.
+func (e *env) createDecided(t *testing.T, votes ...vote) *models.Request {
+	t.Helper()
+	r := e.create(t, "restart", 3)
+	for _, v := range votes {
+		e.decide(t, r.ID, v.who, v.v)
+	}
+	return r
+}
 
 // The worker's loader gives what the approval service gives, minus the
 // captured conversation and tool chain (which no message shows), with the
 // decisions in order; an unknown id is models.ErrNotFound.
 func TestQueueLoaderHasWhatMessagesNeed(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		r := e.create(t, "restart", 3)
-		e.decide(t, r.ID, "bob", models.VerdictApprove)
-		e.decide(t, r.ID, "alice", models.VerdictApprove)
+		r := e.createDecided(t, vote{"bob", models.VerdictApprove}, vote{"alice", models.VerdictApprove})
 		want, err := e.svc.Get(ctx, r.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -55,12 +68,9 @@ func TestQueueLoaderHasWhatMessagesNeed(t *testing.T) {
 // false) read the same with and without them: if a renderer starts using
 // decisions, this fails and the kind must load them.
 func TestMessagesLoadedWithoutDecisionsDoNotShowThem(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		r := e.create(t, "restart", 3)
-		e.decide(t, r.ID, "alice", models.VerdictApprove)
-		e.decide(t, r.ID, "bob", models.VerdictDeny)
+		r := e.createDecided(t, vote{"alice", models.VerdictApprove}, vote{"bob", models.VerdictDeny})
 		full, err := e.queue.Requests().Get(ctx, r.ID)
 		if err != nil {
 			t.Fatal(err)

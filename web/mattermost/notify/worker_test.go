@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mattermost/mattermost/server/public/model"
+
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/outbox"
 	"github.com/countersign/countersign/models/storetest"
@@ -18,8 +20,7 @@ import (
 // carol, the same message updated after each decision, one thread reply
 // per decision with its step-up method, and carol told the outcome.
 func TestRequestMessageIsPostedOnceAndUpdatedInPlace(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		w := e.worker(t, "w1")
 		r := e.create(t, "OOM loop, INC-4211", 2)
 		drain(t, w)
@@ -32,7 +33,7 @@ func TestRequestMessageIsPostedOnceAndUpdatedInPlace(t *testing.T) {
 		if msg.RootId != e.root.Id {
 			t.Fatalf("request message root %q, want carol's thread %q", msg.RootId, e.root.Id)
 		}
-		for _, want := range []string{"⏳", r.ID, "carol", "restart", "payments\\-api", "OOM loop, INC\\-4211", "0 of 2", publicURL + "/requests/" + r.ID} {
+		for _, want := range []string{"⏳", r.ID, "carol", "restart", "`env=prod`, `service=payments-api`", "OOM loop, INC\\-4211", "0 of 2", publicURL + "/requests/" + r.ID} {
 			if !strings.Contains(msg.Message, want) {
 				t.Errorf("request message lacks %q:\n%s", want, msg.Message)
 			}
@@ -54,17 +55,24 @@ func TestRequestMessageIsPostedOnceAndUpdatedInPlace(t *testing.T) {
 			t.Fatalf("the requester was asked to approve: %d DMs", len(dms))
 		}
 
-		e.decide(t, r.ID, "alice", models.VerdictApprove)
-		drain(t, w)
-		posts = e.botPosts(e.channel.Id, r.ID)
-		if len(posts) != 2 || posts[0].Id != msg.Id {
-			t.Fatalf("after one decision want the message and one reply, got %d", len(posts))
+		// approve records who's approval and returns the bot's posts about
+		// r: the message, kept in place, and a reply per decision so far.
+		approve := func(who string, replies int) []*model.Post {
+			t.Helper()
+			e.decide(t, r.ID, who, models.VerdictApprove)
+			drain(t, w)
+			posts := e.botPosts(e.channel.Id, r.ID)
+			if len(posts) != 1+replies || posts[0].Id != msg.Id {
+				t.Fatalf("after %s's approval want the message and %d replies, got %d", who, replies, len(posts))
+			}
+			return posts
 		}
+		posts = approve("alice", 1)
 		if !strings.Contains(posts[0].Message, "1 of 2") || !strings.Contains(posts[0].Message, "PENDING") {
 			t.Fatalf("message not updated in place:\n%s", posts[0].Message)
 		}
 		reply := posts[1]
-		for _, want := range []string{"alice", "approved", "acr urn\\:example\\:mfa", "amr pwd otp"} {
+		for _, want := range []string{"alice", "approved", "acr `urn:example:mfa`", "amr `pwd otp`", "@\u200balice"} {
 			if !strings.Contains(reply.Message, want) {
 				t.Errorf("decision reply lacks %q:\n%s", want, reply.Message)
 			}
@@ -73,12 +81,7 @@ func TestRequestMessageIsPostedOnceAndUpdatedInPlace(t *testing.T) {
 			t.Fatalf("decision reply outside the thread")
 		}
 
-		e.decide(t, r.ID, "bob", models.VerdictApprove)
-		drain(t, w)
-		posts = e.botPosts(e.channel.Id, r.ID)
-		if len(posts) != 3 || posts[0].Id != msg.Id {
-			t.Fatalf("after two decisions want the message and two replies, got %d", len(posts))
-		}
+		posts = approve("bob", 2)
 		if !strings.HasPrefix(posts[0].Message, "✅ **APPROVED**") || !strings.Contains(posts[0].Message, "2 of 2") {
 			t.Fatalf("final message:\n%s", posts[0].Message)
 		}
@@ -103,8 +106,7 @@ func TestRequestMessageIsPostedOnceAndUpdatedInPlace(t *testing.T) {
 // the worker probes, then everything arrives once, decision replies in
 // decision order.
 func TestMattermostDownThenUpDeliversEverythingOnceInOrder(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		w := e.worker(t, "w1")
 		r := e.create(t, "restart", 3)
 		e.fake.FailNext(40, 503)
@@ -164,22 +166,35 @@ func TestMattermostDownThenUpDeliversEverythingOnceInOrder(t *testing.T) {
 }
 
 // TestRefusedMessageIsMarkedFailed posts into a channel the bot is not in:
-// Mattermost answers 403, which is not retried.
+// Mattermost answers 403, which is tried a few times (a permission may
+// come a moment later) and then marked failed; a bot added back to the
+// channel in between gets the message through.
 func TestRefusedMessageIsMarkedFailed(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		w := e.worker(t, "w1")
 		e.fake.RemoveMember(e.channel.Id, e.botID)
 		r := e.create(t, "restart", 1)
-		drain(t, w)
-		e.clock.Advance(time.Hour)
-		drain(t, w)
+		for i := 0; i < 4; i++ {
+			drain(t, w)
+			e.clock.Advance(time.Hour)
+		}
 		rows, _ := e.queue.ForRequest(context.Background(), r.ID)
-		if rows[0].Kind != outbox.KindRequestPost || rows[0].State != outbox.StateFailed || rows[0].Attempts != 1 || !strings.Contains(rows[0].LastError, "403") {
+		if rows[0].Kind != outbox.KindRequestPost || rows[0].State != outbox.StateFailed || rows[0].Attempts != 3 || !strings.Contains(rows[0].LastError, "403") {
 			t.Fatalf("request message row: %+v", rows[0])
 		}
 		if len(e.dmPosts(t, "alice", r.ID)) != 1 {
 			t.Fatal("a failed thread message must not block the DMs")
+		}
+
+		// Refused once, then the bot is added to the channel: delivered.
+		later := e.create(t, "restart", 1)
+		drain(t, w)
+		e.fake.AddMember(e.channel.Id, e.botID)
+		e.clock.Advance(time.Hour)
+		drain(t, w)
+		rows, _ = e.queue.ForRequest(context.Background(), later.ID)
+		if rows[0].State != outbox.StateDone || rows[0].Attempts != 2 || len(e.botPosts(e.channel.Id, later.ID)) != 1 {
+			t.Fatalf("request message after the bot was added: %+v", rows[0])
 		}
 	})
 }
@@ -188,8 +203,7 @@ func TestRefusedMessageIsMarkedFailed(t *testing.T) {
 // create after Mattermost stored the post, and lets Mattermost forget the
 // pending_post_id: the retry finds the post by its key.
 func TestCrashBetweenPostAndMarkDoesNotDoublePost(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		e := newEnv(t, b)
+	eachEnv(t, func(t *testing.T, e *env) {
 		w := e.worker(t, "w1")
 		e.fake.Inject(mmfake.Fault{Method: "POST", PathPrefix: "/api/v4/posts", AfterHandling: true, Status: 502, Times: 1})
 		r := e.create(t, "restart", 1)
@@ -239,14 +253,7 @@ func TestTwoWorkersDoNotDoublePost(t *testing.T) {
 		wg.Wait()
 		drain(t, w1)
 		for _, id := range ids {
-			if n := len(e.botPosts(e.channel.Id, id)); n != 1 {
-				t.Fatalf("%s: %d request messages", id, n)
-			}
-			for _, who := range []string{"alice", "bob"} {
-				if n := len(e.dmPosts(t, who, id)); n != 1 {
-					t.Fatalf("%s: %s got %d DMs", id, who, n)
-				}
-			}
+			e.wantPostedOnce(t, id)
 		}
 	})
 }
