@@ -6,7 +6,10 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/countersign/countersign/models/contenthash"
 )
 
 // msgBodyNotUTF8 is the agent API's answer to a body that is not text.
@@ -102,47 +105,16 @@ func hasLoneSurrogate(raw []byte) bool {
 		case c == '"':
 			inString = false
 		case c == '\\' && i+1 < len(raw):
-			r, ok := hex4(raw[i+1:])
+			r, n, ok := contenthash.UnicodeEscape(raw[i:])
 			if !ok {
 				i++ // an escape other than \u: skip its character
 				continue
 			}
-			switch {
-			case r >= 0xdc00 && r <= 0xdfff:
+			if utf16.IsSurrogate(r) {
 				return true
-			case r >= 0xd800 && r <= 0xdbff:
-				next := raw[min(i+6, len(raw)):]
-				if len(next) < 6 || next[0] != '\\' {
-					return true
-				}
-				if r2, ok := hex4(next[1:]); !ok || r2 < 0xdc00 || r2 > 0xdfff {
-					return true
-				}
-				i += 6
 			}
-			i += 5
+			i += n - 1
 		}
 	}
 	return false
-}
-
-// hex4 reads "uXXXX" at the start of b.
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 5 || b[0] != 'u' {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[1:5] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/contenthash"
 )
 
 // Event is an audit event as exported in receipts and bundles: every hashed
@@ -430,40 +431,11 @@ func quoteOrBackslash(b []byte) int {
 // unicodeEscape decodes \uXXXX (and a following low surrogate) at b[0];
 // lone surrogates become U+FFFD, as encoding/json does.
 func unicodeEscape(b []byte) (rune, int, bool) {
-	r, ok := hex4(b)
-	if !ok {
-		return 0, 0, false
+	r, n, ok := contenthash.UnicodeEscape(b)
+	if ok && utf16.IsSurrogate(r) {
+		r = utf8.RuneError
 	}
-	if utf16.IsSurrogate(r) {
-		if r2, ok := hex4(b[6:]); ok && len(b) >= 12 && b[6] == '\\' {
-			if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-				return d, 12, true
-			}
-		}
-		return utf8.RuneError, 6, true
-	}
-	return r, 6, true
-}
-
-// hex4 reads "\uXXXX" at b[0].
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[2:6] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
+	return r, n, ok
 }
 
 // parseInt reads a JSON integer (no fraction or exponent) at b[i].
