@@ -16,7 +16,6 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
-	"github.com/countersign/countersign/models/chatcmd"
 	"github.com/countersign/countersign/web/mattermost"
 )
 
@@ -36,7 +35,9 @@ const (
 	DefaultCommandBodyLimit = 64 << 10
 )
 
-// MattermostCommandOptions configures the slash command.
+// MattermostCommandOptions configures the slash command (Tokens,
+// BodyLimit) and the command itself, however it is typed (the rest; see
+// ChatCommands).
 type MattermostCommandOptions struct {
 	// Tokens are the accepted command tokens (several while rotating).
 	// Only their SHA-256 digests are kept.
@@ -55,15 +56,11 @@ type MattermostCommandOptions struct {
 	Logger *slog.Logger
 }
 
-// MattermostCommand serves the /countersign slash command.
+// MattermostCommand serves the /countersign slash command: it checks the
+// token and hands the call to ChatCommands.
 type MattermostCommand struct {
-	chat      *mattermost.Client
-	svc       *approval.Service
+	cmds      *ChatCommands
 	tokens    [][32]byte
-	publicURL string
-	policy    approval.PolicySource
-	windows   WindowCloser
-	deadline  time.Duration
 	bodyLimit int64
 	log       *slog.Logger
 }
@@ -72,10 +69,7 @@ type MattermostCommand struct {
 //
 //	POST /hooks/mattermost/command → Handle
 func NewMattermostCommand(chat *mattermost.Client, svc *approval.Service, opts MattermostCommandOptions) (*MattermostCommand, error) {
-	h := &MattermostCommand{
-		chat: chat, svc: svc, publicURL: strings.TrimRight(opts.PublicURL, "/"),
-		policy: opts.Policy, windows: opts.Windows, deadline: opts.Deadline, bodyLimit: opts.BodyLimit, log: opts.Logger,
-	}
+	h := &MattermostCommand{cmds: NewChatCommands(chat, svc, opts), bodyLimit: positiveOr(opts.BodyLimit, DefaultCommandBodyLimit), log: loggerOr(opts.Logger)}
 	for _, t := range opts.Tokens {
 		if len(strings.TrimSpace(t)) < 16 {
 			return nil, errors.New("mattermost command: every token must have at least 16 characters")
@@ -85,9 +79,6 @@ func NewMattermostCommand(chat *mattermost.Client, svc *approval.Service, opts M
 	if len(h.tokens) == 0 {
 		return nil, errors.New("mattermost command: at least one token is required")
 	}
-	h.deadline = positiveOr(h.deadline, DefaultCommandDeadline)
-	h.bodyLimit = positiveOr(h.bodyLimit, DefaultCommandBodyLimit)
-	h.log = loggerOr(h.log)
 	return h, nil
 }
 
@@ -103,15 +94,6 @@ func (h *MattermostCommand) tokenOK(presented string) bool {
 	return ok == 1 && presented != ""
 }
 
-// invocation is one verified command call.
-type invocation struct {
-	user      *model.User
-	actor     models.Actor
-	channelID string
-	rootID    string
-	cmd       *chatcmd.Command
-}
-
 // Handle serves POST /hooks/mattermost/command. A wrong or missing token is
 // a bare 401; everything else is answered with an ephemeral reply that says
 // what happened in plain words, and a refused command stores nothing.
@@ -120,7 +102,7 @@ func (h *MattermostCommand) Handle(c echo.Context) error {
 	req.Body = http.MaxBytesReader(c.Response(), req.Body, h.bodyLimit)
 	if err := req.ParseForm(); err != nil {
 		if tooLarge(err) {
-			return h.reply(c, "That command is too long for Countersign. Nothing was stored.")
+			return ephemeral(c, mattermost.CommandReply{Text: "That command is too long for Countersign. Nothing was stored."})
 		}
 		return c.String(http.StatusBadRequest, "bad request")
 	}
@@ -128,53 +110,19 @@ func (h *MattermostCommand) Handle(c echo.Context) error {
 		h.log.LogAttrs(req.Context(), slog.LevelWarn, "mattermost command: token refused", slog.String("remote", c.RealIP()))
 		return c.String(http.StatusUnauthorized, "unauthorized")
 	}
-	cmd, err := chatcmd.Parse(req.PostForm.Get("text"))
-	if err != nil {
-		return h.reply(c, refusal(err)+" Nothing was stored. Type /countersign help for the syntax.")
-	}
-	ctx, cancel := context.WithTimeout(req.Context(), h.deadline)
-	defer cancel()
-	user, err := h.chat.User(ctx, req.PostForm.Get("user_id"))
-	if err != nil {
-		h.log.LogAttrs(req.Context(), slog.LevelWarn, "mattermost command: user lookup failed", slog.String("error", err.Error()))
-		return h.reply(c, "Countersign could not look up your Mattermost account ("+chatTrouble(err)+"). Nothing was stored; "+chatAdvice(err)+".")
-	}
-	inv := &invocation{
-		user:      user,
-		actor:     models.Actor{Type: models.ActorHuman, ID: user.Id, Display: user.Username},
-		channelID: req.PostForm.Get("channel_id"),
-		rootID:    req.PostForm.Get("root_id"),
-		cmd:       cmd,
-	}
-	if user.IsBot {
-		// Bots propose through the agent API with their own credential.
-		return h.reply(c, "Bot accounts cannot use /countersign; agents use the Countersign API. Nothing was stored.")
-	}
-	switch cmd.Verb {
-	case chatcmd.VerbHelp:
-		return h.reply(c, h.helpText(inv))
-	case chatcmd.VerbStatus:
-		return h.status(c, inv)
-	case chatcmd.VerbOpen:
-		return h.open(c, inv)
-	case chatcmd.VerbCancel:
-		return h.cancel(c, inv)
-	case chatcmd.VerbWindowClose:
-		return h.closeWindow(c, inv)
-	case chatcmd.VerbWindowOpen, chatcmd.VerbAction:
-		return h.create(c, ctx, inv)
-	}
-	return h.reply(c, "Unknown command. Type /countersign help.")
+	return ephemeral(c, h.cmds.Run(req.Context(), mattermost.CommandCall{
+		UserID:    req.PostForm.Get("user_id"),
+		ChannelID: req.PostForm.Get("channel_id"),
+		RootID:    req.PostForm.Get("root_id"),
+		Text:      req.PostForm.Get("text"),
+	}))
 }
 
-// reply answers with an ephemeral message: only the person who typed the
-// command sees it.
-func (h *MattermostCommand) reply(c echo.Context, text string) error {
-	return c.JSON(http.StatusOK, &model.CommandResponse{ResponseType: model.CommandResponseTypeEphemeral, Text: text})
+// ephemeral answers a slash command: only the person who typed it sees
+// the reply.
+func ephemeral(c echo.Context, r mattermost.CommandReply) error {
+	return c.JSON(http.StatusOK, &model.CommandResponse{ResponseType: model.CommandResponseTypeEphemeral, Text: r.Text, GotoLocation: r.GotoLocation})
 }
-
-// requestURL is the portal page of a request.
-func (h *MattermostCommand) requestURL(id string) string { return h.publicURL + requestPath(id) }
 
 // refusal words a validation error for chat.
 func refusal(err error) string {

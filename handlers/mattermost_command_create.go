@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/chatcmd"
@@ -31,10 +29,18 @@ func rolesOf(p *policy.Policy, username string) []string {
 // create opens a request for an action or a change window: check it
 // against the catalogue, capture the conversation, submit. Every refusal
 // happens before anything is stored.
-func (h *MattermostCommand) create(c echo.Context, chatCtx context.Context, inv *invocation) error {
+func (h *ChatCommands) create(ctx, chatCtx context.Context, inv *invocation) mattermost.CommandReply {
+	if inv.call.Mention() {
+		// A replica that crashed after storing the request but before
+		// marking the mention answered leaves it to be answered again:
+		// answer with the request, do not make a second one.
+		if r, err := h.svc.FindByPost(ctx, inv.call.PostID); err == nil && r.TriggerPostID == inv.call.PostID {
+			return mattermost.CommandReply{RequestID: r.ID, Text: fmt.Sprintf("**%s** %s was already made from this post. Review it in Countersign: %s", r.ID, describe(r), h.requestURL(r.ID))}
+		}
+	}
 	p := h.currentPolicy()
 	if p == nil {
-		return h.reply(c, "No policy is loaded, so nothing can be requested yet. Nothing was stored.")
+		return h.say("No policy is loaded, so nothing can be requested yet. Nothing was stored.")
 	}
 	roles := rolesOf(p, inv.user.Username)
 	cmd := inv.cmd
@@ -43,7 +49,7 @@ func (h *MattermostCommand) create(c echo.Context, chatCtx context.Context, inv 
 		in.Kind, in.Action = models.KindWindow, WindowOpenAction
 		in.Params = map[string]any{"window": cmd.Window, "duration": cmd.Duration}
 		if err := h.svc.CheckRequest(&in, roles); err != nil {
-			return h.reply(c, refusal(err)+" Nothing was stored.")
+			return h.say(refusal(err)+" Nothing was stored.")
 		}
 	} else {
 		// An action the caller may not request is as unknown to them as
@@ -51,7 +57,7 @@ func (h *MattermostCommand) create(c echo.Context, chatCtx context.Context, inv 
 		notYours := fmt.Sprintf("%q is not an action you can request. Nothing was stored.\n\n%s", cmd.Action, h.actionList(p, roles))
 		act, ok := p.Action(cmd.Action)
 		if !ok {
-			return h.reply(c, notYours)
+			return h.say(notYours)
 		}
 		// The command's words become typed parameters by the catalogue;
 		// the catalogue's rules then apply as for every request.
@@ -63,33 +69,38 @@ func (h *MattermostCommand) create(c echo.Context, chatCtx context.Context, inv 
 		var ve *models.ValidationError
 		switch {
 		case errors.Is(err, approval.ErrNotRequester):
-			return h.reply(c, notYours)
+			return h.say(notYours)
 		case errors.As(err, &ve) && ve.Field == "purpose":
-			return h.reply(c, fmt.Sprintf("%s needs a purpose: add `-- why` at the end. Nothing was stored.\nUsage: `/countersign %s`", act.Name, act.Usage()))
+			return h.say(fmt.Sprintf("%s needs a purpose: add `-- why` at the end. Nothing was stored.\nUsage: `/countersign %s`", act.Name, act.Usage()))
 		case err != nil:
-			return h.reply(c, fmt.Sprintf("%s Nothing was stored.\nUsage: `/countersign %s`", refusal(err), act.Usage()))
+			return h.say(fmt.Sprintf("%s Nothing was stored.\nUsage: `/countersign %s`", refusal(err), act.Usage()))
 		}
 	}
 
 	capt, err := h.capture(chatCtx, inv)
 	if err != nil {
-		h.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "mattermost command: capture failed", slog.String("error", err.Error()))
+		h.log.LogAttrs(ctx, slog.LevelWarn, "mattermost command: capture failed", slog.String("error", err.Error()))
 		var ve *models.ValidationError
 		if errors.As(err, &ve) {
-			return h.reply(c, refusal(err)+" Nothing was stored.")
+			return h.say(refusal(err)+" Nothing was stored.")
 		}
-		return h.reply(c, "Countersign could not read the conversation ("+chatTrouble(err)+"). Nothing was stored; "+chatAdvice(err)+".")
+		return h.say("Countersign could not read the conversation ("+chatTrouble(err)+"). Nothing was stored; "+chatAdvice(err)+".")
 	}
 	in.Source, in.Posts, in.CaptureWarnings = capt.Source, capt.Posts, capt.Warnings
+	if inv.call.Mention() {
+		// The mention is the request's trigger: Countersign's message goes
+		// in its thread and /mm/{post_id} finds the request from it.
+		in.Source.TriggerPostID = inv.call.PostID
+	}
 
-	sub, err := h.svc.Submit(c.Request().Context(), in, roles)
+	sub, err := h.svc.Submit(ctx, in, roles)
 	if err != nil {
 		var ve *models.ValidationError
 		if errors.As(err, &ve) {
-			return h.reply(c, refusal(err)+" Nothing was stored.")
+			return h.say(refusal(err)+" Nothing was stored.")
 		}
-		h.log.LogAttrs(c.Request().Context(), slog.LevelError, "mattermost command: submit failed", slog.String("error", err.Error()))
-		return h.reply(c, "Countersign could not store the request. Nothing was stored; try again in a moment.")
+		h.log.LogAttrs(ctx, slog.LevelError, "mattermost command: submit failed", slog.String("error", err.Error()))
+		return h.say("Countersign could not store the request. Nothing was stored; try again in a moment.")
 	}
 	r := sub.Request
 	var b strings.Builder
@@ -103,17 +114,17 @@ func (h *MattermostCommand) create(c echo.Context, chatCtx context.Context, inv 
 		fmt.Fprintf(&b, "Captured the channel's last %d posts. If you typed this in a thread, Mattermost did not tell Countersign which one: run it again with `thread=<link to the thread's first post>` to capture the thread instead.\n", len(capt.Posts))
 	}
 	fmt.Fprintf(&b, "Review it in Countersign: %s", h.requestURL(r.ID))
-	return h.reply(c, b.String())
+	return mattermost.CommandReply{Text: b.String(), RequestID: r.ID}
 }
 
 // capture reads the conversation the command belongs to: the thread the
 // requester named with thread=, else the thread the command was typed in
 // (root_id, sent by newer servers), else the channel's recent posts.
 // Countersign's own posts are left out.
-func (h *MattermostCommand) capture(ctx context.Context, inv *invocation) (*mattermost.Capture, error) {
-	req := mattermost.CaptureRequest{ChannelID: inv.channelID, PostRef: inv.cmd.Thread}
+func (h *ChatCommands) capture(ctx context.Context, inv *invocation) (*mattermost.Capture, error) {
+	req := mattermost.CaptureRequest{ChannelID: inv.call.ChannelID, PostRef: inv.cmd.Thread}
 	if req.PostRef == "" {
-		req.PostRef = inv.rootID
+		req.PostRef = inv.call.RootID
 	}
 	if bot, err := h.chat.BotUserID(ctx); err == nil {
 		req.ExcludeUserIDs = []string{bot}
@@ -123,7 +134,7 @@ func (h *MattermostCommand) capture(ctx context.Context, inv *invocation) (*matt
 	return h.chat.Capture(ctx, req)
 }
 
-func (h *MattermostCommand) currentPolicy() *policy.Policy {
+func (h *ChatCommands) currentPolicy() *policy.Policy {
 	if h.policy == nil {
 		return nil
 	}

@@ -1,22 +1,21 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
-	"github.com/labstack/echo/v4"
-	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/policy"
+	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/mattermost/notify"
 )
 
 // helpText lists the syntax and only the actions the caller may request.
-func (h *MattermostCommand) helpText(inv *invocation) string {
+func (h *ChatCommands) helpText(ctx context.Context, inv *invocation) string {
 	var b strings.Builder
 	b.WriteString("**Countersign** — ask for an operational action; people with the right role approve it in the portal.\n\n")
 	p := h.currentPolicy()
@@ -28,11 +27,16 @@ func (h *MattermostCommand) helpText(inv *invocation) string {
 	b.WriteString("Bare arguments fill the required parameters in order; name the others `key=value` (quote values with spaces: `note=\"two words\"`). Add `thread=<permalink>` to attach a thread.\n")
 	b.WriteString("`/countersign status REQ-…` · `/countersign open REQ-…` · `/countersign cancel REQ-…`\n")
 	b.WriteString("`/countersign window open NAME DURATION -- purpose` · `/countersign window close NAME`")
+	if name, err := h.chat.BotUsername(ctx); err == nil {
+		// Mattermost up to 10.x does not tell a slash command which thread
+		// it was typed in; a mention carries it.
+		fmt.Fprintf(&b, "\n\nIn a thread, write the same after a mention of the bot — `@%s <command>` — to capture exactly that thread.", name)
+	}
 	return b.String()
 }
 
 // actionList names the actions someone with roles may request.
-func (h *MattermostCommand) actionList(p *policy.Policy, roles []string) string {
+func (h *ChatCommands) actionList(p *policy.Policy, roles []string) string {
 	acts := p.ActionsFor(roles)
 	if len(acts) == 0 {
 		return "There are no actions you can request."
@@ -52,8 +56,8 @@ func (h *MattermostCommand) actionList(p *policy.Policy, roles []string) string 
 // portal (approval.Service.MayView): their own, their agent's (as sponsor),
 // or any when the policy gives them a role beyond requesting. Anything else
 // reads as not found, so ids do not leak.
-func (h *MattermostCommand) visible(c echo.Context, inv *invocation) (*models.Request, error) {
-	r, err := h.svc.Get(c.Request().Context(), inv.cmd.RequestID)
+func (h *ChatCommands) visible(ctx context.Context, inv *invocation) (*models.Request, error) {
+	r, err := h.svc.Get(ctx, inv.cmd.RequestID)
 	if err != nil {
 		return nil, err
 	}
@@ -68,76 +72,77 @@ func (h *MattermostCommand) visible(c echo.Context, inv *invocation) (*models.Re
 }
 
 // lookupFailed words a failed load.
-func (h *MattermostCommand) lookupFailed(c echo.Context, inv *invocation, err error) error {
+func (h *ChatCommands) lookupFailed(ctx context.Context, inv *invocation, err error) mattermost.CommandReply {
 	if errors.Is(err, models.ErrNotFound) {
-		return h.reply(c, fmt.Sprintf("There is no request %s that you can see.", inv.cmd.RequestID))
+		return h.say(fmt.Sprintf("There is no request %s that you can see.", inv.cmd.RequestID))
 	}
 	h.log.Error("mattermost command: load request", "error", err.Error())
-	return h.reply(c, "Countersign could not load that request; try again in a moment.")
+	return h.say("Countersign could not load that request; try again in a moment.")
 }
 
 // status answers with where a request stands.
-func (h *MattermostCommand) status(c echo.Context, inv *invocation) error {
-	r, err := h.visible(c, inv)
+func (h *ChatCommands) status(ctx context.Context, inv *invocation) mattermost.CommandReply {
+	r, err := h.visible(ctx, inv)
 	if err != nil {
-		return h.lookupFailed(c, inv, err)
+		return h.lookupFailed(ctx, inv, err)
 	}
 	sum := summarize(r)
 	text := fmt.Sprintf("**%s** %s is **%s**: %d of %d approvals", r.ID, describe(r), r.State, sum.Approvals, r.RequiredApprovals)
 	if sum.Denials > 0 {
 		text += fmt.Sprintf(", %d denial", sum.Denials)
 	}
-	return h.reply(c, text+".\n"+h.requestURL(r.ID))
+	return h.say(text+".\n"+h.requestURL(r.ID))
 }
 
 // open sends the person's browser to the request page.
-func (h *MattermostCommand) open(c echo.Context, inv *invocation) error {
-	r, err := h.visible(c, inv)
+func (h *ChatCommands) open(ctx context.Context, inv *invocation) mattermost.CommandReply {
+	r, err := h.visible(ctx, inv)
 	if err != nil {
-		return h.lookupFailed(c, inv, err)
+		return h.lookupFailed(ctx, inv, err)
 	}
-	return c.JSON(http.StatusOK, &model.CommandResponse{
-		ResponseType: model.CommandResponseTypeEphemeral,
-		Text:         "Opening " + r.ID + ": " + h.requestURL(r.ID),
-		GotoLocation: h.requestURL(r.ID),
-	})
+	reply := mattermost.CommandReply{Text: "Opening " + r.ID + ": " + h.requestURL(r.ID)}
+	if !inv.call.Mention() {
+		// Only a slash command's answer can move the caller's browser.
+		reply.GotoLocation = h.requestURL(r.ID)
+	}
+	return reply
 }
 
 // cancel withdraws a pending request; only the person who made it may.
-func (h *MattermostCommand) cancel(c echo.Context, inv *invocation) error {
-	r, err := h.visible(c, inv)
+func (h *ChatCommands) cancel(ctx context.Context, inv *invocation) mattermost.CommandReply {
+	r, err := h.visible(ctx, inv)
 	if err != nil {
-		return h.lookupFailed(c, inv, err)
+		return h.lookupFailed(ctx, inv, err)
 	}
-	_, err = h.svc.Cancel(c.Request().Context(), r.ID, inv.user.Id, "cancelled by the requester from Mattermost")
+	_, err = h.svc.Cancel(ctx, r.ID, inv.user.Id, "cancelled by the requester from Mattermost")
 	switch {
 	case err == nil:
-		return h.reply(c, fmt.Sprintf("%s is cancelled. %s", r.ID, h.requestURL(r.ID)))
+		return h.say(fmt.Sprintf("%s is cancelled. %s", r.ID, h.requestURL(r.ID)))
 	case errors.Is(err, approval.ErrNotYours):
-		return h.reply(c, fmt.Sprintf("Only the person who made %s (or, for an agent, its sponsor) can cancel it.", r.ID))
+		return h.say(fmt.Sprintf("Only the person who made %s (or, for an agent, its sponsor) can cancel it.", r.ID))
 	case errors.Is(err, approval.ErrNotPending):
-		return h.reply(c, notPendingText(err, r)+" "+h.requestURL(r.ID))
+		return h.say(notPendingText(err, r)+" "+h.requestURL(r.ID))
 	}
 	h.log.Error("mattermost command: cancel", "request_id", r.ID, "error", err.Error())
-	return h.reply(c, "Countersign could not cancel the request; nothing changed. Try again in a moment.")
+	return h.say("Countersign could not cancel the request; nothing changed. Try again in a moment.")
 }
 
 // closeWindow ends a change window early.
-func (h *MattermostCommand) closeWindow(c echo.Context, inv *invocation) error {
+func (h *ChatCommands) closeWindow(ctx context.Context, inv *invocation) mattermost.CommandReply {
 	if h.windows == nil {
-		return h.reply(c, "Closing change windows is not available on this Countersign.")
+		return h.say("Closing change windows is not available on this Countersign.")
 	}
-	err := h.windows.Close(c.Request().Context(), inv.cmd.Window, inv.actor)
+	err := h.windows.Close(ctx, inv.cmd.Window, inv.actor)
 	switch {
 	case err == nil:
-		return h.reply(c, fmt.Sprintf("Change window %s is closed.", inv.cmd.Window))
+		return h.say(fmt.Sprintf("Change window %s is closed.", inv.cmd.Window))
 	case errors.Is(err, models.ErrNotFound):
-		return h.reply(c, fmt.Sprintf("There is no open change window named %s.", inv.cmd.Window))
+		return h.say(fmt.Sprintf("There is no open change window named %s.", inv.cmd.Window))
 	case errors.Is(err, models.ErrForbidden):
-		return h.reply(c, fmt.Sprintf("You may not close change window %s.", inv.cmd.Window))
+		return h.say(fmt.Sprintf("You may not close change window %s.", inv.cmd.Window))
 	}
 	h.log.Error("mattermost command: close window", "window", inv.cmd.Window, "error", err.Error())
-	return h.reply(c, "Countersign could not close the window; nothing changed. Try again in a moment.")
+	return h.say("Countersign could not close the window; nothing changed. Try again in a moment.")
 }
 
 // DecisionSummary counts the decisions that still count: those made on the

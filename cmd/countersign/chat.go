@@ -6,11 +6,14 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/countersign/countersign/handlers"
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/mention"
 	"github.com/countersign/countersign/models/outbox"
 	"github.com/countersign/countersign/models/sweep"
 	"github.com/countersign/countersign/web/mattermost"
+	"github.com/countersign/countersign/web/mattermost/listen"
 	"github.com/countersign/countersign/web/mattermost/notify"
 )
 
@@ -41,6 +44,8 @@ type chatParts struct {
 	actions *notify.Actions
 	// client is the bot the worker posts with.
 	client *mattermost.Client
+	// listener is the bot's WebSocket (mentions, edits); nil when off.
+	listener *listen.Listener
 }
 
 // newChat builds the outbox worker and the button endpoint; nil when the
@@ -69,12 +74,31 @@ func newChat(cfg Config, store *models.Store, svc *approval.Service, client *mat
 	if err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
 	}
-	return &chatParts{
+	parts := &chatParts{
 		worker:  w,
 		actions: notify.NewActions(svc, queue, signer, render, actionURL, nil, log),
 		client:  client,
-	}, nil
+	}
+	if cfg.MattermostListens() {
+		opts := handlers.MattermostCommandOptions{PublicURL: cfg.PublicURL, Logger: log}
+		if rt != nil {
+			opts.Policy, opts.Windows = rt.holder, windowCloser{rt.windows}
+		}
+		parts.listener, err = listen.New(listen.Config{
+			Client: client, Commands: handlers.NewChatCommands(client, svc, opts), Claims: mention.NewClaims(store, nil),
+			Rechecks: svc, CatchUp: cfg.Mattermost.WebSocket.CatchUp.D(), Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("chat: %w", err)
+		}
+	}
+	return parts, nil
 }
 
-// run drains the outbox until ctx ends.
-func (c *chatParts) run(ctx context.Context) { c.worker.Run(ctx) }
+// run drains the outbox and listens on the WebSocket until ctx ends.
+func (c *chatParts) run(ctx context.Context) {
+	if c.listener != nil {
+		go c.listener.Run(ctx)
+	}
+	c.worker.Run(ctx)
+}

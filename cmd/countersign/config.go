@@ -132,6 +132,9 @@ type MattermostConfig struct {
 	// CacheTTL is how long the bot reuses accounts, bot records, channels
 	// and teams it looked up (0: off; see config_mattermost_cache.go).
 	CacheTTL Duration `yaml:"cache_ttl"`
+	// WebSocket is the bot's live connection (mentions, edits; see
+	// config_mattermost_websocket.go).
+	WebSocket MattermostWebSocketConfig `yaml:"websocket"`
 }
 
 // LogConfig selects the log level.
@@ -416,6 +419,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.validateMattermostOutbox(); err != nil {
+		return err
+	}
+	if err := c.validateMattermostWebSocket(); err != nil {
 		return err
 	}
 	if err := c.validateMattermostCache(); err != nil {

@@ -33,6 +33,9 @@ type Change struct {
 	From, To models.State
 	// Decision is set for ChangeDecided.
 	Decision *models.Decision
+	// Voided are, for ChangeContentChanged, the approvals of the old
+	// content that stopped counting (their approvers are told).
+	Voided []models.Decision
 	Actor    models.Actor
 	Reason   string
 	At       time.Time

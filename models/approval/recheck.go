@@ -44,6 +44,9 @@ type RecheckOutcome struct {
 	OldHash, NewHash string
 	// LaterRecorded counts later-discussion posts stored or refreshed.
 	LaterRecorded int
+	// Voided are the approvals of the old content that stopped counting
+	// when the content changed (one per approver, oldest first).
+	Voided []models.Decision
 }
 
 // ApplyRecheck records what a re-read of the conversation found, in one
@@ -159,6 +162,10 @@ func (s *Service) changeContent(tx *gorm.DB, r *models.Request, rc Recheck, now 
 		return err
 	}
 	oldHash := r.ContentHash
+	voided, err := approvalsOf(tx, r.ID, oldHash)
+	if err != nil {
+		return err
+	}
 	for i := range revs {
 		revs[i].OldContentHash, revs[i].NewContentHash = oldHash, newHash
 	}
@@ -180,12 +187,44 @@ func (s *Service) changeContent(tx *gorm.DB, r *models.Request, rc Recheck, now 
 		Payload: map[string]any{
 			"old_content_hash": oldHash, "new_content_hash": newHash, "version": r.Version,
 			"edited_posts": nonNil(edited), "deleted_posts": nonNil(deleted),
+			"voided_approvals": voidedNames(voided),
 		},
 	}); err != nil {
 		return err
 	}
-	out.ContentChanged, out.OldHash, out.NewHash = true, oldHash, newHash
-	return s.runHooks(tx, Change{Kind: ChangeContentChanged, Request: r, From: r.State, To: r.State, Actor: rc.Actor, Reason: "conversation edited after capture", At: now})
+	out.ContentChanged, out.OldHash, out.NewHash, out.Voided = true, oldHash, newHash, voided
+	return s.runHooks(tx, Change{Kind: ChangeContentChanged, Request: r, From: r.State, To: r.State, Actor: rc.Actor,
+		Reason: "conversation edited after capture", At: now, Voided: voided})
+}
+
+// approvalsOf returns the approvals of request id made on content hash,
+// the first of each approver, oldest first: the approvals a change of
+// that content voids.
+func approvalsOf(tx *gorm.DB, id, hash string) ([]models.Decision, error) {
+	var all []models.Decision
+	err := tx.Where("request_id = ? AND verdict = ? AND content_hash = ?", id, models.VerdictApprove, hash).Order("id").Find(&all).Error
+	if err != nil {
+		return nil, fmt.Errorf("load approvals of %s: %w", id, err)
+	}
+	seen := map[string]bool{}
+	out := make([]models.Decision, 0, len(all))
+	for _, d := range all {
+		if !seen[d.ApproverID] {
+			seen[d.ApproverID] = true
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// voidedNames lists voided approvers for the audit event: their subject
+// and the name they were shown by.
+func voidedNames(ds []models.Decision) []map[string]string {
+	out := make([]map[string]string, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, map[string]string{"approver_id": d.ApproverID, "approver_name": d.ApproverName})
+	}
+	return out
 }
 
 // recordLater stores or refreshes the later-discussion posts and audits

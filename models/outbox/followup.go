@@ -26,8 +26,11 @@ const (
 	// a username) that a request was escalated to them (payload: roles).
 	KindEscalationDM Kind = "escalation_dm"
 	// KindThreadNote replies in the request's thread with a note that is
-	// not a decision (payload: note, actor, reason, from, roles).
+	// not a decision (payload: note, actor, reason, from, roles, voided).
 	KindThreadNote Kind = "thread_note"
+	// KindVoidedDM tells one approver (recipient: a username) that their
+	// approval stopped counting because the conversation changed.
+	KindVoidedDM Kind = "voided_dm"
 )
 
 // Expands reports whether rows of kind k turn into other rows when handled
@@ -53,6 +56,10 @@ const (
 	// NoteFailed: the approved action failed or no result came in time
 	// (reason).
 	NoteFailed Note = "failed"
+	// NoteContentChanged: a captured post was edited or deleted after the
+	// capture; the content hash moved and the approvals named in voided
+	// no longer count.
+	NoteContentChanged Note = "content_changed"
 )
 
 // Reminders queues the chat work of the sweeper's reminders and

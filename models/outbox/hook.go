@@ -20,6 +20,8 @@ import (
 //   - decided: the request message re-rendered, and a thread reply with
 //     the decision;
 //   - any move, and a changed content: the request message re-rendered;
+//   - a changed content: a note in the thread naming the approvals that
+//     no longer count, and a DM to each of those approvers;
 //   - cancelled or expired: a note in the thread (who cancelled; that it
 //     expired without enough approvals, or with its grant unused);
 //   - a final state (approved, denied, expired, cancelled, executed,
@@ -73,6 +75,25 @@ func (Hook) RequestChanged(tx *gorm.DB, ch approval.Change) error {
 				return err
 			}
 		}
+	case approval.ChangeContentChanged:
+		if err := add(thread, KindRequestPost, "", Payload{}); err != nil {
+			return err
+		}
+		var names []string
+		for _, d := range ch.Voided {
+			names = append(names, voidedName(d))
+		}
+		if err := add(thread, KindThreadNote, "", Payload{Note: NoteContentChanged, Voided: names}); err != nil {
+			return err
+		}
+		for _, d := range ch.Voided {
+			if d.ApproverUsername == "" {
+				continue // not known in chat: the thread note names them
+			}
+			if err := add(r.ID+"/dm/"+d.ApproverUsername, KindVoidedDM, d.ApproverUsername, Payload{}); err != nil {
+				return err
+			}
+		}
 	default:
 		if err := add(thread, KindRequestPost, "", Payload{}); err != nil {
 			return err
@@ -98,6 +119,15 @@ func (Hook) RequestChanged(tx *gorm.DB, ch approval.Change) error {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	return nil
+}
+
+// voidedName is how a voided approver is named in chat: their @username
+// when the portal knew it, else their display name.
+func voidedName(d models.Decision) string {
+	if d.ApproverUsername != "" {
+		return "@" + d.ApproverUsername
+	}
+	return d.ApproverName
 }
 
 // threadNotes are the states whose arrival is told in the request's

@@ -50,7 +50,7 @@ const (
 // with decisions).
 func (k Kind) ShowsDecisions() bool {
 	switch k {
-	case KindNotifyApprovers, KindApproverDM, KindOutcomeDM:
+	case KindNotifyApprovers, KindApproverDM, KindOutcomeDM, KindVoidedDM:
 		return false
 	}
 	return true
@@ -120,6 +120,9 @@ type Payload struct {
 	Note  Note     `json:"note,omitempty"`
 	From  string   `json:"from,omitempty"`
 	Roles []string `json:"roles,omitempty"`
+	// Voided names the approvers whose approvals a content change voided
+	// (@username where known, else their display name).
+	Voided []string `json:"voided,omitempty"`
 }
 
 // ChatPost is the one message Countersign keeps per request in chat.

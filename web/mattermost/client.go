@@ -254,3 +254,16 @@ func inBatches[L ~[]T, T any](ctx context.Context, c *Client, ids []string, what
 	}
 	return nil
 }
+
+// BotUsername returns the bot's username (what people type to mention it).
+func (c *Client) BotUsername(ctx context.Context) (string, error) {
+	id, err := c.BotUserID(ctx)
+	if err != nil {
+		return "", err
+	}
+	u, err := c.getUser(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("mattermost: %w", err)
+	}
+	return u.Username, nil
+}

@@ -46,6 +46,16 @@ func (w *Worker) deliver(ctx context.Context, m *outbox.Message) (string, []outb
 		}
 		id, err := w.directMessage(ctx, m, uid, w.cfg.Render.ApproverDM(r))
 		return id, nil, err
+	case outbox.KindVoidedDM:
+		if r.State != models.StatePending {
+			return "", nil, nil // ended meanwhile: there is nothing to approve again
+		}
+		uid, err := w.cfg.Chat.UserIDByUsername(ctx, m.Recipient)
+		if err != nil {
+			return "", nil, err
+		}
+		id, err := w.directMessage(ctx, m, uid, w.cfg.Render.VoidedDM(r))
+		return id, nil, err
 	case outbox.KindRemindApprovers, outbox.KindEscalate, outbox.KindReminderDM, outbox.KindEscalationDM, outbox.KindThreadNote:
 		return w.deliverFollowUp(ctx, m, r)
 	case outbox.KindOutcomeDM:

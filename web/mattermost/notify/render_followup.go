@@ -65,6 +65,8 @@ func (rn Renderer) ThreadNote(r *models.Request, p outbox.Payload) string {
 		return fmt.Sprintf("⌛ %s expired without enough approvals (%d of %d) · %s", r.ID, r.Tally().Approved(), r.RequiredApprovals, link)
 	case outbox.NoteExecuted:
 		return fmt.Sprintf("✅ %s was executed · %s", r.ID, link)
+	case outbox.NoteContentChanged:
+		return rn.contentChangedNote(r, p.Voided)
 	case outbox.NoteFailed:
 		why := Escape(p.Reason, 300)
 		if why == "" {
@@ -73,4 +75,45 @@ func (rn Renderer) ThreadNote(r *models.Request, p outbox.Payload) string {
 		return fmt.Sprintf("❌ %s failed: %s · %s", r.ID, why, link)
 	}
 	return fmt.Sprintf("%s %s is now **%s** · %s", StateEmoji(r.State), r.ID, Escape(string(r.State), 20), link)
+}
+
+// contentChangedNote tells the thread that a captured message was edited
+// or deleted after the capture: what approvers review changed, which
+// approvals no longer count, and what the request needs now.
+func (rn Renderer) contentChangedNote(r *models.Request, voided []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "✏️ A message captured in %s was edited or deleted, so the content approvers review changed.", r.ID)
+	if len(voided) > 0 {
+		names := make([]string, len(voided))
+		for i, n := range voided {
+			names[i] = personText(n)
+		}
+		verb := "approval no longer counts"
+		if len(voided) > 1 {
+			verb = "approvals no longer count"
+		}
+		fmt.Fprintf(&b, " %s's %s: they approved the earlier content.", strings.Join(names, ", "), verb)
+	}
+	if r.State == models.StatePending {
+		fmt.Fprintf(&b, " It now needs %s", approvalsWord(missing(r)))
+	}
+	fmt.Fprintf(&b, " · %s", rn.RequestURL(r.ID))
+	return b.String()
+}
+
+// VoidedDM tells an approver that their approval stopped counting because
+// the conversation it was based on changed.
+func (rn Renderer) VoidedDM(r *models.Request) string {
+	return fmt.Sprintf("✏️ Your approval of %s (%s by %s) no longer counts: a message in the conversation you approved was edited or deleted afterwards.\n**Purpose:** %s\nIf you still agree, review what changed and approve again: %s",
+		r.ID, Escape(r.Action, 64), requesterText(r), Escape(r.Purpose, 300), rn.RequestURL(r.ID))
+}
+
+// personText names a person given as "@username" (the mention broken, so
+// they are not notified by the thread: they get their own DM) or as a
+// display name.
+func personText(name string) string {
+	if u, ok := strings.CutPrefix(name, "@"); ok {
+		return "@\u200b" + Escape(u, 64)
+	}
+	return Escape(name, 64)
 }
