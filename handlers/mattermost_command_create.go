@@ -49,7 +49,7 @@ func (h *ChatCommands) create(ctx, chatCtx context.Context, inv *invocation) mat
 		in.Kind, in.Action = models.KindWindow, WindowOpenAction
 		in.Params = map[string]any{"window": cmd.Window, "duration": cmd.Duration}
 		if err := h.svc.CheckRequest(&in, roles); err != nil {
-			return h.say(refusal(err)+" Nothing was stored.")
+			return h.say(refusal(err) + " Nothing was stored.")
 		}
 	} else {
 		// An action the caller may not request is as unknown to them as
@@ -82,9 +82,9 @@ func (h *ChatCommands) create(ctx, chatCtx context.Context, inv *invocation) mat
 		h.log.LogAttrs(ctx, slog.LevelWarn, "mattermost command: capture failed", slog.String("error", err.Error()))
 		var ve *models.ValidationError
 		if errors.As(err, &ve) {
-			return h.say(refusal(err)+" Nothing was stored.")
+			return h.say(refusal(err) + " Nothing was stored.")
 		}
-		return h.say("Countersign could not read the conversation ("+chatTrouble(err)+"). Nothing was stored; "+chatAdvice(err)+".")
+		return h.say("Countersign could not read the conversation (" + chatTrouble(err) + "). Nothing was stored; " + chatAdvice(err) + ".")
 	}
 	in.Source, in.Posts, in.CaptureWarnings = capt.Source, capt.Posts, capt.Warnings
 	if inv.call.Mention() {
@@ -97,7 +97,7 @@ func (h *ChatCommands) create(ctx, chatCtx context.Context, inv *invocation) mat
 	if err != nil {
 		var ve *models.ValidationError
 		if errors.As(err, &ve) {
-			return h.say(refusal(err)+" Nothing was stored.")
+			return h.say(refusal(err) + " Nothing was stored.")
 		}
 		h.log.LogAttrs(ctx, slog.LevelError, "mattermost command: submit failed", slog.String("error", err.Error()))
 		return h.say("Countersign could not store the request. Nothing was stored; try again in a moment.")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/policy"
@@ -91,7 +90,7 @@ func (h *ChatCommands) status(ctx context.Context, inv *invocation) mattermost.C
 	if sum.Denials > 0 {
 		text += fmt.Sprintf(", %d denial", sum.Denials)
 	}
-	return h.say(text+".\n"+h.requestURL(r.ID))
+	return h.say(text + ".\n" + h.requestURL(r.ID))
 }
 
 // open sends the person's browser to the request page.
@@ -121,7 +120,7 @@ func (h *ChatCommands) cancel(ctx context.Context, inv *invocation) mattermost.C
 	case errors.Is(err, approval.ErrNotYours):
 		return h.say(fmt.Sprintf("Only the person who made %s (or, for an agent, its sponsor) can cancel it.", r.ID))
 	case errors.Is(err, approval.ErrNotPending):
-		return h.say(notPendingText(err, r)+" "+h.requestURL(r.ID))
+		return h.say(notPendingText(err, r) + " " + h.requestURL(r.ID))
 	}
 	h.log.Error("mattermost command: cancel", "request_id", r.ID, "error", err.Error())
 	return h.say("Countersign could not cancel the request; nothing changed. Try again in a moment.")

@@ -36,9 +36,9 @@ type Change struct {
 	// Voided are, for ChangeContentChanged, the approvals of the old
 	// content that stopped counting (their approvers are told).
 	Voided []models.Decision
-	Actor    models.Actor
-	Reason   string
-	At       time.Time
+	Actor  models.Actor
+	Reason string
+	At     time.Time
 }
 
 // Moved reports whether the change moved the request to another state.
