@@ -12,6 +12,7 @@ import (
 	"github.com/countersign/countersign/models/chatcmd"
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/web/mattermost"
+	"github.com/countersign/countersign/web/mattermost/notify"
 )
 
 // WindowOpenAction is the action name of a change-window request.
@@ -109,12 +110,25 @@ func (h *ChatCommands) create(ctx, chatCtx context.Context, inv *invocation) mat
 		b.WriteString(note + "\n")
 	}
 	if capt.Source.RootPostID == "" {
-		// Mattermost up to 10.x does not tell a slash command the thread
-		// it was typed in: the channel's recent posts were captured.
-		fmt.Fprintf(&b, "Captured the channel's last %d posts. If you typed this in a thread, Mattermost did not tell Countersign which one: run it again with `thread=<link to the thread's first post>` to capture the thread instead.\n", len(capt.Posts))
+		b.WriteString(h.channelCaptureNote(chatCtx, inv, len(capt.Posts)) + "\n")
 	}
 	fmt.Fprintf(&b, "Review it in Countersign: %s", h.requestURL(r.ID))
 	return mattermost.CommandReply{Text: b.String(), RequestID: r.ID}
+}
+
+// channelCaptureNote says that the channel's recent posts were captured,
+// not a thread, and how to capture a thread. Mattermost up to 10.x does
+// not tell a slash command the thread it was typed in; a mention carries
+// its thread, so a mention without one was a top-level post.
+func (h *ChatCommands) channelCaptureNote(ctx context.Context, inv *invocation, n int) string {
+	mention := "mention Countersign's bot in a reply in the thread"
+	if name, err := h.chat.BotUsername(ctx); err == nil {
+		mention = "write " + notify.Code("@"+name+" "+inv.call.Text, 500) + " as a reply in the thread"
+	}
+	if inv.call.Mention() {
+		return fmt.Sprintf("Captured the channel's last %d posts, because the mention was not in a thread. To capture a thread instead, %s, or add `thread=<link to the thread's first post>`.", n, mention)
+	}
+	return fmt.Sprintf("Captured the channel's last %d posts. If you typed this in a thread, Mattermost did not tell Countersign which one (it cannot see the thread of a slash command): %s, or run the command again with `thread=<link to the thread's first post>`.", n, mention)
 }
 
 // capture reads the conversation the command belongs to: the thread the

@@ -30,8 +30,8 @@ import (
 // with the token Mattermost issued, and people sign in to the portal at a
 // demo identity provider under their Mattermost usernames.
 //
-// The cast: alice and carol (dev) request; bob (sre) approves and is
-// DMed; dave has no role.
+// The cast: alice and carol (dev) request; bob and erin (sre) approve and
+// are DMed; dave has no role.
 type realEnv struct {
 	t     *testing.T
 	w     *mmreal.World
@@ -42,11 +42,11 @@ type realEnv struct {
 	log   *storetest.SyncBuffer
 }
 
-// realPolicy: restarts need one SRE approval; the prod change window is
-// opened by an SRE approval too.
+// realPolicy: restarts need one SRE approval; migrations two; the prod
+// change window is opened by an SRE approval too.
 const realPolicy = `version: 1
 roles:
-  sre: {idp_groups: [sre], mattermost_users: [%[1]s]}
+  sre: {idp_groups: [sre], mattermost_users: [%[1]s, %[4]s]}
   dev: {idp_groups: [dev], mattermost_users: [%[2]s, %[3]s]}
 windows:
   - {name: prod, max_duration: 4h}
@@ -58,10 +58,19 @@ actions:
     params:
       - {name: service, required: true, pattern: '[a-z0-9-]+'}
       - {name: env, allowed: [staging, prod], required: true}
+  - name: migrate
+    description: Run a database migration
+    purpose_required: true
+    requesters: [dev]
+    params:
+      - {name: db, required: true, pattern: '[a-z0-9-]+'}
 rules:
   - name: window-open
     when: request.action == "window.open"
     require: {approvals: 1, roles: [sre]}
+  - name: migrations
+    when: request.action == "migrate"
+    require: {approvals: 2, roles: [sre]}
   - name: restarts
     when: "true"
     require: {approvals: 1, roles: [sre]}
@@ -70,7 +79,7 @@ rules:
 func newRealEnv(t *testing.T) *realEnv {
 	t.Helper()
 	srv := mmreal.Shared(t)
-	w := srv.NewWorld(t, "alice", "bob", "carol", "dave")
+	w := srv.NewWorld(t, "alice", "bob", "carol", "dave", "erin")
 	port, err := mmreal.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +92,7 @@ func newRealEnv(t *testing.T) *realEnv {
 	idpSrv := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(idpSrv.Close)
 	e.idp = idpSrv.URL + "/idp"
-	groups := map[string][]string{"alice": {"dev"}, "bob": {"sre"}, "carol": {"dev"}, "dave": nil}
+	groups := map[string][]string{"alice": {"dev"}, "bob": {"sre"}, "carol": {"dev"}, "dave": nil, "erin": {"sre"}}
 	var list []demoidp.User
 	for name, g := range groups {
 		u, err := demoidp.User{Username: w.Name(name), DisplayName: name, Email: w.Name(name) + "@example.com", Groups: g}.WithRandomCredentials()
@@ -105,7 +114,7 @@ func newRealEnv(t *testing.T) *realEnv {
 
 	dir := t.TempDir()
 	policy := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(policy, []byte(fmt.Sprintf(realPolicy, w.Name("bob"), w.Name("alice"), w.Name("carol"))), 0o600); err != nil {
+	if err := os.WriteFile(policy, []byte(fmt.Sprintf(realPolicy, w.Name("bob"), w.Name("alice"), w.Name("carol"), w.Name("erin"))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := writeFile(t, fmt.Sprintf(`listen: 127.0.0.1:%d
