@@ -40,6 +40,22 @@ type realEnv struct {
 	idp   string
 	users map[string]demoidp.User
 	log   *storetest.SyncBuffer
+	// config is the serve command's configuration file.
+	config string
+	// proxy stands between Countersign and Mattermost (realOptions.proxy).
+	proxy *cutProxy
+	// agent is the agent's bot (realOptions.agent), registered as
+	// "deploy-agent" with carol as its sponsor.
+	agent *mmreal.Bot
+}
+
+// realOptions vary the environment.
+type realOptions struct {
+	// proxy sends Countersign's calls to Mattermost (REST and WebSocket)
+	// through a proxy the test can cut, for outages.
+	proxy bool
+	// agent registers an agent bot.
+	agent bool
 }
 
 // realPolicy: restarts need one SRE approval; migrations two; the prod
@@ -48,13 +64,14 @@ const realPolicy = `version: 1
 roles:
   sre: {idp_groups: [sre], mattermost_users: [%[1]s, %[4]s]}
   dev: {idp_groups: [dev], mattermost_users: [%[2]s, %[3]s]}
+  agent: {}
 windows:
   - {name: prod, max_duration: 4h}
 actions:
   - name: restart
     description: Restart a service
     purpose_required: true
-    requesters: [dev, sre]
+    requesters: [dev, sre, agent]
     params:
       - {name: service, required: true, pattern: '[a-z0-9-]+'}
       - {name: env, allowed: [staging, prod], required: true}
@@ -76,7 +93,9 @@ rules:
     require: {approvals: 1, roles: [sre]}
 `
 
-func newRealEnv(t *testing.T) *realEnv {
+func newRealEnv(t *testing.T) *realEnv { t.Helper(); return newRealEnvWith(t, realOptions{}) }
+
+func newRealEnvWith(t *testing.T, opts realOptions) *realEnv {
 	t.Helper()
 	srv := mmreal.Shared(t)
 	w := srv.NewWorld(t, "alice", "bob", "carol", "dave", "erin")
@@ -112,6 +131,15 @@ func newRealEnv(t *testing.T) *realEnv {
 	}
 	idpSrv.Config.Handler = provider
 
+	site, agents := w.Server.URL, ""
+	if opts.proxy {
+		e.proxy = newCutProxy(t, strings.TrimPrefix(w.Server.URL, "http://"))
+		site = "http://" + e.proxy.addr
+	}
+	if opts.agent {
+		e.agent = w.NewBot("deploy-agent")
+		agents = fmt.Sprintf("agents:\n  - {name: deploy-agent, bot_user_id: %s, sponsor: %s, roles: [agent]}\n", e.agent.User.Id, w.Name("carol"))
+	}
 	dir := t.TempDir()
 	policy := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(policy, []byte(fmt.Sprintf(realPolicy, w.Name("bob"), w.Name("alice"), w.Name("carol"), w.Name("erin"))), 0o600); err != nil {
@@ -133,7 +161,8 @@ mattermost:
   bot_token: %s
   command_tokens: [%s]
 policy: {file: %s}
-`, port, base, dir, dir, e.idp, w.Server.URL, w.Bot.Token, e.cmd.Token, policy))
+`, port, base, dir, dir, e.idp, site, w.Bot.Token, e.cmd.Token, policy)+agents)
+	e.config = cfg
 	got, _, logs, stop := startServerLogs(t, nil, "serve", "--config", cfg)
 	if got != base {
 		t.Fatalf("portal listens on %s, want %s", got, base)

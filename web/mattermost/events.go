@@ -28,6 +28,9 @@ func (c *Client) DialWebSocket(ctx context.Context) (*model.WebSocketClient, err
 	dialer := &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: c.cfg.CallTimeout}
 	if t, ok := c.cfg.HTTPClient.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
 		dialer.TLSClientConfig = t.TLSClientConfig.Clone()
+		// The WebSocket handshake is HTTP/1.1; an h2 offer copied from the
+		// REST transport would make the server answer in HTTP/2.
+		dialer.TLSClientConfig.NextProtos = nil
 	}
 	type dialed struct {
 		ws  *model.WebSocketClient

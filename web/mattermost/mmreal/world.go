@@ -138,6 +138,14 @@ func (w *World) Person(name string) *User {
 	return p
 }
 
+// NewBot creates another bot of the world (an agent's account, say),
+// owned by the administrator, a member of the team and Channel, with a
+// user access token.
+func (w *World) NewBot(name string) *Bot {
+	w.t.Helper()
+	return w.newBot(name)
+}
+
 // newBot creates a bot owned by the administrator, a member of the team
 // and Channel, with a user access token.
 func (w *World) newBot(name string) *Bot {
