@@ -49,7 +49,9 @@ func TestRealOutageDrainsOnceAndCatchesUp(t *testing.T) {
 		return p.UserId == w.Bot.User.Id && p.RootId == root.Id && strings.Contains(p.Message, "Review it in Countersign")
 	})
 	caught := e.created(answer.Message)
-	waitDM(t, e, alice, func(p *model.Post) bool { return strings.Contains(p.Message, id) && strings.Contains(p.Message, "approved") })
+	waitDM(t, e, alice, func(p *model.Post) bool {
+		return strings.Contains(p.Message, id) && strings.Contains(p.Message, "approved")
+	})
 	time.Sleep(2 * time.Second) // anything sent twice would be here by now
 
 	var requestMsgs, decisionReplies, answers int
