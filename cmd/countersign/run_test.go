@@ -175,7 +175,7 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 	// auto-approved one; its events come on top.
 	dsn := "sqlite:" + filepath.Join(data, "countersign.db")
 	code, out, errOut := runCmd("audit", "verify", "--db", dsn)
-	if code != exitOK || !regexp.MustCompile(`^ok [0-9]+ events, head [0-9a-f]{64}\n$`).MatchString(out) {
+	if code != exitOK || !regexp.MustCompile(`^ok [0-9]+ events, head [0-9a-f]{64}\nok Merkle tree: [^\n]+\n$`).MatchString(out) {
 		t.Fatalf("verify: exit %d, %q %q", code, out, errOut)
 	}
 	got := eventTypes(t, dsn)
