@@ -253,10 +253,22 @@ func TestAuditVerifyReportsTampering(t *testing.T) {
 		s := b.Open(t)
 		seedDemo(t, s)
 		code, out, _ := runCmd("audit", "verify", "--db", b.DSN())
-		if code != exitOK || !strings.HasPrefix(out, "ok 6 events, head ") {
+		if code != exitOK || !strings.HasPrefix(out, "ok 6 events, head ") || !strings.Contains(out, "ok Merkle tree: ") {
 			t.Fatalf("intact: exit %d %q", code, out)
 		}
 		db, _ := s.SQL()
+		// The stored tree state is recomputed, not trusted: a state for
+		// these 6 events that is not their tree is reported.
+		if _, err := db.Exec(`UPDATE audit_tree_frontier SET size = 6, compact = '` + strings.Repeat("ab", 64) + `'`); err != nil {
+			t.Fatal(err)
+		}
+		code, out, _ = runCmd("audit", "verify", "--db", b.DSN())
+		if code != exitFailure || !strings.Contains(out, "INVALID stored Merkle tree") || !strings.Contains(out, "audit_tree_frontier") {
+			t.Fatalf("altered tree state: exit %d %q", code, out)
+		}
+		if _, err := db.Exec(`UPDATE audit_tree_frontier SET size = 0, compact = ''`); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := db.Exec(`UPDATE audit_events SET actor_display = 'mallory' WHERE seq = 3`); err != nil {
 			t.Fatal(err)
 		}

@@ -53,9 +53,10 @@ func (f *Frontier) SetBatch(n int64) {
 	}
 }
 
-// errNoFrontier reports a missing audit_tree_frontier row: the migration
-// inserts it and nothing deletes it, so only tampering removes it.
-var errNoFrontier = errors.New("the stored tree state (audit_tree_frontier) is missing")
+// errNoFrontier reports a missing or malformed audit_tree_frontier row:
+// the migration inserts it and only well-formed states are written to it,
+// so only tampering (or a damaged database) makes it so.
+var errNoFrontier = errors.New("the stored tree state (audit_tree_frontier) is missing or malformed")
 
 // Load reads the stored state: one row.
 func (f *Frontier) Load(ctx context.Context) (*Acc, error) {
@@ -69,11 +70,11 @@ func (f *Frontier) Load(ctx context.Context) (*Acc, error) {
 		return nil, fmt.Errorf("audit tree: read stored state: %w", err)
 	}
 	if size < 0 {
-		return nil, fmt.Errorf("audit tree: stored state has size %d", size)
+		return nil, fmt.Errorf("audit tree: %w: size %d", errNoFrontier, size)
 	}
 	var acc Acc
 	if err := acc.SetHex(uint64(size), text); err != nil {
-		return nil, fmt.Errorf("audit tree: stored state: %w", err)
+		return nil, fmt.Errorf("audit tree: %w: %v", errNoFrontier, err)
 	}
 	return &acc, nil
 }

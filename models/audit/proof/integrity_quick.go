@@ -52,7 +52,7 @@ func (ic *IntegrityCache) quick(ctx context.Context, row *StoredCheckpoint, head
 	p, err := ic.checkState(ctx, cp, budget)
 	switch {
 	case errors.Is(err, errNoFrontier):
-		return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemRoot, Detail: errNoFrontier.Error()}
+		return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemRoot, Detail: err.Error()}
 	case errors.Is(err, errOverBudget):
 		return cp, fmt.Errorf("%w: %v", ErrIntegrityPending, err)
 	case errors.Is(err, errMissingEvent):

@@ -47,7 +47,7 @@ func VerifyStoredTree(ctx context.Context, db *sql.DB) (*TreeReport, error) {
 	}
 	front, err := (&Frontier{tree: t}).Load(ctx)
 	if errors.Is(err, errNoFrontier) {
-		rep.Problem = &audit.Problem{Seq: head, Kind: audit.ProblemRoot, Detail: errNoFrontier.Error()}
+		rep.Problem = &audit.Problem{Seq: head, Kind: audit.ProblemRoot, Detail: err.Error()}
 		return rep, nil
 	}
 	if err != nil {

@@ -51,7 +51,7 @@ func (c *Checkpointer) verifyRow(ctx context.Context, row *StoredCheckpoint, acc
 		// state read first is one the events read next must still explain.
 		front, err = c.frontier.Load(ctx)
 		if errors.Is(err, errNoFrontier) {
-			return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemRoot, Detail: errNoFrontier.Error()}
+			return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemRoot, Detail: err.Error()}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("audit: verify latest checkpoint: %w", err)
