@@ -23,7 +23,16 @@ type TreeReport struct {
 	// Problem is the first stored value the events do not explain; nil
 	// when everything matches.
 	Problem *audit.Problem
+	// Skipped says why nothing was compared (a database older than the
+	// stored tree), or is empty.
+	Skipped string
 }
+
+// Migrations that created what VerifyStoredTree compares.
+const (
+	checkpointsMigration = 10 // audit_checkpoints, audit_tree_nodes
+	treeStateMigration   = 25 // audit_tree_frontier
+)
 
 // nodeKey names a stored subtree.
 type nodeKey struct {
@@ -41,6 +50,17 @@ type nodeKey struct {
 func VerifyStoredTree(ctx context.Context, db *sql.DB) (*TreeReport, error) {
 	t := &Tree{db: db}
 	rep := &TreeReport{}
+	// audit verify opens databases without migrating them, so an older
+	// one may lack the tables.
+	var migrated int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version IN (`+
+		strconv.Itoa(checkpointsMigration)+`, `+strconv.Itoa(treeStateMigration)+`)`).Scan(&migrated); err != nil {
+		return nil, fmt.Errorf("audit tree: read schema version: %w", err)
+	}
+	if migrated < 2 {
+		rep.Skipped = "the database predates the stored tree state (migration 0025); start serve once to migrate it"
+		return rep, nil
+	}
 	var head int64
 	if err := db.QueryRowContext(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&head); err != nil {
 		return nil, fmt.Errorf("audit tree: read chain head: %w", err)
