@@ -35,6 +35,9 @@ type Frontier struct {
 	// progress, so a long catch-up keeps its work if interrupted and holds
 	// no transaction for long.
 	batch int64
+	// beforeSwap, when set, runs just before each swap (tests: another
+	// writer storing first).
+	beforeSwap func()
 }
 
 // frontierBatch is the default Extend step (about 2 MB of event hashes).
@@ -106,6 +109,9 @@ func (f *Frontier) Extend(ctx context.Context, to int64) (*Acc, error) {
 		end := min(uint64(to), from+uint64(f.batch))
 		if err := f.step(ctx, &next, end); err != nil {
 			return nil, err
+		}
+		if f.beforeSwap != nil {
+			f.beforeSwap()
 		}
 		won, err := f.swap(ctx, from, &next)
 		if err != nil {
