@@ -53,6 +53,10 @@ func (h *Integrity) Show(c echo.Context) error {
 		return Render(c, http.StatusOK, pages.Integrity(v))
 	case errors.As(err, &problem):
 		v.State, v.Problem = "mismatch", problem.Error()
+	case errors.Is(err, proof.ErrIntegrityPending):
+		// The stored tree state is behind; it is being caught up off the
+		// request path, and the page says so rather than wait for it.
+		v.State = "pending"
 	case err != nil:
 		return fmt.Errorf("integrity: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
 
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -70,5 +71,39 @@ func TestIntegrityPage(t *testing.T) {
 	e.ServeHTTP(rec, req)
 	if rec.Code != http.StatusUnauthorized {
 		t.Fatalf("anonymous: %d", rec.Code)
+	}
+}
+
+// pendingChecker answers like an integrity cache whose stored tree state
+// is still being caught up.
+type pendingChecker struct{}
+
+func (pendingChecker) VerifyLatest(context.Context) (*proof.Checkpoint, error) {
+	return &proof.Checkpoint{Origin: "cs.example.com/audit", Size: 42, Root: make([]byte, 32)}, proof.ErrIntegrityPending
+}
+
+func (pendingChecker) VerifierKey() string { return "cs.example.com/audit+01234567+AAAA" }
+
+// TestIntegrityPagePending: while the stored tree state is being caught up
+// the page says so (status 200, state "pending") instead of computing on
+// the request path or showing an error.
+func TestIntegrityPagePending(t *testing.T) {
+	e := echo.New()
+	e.GET("/audit/integrity", NewIntegrity(pendingChecker{}, nil).Show, func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			session.WithUser(c, userAuditor)
+			return next(c)
+		}
+	})
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/audit/integrity", nil))
+	doc, err := goquery.NewDocumentFromReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, _ := doc.Find(`[data-testid="integrity"]`).Attr("data-state")
+	if rec.Code != http.StatusOK || state != "pending" || strings.TrimSpace(doc.Find(`[data-testid="integrity-size"]`).Text()) != "42" ||
+		!strings.Contains(doc.Find(`[data-testid="integrity-status"]`).Text(), "being brought up") {
+		t.Fatalf("status %d, state %q, %q", rec.Code, state, doc.Find(`[data-testid="integrity"]`).Text())
 	}
 }

@@ -209,9 +209,10 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		portal := *p.auth
 		portal.Approvals, portal.MattermostURL, portal.Checkpoints = p.approvals, p.cfg.Mattermost.SiteURL, p.checkpoints
 		if p.checkpoints != nil {
-			// Verify the whole tree once now, off the request path: the
-			// first visit of /audit/integrity after a start is then a
-			// cache hit instead of a full recomputation.
+			// /audit/integrity checks the stored tree state with bounded
+			// reads; the full pass that re-reads every event to vouch for
+			// that state runs now, off the request path, and then every
+			// 10 minutes.
 			portal.Integrity = proof.NewIntegrityCache(p.checkpoints, 0)
 			go func() {
 				if err := portal.Integrity.Refresh(ctx); err != nil && ctx.Err() == nil {

@@ -175,7 +175,7 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 	// auto-approved one; its events come on top.
 	dsn := "sqlite:" + filepath.Join(data, "countersign.db")
 	code, out, errOut := runCmd("audit", "verify", "--db", dsn)
-	if code != exitOK || !regexp.MustCompile(`^ok [0-9]+ events, head [0-9a-f]{64}\n$`).MatchString(out) {
+	if code != exitOK || !regexp.MustCompile(`^ok [0-9]+ events, head [0-9a-f]{64}\nok Merkle tree: [^\n]+\n$`).MatchString(out) {
 		t.Fatalf("verify: exit %d, %q %q", code, out, errOut)
 	}
 	got := eventTypes(t, dsn)
@@ -253,10 +253,22 @@ func TestAuditVerifyReportsTampering(t *testing.T) {
 		s := b.Open(t)
 		seedDemo(t, s)
 		code, out, _ := runCmd("audit", "verify", "--db", b.DSN())
-		if code != exitOK || !strings.HasPrefix(out, "ok 6 events, head ") {
+		if code != exitOK || !strings.HasPrefix(out, "ok 6 events, head ") || !strings.Contains(out, "ok Merkle tree: ") {
 			t.Fatalf("intact: exit %d %q", code, out)
 		}
 		db, _ := s.SQL()
+		// The stored tree state is recomputed, not trusted: a state for
+		// these 6 events that is not their tree is reported.
+		if _, err := db.Exec(`UPDATE audit_tree_frontier SET size = 6, compact = '` + strings.Repeat("ab", 64) + `'`); err != nil {
+			t.Fatal(err)
+		}
+		code, out, _ = runCmd("audit", "verify", "--db", b.DSN())
+		if code != exitFailure || !strings.Contains(out, "INVALID stored Merkle tree") || !strings.Contains(out, "audit_tree_frontier") {
+			t.Fatalf("altered tree state: exit %d %q", code, out)
+		}
+		if _, err := db.Exec(`UPDATE audit_tree_frontier SET size = 0, compact = ''`); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := db.Exec(`UPDATE audit_events SET actor_display = 'mallory' WHERE seq = 3`); err != nil {
 			t.Fatal(err)
 		}

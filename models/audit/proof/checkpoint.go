@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -74,8 +73,10 @@ type Checkpointer struct {
 	store *models.Store
 	db    *sql.DB
 	tree  *Tree
-	key   *Key
-	now   func() time.Time
+	// frontier is the tree's stored state, advanced with each checkpoint.
+	frontier *Frontier
+	key      *Key
+	now      func() time.Time
 	// flushAt is how many tree nodes are held before they are written.
 	flushAt int
 	// mu keeps one process from computing the same checkpoint twice at
@@ -92,7 +93,7 @@ func NewCheckpointer(store *models.Store, key *Key) (*Checkpointer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Checkpointer{store: store, db: tree.db, tree: tree, key: key, now: time.Now, flushAt: nodeFlush}, nil
+	return &Checkpointer{store: store, db: tree.db, tree: tree, frontier: NewFrontier(store, tree), key: key, now: time.Now, flushAt: nodeFlush}, nil
 }
 
 // Origin returns the log origin the checkpoints name.
@@ -103,6 +104,10 @@ func (c *Checkpointer) VerifierKey() string { return c.key.vkey }
 
 // Tree returns the Merkle tree the checkpoints sign.
 func (c *Checkpointer) Tree() *Tree { return c.tree }
+
+// Frontier returns the tree's stored state, which each checkpoint
+// advances.
+func (c *Checkpointer) Frontier() *Frontier { return c.frontier }
 
 // DB returns the database the checkpointer reads events and checkpoints
 // from (for streaming readers such as audit bundles).
@@ -231,6 +236,9 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 		if err := insertNodes(tx, pending); err != nil {
 			return err
 		}
+		if err := advanceFrontier(tx, uint64(headSeq), row.Compact); err != nil {
+			return err
+		}
 		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error
 	})
 	if err != nil {
@@ -350,62 +358,4 @@ func insertNodes(tx *gorm.DB, nodes []treeNode) error {
 		nodes = nodes[n:]
 	}
 	return nil
-}
-
-// VerifyLatest checks that the live log still matches the latest
-// checkpoint, for the portal's integrity status: it recomputes the Merkle
-// root over the stored event hashes up to the checkpoint's size (ignoring
-// the stored tree nodes) and compares it with the signed root, and checks
-// the chain head hash at that size. It reads every event hash once; event
-// contents are checked by Verify. A mismatch is returned as a *Problem;
-// with no checkpoint yet the error matches models.ErrNotFound.
-func (c *Checkpointer) VerifyLatest(ctx context.Context) (*Checkpoint, error) {
-	row, err := c.latestRow(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if row == nil {
-		return nil, fmt.Errorf("audit: no checkpoint yet: %w", models.ErrNotFound)
-	}
-	var acc Acc
-	return c.verifyRow(ctx, row, &acc)
-}
-
-// verifyRow extends acc, the compact range of the first acc.Size() leaves as
-// already read from the log, with the stored event hashes up to the
-// checkpoint's size, and checks its signed root and head hash. acc is left
-// at the checkpoint's size when the root matches.
-func (c *Checkpointer) verifyRow(ctx context.Context, row *StoredCheckpoint, acc *Acc) (*Checkpoint, error) {
-	cp, err := row.Checkpoint()
-	if err != nil {
-		return nil, err
-	}
-	if uint64(cp.Size) < acc.Size() {
-		return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemSequence, Detail: fmt.Sprintf("checkpoint %d is older than the %d events already verified", cp.Size, acc.Size())}
-	}
-	var leaf [HashSize]byte
-	err = c.tree.leaves(ctx, acc.Size(), uint64(cp.Size), func(l []byte) error {
-		copy(leaf[:], l)
-		acc.Add(&leaf)
-		return nil
-	})
-	if errors.Is(err, errMissingEvent) {
-		return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemSequence, Detail: fmt.Sprintf("signed events are missing from the log: %v", err)}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("audit: verify latest checkpoint: %w", err)
-	}
-	if root := acc.Root(); !bytes.Equal(root[:], cp.Root) {
-		return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemRoot, Detail: fmt.Sprintf("the stored events no longer hash to the root of checkpoint %d", cp.Size)}
-	}
-	if cp.Size > 0 {
-		var h string
-		if err := c.db.QueryRowContext(ctx, `SELECT hash FROM audit_events WHERE seq = `+strconv.FormatInt(cp.Size, 10)).Scan(&h); err != nil {
-			return nil, fmt.Errorf("audit: verify latest checkpoint: %w", err)
-		}
-		if h != row.HeadHash {
-			return cp, &audit.Problem{Seq: cp.Size, Kind: audit.ProblemHead, Detail: fmt.Sprintf("event %d hash %.16s… is not the chain head signed at checkpoint %d", cp.Size, h, cp.Size)}
-		}
-	}
-	return cp, nil
 }

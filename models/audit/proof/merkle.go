@@ -110,6 +110,71 @@ func (a *Acc) Add(leaf *[HashSize]byte) {
 	a.size++
 }
 
+// AddVisit appends one leaf hash like Add and calls visit with each
+// perfect subtree it completes at nodeStoreLevel or above (level, index at
+// that level, hash), the nodes the tree keeps in audit_tree_nodes.
+func (a *Acc) AddVisit(leaf *[HashSize]byte, visit func(level uint, index uint64, hash *[HashSize]byte)) {
+	h := *leaf
+	index := a.size
+	level := uint(0)
+	for a.size&(1<<level) != 0 {
+		h = nodeHashOf(&a.nodes[level], &h)
+		level++
+		index >>= 1
+		if level >= nodeStoreLevel {
+			visit(level, index, &h)
+		}
+	}
+	a.nodes[level] = h
+	a.size++
+}
+
+// Equal reports whether b is the same compact range as a.
+func (a *Acc) Equal(b *Acc) bool {
+	if a.size != b.size {
+		return false
+	}
+	for l := 0; l < 64; l++ {
+		if a.size&(1<<l) != 0 && a.nodes[l] != b.nodes[l] {
+			return false
+		}
+	}
+	return true
+}
+
+// Hex returns the compact range left to right as concatenated hex, the
+// form audit_checkpoints and audit_tree_frontier store.
+func (a *Acc) Hex() string {
+	out := make([]byte, 0, 2*HashSize*bits.OnesCount64(a.size))
+	for l := 63; l >= 0; l-- {
+		if a.size&(1<<l) != 0 {
+			out = hex.AppendEncode(out, a.nodes[l][:])
+		}
+	}
+	return string(out)
+}
+
+// SetHex replaces the state with the compact range [0, size) stored as
+// concatenated hex (Hex's form).
+func (a *Acc) SetHex(size uint64, text string) error {
+	if len(text) != 2*HashSize*bits.OnesCount64(size) {
+		return fmt.Errorf("compact range of size %d needs %d hashes, got %d hex digits", size, bits.OnesCount64(size), len(text))
+	}
+	var next Acc
+	i := 0
+	for l := 63; l >= 0; l-- {
+		if size&(1<<l) != 0 {
+			if !DecodeHash(&next.nodes[l], []byte(text[i:i+2*HashSize])) {
+				return fmt.Errorf("compact range of size %d: hash %d is not hex", size, i/(2*HashSize))
+			}
+			i += 2 * HashSize
+		}
+	}
+	next.size = size
+	*a = next
+	return nil
+}
+
 // Root returns the tree root at the current size.
 func (a *Acc) Root() [HashSize]byte {
 	if a.size == 0 {

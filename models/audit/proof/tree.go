@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/transparency-dev/merkle/compact"
 	merkleproof "github.com/transparency-dev/merkle/proof"
@@ -28,7 +29,33 @@ import (
 // VerifyConsistency), which is the point of the proofs.
 type Tree struct {
 	db *sql.DB
+	// reads counts every leaf hash and stored node row this tree reads,
+	// so tests can tell a bounded read from a scan of the log.
+	leavesRead, nodeRowsRead atomic.Int64
 }
+
+// TreeReads counts what a Tree has read from the database.
+type TreeReads struct {
+	// Leaves is the number of event hashes read, NodeRows the number of
+	// audit_tree_nodes rows.
+	Leaves, NodeRows int64
+}
+
+// Reads returns what the tree has read so far.
+func (t *Tree) Reads() TreeReads {
+	return TreeReads{Leaves: t.leavesRead.Load(), NodeRows: t.nodeRowsRead.Load()}
+}
+
+// readBudget bounds and counts one read that must not grow with the log
+// (the integrity page's check): at most maxLeaves event hashes.
+type readBudget struct {
+	maxLeaves       int64
+	leaves, nodeRow int64
+}
+
+// errOverBudget reports a bounded read that would need more leaves than its
+// budget: some node it needs is not stored.
+var errOverBudget = errors.New("the tree nodes needed are not stored")
 
 // NewTree returns the tree over store's audit events.
 func NewTree(store *models.Store) (*Tree, error) {
@@ -48,8 +75,16 @@ func (t *Tree) RootAt(ctx context.Context, size int64) ([]byte, error) {
 	if size == 0 {
 		return EmptyRoot(), nil
 	}
+	return t.rootAt(ctx, size, nil)
+}
+
+// rootAt is RootAt within budget (nil: unbounded).
+func (t *Tree) rootAt(ctx context.Context, size int64, budget *readBudget) ([]byte, error) {
+	if size == 0 {
+		return EmptyRoot(), nil
+	}
 	ids := compact.RangeNodes(0, uint64(size), nil)
-	hashes, err := t.NodeHashes(ctx, ids)
+	hashes, err := t.nodeHashes(ctx, ids, budget)
 	if err != nil {
 		return nil, fmt.Errorf("audit tree: root at %d: %w", size, err)
 	}
@@ -90,12 +125,18 @@ func (t *Tree) rehash(ctx context.Context, nodes merkleproof.Nodes) ([][]byte, e
 	return nodes.Rehash(hashes, rfc6962.DefaultHasher.HashChildren)
 }
 
-// nodeHashes returns the hash of each perfect subtree in ids: stored nodes
+// NodeHashes returns the hash of each perfect subtree in ids: stored nodes
 // where the checkpointer kept them, the rest recomputed from leaves, one range
 // read per 2^nodeStoreLevel block (or per unstored high node).
 func (t *Tree) NodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+	return t.nodeHashes(ctx, ids, nil)
+}
+
+// nodeHashes is NodeHashes within budget (nil: unbounded); over budget it
+// reads no leaves and returns errOverBudget.
+func (t *Tree) nodeHashes(ctx context.Context, ids []compact.NodeID, budget *readBudget) ([][]byte, error) {
 	out := make([][]byte, len(ids))
-	if err := t.storedNodes(ctx, ids, out); err != nil {
+	if err := t.storedNodes(ctx, ids, out, budget); err != nil {
 		return nil, err
 	}
 	// Group what is left into leaf windows.
@@ -126,6 +167,16 @@ func (t *Tree) NodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte, 
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(a, b int) bool { return windows[keys[a]].begin < windows[keys[b]].begin })
+	if budget != nil {
+		var need int64
+		for _, w := range windows {
+			need += int64(w.end - w.begin)
+		}
+		if budget.leaves+need > budget.maxLeaves {
+			return nil, fmt.Errorf("audit tree: %d leaves to read, %d allowed: %w", need, budget.maxLeaves-budget.leaves, errOverBudget)
+		}
+		budget.leaves += need
+	}
 	for _, k := range keys {
 		w := windows[k]
 		rng := RangeFactory().NewEmptyRange(w.begin)
@@ -148,7 +199,7 @@ func (t *Tree) NodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte, 
 }
 
 // storedNodes fills out[i] for the ids kept in audit_tree_nodes.
-func (t *Tree) storedNodes(ctx context.Context, ids []compact.NodeID, out [][]byte) error {
+func (t *Tree) storedNodes(ctx context.Context, ids []compact.NodeID, out [][]byte, budget *readBudget) error {
 	var cond []string
 	for _, id := range ids {
 		if id.Level >= nodeStoreLevel {
@@ -168,6 +219,10 @@ func (t *Tree) storedNodes(ctx context.Context, ids []compact.NodeID, out [][]by
 		var h string
 		if err := rows.Scan(&level, &idx, &h); err != nil {
 			return fmt.Errorf("read tree nodes: %w", err)
+		}
+		t.nodeRowsRead.Add(1)
+		if budget != nil {
+			budget.nodeRow++
 		}
 		var raw [HashSize]byte
 		if !DecodeHash(&raw, []byte(h)) {
@@ -189,8 +244,15 @@ func (t *Tree) storedNodes(ctx context.Context, ids []compact.NodeID, out [][]by
 var errMissingEvent = errors.New("event missing from the log")
 
 // leaves calls fn with the leaf hash of every event in the leaf range
-// [begin, end), in order; a missing event is an error.
+// [begin, end), in order, as a new slice; a missing event is an error.
 func (t *Tree) leaves(ctx context.Context, begin, end uint64, fn func(leaf []byte) error) error {
+	return t.leafHashes(ctx, begin, end, func(leaf *[HashSize]byte) error {
+		return fn(append([]byte(nil), leaf[:]...))
+	})
+}
+
+// leafHashes is leaves without allocating: leaf is valid until fn returns.
+func (t *Tree) leafHashes(ctx context.Context, begin, end uint64, fn func(leaf *[HashSize]byte) error) error {
 	rows, err := t.db.QueryContext(ctx, audit.EventsBetween(`seq, hash`, int64(begin), int64(end)))
 	if err != nil {
 		return fmt.Errorf("read leaves %d–%d: %w", begin, end, err)
@@ -199,7 +261,7 @@ func (t *Tree) leaves(ctx context.Context, begin, end uint64, fn func(leaf []byt
 	want := int64(begin) + 1
 	var seq int64
 	var hash sql.RawBytes
-	var raw [HashSize]byte
+	var raw, leaf [HashSize]byte
 	for rows.Next() {
 		if err := rows.Scan(&seq, &hash); err != nil {
 			return fmt.Errorf("read leaves %d–%d: %w", begin, end, err)
@@ -207,10 +269,12 @@ func (t *Tree) leaves(ctx context.Context, begin, end uint64, fn func(leaf []byt
 		if seq != want {
 			return fmt.Errorf("event %d: %w", want, errMissingEvent)
 		}
+		t.leavesRead.Add(1)
 		if !DecodeHash(&raw, hash) {
 			return fmt.Errorf("event %d: stored hash is not 64 hex digits", seq)
 		}
-		if err := fn(rfc6962.DefaultHasher.HashLeaf(raw[:])); err != nil {
+		LeafHashOf(&leaf, &raw)
+		if err := fn(&leaf); err != nil {
 			return err
 		}
 		want++
