@@ -86,7 +86,7 @@ func newChat(cfg Config, store *models.Store, svc *approval.Service, client *mat
 		}
 		parts.listener, err = listen.New(listen.Config{
 			Client: client, Commands: handlers.NewChatCommands(client, svc, opts), Claims: mention.NewClaims(store, nil),
-			Rechecks: svc, CatchUp: cfg.Mattermost.WebSocket.CatchUp.D(), Logger: log,
+			Rechecks: svc, CatchUp: cfg.Mattermost.WebSocket.CatchUp.D(), Logger: log, Queued: w.Wake,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("chat: %w", err)

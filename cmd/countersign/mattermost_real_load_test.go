@@ -2,12 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
 )
 
 // loadEnv turns on TestRealSlashCommandLoad, a measurement rather than a
@@ -90,4 +94,42 @@ func TestRealSlashCommandLoad(t *testing.T) {
 		q := func(p float64) float64 { return own[int(p*float64(len(own)-1))] }
 		t.Logf("Countersign's handler (%d calls): p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms", len(own), q(0.5), q(0.9), q(0.99), own[len(own)-1])
 	}
+}
+
+// TestRealEditToldLoad measures the time from an edit of a captured post
+// to the approver being told, with the WebSocket up: 30 times, a migration
+// is asked by mention in a new thread, bob approves it, alice edits the
+// thread's first post, and the DM telling bob his approval no longer
+// counts is awaited. Both ends are Mattermost's own timestamps (the edit's
+// edit_at, the DM's create_at), so polling does not enter the figure. It
+// reports p50, p99 and the maximum and fails on nothing that depends on
+// time.
+//
+//	COUNTERSIGN_TEST_MATTERMOST_LOAD=1 go test -run TestRealEditToldLoad -v ./cmd/countersign
+func TestRealEditToldLoad(t *testing.T) {
+	if os.Getenv(loadEnv) != "1" {
+		t.Skipf("a measurement: set %s=1 to run it", loadEnv)
+	}
+	const n = 30
+	e := newRealEnv(t)
+	w := e.w
+	alice, bob := e.person("alice"), e.person("bob")
+	v := e.signIn("bob")
+	var told []time.Duration
+	for i := range n {
+		root := w.Post(alice, w.Channel.Id, "orders db needs a migration, take "+strconv.Itoa(i))
+		_, answer := e.mention("alice", root.Id, "migrate orders -- release")
+		id := e.created(answer.Message)
+		if status, _, body := v.decide(id, "approve", "ok"); status != http.StatusSeeOther {
+			t.Fatalf("approve %s: %d %s", id, status, snippetOf(body))
+		}
+		edited := w.Edit(alice, root.Id, "orders db needs a different migration, take "+strconv.Itoa(i))
+		dm := w.WaitForDirectPost(bob, 15*time.Second, func(p *model.Post) bool {
+			return strings.Contains(p.Message, "Your approval of "+id)
+		})
+		told = append(told, time.Duration(dm.CreateAt-edited.EditAt)*time.Millisecond)
+	}
+	slices.Sort(told)
+	pct := func(p float64) time.Duration { return told[int(p*float64(len(told)-1))] }
+	t.Logf("edit to approver told, %d edits: p50 %s, p90 %s, p99 %s, max %s", n, pct(0.5), pct(0.9), pct(0.99), told[len(told)-1])
 }

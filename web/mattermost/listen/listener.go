@@ -65,6 +65,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Queued is called after handling an event may have queued chat work
+	// (a request made, approvers to tell), so this process's outbox worker
+	// sends it now instead of at its next poll (notify.Worker.Wake); nil:
+	// the poll finds it.
+	Queued func()
 }
 
 // Listener keeps the bot's WebSocket open and handles its events.
@@ -106,6 +111,9 @@ func New(cfg Config) (*Listener, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Queued == nil {
+		cfg.Queued = func() {}
 	}
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {

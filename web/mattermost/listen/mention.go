@@ -67,6 +67,9 @@ func (l *Listener) mention(ctx context.Context, p *model.Post) {
 			UserID: p.UserId, ChannelID: p.ChannelId, RootID: p.RootId, PostID: p.Id, Text: text,
 		})
 	}
+	if reply.RequestID != "" {
+		l.cfg.Queued()
+	}
 	// Finished before the answer is posted: a failed post must not make
 	// another replica run the command again.
 	if err := l.cfg.Claims.Finish(ctx, p.Id, l.owner, reply.RequestID); err != nil {
@@ -98,6 +101,9 @@ func (l *Listener) changed(ctx context.Context, p *model.Post) {
 	if err != nil {
 		l.cfg.Logger.LogAttrs(ctx, slog.LevelError, "mattermost websocket: re-check after edit", slog.String("post_id", p.Id), slog.String("error", err.Error()))
 		return
+	}
+	if len(res.Changed) > 0 {
+		l.cfg.Queued()
 	}
 	if len(res.Changed) > 0 || len(res.Unchecked) > 0 {
 		l.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "mattermost websocket: captured post changed",

@@ -104,6 +104,19 @@ type Worker struct {
 	cfg     WorkerConfig
 	log     *slog.Logger
 	breaker *breaker
+	// wake cuts the wait for the next poll short (Wake).
+	wake chan struct{}
+}
+
+// Wake tells a running worker that rows were just queued in this process,
+// so it looks now instead of at its next poll (the WebSocket listener
+// calls it after an edit queued the approvers' notes). Rows queued
+// elsewhere are still found by the poll. It never blocks.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
 // NewWorker returns a worker with defaults filled in.
@@ -148,6 +161,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, log: log}
 	w.breaker = newBreaker(w.probe, cfg.ProbeInterval, cfg.Now)
+	w.wake = make(chan struct{}, 1)
 	return w, nil
 }
 
@@ -256,6 +270,8 @@ func (w *Worker) pump(ctx context.Context, untilIdle bool) (handled int, err err
 			look = true
 		case <-tick:
 			look = true
+		case <-w.wake:
+			look = true
 		case <-ctx.Done():
 		}
 	}
@@ -275,9 +291,14 @@ func (w *Worker) idle(ctx context.Context, tick <-chan time.Time, open bool) {
 		defer t.Stop()
 		probe = t.C
 	}
+	var wake <-chan struct{}
+	if !open {
+		wake = w.wake // nothing can be sent while Mattermost is down
+	}
 	select {
 	case <-tick:
 	case <-probe:
+	case <-wake:
 	case <-ctx.Done():
 	}
 }
