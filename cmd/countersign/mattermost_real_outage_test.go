@@ -30,8 +30,14 @@ func TestRealOutageDrainsOnceAndCatchesUp(t *testing.T) {
 	msg := e.requestMessage(w.Channel.Id, id, nil)
 	waitLog(t, e, `"msg":"mattermost websocket: connected"`, 1)
 
+	if got := metricValue(t, e, "countersign_mattermost_websocket_connected"); got != "1" {
+		t.Errorf("connected gauge %q while connected", got)
+	}
 	e.proxy.Cut()
 	waitLog(t, e, `"msg":"mattermost websocket: disconnected"`, 1)
+	if got := metricValue(t, e, "countersign_mattermost_websocket_connected"); got != "0" {
+		t.Errorf("connected gauge %q during the outage", got)
+	}
 	v := e.signIn("bob")
 	if status, loc, body := v.decide(id, "approve", "during the outage"); status != http.StatusSeeOther || !strings.Contains(loc, "decided=approve") {
 		t.Fatalf("approve during the outage: %d %s %s", status, loc, snippetOf(body))
@@ -179,4 +185,24 @@ func waitLog(t *testing.T, e *realEnv, needle string, n int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// metricValue reads one unlabelled metric from the portal's /metrics.
+func metricValue(t *testing.T, e *realEnv, name string) string {
+	t.Helper()
+	resp, err := http.Get(e.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v
+		}
+	}
+	return ""
 }

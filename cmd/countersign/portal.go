@@ -190,6 +190,17 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		p.policy.run(ctx, p.log)
 	}
 	if p.chat != nil {
+		if l := p.chat.listener; l != nil {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "countersign_mattermost_websocket_connected",
+				Help: "1 while the bot's WebSocket to Mattermost is open (mentions answered, edits seen live), 0 otherwise.",
+			}, func() float64 {
+				if l.Connected() {
+					return 1
+				}
+				return 0
+			}))
+		}
 		ctx, stop := context.WithCancel(ctx)
 		defer stop()
 		go p.chat.run(ctx)
