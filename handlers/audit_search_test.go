@@ -126,7 +126,7 @@ func TestAuditSearchPage(t *testing.T) {
 	if href := row.Find(`[data-testid="row-thread"]`).AttrOr("href", ""); href != "https://chat.example.com/acme/pl/post-r2" {
 		t.Fatalf("thread link %q", href)
 	}
-	if href := row.Find(`[data-testid="row-receipt"]`).AttrOr("href", ""); href != "/audit/receipt/5" {
+	if href := row.Find(`[data-testid="row-receipt"]`).AttrOr("href", ""); href != "/audit/receipt/5/view" {
 		t.Fatalf("receipt link %q", href)
 	}
 	if n := doc.Find(`[data-testid="row-receipt"]`).Length(); n != 1 {
@@ -359,5 +359,66 @@ func TestRequestPageLinksDecisionReceipts(t *testing.T) {
 	page = f.get(t, userAuditor, "/requests/"+r.ID)
 	if n := page.doc.Find(`[data-testid="decision-receipt-pending"]`).Length(); n != 0 {
 		t.Fatalf("%d pending notes after a checkpoint", n)
+	}
+}
+
+// TestAuditSearchCountsAndMarksMatches: the page says how many events it
+// shows and whether older ones follow, and marks the purpose words the
+// search matched, as escaped text.
+func TestAuditSearchCountsAndMarksMatches(t *testing.T) {
+	f := newAuditFixture(t)
+	doc := f.page(t, userAuditorRole, "/audit?actor=deploy-bot&purpose=INC-4211", http.StatusOK)
+	if n := strings.TrimSpace(doc.Find(`[data-testid="audit-count-n"]`).Text()); n != "3" {
+		t.Fatalf("count %q, want 3", n)
+	}
+	if c := doc.Find(`[data-testid="audit-count"]`).Text(); !strings.Contains(c, "events match") || strings.Contains(c, "next page") {
+		t.Fatalf("count line %q", c)
+	}
+	doc.Find(`[data-testid="audit-row"]`).Each(func(_ int, row *goquery.Selection) {
+		marks := row.Find(`[data-testid="row-purpose"] mark`)
+		if marks.Length() == 0 || !strings.EqualFold(marks.First().Text(), "INC-4211") {
+			t.Errorf("row %s: marks %q in purpose %q", row.AttrOr("data-seq", ""), marks.Text(), row.Find(`[data-testid="row-purpose"]`).Text())
+		}
+	})
+
+	// A page with more behind it says so.
+	doc = f.page(t, userAuditorRole, "/audit?limit=3", http.StatusOK)
+	if c := doc.Find(`[data-testid="audit-count"]`).Text(); !strings.Contains(c, "newest") || !strings.Contains(c, "next page") {
+		t.Fatalf("count line with more: %q", c)
+	}
+	// Without a purpose search nothing is marked.
+	if n := doc.Find("mark").Length(); n != 0 {
+		t.Fatalf("%d marks without a purpose search", n)
+	}
+}
+
+// TestAuditSearchKeepsExportsWhenRefused: a refused filter keeps the form,
+// the message and the export links, which carry the accepted filters and
+// say which one they leave out.
+func TestAuditSearchKeepsExportsWhenRefused(t *testing.T) {
+	f := newAuditFixture(t)
+	doc := f.page(t, userAuditorRole, "/audit?actor=alice&from=yesterday&channel=ops", http.StatusBadRequest)
+	if doc.Find(`[data-testid="audit-error"]`).Length() != 1 || doc.Find(`form[data-testid="audit-form"]`).Length() != 1 {
+		t.Fatal("refused search: no message or no form")
+	}
+	csvURL, err := url.Parse(doc.Find(`[data-testid="export-csv"]`).AttrOr("href", ""))
+	if err != nil || csvURL.Path != "/audit/export.csv" {
+		t.Fatalf("export link %v", csvURL)
+	}
+	q := csvURL.Query()
+	if q.Get("actor") != "alice" || q.Get("channel") != "ops" || q.Has("from") {
+		t.Fatalf("export link carries %v, want the accepted filters only", q)
+	}
+	if jl := doc.Find(`[data-testid="export-jsonl"]`).AttrOr("href", ""); !strings.HasPrefix(jl, "/audit/export.jsonl?") {
+		t.Fatalf("JSON Lines link %q", jl)
+	}
+	if note := doc.Find(`[data-testid="export-note"]`).Text(); !strings.Contains(note, "from") {
+		t.Fatalf("export note %q does not name the refused filter", note)
+	}
+	if rec := f.serve(userAuditorRole, csvURL.RequestURI()); rec.Code != http.StatusOK {
+		t.Fatalf("the kept export link answers %d", rec.Code)
+	}
+	if doc.Find(`[data-testid="audit-row"], [data-testid="audit-count"]`).Length() != 0 {
+		t.Fatal("a refused search shows results or a count")
 	}
 }
