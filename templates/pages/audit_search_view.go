@@ -50,10 +50,10 @@ type AuditRow struct {
 	ActorType string
 	RequestID string
 	// RequestURL, ThreadURL and ReceiptURL are empty when not applicable.
-	RequestURL   string
-	ThreadURL    string
-	ReceiptURL   string
-	Purpose string
+	RequestURL string
+	ThreadURL  string
+	ReceiptURL string
+	Purpose    string
 	// PurposeParts is Purpose split so the words the purpose search
 	// matched can be marked; empty when nothing is marked.
 	PurposeParts []TextPart
