@@ -76,6 +76,7 @@ func (f *auditFixture) serve(u *session.User, target string) *httptest.ResponseR
 	e.GET("/audit/export.jsonl", f.h.ExportJSONL)
 	e.GET("/audit/bundle", f.h.Bundle)
 	e.GET("/audit/receipt/:seq", f.h.Receipt)
+	e.GET("/audit/receipt/:seq/view", f.h.ReceiptPage)
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
 	return rec
@@ -420,5 +421,71 @@ func TestAuditSearchKeepsExportsWhenRefused(t *testing.T) {
 	}
 	if doc.Find(`[data-testid="audit-row"], [data-testid="audit-count"]`).Length() != 0 {
 		t.Fatal("a refused search shows results or a count")
+	}
+}
+
+// TestAuditReceiptPage: the receipt page says what the receipt proves,
+// links the JSON download and gives the exact offline command, which is
+// the real subcommand with the file the download saves and the log's key;
+// the same people as for the download may see it.
+func TestAuditReceiptPage(t *testing.T) {
+	f := newAuditFixture(t)
+	doc := f.page(t, userAuditorRole, "/audit/receipt/5/view", http.StatusOK)
+	if doc.Find(`[data-testid="receipt-verified"]`).Length() != 1 {
+		t.Fatalf("receipt not shown as verified: %s", doc.Find(`[data-testid="receipt-page"]`).Text())
+	}
+	if got := doc.Find(`[data-testid="receipt-type"]`).Text(); got != "decision.deny" {
+		t.Fatalf("event type %q", got)
+	}
+	if href := doc.Find(`[data-testid="receipt-request"]`).AttrOr("href", ""); href != "/requests/REQ-R2" {
+		t.Fatalf("request link %q", href)
+	}
+	dl := doc.Find(`[data-testid="receipt-download"]`)
+	if dl.AttrOr("href", "") != "/audit/receipt/5" || dl.AttrOr("download", "") != "countersign-receipt-5.json" {
+		t.Fatalf("download link %q as %q", dl.AttrOr("href", ""), dl.AttrOr("download", ""))
+	}
+	cmd := doc.Find(`[data-testid="receipt-verify-command"]`).Text()
+	want := "countersign audit verify-receipt --receipt countersign-receipt-5.json --key " + f.key.VerifierKey()
+	if cmd != want {
+		t.Fatalf("verify command %q, want %q", cmd, want)
+	}
+	if b := doc.Find(`[data-testid="copy-verify-command"]`); b.AttrOr("data-copy-target", "") != doc.Find(`[data-testid="receipt-verify-command"]`).AttrOr("id", "-") {
+		t.Fatal("the copy button does not point at the command")
+	}
+	if size := doc.Find(`[data-testid="receipt-tree-size"]`).Text(); !strings.HasPrefix(size, "10 ") {
+		t.Fatalf("tree size %q", size)
+	}
+	if n := doc.Find(`[data-testid="receipt-proof-length"]`).Text(); !strings.Contains(n, "sibling hashes") {
+		t.Fatalf("proof summary %q", n)
+	}
+	if doc.Find(`[data-testid="receipt-note"]`).Text() == "" || doc.Find(`[data-testid="receipt-root"]`).Text() == "" {
+		t.Fatal("no checkpoint shown")
+	}
+	// The downloaded file is what the page describes.
+	rec := f.serve(userAuditorRole, "/audit/receipt/5")
+	rc, err := proof.ParseReceipt(rec.Body.Bytes())
+	if err != nil || rc.Event.Hash != doc.Find(`[data-testid="receipt-hash"]`).Text() {
+		t.Fatalf("download differs from the page: %v", err)
+	}
+	// Access as for the download: her own request's event, nothing else.
+	f.page(t, userFixtureAlice, "/audit/receipt/3/view", http.StatusOK)
+	for _, seq := range []string{"5", "999", "x"} {
+		if rec := f.serve(userFixtureAlice, "/audit/receipt/"+seq+"/view"); rec.Code != http.StatusNotFound {
+			t.Errorf("receipt page %s as alice: %d", seq, rec.Code)
+		}
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"cs.example.com/audit+1a2b3c4d+AbC/9=": "cs.example.com/audit+1a2b3c4d+AbC/9=",
+		"a b":                                  "'a b'",
+		"it's":                                 `'it'\''s'`,
+		"":                                     "''",
+		"$(rm -rf x)":                          "'$(rm -rf x)'",
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

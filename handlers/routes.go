@@ -166,6 +166,7 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	e.GET("/audit/export.jsonl", log.ExportJSONL, requireUser)
 	e.GET("/audit/bundle", log.Bundle, requireUser)
 	e.GET("/audit/receipt/:seq", log.Receipt, requireUser)
+	e.GET("/audit/receipt/:seq/view", log.ReceiptPage, requireUser)
 }
 
 // receiptsOf is the decision-event finder of the request pages: nil

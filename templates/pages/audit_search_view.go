@@ -1,6 +1,10 @@
 package pages
 
-import "github.com/countersign/countersign/templates/partials"
+import (
+	"strconv"
+
+	"github.com/countersign/countersign/templates/partials"
+)
 
 // AuditSearchView is the audit search page: the filter form as submitted
 // (so the URL reproduces it), the message for a malformed filter, one page
@@ -75,3 +79,6 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// itoaLen is len(s) as text.
+func itoaLen(s []string) string { return strconv.Itoa(len(s)) }

@@ -198,6 +198,8 @@ type Decision struct {
 	// covers the decision yet (the download signs one first).
 	ReceiptURL     string
 	ReceiptPending bool
+	// ReceiptPageURL is the page explaining the receipt.
+	ReceiptPageURL string
 }
 
 // DecisionForm is what the Approve and Deny forms carry.
