@@ -135,3 +135,24 @@ func TestRequestPageShowsCaptureWarnings(t *testing.T) {
 		t.Error("a warnings list without warnings")
 	}
 }
+
+// TestErrorPageKeepsNavigationAndLabelsTheReference: a signed-in person
+// keeps the portal's navigation, reads the next step, and the reference is
+// called an error reference, not a request id.
+func TestErrorPageKeepsNavigationAndLabelsTheReference(t *testing.T) {
+	ctx := layout.WithAccount(context.Background(), layout.Account{Name: "Paula"})
+	doc := render(t, ctx, pages.Error(pages.ErrorView{Status: 404, Title: "Not Found", Message: "m", NextStep: "Sign in with the account they meant.", RequestID: "wedgcl42"}))
+	if doc.Find(`[data-testid="portal-nav"]`).Length() != 1 {
+		t.Error("no navigation on the error page")
+	}
+	if got := doc.Find(`[data-testid="error-next-step"]`).Text(); got != "Sign in with the account they meant." {
+		t.Errorf("next step %q", got)
+	}
+	ref := strings.Join(strings.Fields(doc.Find(".error-reference").Text()), " ")
+	if !strings.HasPrefix(ref, "Error reference wedgcl42") || strings.Contains(ref, "request id") {
+		t.Errorf("reference reads %q", ref)
+	}
+	if render(t, context.Background(), pages.Error(pages.ErrorView{Status: 401, Title: "Unauthorized"})).Find(`[data-testid="portal-nav"]`).Length() != 0 {
+		t.Error("navigation shown to a signed-out visitor")
+	}
+}
