@@ -213,4 +213,7 @@ type DecisionForm struct {
 	ContentHash string
 	// CommentMax is the longest comment accepted, in bytes.
 	CommentMax int
+	// StepUpNote says what deciding asks of the person's sign-in: until
+	// when the current one counts, or that they will sign in again.
+	StepUpNote string
 }
