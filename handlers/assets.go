@@ -18,7 +18,12 @@ import (
 // stylesheets are linked from every page, in this order (app.css overrides
 // Pico, so it comes last).
 func stylesheets() []string {
-	return []string{"vendor/pico.min.css", "app.css"}
+	return []string{"vendor/pico.min.css", "app.css", "audit.css"}
+}
+
+// scripts are loaded, deferred, by every page.
+func scripts() []string {
+	return []string{"copy.js"}
 }
 
 // favicon is linked from every page.
@@ -71,7 +76,7 @@ func loadAssets(fsys fs.FS) (*assets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load static assets: %w", err)
 	}
-	for _, name := range append(stylesheets(), favicon) {
+	for _, name := range append(append(stylesheets(), scripts()...), favicon) {
 		if _, ok := a.files[name]; !ok {
 			return nil, fmt.Errorf("load static assets: %s is not embedded", name)
 		}
@@ -93,6 +98,9 @@ func (a *assets) chrome(version string) layout.Chrome {
 	c := layout.Chrome{Version: version, Icon: a.url(favicon)}
 	for _, name := range stylesheets() {
 		c.Stylesheets = append(c.Stylesheets, a.url(name))
+	}
+	for _, name := range scripts() {
+		c.Scripts = append(c.Scripts, a.url(name))
 	}
 	return c
 }

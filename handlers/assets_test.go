@@ -9,14 +9,14 @@ import (
 func TestStylesheetsAreFingerprintedAndCached(t *testing.T) {
 	s := newTestServer(t)
 	doc := parseHTML(t, s.get("/").Body)
-	links := doc.Find("link[rel=stylesheet], link[rel=icon]")
-	if links.Length() != 3 {
-		t.Fatalf("%d stylesheets and icons linked, want pico, app.css and the favicon", links.Length())
+	links := doc.Find("link[rel=stylesheet], link[rel=icon], script[src]")
+	if links.Length() != 5 {
+		t.Fatalf("%d stylesheets, icons and scripts linked, want pico, app.css, audit.css, the favicon and copy.js", links.Length())
 	}
 	for _, n := range links.Nodes {
 		var href string
 		for _, a := range n.Attr {
-			if a.Key == "href" {
+			if a.Key == "href" || a.Key == "src" {
 				href = a.Val
 			}
 		}
@@ -27,7 +27,7 @@ func TestStylesheetsAreFingerprintedAndCached(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("%s: %d", href, rec.Code)
 		}
-		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/css") && !strings.HasPrefix(ct, "image/svg+xml") {
+		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/css") && !strings.HasPrefix(ct, "image/svg+xml") && !strings.HasPrefix(ct, "text/javascript") {
 			t.Errorf("%s: Content-Type %q", href, ct)
 		}
 		if cc := rec.Header().Get("Cache-Control"); !strings.Contains(cc, "immutable") || !strings.Contains(cc, "max-age=31536000") {

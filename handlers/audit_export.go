@@ -11,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit/bundle"
+	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/audit/search"
 )
 
@@ -82,45 +83,59 @@ func (h *AuditLog) Bundle(c echo.Context) error {
 // with `countersign audit verify-receipt`. Auditors may fetch any; others
 // the events of requests they may see, and otherwise get 404.
 func (h *AuditLog) Receipt(c echo.Context) error {
-	u, err := signedIn(c)
+	seq, rc, err := h.receipt(c)
 	if err != nil {
 		return err
-	}
-	if h.prover == nil {
-		return fmt.Errorf("receipt: no checkpoint signer: %w", models.ErrNotFound)
-	}
-	seq, err := strconv.ParseInt(c.Param("seq"), 10, 64)
-	if err != nil || seq < 1 {
-		return fmt.Errorf("receipt: event %q: %w", c.Param("seq"), models.ErrNotFound)
-	}
-	ctx := c.Request().Context()
-	if !search.MaySearch(u.Roles) {
-		id, err := h.prover.EventRequest(ctx, seq)
-		if err != nil {
-			return fmt.Errorf("receipt: %w", err)
-		}
-		if id == "" || h.requests == nil {
-			return fmt.Errorf("receipt: event %d hidden from %s: %w", seq, u.Subject, models.ErrNotFound)
-		}
-		r, err := h.requests.Get(ctx, id)
-		if err != nil {
-			return fmt.Errorf("receipt: %w", err)
-		}
-		if !h.requests.MayView(r, u.Approver()) {
-			return fmt.Errorf("receipt: event %d hidden from %s: %w", seq, u.Subject, models.ErrNotFound)
-		}
-	}
-	rc, err := h.prover.Receipt(ctx, seq)
-	if err != nil {
-		return fmt.Errorf("receipt: %w", err)
 	}
 	body, err := json.MarshalIndent(rc, "", "  ")
 	if err != nil {
 		return fmt.Errorf("receipt: encode: %w", err)
 	}
-	setDownload(c, "application/json", fmt.Sprintf("countersign-receipt-%d.json", seq))
+	setDownload(c, "application/json", receiptFileName(seq))
 	return c.Blob(http.StatusOK, "application/json", append(body, '\n'))
 }
+
+// receipt reads the :seq parameter, checks that the signed-in person may
+// see that event (see Receipt) and returns its receipt.
+func (h *AuditLog) receipt(c echo.Context) (int64, *proof.Receipt, error) {
+	u, err := signedIn(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	if h.prover == nil {
+		return 0, nil, fmt.Errorf("receipt: no checkpoint signer: %w", models.ErrNotFound)
+	}
+	seq, err := strconv.ParseInt(c.Param("seq"), 10, 64)
+	if err != nil || seq < 1 {
+		return 0, nil, fmt.Errorf("receipt: event %q: %w", c.Param("seq"), models.ErrNotFound)
+	}
+	ctx := c.Request().Context()
+	if !search.MaySearch(u.Roles) {
+		id, err := h.prover.EventRequest(ctx, seq)
+		if err != nil {
+			return 0, nil, fmt.Errorf("receipt: %w", err)
+		}
+		if id == "" || h.requests == nil {
+			return 0, nil, fmt.Errorf("receipt: event %d hidden from %s: %w", seq, u.Subject, models.ErrNotFound)
+		}
+		r, err := h.requests.Get(ctx, id)
+		if err != nil {
+			return 0, nil, fmt.Errorf("receipt: %w", err)
+		}
+		if !h.requests.MayView(r, u.Approver()) {
+			return 0, nil, fmt.Errorf("receipt: event %d hidden from %s: %w", seq, u.Subject, models.ErrNotFound)
+		}
+	}
+	rc, err := h.prover.Receipt(ctx, seq)
+	if err != nil {
+		return 0, nil, fmt.Errorf("receipt: %w", err)
+	}
+	return seq, rc, nil
+}
+
+// receiptFileName is the name a downloaded receipt is saved under; the
+// receipt page's verify command names the same file.
+func receiptFileName(seq int64) string { return fmt.Sprintf("countersign-receipt-%d.json", seq) }
 
 // seqParam reads an optional event number from the query string.
 func seqParam(c echo.Context, name string) (int64, error) {

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
@@ -17,7 +18,7 @@ import (
 func TestIntegrityPage(t *testing.T) {
 	f := newRequestsFixture(t, RequestsOptions{})
 	key, cp := newCheckpointer(t, f.store)
-	h := NewIntegrity(cp, nil)
+	h := NewIntegrity(cp, IntegrityOptions{})
 	e := echo.New()
 	e.GET("/audit/integrity", h.Show, func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -54,6 +55,9 @@ func TestIntegrityPage(t *testing.T) {
 		strings.TrimSpace(doc.Find(`[data-testid="integrity-key"]`).Text()) != key.VerifierKey() || c.Size != 6 {
 		t.Fatalf("after a checkpoint: state %q, page %q", state, doc.Find(`[data-testid="integrity"]`).Text())
 	}
+	if text := doc.Find(`[data-testid="integrity-unsigned"]`).Text(); !strings.Contains(text, "Every event in the log is under this checkpoint") {
+		t.Fatalf("with the head at the checkpoint: %q", text)
+	}
 	// An event hash rewritten behind the server's back: the live log no
 	// longer matches the signed root.
 	db, _ := f.store.SQL()
@@ -84,12 +88,73 @@ func (pendingChecker) VerifyLatest(context.Context) (*proof.Checkpoint, error) {
 
 func (pendingChecker) VerifierKey() string { return "cs.example.com/audit+01234567+AAAA" }
 
+func (pendingChecker) ChainHead(context.Context) (int64, error) { return 42, nil }
+
+// signedChecker answers like an integrity cache whose latest checkpoint
+// (of size, signed at) matches, with the chain head at head.
+type signedChecker struct {
+	size, head int64
+	at         time.Time
+}
+
+func (s signedChecker) VerifyLatest(context.Context) (*proof.Checkpoint, error) {
+	return &proof.Checkpoint{Origin: "cs.example.com/audit", Size: s.size, Root: make([]byte, 32), CreatedAt: s.at}, nil
+}
+
+func (signedChecker) VerifierKey() string { return "cs.example.com/audit+01234567+AAAA" }
+
+func (s signedChecker) ChainHead(context.Context) (int64, error) { return s.head, nil }
+
+// TestIntegrityPageSaysWhatIsNotYetSigned: events newer than the latest
+// checkpoint are counted, with when the next checkpoint is due from the
+// configured interval; with none newer the page says all are covered.
+func TestIntegrityPageSaysWhatIsNotYetSigned(t *testing.T) {
+	signed := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	now := signed.Add(4 * time.Minute)
+	get := func(c IntegrityChecker) *goquery.Document {
+		t.Helper()
+		e := echo.New()
+		h := NewIntegrity(c, IntegrityOptions{Now: func() time.Time { return now }, CheckpointInterval: 10 * time.Minute})
+		e.GET("/audit/integrity", h.Show, func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				session.WithUser(c, userAuditor)
+				return next(c)
+			}
+		})
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/audit/integrity", nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("status %d", rec.Code)
+		}
+		doc, err := goquery.NewDocumentFromReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	doc := get(signedChecker{size: 15, head: 22, at: signed})
+	text := strings.Join(strings.Fields(doc.Find(`[data-testid="integrity-unsigned"]`).Text()), " ")
+	if n := doc.Find(`[data-testid="integrity-unsigned-n"]`).Text(); n != "7" || !strings.Contains(text, "7 newer events are not yet under a signed checkpoint (events 16–22)") {
+		t.Fatalf("unsigned: %q", text)
+	}
+	if next := doc.Find(`[data-testid="integrity-next"] time`).AttrOr("datetime", ""); next != "2026-03-01T12:10:00Z" {
+		t.Fatalf("next checkpoint %q in %q", next, text)
+	}
+	if !strings.Contains(text, "every 10 min") {
+		t.Fatalf("interval not said: %q", text)
+	}
+	doc = get(signedChecker{size: 22, head: 22, at: signed})
+	if text := doc.Find(`[data-testid="integrity-unsigned"]`).Text(); !strings.Contains(text, "Every event in the log is under this checkpoint") {
+		t.Fatalf("all signed: %q", text)
+	}
+}
+
 // TestIntegrityPagePending: while the stored tree state is being caught up
 // the page says so (status 200, state "pending") instead of computing on
 // the request path or showing an error.
 func TestIntegrityPagePending(t *testing.T) {
 	e := echo.New()
-	e.GET("/audit/integrity", NewIntegrity(pendingChecker{}, nil).Show, func(next echo.HandlerFunc) echo.HandlerFunc {
+	e.GET("/audit/integrity", NewIntegrity(pendingChecker{}, IntegrityOptions{}).Show, func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			session.WithUser(c, userAuditor)
 			return next(c)

@@ -30,11 +30,12 @@ type AuditLogOptions struct {
 // AuditLog serves the audit search, its exports, ranged bundles and
 // decision receipts. Register:
 //
-//	GET /audit               → Search        (auditor, admin)
-//	GET /audit/export.csv    → ExportCSV     (auditor, admin)
-//	GET /audit/export.jsonl  → ExportJSONL   (auditor, admin)
-//	GET /audit/bundle        → Bundle        (auditor, admin)
-//	GET /audit/receipt/:seq  → Receipt       (anyone who may see the event's request)
+//	GET /audit                    → Search       (auditor, admin)
+//	GET /audit/export.csv         → ExportCSV    (auditor, admin)
+//	GET /audit/export.jsonl       → ExportJSONL  (auditor, admin)
+//	GET /audit/bundle             → Bundle       (auditor, admin)
+//	GET /audit/receipt/:seq       → Receipt      (anyone who may see the event's request; JSON)
+//	GET /audit/receipt/:seq/view  → ReceiptPage  (the same people; the receipt explained)
 type AuditLog struct {
 	search   *search.Searcher
 	prover   *proof.Checkpointer

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ func (h *AuditLog) Search(c echo.Context) error {
 	var ve *models.ValidationError
 	if errors.As(err, &ve) {
 		v.Error = fmt.Sprintf("Check the %s filter: %s.", ve.Field, ve.Reason)
+		acceptedExports(&v, raw, ve.Field)
 		return Render(c, http.StatusBadRequest, pages.AuditSearch(v))
 	}
 	if err != nil {
@@ -43,8 +45,8 @@ func (h *AuditLog) Search(c echo.Context) error {
 		share.Set("limit", strconv.Itoa(q.Limit))
 	}
 	v.FirstURL = "/audit?" + share.Encode()
-	v.ExportCSV = "/audit/export.csv?" + q.Values().Encode()
-	v.ExportJSONL = "/audit/export.jsonl?" + q.Values().Encode()
+	setExports(&v, q)
+	v.More = page.Next != 0
 	if page.Next != 0 {
 		next := cloneValues(share)
 		next.Set("before", strconv.FormatInt(page.Next, 10))
@@ -52,13 +54,46 @@ func (h *AuditLog) Search(c echo.Context) error {
 	}
 	now := h.now()
 	for i := range page.Hits {
-		v.Rows = append(v.Rows, h.auditRow(&page.Hits[i], now))
+		v.Rows = append(v.Rows, h.auditRow(&page.Hits[i], q.Terms, now))
 	}
 	return Render(c, http.StatusOK, pages.AuditSearch(v))
 }
 
-// auditRow is the view of one result.
-func (h *AuditLog) auditRow(hit *search.Hit, now time.Time) pages.AuditRow {
+// setExports links the exports of q's results.
+func setExports(v *pages.AuditSearchView, q search.Query) {
+	enc := q.Values().Encode()
+	v.ExportCSV, v.ExportJSONL = "/audit/export.csv?"+enc, "/audit/export.jsonl?"+enc
+}
+
+// acceptedExports keeps the export links on a refused search: they carry
+// the filters that were accepted, and ExportNote names the refused ones
+// left out, so an auditor still sees where the exports are and exactly
+// what they would hold. When leaving filters out does not give a valid
+// search, there are no links.
+func acceptedExports(v *pages.AuditSearchView, raw url.Values, refused string) {
+	kept := cloneValues(raw)
+	kept.Del("before")
+	var left []string
+	for range len(raw) + 1 {
+		kept.Del(refused)
+		left = append(left, refused)
+		q, err := search.ParseQuery(kept)
+		var ve *models.ValidationError
+		switch {
+		case err == nil:
+			setExports(v, q)
+			v.ExportNote = "These exports leave out the refused " + strings.Join(left, " and ") + " filter."
+			return
+		case !errors.As(err, &ve) || slices.Contains(left, ve.Field):
+			return
+		}
+		refused = ve.Field
+	}
+}
+
+// auditRow is the view of one result; terms are the purpose search's, to
+// mark what matched.
+func (h *AuditLog) auditRow(hit *search.Hit, terms []search.TextTerm, now time.Time) pages.AuditRow {
 	e := &hit.Event
 	r := pages.AuditRow{
 		Seq: strconv.FormatInt(e.Seq, 10), At: timeView(time.UnixMicro(e.AtUnixUS), now), Type: e.Type,
@@ -66,10 +101,15 @@ func (h *AuditLog) auditRow(hit *search.Hit, now time.Time) pages.AuditRow {
 		RequestID: e.RequestID, Purpose: e.Purpose, Action: e.Action,
 		RequestState: string(hit.Request.State), Channel: hit.Request.ChannelName,
 	}
+	if len(terms) > 0 {
+		for _, seg := range search.Highlight(e.Purpose, terms) {
+			r.PurposeParts = append(r.PurposeParts, pages.TextPart{Text: seg.Text, Mark: seg.Match})
+		}
+	}
 	if verdict, ok := strings.CutPrefix(e.Type, "decision."); ok && models.Verdict(verdict).Valid() {
 		r.Verdict = verdict
 		if h.prover != nil {
-			r.ReceiptURL = receiptPath(e.Seq)
+			r.ReceiptURL = receiptPagePath(e.Seq)
 		}
 	}
 	if e.RequestID != "" {
@@ -81,8 +121,11 @@ func (h *AuditLog) auditRow(hit *search.Hit, now time.Time) pages.AuditRow {
 	return r
 }
 
-// receiptPath is where the receipt of event seq is downloaded.
+// receiptPath is where the receipt of event seq is downloaded (JSON).
 func receiptPath(seq int64) string { return "/audit/receipt/" + strconv.FormatInt(seq, 10) }
+
+// receiptPagePath is the page that explains the receipt of event seq.
+func receiptPagePath(seq int64) string { return receiptPath(seq) + "/view" }
 
 // auditForm echoes the submitted filters into the form.
 func auditForm(v url.Values) pages.AuditSearchForm {

@@ -76,6 +76,7 @@ func (f *auditFixture) serve(u *session.User, target string) *httptest.ResponseR
 	e.GET("/audit/export.jsonl", f.h.ExportJSONL)
 	e.GET("/audit/bundle", f.h.Bundle)
 	e.GET("/audit/receipt/:seq", f.h.Receipt)
+	e.GET("/audit/receipt/:seq/view", f.h.ReceiptPage)
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
 	return rec
@@ -126,7 +127,7 @@ func TestAuditSearchPage(t *testing.T) {
 	if href := row.Find(`[data-testid="row-thread"]`).AttrOr("href", ""); href != "https://chat.example.com/acme/pl/post-r2" {
 		t.Fatalf("thread link %q", href)
 	}
-	if href := row.Find(`[data-testid="row-receipt"]`).AttrOr("href", ""); href != "/audit/receipt/5" {
+	if href := row.Find(`[data-testid="row-receipt"]`).AttrOr("href", ""); href != "/audit/receipt/5/view" {
 		t.Fatalf("receipt link %q", href)
 	}
 	if n := doc.Find(`[data-testid="row-receipt"]`).Length(); n != 1 {
@@ -359,5 +360,132 @@ func TestRequestPageLinksDecisionReceipts(t *testing.T) {
 	page = f.get(t, userAuditor, "/requests/"+r.ID)
 	if n := page.doc.Find(`[data-testid="decision-receipt-pending"]`).Length(); n != 0 {
 		t.Fatalf("%d pending notes after a checkpoint", n)
+	}
+}
+
+// TestAuditSearchCountsAndMarksMatches: the page says how many events it
+// shows and whether older ones follow, and marks the purpose words the
+// search matched, as escaped text.
+func TestAuditSearchCountsAndMarksMatches(t *testing.T) {
+	f := newAuditFixture(t)
+	doc := f.page(t, userAuditorRole, "/audit?actor=deploy-bot&purpose=INC-4211", http.StatusOK)
+	if n := strings.TrimSpace(doc.Find(`[data-testid="audit-count-n"]`).Text()); n != "3" {
+		t.Fatalf("count %q, want 3", n)
+	}
+	if c := doc.Find(`[data-testid="audit-count"]`).Text(); !strings.Contains(c, "events match") || strings.Contains(c, "next page") {
+		t.Fatalf("count line %q", c)
+	}
+	doc.Find(`[data-testid="audit-row"]`).Each(func(_ int, row *goquery.Selection) {
+		marks := row.Find(`[data-testid="row-purpose"] mark`)
+		if marks.Length() == 0 || !strings.EqualFold(marks.First().Text(), "INC-4211") {
+			t.Errorf("row %s: marks %q in purpose %q", row.AttrOr("data-seq", ""), marks.Text(), row.Find(`[data-testid="row-purpose"]`).Text())
+		}
+	})
+
+	// A page with more behind it says so.
+	doc = f.page(t, userAuditorRole, "/audit?limit=3", http.StatusOK)
+	if c := doc.Find(`[data-testid="audit-count"]`).Text(); !strings.Contains(c, "newest") || !strings.Contains(c, "next page") {
+		t.Fatalf("count line with more: %q", c)
+	}
+	// Without a purpose search nothing is marked.
+	if n := doc.Find("mark").Length(); n != 0 {
+		t.Fatalf("%d marks without a purpose search", n)
+	}
+}
+
+// TestAuditSearchKeepsExportsWhenRefused: a refused filter keeps the form,
+// the message and the export links, which carry the accepted filters and
+// say which one they leave out.
+func TestAuditSearchKeepsExportsWhenRefused(t *testing.T) {
+	f := newAuditFixture(t)
+	doc := f.page(t, userAuditorRole, "/audit?actor=alice&from=yesterday&channel=ops", http.StatusBadRequest)
+	if doc.Find(`[data-testid="audit-error"]`).Length() != 1 || doc.Find(`form[data-testid="audit-form"]`).Length() != 1 {
+		t.Fatal("refused search: no message or no form")
+	}
+	csvURL, err := url.Parse(doc.Find(`[data-testid="export-csv"]`).AttrOr("href", ""))
+	if err != nil || csvURL.Path != "/audit/export.csv" {
+		t.Fatalf("export link %v", csvURL)
+	}
+	q := csvURL.Query()
+	if q.Get("actor") != "alice" || q.Get("channel") != "ops" || q.Has("from") {
+		t.Fatalf("export link carries %v, want the accepted filters only", q)
+	}
+	if jl := doc.Find(`[data-testid="export-jsonl"]`).AttrOr("href", ""); !strings.HasPrefix(jl, "/audit/export.jsonl?") {
+		t.Fatalf("JSON Lines link %q", jl)
+	}
+	if note := doc.Find(`[data-testid="export-note"]`).Text(); !strings.Contains(note, "from") {
+		t.Fatalf("export note %q does not name the refused filter", note)
+	}
+	if rec := f.serve(userAuditorRole, csvURL.RequestURI()); rec.Code != http.StatusOK {
+		t.Fatalf("the kept export link answers %d", rec.Code)
+	}
+	if doc.Find(`[data-testid="audit-row"], [data-testid="audit-count"]`).Length() != 0 {
+		t.Fatal("a refused search shows results or a count")
+	}
+}
+
+// TestAuditReceiptPage: the receipt page says what the receipt proves,
+// links the JSON download and gives the exact offline command, which is
+// the real subcommand with the file the download saves and the log's key;
+// the same people as for the download may see it.
+func TestAuditReceiptPage(t *testing.T) {
+	f := newAuditFixture(t)
+	doc := f.page(t, userAuditorRole, "/audit/receipt/5/view", http.StatusOK)
+	if doc.Find(`[data-testid="receipt-verified"]`).Length() != 1 {
+		t.Fatalf("receipt not shown as verified: %s", doc.Find(`[data-testid="receipt-page"]`).Text())
+	}
+	if got := doc.Find(`[data-testid="receipt-type"]`).Text(); got != "decision.deny" {
+		t.Fatalf("event type %q", got)
+	}
+	if href := doc.Find(`[data-testid="receipt-request"]`).AttrOr("href", ""); href != "/requests/REQ-R2" {
+		t.Fatalf("request link %q", href)
+	}
+	dl := doc.Find(`[data-testid="receipt-download"]`)
+	if dl.AttrOr("href", "") != "/audit/receipt/5" || dl.AttrOr("download", "") != "countersign-receipt-5.json" {
+		t.Fatalf("download link %q as %q", dl.AttrOr("href", ""), dl.AttrOr("download", ""))
+	}
+	cmd := doc.Find(`[data-testid="receipt-verify-command"]`).Text()
+	want := "countersign audit verify-receipt --receipt countersign-receipt-5.json --key " + f.key.VerifierKey()
+	if cmd != want {
+		t.Fatalf("verify command %q, want %q", cmd, want)
+	}
+	if b := doc.Find(`[data-testid="copy-verify-command"]`); b.AttrOr("data-copy-target", "") != doc.Find(`[data-testid="receipt-verify-command"]`).AttrOr("id", "-") {
+		t.Fatal("the copy button does not point at the command")
+	}
+	if size := doc.Find(`[data-testid="receipt-tree-size"]`).Text(); !strings.HasPrefix(size, "10 ") {
+		t.Fatalf("tree size %q", size)
+	}
+	if n := doc.Find(`[data-testid="receipt-proof-length"]`).Text(); !strings.Contains(n, "sibling hashes") {
+		t.Fatalf("proof summary %q", n)
+	}
+	if doc.Find(`[data-testid="receipt-note"]`).Text() == "" || doc.Find(`[data-testid="receipt-root"]`).Text() == "" {
+		t.Fatal("no checkpoint shown")
+	}
+	// The downloaded file is what the page describes.
+	rec := f.serve(userAuditorRole, "/audit/receipt/5")
+	rc, err := proof.ParseReceipt(rec.Body.Bytes())
+	if err != nil || rc.Event.Hash != doc.Find(`[data-testid="receipt-hash"]`).Text() {
+		t.Fatalf("download differs from the page: %v", err)
+	}
+	// Access as for the download: her own request's event, nothing else.
+	f.page(t, userFixtureAlice, "/audit/receipt/3/view", http.StatusOK)
+	for _, seq := range []string{"5", "999", "x"} {
+		if rec := f.serve(userFixtureAlice, "/audit/receipt/"+seq+"/view"); rec.Code != http.StatusNotFound {
+			t.Errorf("receipt page %s as alice: %d", seq, rec.Code)
+		}
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"cs.example.com/audit+1a2b3c4d+AbC/9=": "cs.example.com/audit+1a2b3c4d+AbC/9=",
+		"a b":                                  "'a b'",
+		"it's":                                 `'it'\''s'`,
+		"":                                     "''",
+		"$(rm -rf x)":                          "'$(rm -rf x)'",
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -22,6 +22,9 @@ type problem struct {
 	status  int
 	title   string
 	message string
+	// next is the step a person can take from here; empty for none beyond
+	// the navigation.
+	next string
 }
 
 // classify is the one place where errors become status codes. Domain code
@@ -148,7 +151,7 @@ func newErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		req := c.Request()
 		rid := requestID(c)
-		p := classify(err)
+		p := withNextStep(classify(err), c.Path())
 
 		attrs := []slog.Attr{
 			slog.String("request_id", rid),
@@ -201,8 +204,34 @@ func writeProblem(c echo.Context, p problem, rid string) error {
 		Status:    p.status,
 		Title:     p.title,
 		Message:   p.message,
+		NextStep:  p.next,
 		RequestID: rid,
 	}))
+}
+
+// hiddenRequestMessage answers every request-shaped address that shows
+// nothing (a request that does not exist and one the person may not see
+// alike, so the answer does not tell which) with what may be wrong and
+// what to do.
+const (
+	hiddenRequestMessage = "There is no request here that you may see. It may not exist, or the account you are signed in with may not have access to it."
+	hiddenRequestNext    = "If someone sent you this link, sign out and sign in with the account they meant, or ask the requester (or whoever sent it) to share the request with an approver who can see it."
+)
+
+// withNextStep adds the next step to p from the route that failed (the
+// route pattern, never the URL the person typed).
+func withNextStep(p problem, route string) problem {
+	switch {
+	case p.status == http.StatusNotFound && (strings.HasPrefix(route, "/requests/:") || strings.HasPrefix(route, "/mm/:") || strings.HasPrefix(route, "/audit/receipt/:")):
+		p.message, p.next = hiddenRequestMessage, hiddenRequestNext
+	case p.status == http.StatusNotFound:
+		p.next = "Check the address, or start again from the dashboard."
+	case p.status == http.StatusForbidden && p.next == "":
+		p.next = "If you think your account should be allowed, ask an administrator which role it needs."
+	case p.status == http.StatusUnauthorized:
+		p.next = "Sign in, then open the link again."
+	}
+	return p
 }
 
 // wantsJSON is true for the API (/api/...) and for clients whose Accept

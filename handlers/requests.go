@@ -27,6 +27,9 @@ type RequestReader interface {
 	CanDecide(r *models.Request, a approval.Approver, contentHash string) error
 	SeesAll(a approval.Approver) bool
 	MayView(r *models.Request, a approval.Approver) bool
+	// StepUpFor is the sign-in rule deciding r asks for, so the page can
+	// say whether the current sign-in will do and until when.
+	StepUpFor(r *models.Request) approval.StepUpRule
 	FindByPost(ctx context.Context, postID string) (*models.Request, error)
 	// Revisions and LaterDiscussion are what re-reading the conversation
 	// found (edits, deletions, posts since the capture).

@@ -32,6 +32,7 @@ func (h *Requests) linkReceipts(ctx context.Context, r *models.Request, views []
 			}
 			used[j] = true
 			views[i].ReceiptURL, views[i].ReceiptPending = receiptPath(ev.Seq), !ev.Covered
+			views[i].ReceiptPageURL = receiptPagePath(ev.Seq)
 			break
 		}
 	}

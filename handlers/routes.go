@@ -158,7 +158,7 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 		if integrity == nil {
 			integrity = proof.NewIntegrityCache(p.Checkpoints, 0)
 		}
-		e.GET("/audit/integrity", NewIntegrity(integrity, p.Now).Show, requireUser)
+		e.GET("/audit/integrity", NewIntegrity(integrity, IntegrityOptions{Now: p.Now, CheckpointInterval: p.CheckpointInterval}).Show, requireUser)
 	}
 	log := NewAuditLog(search.NewSearcher(p.Store), auditOpts)
 	e.GET("/audit", log.Search, requireUser)
@@ -166,6 +166,7 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	e.GET("/audit/export.jsonl", log.ExportJSONL, requireUser)
 	e.GET("/audit/bundle", log.Bundle, requireUser)
 	e.GET("/audit/receipt/:seq", log.Receipt, requireUser)
+	e.GET("/audit/receipt/:seq/view", log.ReceiptPage, requireUser)
 }
 
 // receiptsOf is the decision-event finder of the request pages: nil

@@ -63,6 +63,10 @@ type Portal struct {
 	// nil builds one. Pass one the caller warms at start, so the first
 	// visit after a restart does not recompute the whole tree.
 	Integrity *proof.IntegrityCache
+	// CheckpointInterval is how often the log head is signed
+	// (audit.checkpoint_interval); /audit/integrity says when the next
+	// checkpoint comes. Zero leaves that out.
+	CheckpointInterval time.Duration
 }
 
 // PolicyPages is what the /windows page shows: the open windows and the

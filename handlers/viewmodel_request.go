@@ -187,8 +187,12 @@ func decisionViews(r *models.Request, now time.Time) ([]partials.Decision, []str
 
 // decisionFormView fills the Approve and Deny forms for r.
 func (h *Requests) decisionFormView(c echo.Context, r *models.Request) partials.DecisionForm {
-	return partials.DecisionForm{
+	f := partials.DecisionForm{
 		Path: decisionPath(r.ID), CSRFField: session.CSRFField, CSRFToken: session.CSRFToken(c),
 		ContentHash: r.ContentHash, CommentMax: approval.MaxCommentLen,
 	}
+	if u, ok := session.UserFrom(c); ok {
+		f.StepUpNote = stepUpNote(h.svc.StepUpFor(r), u.StepUp(), h.now())
+	}
+	return f
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,26 @@ func TestBrowserAuditWindowsExecution(t *testing.T) {
 			if len(purposes) != len(seqs) {
 				t.Errorf("%d purposes for %d rows", len(purposes), len(seqs))
 			}
+			// The filter panel reads as labelled fields, not a squeezed
+			// one-line bar: every text field and select is wide enough to
+			// read, the button is button-sized, and the page says how many
+			// events it shows and marks the purpose words that matched.
+			widths := evalJS[[]int](t, dave, `[...document.querySelectorAll('[data-testid="audit-form"] input:not([type=checkbox]), [data-testid="audit-form"] select')].map(e => Math.round(e.getBoundingClientRect().width))`)
+			for i, w := range widths {
+				if w < 120 {
+					t.Errorf("filter field %d is %d px wide at 1280, want at least 120 (all: %v)", i, w, widths)
+				}
+			}
+			if h := evalJS[int](t, dave, `Math.round(document.querySelector('[data-testid="f-submit"]').getBoundingClientRect().height)`); h > 80 {
+				t.Errorf("the search button is %d px tall", h)
+			}
+			if n := dave.text(t, `[data-testid="audit-count-n"]`); n != strconv.Itoa(len(seqs)) {
+				t.Errorf("result count %q, the page has %d rows", n, len(seqs))
+			}
+			marks := evalJS[[]string](t, dave, `[...document.querySelectorAll('[data-testid="row-purpose"] mark')].map(m => m.textContent.toLowerCase())`)
+			if len(marks) < 2*len(seqs) || marks[0] != "flaky" || marks[1] != "pod" {
+				t.Errorf("marked words %v, want flaky and pod in every row", marks)
+			}
 			browsertest.Screenshot(t, dave.ctx, "audit-search")
 
 			// The CSV export of the same search, fetched with the session.
@@ -126,6 +147,46 @@ func TestBrowserAuditWindowsExecution(t *testing.T) {
 				t.Errorf("the result's link led to %s, want request %s", dave.location(t), autoID)
 			}
 		}},
+		{"b2_receipt_and_integrity_pages", func(t *testing.T) {
+			// The receipt page of a result: what it proves, the download
+			// and the exact offline command.
+			if status := dave.navigate(t, "/audit/receipt/"+seqs[0]+"/view"); status != 200 {
+				t.Fatalf("receipt page: status %d", status)
+			}
+			dave.waitFor(t, "receipt-page")
+			if dave.count(t, `[data-testid="receipt-verified"]`) != 1 {
+				t.Errorf("receipt page: %s", dave.text(t, `[data-testid="receipt-page"]`))
+			}
+			cmd := dave.text(t, `[data-testid="receipt-verify-command"]`)
+			if !strings.HasPrefix(cmd, "countersign audit verify-receipt --receipt countersign-receipt-"+seqs[0]+".json --key ") {
+				t.Errorf("verify command %q", cmd)
+			}
+			if href := evalJS[string](t, dave, `document.querySelector('[data-testid="receipt-download"]').getAttribute('href')`); href != "/audit/receipt/"+seqs[0] {
+				t.Errorf("download link %q", href)
+			}
+			browsertest.Screenshot(t, dave.ctx, "receipt")
+			dave.phone(t, "receipt-phone")
+
+			// The integrity page says what is not yet signed.
+			dave.clickNav(t, `[data-testid="portal-nav"] a[href="/audit/integrity"]`)
+			dave.waitFor(t, "integrity")
+			if dave.count(t, `[data-testid="integrity-unsigned"]`) != 1 {
+				t.Errorf("integrity page does not say what is not yet signed: %s", dave.text(t, `[data-testid="integrity"]`))
+			}
+			browsertest.Screenshot(t, dave.ctx, "integrity")
+			dave.phone(t, "integrity-phone")
+
+			// An error page keeps the navigation and labels its reference.
+			if status := dave.navigate(t, "/requests/REQ-NOPE"); status != 404 {
+				t.Errorf("unknown request: status %d", status)
+			}
+			dave.drainExpected(t, "404")
+			if dave.count(t, `[data-testid="portal-nav"]`) != 1 || !strings.Contains(dave.text(t, `[data-testid="error-message"]`), "may not have access") {
+				t.Errorf("error page: %s", dave.text(t, `[data-testid="main"]`))
+			}
+			browsertest.Screenshot(t, dave.ctx, "error-404")
+			dave.phone(t, "error-404-phone")
+		}},
 		{"c_bad_date_is_a_clear_message", func(t *testing.T) {
 			if status := dave.navigate(t, "/audit?actor=carol&from=last+tuesday"); status != 400 {
 				t.Errorf("a bad date: status %d, want 400", status)
@@ -139,10 +200,19 @@ func TestBrowserAuditWindowsExecution(t *testing.T) {
 			if v := evalJS[string](t, dave, `document.querySelector('[data-testid="f-from"]').value`); v != "last tuesday" {
 				t.Errorf("the form lost what was typed: from=%q", v)
 			}
-			if dave.count(t, `[data-testid="audit-results"], [data-testid="export-csv"]`) != 0 {
-				t.Errorf("a refused search still shows results or an export link")
+			if dave.count(t, `[data-testid="audit-results"]`) != 0 {
+				t.Errorf("a refused search still shows results")
+			}
+			// The exports stay, with the accepted filters only, and say so.
+			href := evalJS[string](t, dave, `document.querySelector('[data-testid="export-csv"]').getAttribute('href')`)
+			if !strings.Contains(href, "actor=carol") || strings.Contains(href, "from=") {
+				t.Errorf("export link on a refused search %q, want the accepted filters only", href)
+			}
+			if note := dave.text(t, `[data-testid="export-note"]`); !strings.Contains(note, "from") {
+				t.Errorf("export note %q does not name the refused filter", note)
 			}
 			browsertest.Screenshot(t, dave.ctx, "audit-bad-date")
+			dave.phone(t, "audit-bad-date-phone")
 		}},
 		{"d_auto_approved_request_shows_grant_then_execution", func(t *testing.T) {
 			dave.open(t, autoID)

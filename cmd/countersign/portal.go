@@ -225,6 +225,7 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 			// that state runs now, off the request path, and then every
 			// 10 minutes.
 			portal.Integrity = proof.NewIntegrityCache(p.checkpoints, 0)
+			portal.CheckpointInterval = p.cfg.Audit.CheckpointInterval.D()
 			go func() {
 				if err := portal.Integrity.Refresh(ctx); err != nil && ctx.Err() == nil {
 					p.log.Warn("audit integrity: first verification failed; /audit/integrity will try again", "error", err.Error())

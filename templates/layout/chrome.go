@@ -15,6 +15,10 @@ type Chrome struct {
 	Version string
 	// Stylesheets are the CSS URLs to link, in order.
 	Stylesheets []string
+	// Scripts are the script URLs every page loads (deferred): small
+	// progressive helpers such as the copy buttons, never required to read
+	// or act on a page.
+	Scripts []string
 	// Icon is the favicon URL; linking it spares every page view a 404 for
 	// /favicon.ico.
 	Icon string
@@ -23,7 +27,13 @@ type Chrome struct {
 // DefaultStylesheets are the unfingerprinted stylesheet URLs, used when no
 // Chrome was set (component tests, or a page rendered outside a request).
 func DefaultStylesheets() []string {
-	return []string{"/static/vendor/pico.min.css", "/static/app.css"}
+	return []string{"/static/vendor/pico.min.css", "/static/app.css", "/static/audit.css"}
+}
+
+// DefaultScripts are the unfingerprinted script URLs, used like
+// DefaultStylesheets.
+func DefaultScripts() []string {
+	return []string{"/static/copy.js"}
 }
 
 // DefaultIcon is the unfingerprinted favicon URL, used like DefaultStylesheets.
@@ -45,6 +55,9 @@ func ChromeFrom(ctx context.Context) Chrome {
 	}
 	if len(c.Stylesheets) == 0 {
 		c.Stylesheets = DefaultStylesheets()
+	}
+	if len(c.Scripts) == 0 {
+		c.Scripts = DefaultScripts()
 	}
 	if c.Icon == "" {
 		c.Icon = DefaultIcon

@@ -53,7 +53,7 @@ func TestErrorPageEscapesItsText(t *testing.T) {
 	doc := render(t, context.Background(), pages.Error(pages.ErrorView{
 		Status: 400, Title: "Bad Request", Message: `<script>alert(1)</script>`, RequestID: "r",
 	}))
-	if doc.Find("script").Length() != 0 {
+	if doc.Find("script:not([src])").Length() != 0 {
 		t.Error("message rendered as markup")
 	}
 }
@@ -86,7 +86,10 @@ func TestLayoutWithoutChromeStillLinksStyles(t *testing.T) {
 	if doc.Find(`[data-testid="version"]`).Length() != 0 {
 		t.Error("empty version rendered")
 	}
-	if doc.Find("style, [style], script").Length() != 0 {
+	if n := doc.Find("script[src]").Length(); n != len(layout.DefaultScripts()) {
+		t.Errorf("%d script files, want the defaults", n)
+	}
+	if doc.Find("style, [style], script:not([src])").Length() != 0 {
 		t.Error("inline style or script in the layout")
 	}
 }
@@ -130,5 +133,26 @@ func TestRequestPageShowsCaptureWarnings(t *testing.T) {
 	doc = render(t, context.Background(), pages.Request(pages.RequestView{ID: "REQ-Y"}))
 	if doc.Find(`[data-testid="capture-warnings"]`).Length() != 0 {
 		t.Error("a warnings list without warnings")
+	}
+}
+
+// TestErrorPageKeepsNavigationAndLabelsTheReference: a signed-in person
+// keeps the portal's navigation, reads the next step, and the reference is
+// called an error reference, not a request id.
+func TestErrorPageKeepsNavigationAndLabelsTheReference(t *testing.T) {
+	ctx := layout.WithAccount(context.Background(), layout.Account{Name: "Paula"})
+	doc := render(t, ctx, pages.Error(pages.ErrorView{Status: 404, Title: "Not Found", Message: "m", NextStep: "Sign in with the account they meant.", RequestID: "wedgcl42"}))
+	if doc.Find(`[data-testid="portal-nav"]`).Length() != 1 {
+		t.Error("no navigation on the error page")
+	}
+	if got := doc.Find(`[data-testid="error-next-step"]`).Text(); got != "Sign in with the account they meant." {
+		t.Errorf("next step %q", got)
+	}
+	ref := strings.Join(strings.Fields(doc.Find(".error-reference").Text()), " ")
+	if !strings.HasPrefix(ref, "Error reference wedgcl42") || strings.Contains(ref, "request id") {
+		t.Errorf("reference reads %q", ref)
+	}
+	if render(t, context.Background(), pages.Error(pages.ErrorView{Status: 401, Title: "Unauthorized"})).Find(`[data-testid="portal-nav"]`).Length() != 0 {
+		t.Error("navigation shown to a signed-out visitor")
 	}
 }

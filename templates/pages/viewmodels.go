@@ -22,6 +22,10 @@ type ErrorView struct {
 	// Message is one or two sentences telling the user what happened and
 	// what they can do.
 	Message string
-	// RequestID identifies the request in the server logs.
+	// NextStep says what to do from here; empty for nothing beyond the
+	// navigation.
+	NextStep string
+	// RequestID identifies the failed HTTP request in the server logs; the
+	// page calls it an error reference so it is not taken for a REQ- id.
 	RequestID string
 }

@@ -198,6 +198,8 @@ type Decision struct {
 	// covers the decision yet (the download signs one first).
 	ReceiptURL     string
 	ReceiptPending bool
+	// ReceiptPageURL is the page explaining the receipt.
+	ReceiptPageURL string
 }
 
 // DecisionForm is what the Approve and Deny forms carry.
@@ -211,4 +213,7 @@ type DecisionForm struct {
 	ContentHash string
 	// CommentMax is the longest comment accepted, in bytes.
 	CommentMax int
+	// StepUpNote says what deciding asks of the person's sign-in: until
+	// when the current one counts, or that they will sign in again.
+	StepUpNote string
 }
