@@ -298,14 +298,14 @@ func Integrity(v IntegrityView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 24, ")</span></dd></dl><h2>Signed checkpoint</h2><pre class=\"mono\" data-testid=\"integrity-note\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 24, ")</span></dd></dl><h2>Signed checkpoint</h2><pre tabindex=\"0\" class=\"mono\" data-testid=\"integrity-note\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var16 string
 				templ_7745c5c3_Var16, templ_7745c5c3_Err = templ.JoinStringErrs(v.Note)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/integrity.templ`, Line: 85, Col: 59}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/integrity.templ`, Line: 85, Col: 72}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var16))
 				if templ_7745c5c3_Err != nil {
@@ -316,14 +316,14 @@ func Integrity(v IntegrityView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<h2>Verifier key</h2><p>Check bundles and receipts offline with this key, obtained out of band as well: <code>countersign audit verify --bundle FILE --key KEY</code>, <code>countersign audit verify-receipt --receipt FILE --key KEY</code>.</p><div class=\"verify-command\"><pre class=\"mono\" id=\"integrity-key\" data-testid=\"integrity-key\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<h2>Verifier key</h2><p>Check bundles and receipts offline with this key, obtained out of band as well: <code>countersign audit verify --bundle FILE --key KEY</code>, <code>countersign audit verify-receipt --receipt FILE --key KEY</code>.</p><div class=\"verify-command\"><pre tabindex=\"0\" class=\"mono\" id=\"integrity-key\" data-testid=\"integrity-key\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var17 string
 			templ_7745c5c3_Var17, templ_7745c5c3_Err = templ.JoinStringErrs(v.VerifierKey)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/integrity.templ`, Line: 94, Col: 84}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/pages/integrity.templ`, Line: 94, Col: 97}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var17))
 			if templ_7745c5c3_Err != nil {

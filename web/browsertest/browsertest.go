@@ -299,5 +299,7 @@ func Screenshot(t testing.TB, ctx context.Context, name string) string {
 		return ""
 	}
 	t.Logf("screenshot %s: %s", name, path)
+	// Every page a test looks at is also checked for accessibility.
+	Axe(t, ctx, name)
 	return path
 }

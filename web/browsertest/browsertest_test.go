@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"fmt"
+	"image"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
@@ -121,4 +122,54 @@ func (f *fakeTB) Fatalf(format string, args ...any) {
 func (f *fakeTB) Skipf(format string, args ...any) {
 	f.skipped, f.msg = true, fmt.Sprintf(format, args...)
 	panic("skip")
+}
+
+// TestAxeFindsViolations checks the accessibility helper itself: a page
+// with an image without text and an unlabelled input breaks the rules
+// axe-core names; a clean page breaks none.
+func TestAxeFindsViolations(t *testing.T) {
+	src, err := axeScript()
+	if err != nil {
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/bad", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `<!doctype html><html lang="en"><title>bad</title><main><h1 data-testid="h">Bad</h1><img src="/x.png"><input type="text"></main></html>`)
+	})
+	mux.HandleFunc("/x.png", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		_ = png.Encode(w, image.NewGray(image.Rect(0, 0, 2, 2)))
+	})
+	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("/good", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `<!doctype html><html lang="en"><title>good</title><main><h1 data-testid="h">Good</h1><img src="/x.png" alt="A chart"><label>Name <input type="text"></label></main></html>`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	ctx := New(t)
+	ids := func(path string) []string {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+path), chromedp.WaitVisible(chromedp.CSS(`[data-testid="h"]`))); err != nil {
+			t.Fatal(err)
+		}
+		vs, err := axeCheck(ctx, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, v := range vs {
+			out = append(out, v.ID)
+		}
+		return out
+	}
+	bad := strings.Join(ids("/bad"), " ")
+	if !strings.Contains(bad, "image-alt") || !strings.Contains(bad, "label") {
+		t.Errorf("violations of the bad page: %q, want image-alt and label", bad)
+	}
+	if good := ids("/good"); len(good) != 0 {
+		t.Errorf("violations of the good page: %q", good)
+	}
 }
