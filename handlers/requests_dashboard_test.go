@@ -125,8 +125,12 @@ func TestDashboardSponsorDoesNotSeeHisAgentsRequestAsActionable(t *testing.T) {
 func TestDashboardWithoutRoleShowsOnlyOwnThings(t *testing.T) {
 	f := newRequestsFixture(t, RequestsOptions{})
 	doc := f.page(t, userEve, "/")
-	if ids := rowIDs(doc.Find(byTestID("section-actionable"))); len(ids) != 0 {
-		t.Errorf("eve has no approver role but may act on %v", ids)
+	// Eve can never decide: no "needs your decision" section, no filters.
+	if doc.Find(byTestID("section-actionable")).Length() != 0 || doc.Find(byTestID("filter-form")).Length() != 0 {
+		t.Error("a person who can never decide gets a 'needs your decision' section")
+	}
+	if doc.Find(byTestID("section-mine")).Length() != 1 {
+		t.Error("a person without a role loses the list of their own requests")
 	}
 	if doc.Find(byTestID("section-recent")).Length() != 0 || doc.Find(byTestID("state-counts")).Length() != 0 {
 		t.Error("a person without a role sees decisions or counts across all requests")
@@ -367,4 +371,61 @@ func idSet(s []string) map[string]bool {
 		m[v] = true
 	}
 	return m
+}
+
+// TestDashboardIsForTriage checks what an approver needs per row: the
+// purpose as the link, soonest-expiring first, approvals with who is still
+// needed, and the risk flags; and that purpose words narrow the list.
+func TestDashboardIsForTriage(t *testing.T) {
+	f := newRequestsFixture(t, RequestsOptions{})
+	f.decide(t, f.byAction["rotate-secret"], userBob, models.VerdictApprove, "ok")
+	sec := f.page(t, userAlice, "/").Find(byTestID("section-actionable"))
+
+	// scale waits 30 min, restart 1 h, rotate-secret 2 h.
+	want := []string{f.byAction["scale"].ID, f.byAction["restart"].ID, f.byAction["rotate-secret"].ID}
+	if got := rowIDs(sec); !slices.Equal(got, want) {
+		t.Errorf("rows %v, want soonest-expiring first %v", got, want)
+	}
+	row := func(action string) *goquery.Selection {
+		return sec.Find(`[data-testid="request-row"][data-request-id="` + f.byAction[action].ID + `"]`)
+	}
+	rot := row("rotate-secret")
+	if got := squish(rot.Find(byTestID("request-link"))); got != "Credential exposed in build log, SEC-311" {
+		t.Errorf("row link text %q, want the purpose", got)
+	}
+	if got, _ := rot.Find(byTestID("request-link")).Attr("title"); got != f.byAction["rotate-secret"].ID {
+		t.Errorf("row link hover %q, want the id", got)
+	}
+	if got := squish(rot.Find(byTestID("row-approvals"))); got != "1 of 2 approvals" {
+		t.Errorf("row progress %q", got)
+	}
+	if got := squish(rot.Find(byTestID("row-missing"))); got != "needs 1 more from any approver" {
+		t.Errorf("row missing %q", got)
+	}
+	flags := func(s *goquery.Selection) []string {
+		var out []string
+		s.Find(byTestID("risk")).Each(func(_ int, r *goquery.Selection) {
+			k, _ := r.Attr("data-risk")
+			out = append(out, k)
+		})
+		return out
+	}
+	if got := flags(row("scale")); !slices.Equal(got, []string{"impersonation", "production"}) {
+		t.Errorf("scale row flags %v, want impersonation (dave's webhook as alice) and production", got)
+	}
+	if got := flags(rot); !slices.Equal(got, []string{"production", "agent"}) {
+		t.Errorf("rotate-secret row flags %v", got)
+	}
+	// bob's own slash command in the scale thread is not an impersonation.
+	if strings.Contains(squish(row("restart")), "impersonation") {
+		t.Error("carol's own slash command is flagged as impersonation")
+	}
+
+	got := rowIDs(f.page(t, userAlice, "/?purpose=black+FRIDAY").Find(byTestID("section-actionable")))
+	if !slices.Equal(got, []string{f.byAction["scale"].ID}) {
+		t.Errorf("purpose search for \"black FRIDAY\": %v, want only scale", got)
+	}
+	if got := rowIDs(f.page(t, userAlice, "/?purpose=50%25_off").Find(byTestID("section-actionable"))); len(got) != 0 {
+		t.Errorf("LIKE wildcards in the search matched %v", got)
+	}
 }
