@@ -89,7 +89,7 @@ func (h *Requests) requestView(r *models.Request, verified bool, g *grant.Grant,
 		Line: stateLine(r, g, now), Progress: progressView(r, t), Risks: riskViews(r),
 		AutoApproved: r.ApprovedByPolicy(),
 		Created:      timeView(r.CreatedAt, now),
-		PolicyRef: r.PolicyRef, PolicyExplanation: r.PolicyExplanation, Required: r.RequiredApprovals,
+		PolicyRef:    r.PolicyRef, PolicyExplanation: r.PolicyExplanation, Required: r.RequiredApprovals,
 		Source: pages.RequestSource{
 			TeamName: r.TeamName, ChannelName: r.ChannelName, ChannelURL: h.channelURL(r.TeamName, r.ChannelName),
 			RootPostID: r.RootPostID, RootURL: h.permalink(r.TeamName, r.RootPostID),

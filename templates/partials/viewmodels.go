@@ -266,7 +266,7 @@ type Risk struct {
 // Progress is how far a request is from enough approvals.
 type Progress struct {
 	// Summary is e.g. "1 of 2 approvals".
-	Summary string
+	Summary            string
 	Approved, Required int
 	// Missing says who is still needed, e.g. "1 more from sre or
 	// security"; empty when none is.
