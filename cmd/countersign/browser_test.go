@@ -650,7 +650,7 @@ func (p *person) checkRotateSecretPage(t testing.TB) {
 	if s := p.text(t, `[data-testid="action"]`); s != "rotate-secret" {
 		t.Errorf("action %q", s)
 	}
-	if s := p.text(t, `[data-testid="request-title"]`); !strings.Contains(s, "SEC-311") {
+	if s := p.text(t, `[data-testid="purpose"]`); !strings.Contains(s, "SEC-311") {
 		t.Errorf("purpose %q", s)
 	}
 	if s := p.state(t); s != "pending" {
