@@ -11,6 +11,8 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit/proof"
+	"github.com/countersign/countersign/models/policy"
+	"github.com/countersign/countersign/models/terms"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -26,6 +28,9 @@ type RequestReader interface {
 	Counts(ctx context.Context) (map[models.State]int64, error)
 	CanDecide(r *models.Request, a approval.Approver, contentHash string) error
 	SeesAll(a approval.Approver) bool
+	MayEverDecide(a approval.Approver) bool
+	// LoadTriage adds the decisions and post provenance list rows need.
+	LoadTriage(ctx context.Context, items []models.Request) error
 	MayView(r *models.Request, a approval.Approver) bool
 	// StepUpFor is the sign-in rule deciding r asks for, so the page can
 	// say whether the current sign-in will do and until when.
@@ -57,6 +62,18 @@ type RequestsOptions struct {
 	// Grants shows each request's grant next to its execution
 	// (*grant.Service); nil shows none.
 	Grants GrantReader
+	// Terms says, before anyone approves, which executor a request's grant
+	// will be for and how long it will live (*grant.Service); nil falls
+	// back to the catalogue and the default lifetime.
+	Terms TermsReader
+	// Catalogue is the policy in force, for the action's description and
+	// executor; nil shows the bare action name.
+	Catalogue func() *policy.Policy
+}
+
+// TermsReader loads the terms frozen on a request at creation.
+type TermsReader interface {
+	Terms(ctx context.Context, requestID string) (terms.Terms, bool, error)
 }
 
 // Requests serves the read-only request pages: the dashboard, the list of
@@ -70,6 +87,8 @@ type Requests struct {
 	execs     ExecutionReader
 	receipts  *proof.Checkpointer
 	grants    GrantReader
+	terms     TermsReader
+	catalogue func() *policy.Policy
 }
 
 // NewRequests returns the request pages' handler. Register:
@@ -91,6 +110,8 @@ func NewRequests(svc RequestReader, opts RequestsOptions) *Requests {
 		execs:     opts.Executions,
 		receipts:  opts.Receipts,
 		grants:    opts.Grants,
+		terms:     opts.Terms,
+		catalogue: opts.Catalogue,
 	}
 }
 

@@ -11,8 +11,10 @@ import (
 )
 
 // Dashboard serves GET / for a signed-in person: pending requests they may
-// decide (filterable, keyset-paged), then their own requests, then recent
-// decisions, with per-state counts on top.
+// decide, soonest-expiring first (filterable, keyset-paged), then their own
+// requests, then recent decisions, with per-state counts on top. Each
+// section is there only for people who can use it: someone whose roles
+// never decide gets no empty "needs your decision" list.
 func (h *Requests) Dashboard(c echo.Context) error {
 	u, q, err := signedInList(c)
 	if err != nil {
@@ -22,22 +24,31 @@ func (h *Requests) Dashboard(c echo.Context) error {
 	ctx := c.Request().Context()
 	now := h.now()
 
-	page, err := h.svc.ListActionable(ctx, u.Approver(), q.filter(approval.DefaultPageSize))
-	if err != nil {
-		return fmt.Errorf("dashboard: requests to decide: %w", err)
-	}
 	v := pages.DashboardView{
 		UserName:          firstNonEmpty(u.Name, u.Username, u.Subject),
 		MissingRolesClaim: u.MissingRolesClaim,
-		Filters:           q.form("/", nil),
-		Actionable:        h.requestRows(page.Items, now),
-		Pager:             q.pager("/", page),
+		CanDecide:         h.svc.MayEverDecide(u.Approver()),
 		ShowRecent:        h.svc.SeesAll(u.Approver()),
+	}
+	if v.CanDecide {
+		f := q.filter(approval.DefaultPageSize)
+		f.ExpiringFirst = true
+		page, err := h.svc.ListActionable(ctx, u.Approver(), f)
+		if err != nil {
+			return fmt.Errorf("dashboard: requests to decide: %w", err)
+		}
+		if err := h.svc.LoadTriage(ctx, page.Items); err != nil {
+			return fmt.Errorf("dashboard: %w", err)
+		}
+		v.Filters, v.Actionable, v.Pager = q.form("/", nil), h.requestRows(page.Items, now), q.pager("/", page)
 	}
 	if u.Username != "" {
 		mine, err := h.svc.ListByRequester(ctx, u.Username, dashboardMine)
 		if err != nil {
 			return fmt.Errorf("dashboard: own requests: %w", err)
+		}
+		if err := h.svc.LoadTriage(ctx, mine); err != nil {
+			return fmt.Errorf("dashboard: %w", err)
 		}
 		v.Mine = h.requestRows(mine, now)
 		v.MineURL = listQuery{Requester: u.Username}.url("/requests", "")
@@ -73,6 +84,9 @@ func (h *Requests) List(c echo.Context) error {
 	}
 	page, err := h.svc.List(c.Request().Context(), f)
 	if err != nil {
+		return fmt.Errorf("request list: %w", err)
+	}
+	if err := h.svc.LoadTriage(c.Request().Context(), page.Items); err != nil {
 		return fmt.Errorf("request list: %w", err)
 	}
 	v.Rows = h.requestRows(page.Items, h.now())

@@ -18,8 +18,8 @@ type GrantReader interface {
 	Get(ctx context.Context, requestID string) (*grant.Grant, error)
 }
 
-// grantView builds the grant panel; nil when the request has no grant.
-func (h *Requests) grantView(ctx context.Context, r *models.Request, now time.Time) (*pages.GrantView, error) {
+// loadGrant returns r's grant; nil when it has none or grants are off.
+func (h *Requests) loadGrant(ctx context.Context, r *models.Request) (*grant.Grant, error) {
 	if h.grants == nil {
 		return nil, nil
 	}
@@ -27,8 +27,13 @@ func (h *Requests) grantView(ctx context.Context, r *models.Request, now time.Ti
 	if errors.Is(err, models.ErrNotFound) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
+	return g, err
+}
+
+// grantView builds the grant panel; nil when the request has no grant.
+func grantView(r *models.Request, g *grant.Grant, now time.Time) *pages.GrantView {
+	if g == nil {
+		return nil
 	}
 	v := &pages.GrantView{
 		JTI: g.JTI, State: string(g.State), IssuedAt: timeView(g.IssuedAt, now), Expires: timeView(g.ExpiresAt, now),
@@ -45,7 +50,7 @@ func (h *Requests) grantView(ctx context.Context, r *models.Request, now time.Ti
 	default:
 		v.Summary = "Issued and not yet redeemed: " + v.Audience + " may redeem it once before it expires."
 	}
-	return v, nil
+	return v
 }
 
 // audienceWords names who may redeem a grant.

@@ -19,6 +19,7 @@ type listQuery struct {
 	Requester string `query:"requester"`
 	Channel   string `query:"channel"`
 	Action    string `query:"action"`
+	Purpose   string `query:"purpose"`
 	// After is the opaque keyset cursor of the previous page's last row.
 	After string `query:"after"`
 }
@@ -40,7 +41,7 @@ func bindListQuery(c echo.Context) (listQuery, error) {
 	if err := (&echo.DefaultBinder{}).BindQueryParams(c, &q); err != nil {
 		return q, err
 	}
-	for _, s := range []*string{&q.State, &q.Requester, &q.Channel, &q.Action, &q.After} {
+	for _, s := range []*string{&q.State, &q.Requester, &q.Channel, &q.Action, &q.Purpose, &q.After} {
 		*s = strings.TrimSpace(*s)
 	}
 	return q, nil
@@ -48,7 +49,7 @@ func bindListQuery(c echo.Context) (listQuery, error) {
 
 // filter turns the query into the domain's filter.
 func (q listQuery) filter(limit int) approval.Filter {
-	f := approval.Filter{Requester: q.Requester, Channel: q.Channel, Action: q.Action, After: q.After, Limit: limit}
+	f := approval.Filter{Requester: q.Requester, Channel: q.Channel, Action: q.Action, Purpose: q.Purpose, After: q.After, Limit: limit}
 	if q.State != "" {
 		f.States = []models.State{models.State(q.State)}
 	}
@@ -57,14 +58,14 @@ func (q listQuery) filter(limit int) approval.Filter {
 
 // active reports whether any filter (not the cursor) is set.
 func (q listQuery) active() bool {
-	return q.State != "" || q.Requester != "" || q.Channel != "" || q.Action != ""
+	return q.State != "" || q.Requester != "" || q.Channel != "" || q.Action != "" || q.Purpose != ""
 }
 
 // url returns path with the query's filters and the given cursor, so a
 // filtered, paged view can be bookmarked and shared.
 func (q listQuery) url(path, after string) string {
 	v := url.Values{}
-	for k, s := range map[string]string{"state": q.State, "requester": q.Requester, "channel": q.Channel, "action": q.Action, "after": after} {
+	for k, s := range map[string]string{"state": q.State, "requester": q.Requester, "channel": q.Channel, "action": q.Action, "purpose": q.Purpose, "after": after} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -78,7 +79,7 @@ func (q listQuery) url(path, after string) string {
 // form returns the filter form's state.
 func (q listQuery) form(path string, states []string) partials.Filters {
 	return partials.Filters{
-		Path: path, Requester: q.Requester, Channel: q.Channel, Action: q.Action,
+		Path: path, Requester: q.Requester, Channel: q.Channel, Action: q.Action, Purpose: q.Purpose,
 		State: q.State, States: states, Active: q.active(),
 	}
 }

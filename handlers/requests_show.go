@@ -36,7 +36,15 @@ func (h *Requests) Show(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("request page: verify content of %s: %w", r.ID, err)
 	}
-	v := h.requestView(r, verified, h.now())
+	now := h.now()
+	g, err := h.loadGrant(c.Request().Context(), r)
+	if err != nil {
+		return fmt.Errorf("request page: %w", err)
+	}
+	v := h.requestView(r, verified, g, now)
+	if v.Summary, err = h.summaryView(c.Request().Context(), r); err != nil {
+		return fmt.Errorf("request page: %w", err)
+	}
 	if err := h.linkReceipts(c.Request().Context(), r, v.Decisions); err != nil {
 		return fmt.Errorf("request page: %w", err)
 	}
@@ -45,15 +53,13 @@ func (h *Requests) Show(c echo.Context) error {
 	if v.Notice != "" && c.QueryParam("chat") == "unchecked" {
 		v.ChatNote = chatUncheckedNote
 	}
-	if v.Revisions, v.Later, err = h.conversationHistoryViews(c.Request().Context(), r, h.now()); err != nil {
+	if v.Revisions, v.Later, err = h.conversationHistoryViews(c.Request().Context(), r, now); err != nil {
 		return err
 	}
 	if v.Execution, err = h.executionView(c.Request().Context(), r); err != nil {
 		return fmt.Errorf("request page: %w", err)
 	}
-	if v.Grant, err = h.grantView(c.Request().Context(), r, h.now()); err != nil {
-		return fmt.Errorf("request page: %w", err)
-	}
+	v.Grant = grantView(r, g, now)
 	return Render(c, http.StatusOK, pages.Request(v))
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,8 +89,9 @@ func TestRequestPageShowsWhatIsAsked(t *testing.T) {
 	checks := map[string]string{
 		"request-id":        r.ID,
 		"action":            "rotate-secret",
-		"purpose":           "Credential exposed in build log, SEC-311",
+		"request-title":     "Credential exposed in build log, SEC-311",
 		"approvals-summary": "0 of 2 approvals",
+		"approvals-missing": "2 more from any approver",
 		"content-hash":      r.ContentHash,
 		"source-team":       "ops",
 		"source-channel":    "~incidents",
@@ -99,8 +101,43 @@ func TestRequestPageShowsWhatIsAsked(t *testing.T) {
 			t.Errorf("%s = %q, want %q", id, got, want)
 		}
 	}
-	if doc.Find("h1 code.cmd").Length() != 1 {
-		t.Error("the action is not the monospace page heading")
+	// The heading says why, in words; the action code is beside the id.
+	if doc.Find("h1 code").Length() != 0 {
+		t.Error("the page heading is still the bare action code")
+	}
+	if got := squish(doc.Find(byTestID("request-sentence"))); got != "deploy-bot (an agent sponsored by dave) asks to run rotate-secret with env=prod notify=[\"payments-oncall\"] secret=payments/db-password from ~incidents, because: Credential exposed in build log, SEC-311." {
+		t.Errorf("sentence %q", got)
+	}
+	if got, _ := doc.Find(byTestID("state-line")).Attr("data-stage"); got != "waiting" {
+		t.Errorf("state line stage %q, want waiting", got)
+	}
+	if got := squish(doc.Find(byTestID("state-text"))); got != "Waiting for approvals: 0 of 2 so far, 2 more from any approver." {
+		t.Errorf("state line %q", got)
+	}
+	if got := squish(doc.Find(byTestID("due"))); !strings.HasPrefix(got, "time left to decide: in ") {
+		t.Errorf("countdown %q", got)
+	}
+	// Without grants or terms the default lifetime is said, and the agent
+	// as the one who may redeem.
+	if got := squish(doc.Find(byTestID("approval-effect"))); !strings.Contains(got, "valid 5 min") || !strings.Contains(got, "deploy-bot") {
+		t.Errorf("what approving does: %q", got)
+	}
+	var risks []string
+	doc.Find(byTestID("request-head") + " " + byTestID("risk")).Each(func(_ int, s *goquery.Selection) {
+		k, _ := s.Attr("data-risk")
+		risks = append(risks, k)
+	})
+	if !slices.Equal(risks, []string{"production", "agent"}) {
+		t.Errorf("header risk flags %v, want production, agent", risks)
+	}
+	// No 26-character ids beside names: they are hover titles.
+	if n := doc.Find("code.post-author-id").Length(); n != 0 {
+		t.Errorf("%d raw user ids shown beside names", n)
+	}
+	// The decision panel comes before the evidence.
+	html, _ := doc.Html()
+	if strings.Index(html, `data-testid="section-decide"`) > strings.Index(html, `data-testid="section-conversation"`) {
+		t.Error("the decision panel comes after the conversation")
 	}
 	params := map[string]string{}
 	doc.Find(byTestID("param")).Each(func(_ int, s *goquery.Selection) {
@@ -118,7 +155,7 @@ func TestRequestPageShowsWhatIsAsked(t *testing.T) {
 	if got := squish(req.Find(byTestID("requester-sponsor"))); got != "sponsored by dave" {
 		t.Errorf("sponsor %q", got)
 	}
-	if got := squish(doc.Find(byTestID("policy"))); !strings.Contains(got, "demo/secret-rotation") || !strings.Contains(got, "2 approvals") {
+	if got := squish(doc.Find(byTestID("policy"))); !strings.Contains(got, "demo/secret-rotation") {
 		t.Errorf("policy %q", got)
 	}
 	exp := doc.Find(byTestID("expires"))
@@ -159,8 +196,12 @@ func TestRequestPageLinksToMattermost(t *testing.T) {
 	if got, _ := post(doc, r.TriggerPostID).Find(byTestID("post-permalink")).Attr("href"); got != "https://chat.example.com/ops/pl/"+r.TriggerPostID {
 		t.Errorf("post permalink %q", got)
 	}
-	if got := squish(doc.Find(byTestID("share-url"))); got != "https://countersign.example.com/requests/"+r.ID {
-		t.Errorf("share link %q", got)
+	// The page's own address is the id's hover, not a row of its own.
+	if got, _ := doc.Find(byTestID("request-id")).Attr("title"); got != "https://countersign.example.com/requests/"+r.ID {
+		t.Errorf("request id hover %q, want the page's absolute link", got)
+	}
+	if doc.Find(byTestID("share-url")).Length() != 0 {
+		t.Error("the page still repeats its own URL in a row")
 	}
 }
 
@@ -173,7 +214,7 @@ func TestRequestPageShowsProvenanceOfEveryPost(t *testing.T) {
 		t.Fatalf("%d posts shown, want 7", n)
 	}
 	doc.Find(byTestID("post")).Each(func(i int, s *goquery.Selection) {
-		if s.Find(byTestID("prov-human")+","+byTestID("prov-bot")+","+byTestID("prov-webhook")).Length() != 1 {
+		if s.Find(byTestID("prov-human")+","+byTestID("prov-bot")+","+byTestID("prov-webhook")+","+byTestID("prov-command")).Length() != 1 {
 			id, _ := s.Attr("data-post-id")
 			t.Errorf("post %d (%s) has no single author-kind badge", i, id)
 		}
@@ -207,8 +248,11 @@ func TestRequestPageShowsProvenanceOfEveryPost(t *testing.T) {
 		t.Errorf("webhook note %q", note)
 	}
 	// "alice" appears on this post only inside the "shown as" note.
+	if got := squish(hook.Find(byTestID("prov-impersonation"))); got != "shown as alice" {
+		t.Errorf("impersonation badge %q", got)
+	}
 	outside := hook.Clone()
-	outside.Find(byTestID("shown-as")).Remove()
+	outside.Find(byTestID("shown-as") + "," + byTestID("prov-impersonation")).Remove()
 	if strings.Contains(squish(outside), "alice") {
 		t.Errorf("the overridden name appears outside the 'shown as' note: %q", squish(outside))
 	}
@@ -521,11 +565,11 @@ func TestRequestPageAfterExpiry(t *testing.T) {
 	// The page and the domain read the same (moved) clock.
 	f.h = NewRequests(approval.New(f.store, approval.Config{ApproverRoles: []string{"approver"}, Now: later}), RequestsOptions{Now: later})
 	doc := f.page(t, userAlice, "/requests/"+f.byAction["restart"].ID)
-	if doc.Find(byTestID("request-head")+" "+byTestID("expired")).Length() != 1 {
-		t.Error("an expired pending request is not marked expired")
+	if st, _ := doc.Find(byTestID("request-head") + " " + byTestID("state-line")).Attr("data-stage"); st != "timed-out" {
+		t.Errorf("an expired pending request reads as stage %q, want timed-out", st)
 	}
-	if !strings.Contains(squish(doc.Find(byTestID("expires"))), "ago)") {
-		t.Errorf("expiry hint %q", squish(doc.Find(byTestID("expires"))))
+	if doc.Find(byTestID("due")).Length() != 0 || doc.Find(byTestID("expires")).Length() != 0 {
+		t.Error("a request whose time ran out still shows a countdown")
 	}
 	if doc.Find(byTestID("approve-form")).Length() != 0 || !strings.Contains(squish(doc.Find(byTestID("cannot-decide"))), "expired") {
 		t.Error("decision forms offered after expiry")

@@ -127,10 +127,17 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	e.GET("/auth/callback", auth.Callback)
 	e.POST("/logout", auth.Logout)
 
-	requests := NewRequests(p.Approvals, RequestsOptions{
+	ro := RequestsOptions{
 		PublicURL: opts.PublicURL, MattermostURL: p.MattermostURL, Now: p.Now,
 		Executions: p.Executions, Grants: p.Grants, Receipts: receiptsOf(p.Checkpoints),
-	})
+	}
+	if tr, ok := p.Grants.(TermsReader); ok {
+		ro.Terms = tr
+	}
+	if p.Policy != nil {
+		ro.Catalogue = p.Policy.State.Policy
+	}
+	requests := NewRequests(p.Approvals, ro)
 	// The start page: the dashboard for a signed-in person, the landing
 	// page with a sign-in link otherwise. Anonymous visitors are not sent
 	// to the IdP from here, so that after logging out (where the IdP may

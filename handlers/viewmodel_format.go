@@ -12,10 +12,13 @@ import (
 	"github.com/countersign/countersign/templates/partials"
 )
 
-// Folding thresholds for JSON in the tool chain: longer blocks start closed.
+// Folding thresholds for JSON in the tool chain: longer blocks start
+// closed, showing their one-line summary, so the evidence does not push
+// everything else down the page.
 const (
-	foldLines = 12
-	foldBytes = 800
+	foldLines      = 6
+	foldBytes      = 400
+	jsonSummaryMax = 100
 )
 
 // paramsSummaryMax bounds the one-line parameter summary in list rows.
@@ -110,9 +113,15 @@ func jsonBlock(raw string) partials.JSONBlock {
 		text = buf.String()
 	}
 	lines := strings.Count(text, "\n") + 1
+	summary := raw
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, []byte(raw)); err == nil {
+		summary = compact.String()
+	}
 	return partials.JSONBlock{
 		Text: text, Lines: lines, Size: sizeText(len(text)),
-		Folded: lines > foldLines || len(text) > foldBytes,
+		Folded:  lines > foldLines || len(text) > foldBytes,
+		Summary: truncate(strings.Join(strings.Fields(summary), " "), jsonSummaryMax),
 	}
 }
 

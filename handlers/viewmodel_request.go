@@ -9,6 +9,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/grant"
 	"github.com/countersign/countersign/templates/pages"
 	"github.com/countersign/countersign/templates/partials"
 	"github.com/countersign/countersign/web/session"
@@ -23,15 +24,21 @@ func requesterView(r *models.Request) partials.Requester {
 	}
 }
 
-// requestRows builds the rows of a request list.
+// requestRows builds the rows of a request list. Progress, the state
+// line and the risk flags need each request's decisions and post
+// provenance (approval.Service.LoadTriage); without them a row shows no
+// approvals and no flags.
 func (h *Requests) requestRows(rs []models.Request, now time.Time) []partials.RequestRow {
 	out := make([]partials.RequestRow, len(rs))
 	for i := range rs {
 		r := &rs[i]
+		description, _ := h.actionDescription(r)
 		row := partials.RequestRow{
 			ID: r.ID, URL: requestPath(r.ID), Action: r.Action, Params: paramsSummary(r.Params),
 			Purpose: r.Purpose, Requester: requesterView(r), Channel: r.ChannelName,
 			State: string(r.State), Created: timeView(r.CreatedAt, now),
+			Title: requestTitle(r, description), Line: stateLine(r, nil, now),
+			Progress: progressView(r, r.Tally()), Risks: riskViews(r),
 		}
 		if r.State == models.StatePending {
 			row.Expired = !now.Before(r.ExpiresAt)
@@ -71,15 +78,18 @@ func (h *Requests) stateCounts(c echo.Context) ([]partials.StateCount, error) {
 	return out, nil
 }
 
-// requestView builds the request page (all but the decision forms).
-// verified says whether the stored content still hashes to r.ContentHash.
-func (h *Requests) requestView(r *models.Request, verified bool, now time.Time) pages.RequestView {
+// requestView builds the request page (all but the decision forms and
+// the summary). verified says whether the stored content still hashes to
+// r.ContentHash; g is its grant (nil when none).
+func (h *Requests) requestView(r *models.Request, verified bool, g *grant.Grant, now time.Time) pages.RequestView {
+	t := r.Tally()
 	v := pages.RequestView{
 		ID: r.ID, Kind: string(r.Kind), Action: r.Action, Purpose: r.Purpose,
 		Requester: requesterView(r), State: string(r.State),
-		Created: timeView(r.CreatedAt, now), Expires: timeView(r.ExpiresAt, now),
-		Expired:   r.State == models.StatePending && !now.Before(r.ExpiresAt),
-		PolicyRef: r.PolicyRef, PolicyExplanation: r.PolicyExplanation, Required: r.RequiredApprovals,
+		Line: stateLine(r, g, now), Progress: progressView(r, t), Risks: riskViews(r),
+		AutoApproved: r.ApprovedByPolicy(),
+		Created:      timeView(r.CreatedAt, now),
+		PolicyRef:    r.PolicyRef, PolicyExplanation: r.PolicyExplanation, Required: r.RequiredApprovals,
 		Source: pages.RequestSource{
 			TeamName: r.TeamName, ChannelName: r.ChannelName, ChannelURL: h.channelURL(r.TeamName, r.ChannelName),
 			RootPostID: r.RootPostID, RootURL: h.permalink(r.TeamName, r.RootPostID),
@@ -99,7 +109,10 @@ func (h *Requests) requestView(r *models.Request, verified bool, now time.Time) 
 	v.ToolCalls = toolCallViews(r.ToolCalls, now)
 	v.Decisions, v.ApprovedBy = decisionViews(r, now)
 	v.Approvals = len(v.ApprovedBy)
-	v.ApprovalSummary = fmt.Sprintf("%d of %d approvals", v.Approvals, r.RequiredApprovals)
+	if r.State == models.StatePending && now.Before(r.ExpiresAt) {
+		// A finished (or timed-out) request has no deadline left to show.
+		v.Expires = timeView(r.ExpiresAt, now)
+	}
 	return v
 }
 
@@ -139,6 +152,8 @@ func (h *Requests) postViews(r *models.Request, now time.Time) ([]partials.Post,
 		if p.OverrideUsername != "" && p.OverrideUsername != p.AuthorName {
 			pv.ShownAs = p.OverrideUsername
 		}
+		pv.Impersonates = p.Impersonates()
+		pv.Command = p.AuthorKind == models.AuthorWebhook && !pv.Impersonates && r.MadeBy(p.AuthorID, p.AuthorName)
 		if pv.ClaimsApproval {
 			claims++
 		}

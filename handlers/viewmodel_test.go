@@ -99,9 +99,14 @@ func TestDurationText(t *testing.T) {
 }
 
 func TestJSONBlockFoldsLongValues(t *testing.T) {
-	short := jsonBlock(`{"a":1,"b":[1,2]}`)
-	if short.Folded || short.Text != "{\n  \"a\": 1,\n  \"b\": [\n    1,\n    2\n  ]\n}" {
+	short := jsonBlock(`{"a":1,"b":"x"}`)
+	if short.Folded || short.Text != "{\n  \"a\": 1,\n  \"b\": \"x\"\n}" {
 		t.Errorf("short block: %+v", short)
+	}
+	// A folded block still says what it holds, on one line.
+	nested := jsonBlock(`{"a": 1, "b": [1, 2, 3, 4]}`)
+	if !nested.Folded || nested.Summary != `{"a":1,"b":[1,2,3,4]}` {
+		t.Errorf("nested block: folded %v, summary %q", nested.Folded, nested.Summary)
 	}
 	manyLines := jsonBlock(`[1,2,3,4,5,6,7,8,9,10,11,12]`) // 14 lines pretty-printed
 	if !manyLines.Folded || manyLines.Lines != 14 {

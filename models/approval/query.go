@@ -27,20 +27,27 @@ type Filter struct {
 	// Channel matches the channel's id or name.
 	Channel string
 	Action  string
+	// Purpose matches requests whose purpose contains these words, in
+	// this order, ignoring case.
+	Purpose string
+	// ExpiringFirst orders by expiry, soonest first, instead of newest
+	// first: the order an approver triages pending requests in.
+	ExpiringFirst bool
 	// Limit is the page size (DefaultPageSize when 0, at most MaxPageSize).
 	Limit int
 	// After is the opaque cursor of the previous page's last item.
 	After string
 }
 
-// Page is one page of requests, newest first, and the cursor of the next
+// Page is one page of requests, in the filter's order, and the cursor of the next
 // page ("" when this is the last).
 type Page struct {
 	Items []models.Request
 	Next  string
 }
 
-// cursor is a position in the newest-first order.
+// cursor is a position in the list's order: the creation time (newest
+// first) or the expiry (soonest first) of the last item, and its id.
 type cursor struct {
 	created time.Time
 	id      string
@@ -75,7 +82,7 @@ func (f *Filter) validate() error {
 		f.Limit = DefaultPageSize
 	}
 	f.Limit = min(f.Limit, MaxPageSize)
-	for name, v := range map[string]string{"requester": f.Requester, "channel": f.Channel, "action": f.Action} {
+	for name, v := range map[string]string{"requester": f.Requester, "channel": f.Channel, "action": f.Action, "purpose": f.Purpose} {
 		if len(v) > 128 {
 			return models.Invalid(name, "is too long")
 		}
@@ -97,14 +104,28 @@ func (f *Filter) apply(q *gorm.DB) (*gorm.DB, error) {
 	if f.Action != "" {
 		q = q.Where("action = ?", f.Action)
 	}
+	if f.Purpose != "" {
+		q = q.Where("LOWER(purpose) LIKE ? ESCAPE '\\'", "%"+likeEscape(strings.ToLower(f.Purpose))+"%")
+	}
 	c, err := parseCursor(f.After)
 	if err != nil {
 		return nil, err
+	}
+	if f.ExpiringFirst {
+		if c != nil {
+			q = q.Where("(expires_at > ? OR (expires_at = ? AND id > ?))", c.created, c.created, c.id)
+		}
+		return q.Order("expires_at ASC").Order("id ASC").Limit(f.Limit + 1), nil
 	}
 	if c != nil {
 		q = q.Where("(created_at < ? OR (created_at = ? AND id < ?))", c.created, c.created, c.id)
 	}
 	return q.Order("created_at DESC").Order("id DESC").Limit(f.Limit + 1), nil
+}
+
+// likeEscape makes s match literally inside a LIKE pattern.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
 }
 
 func (s *Service) page(ctx context.Context, f Filter, scope func(*gorm.DB) *gorm.DB) (*Page, error) {
@@ -123,7 +144,11 @@ func (s *Service) page(ctx context.Context, f Filter, scope func(*gorm.DB) *gorm
 	if len(items) > f.Limit {
 		p.Items = items[:f.Limit]
 		last := p.Items[f.Limit-1]
-		p.Next = cursor{created: last.CreatedAt, id: last.ID}.String()
+		at := last.CreatedAt
+		if f.ExpiringFirst {
+			at = last.ExpiresAt
+		}
+		p.Next = cursor{created: at, id: last.ID}.String()
 	}
 	return p, nil
 }
@@ -134,7 +159,7 @@ func (s *Service) List(ctx context.Context, f Filter) (*Page, error) {
 }
 
 // ListActionable returns the pending, unexpired requests a may decide and
-// has not decided yet, newest first. The same rules as Check apply, in SQL.
+// has not decided yet, in f's order. The same rules as Check apply, in SQL.
 func (s *Service) ListActionable(ctx context.Context, a Approver, f Filter) (*Page, error) {
 	roleCond, roleArgs := s.roleCondition(a)
 	if roleCond == "" {
@@ -252,4 +277,42 @@ func (s *Service) FindByPost(ctx context.Context, postID string) (*models.Reques
 		}
 	}
 	return nil, fmt.Errorf("approval: request for post %s: %w", postID, models.ErrNotFound)
+}
+
+// LoadTriage fills in what a list row needs to show a request's progress
+// and risks (models.Request.Tally, models.Request.Risks): its decisions,
+// and of its posts only the provenance and edit fields, not their text.
+// Two queries for the whole page, whatever its length.
+func (s *Service) LoadTriage(ctx context.Context, items []models.Request) error {
+	if len(items) == 0 {
+		return nil
+	}
+	ids := make([]string, len(items))
+	at := make(map[string]*models.Request, len(items))
+	for i := range items {
+		ids[i] = items[i].ID
+		at[items[i].ID] = &items[i]
+		items[i].Decisions, items[i].Posts = nil, nil
+	}
+	db := s.store.DB(ctx)
+	var decisions []models.Decision
+	if err := db.Where("request_id IN ?", ids).Order("id").Find(&decisions).Error; err != nil {
+		return fmt.Errorf("approval: decisions of a page: %w", err)
+	}
+	for _, d := range decisions {
+		r := at[d.RequestID]
+		r.Decisions = append(r.Decisions, d)
+	}
+	var posts []models.ConversationPost
+	err := db.Select("request_id", "author_kind", "author_name", "override_username", "edit_at", "delete_at").
+		Where("request_id IN ?", ids).Where("(author_kind = ? AND override_username <> '') OR edit_at > 0 OR delete_at > 0", models.AuthorWebhook).
+		Find(&posts).Error
+	if err != nil {
+		return fmt.Errorf("approval: posts of a page: %w", err)
+	}
+	for _, p := range posts {
+		r := at[p.RequestID]
+		r.Posts = append(r.Posts, p)
+	}
+	return nil
 }

@@ -94,3 +94,26 @@ func (s *Service) MayView(r *models.Request, a Approver) bool {
 	}
 	return r.MadeBy(a.Actor.ID, a.Username) || r.SponsoredBy(a.Actor.ID, a.Username)
 }
+
+// MayEverDecide reports whether a holds a role that decides some requests:
+// a configured approver role, or a role the policy in force names as an
+// approver or escalation role. Pages offer the "needs your decision" list
+// only to them; everyone else could only ever see it empty.
+func (s *Service) MayEverDecide(a Approver) bool {
+	if s.cfg.mayDecide(a) {
+		return true
+	}
+	if s.cfg.Policy == nil {
+		return false
+	}
+	p := s.cfg.Policy.Current()
+	if p == nil {
+		return false
+	}
+	for _, r := range a.Roles {
+		if p.Decides(r) {
+			return true
+		}
+	}
+	return false
+}

@@ -271,6 +271,14 @@ func (s *Service) Get(ctx context.Context, requestID string) (*Grant, error) {
 	return load(s.store.DB(ctx), requestID)
 }
 
+// Terms returns the terms frozen on request requestID when it was created:
+// the executor its grant will be for and the grant's lifetime, which the
+// request page shows before anyone approves. found is false for requests
+// without recorded terms.
+func (s *Service) Terms(ctx context.Context, requestID string) (t terms.Terms, found bool, err error) {
+	return terms.Load(s.store.DB(ctx), requestID)
+}
+
 func load(db *gorm.DB, requestID string) (*Grant, error) {
 	var g Grant
 	err := db.Take(&g, "request_id = ?", requestID).Error

@@ -49,6 +49,14 @@ type RequestRow struct {
 	Expires Time
 	// Expired is true when a pending request's time has run out.
 	Expired bool
+	// Title is what the row links: the purpose, else the action's
+	// description, else the action.
+	Title string
+	// Line is where the request stands; Progress its approvals; Risks
+	// what to notice before opening it.
+	Line     StateLine
+	Progress Progress
+	Risks    []Risk
 }
 
 // DecisionRow is one line of the recent decisions list.
@@ -80,6 +88,8 @@ type Filters struct {
 	Requester string
 	Channel   string
 	Action    string
+	// Purpose matches words of the request's purpose.
+	Purpose string
 	// State is the selected state; used only when States is not empty.
 	State string
 	// States are the selectable states; empty hides the state field (the
@@ -131,6 +141,12 @@ type Post struct {
 	Deleted            bool
 	// NotMember is true when the author was not in the channel at capture.
 	NotMember bool
+	// Command is true for the requester's own slash-command post: it is
+	// posted like a webhook, but by the person who asked, under their own
+	// name, so it is not badged as a webhook. Impersonates is true for a
+	// webhook post shown in chat under someone else's name.
+	Command      bool
+	Impersonates bool
 	// Reply is true for a post inside a thread.
 	Reply     bool
 	IsRoot    bool
@@ -151,6 +167,9 @@ type JSONBlock struct {
 	Lines  int
 	Size   string
 	Folded bool
+	// Summary is the value on one line, shortened: what a folded block
+	// shows without opening it.
+	Summary string
 }
 
 // ToolCall is one step of an agent's tool-invocation chain.
@@ -216,4 +235,45 @@ type DecisionForm struct {
 	// StepUpNote says what deciding asks of the person's sign-in: until
 	// when the current one counts, or that they will sign in again.
 	StepUpNote string
+}
+
+// StateLine is the one sentence saying where a request stands in its
+// lifecycle, decided in one place (the handlers' stateLine) so no page
+// words the same state two ways.
+type StateLine struct {
+	// Stage names the lifecycle stage for styling and tests: waiting,
+	// timed-out, approved, auto-approved, running, grant-expired,
+	// executed, failed, denied, cancelled, expired.
+	Stage string
+	// State is the request's stored state, for its badge.
+	State string
+	// Text is the sentence.
+	Text string
+	// Due is the deadline still running (the request's expiry while it
+	// waits, the grant's while it waits for the executor); zero once
+	// nothing is counting down. DueLabel says what it is.
+	Due      Time
+	DueLabel string
+}
+
+// Risk is one thing an approver should notice before the evidence: an
+// impersonating webhook post, posts edited after capture, production, an
+// agent requester.
+type Risk struct {
+	// Kind is impersonation, edited, production or agent.
+	Kind string
+	// Label is the short badge text; Text the sentence (also the badge's
+	// hover title).
+	Label string
+	Text  string
+}
+
+// Progress is how far a request is from enough approvals.
+type Progress struct {
+	// Summary is e.g. "1 of 2 approvals".
+	Summary            string
+	Approved, Required int
+	// Missing says who is still needed, e.g. "1 more from sre or
+	// security"; empty when none is.
+	Missing string
 }
