@@ -18,6 +18,14 @@ import (
 // its own savepoint, so one that fails is rolled back alone — and commits
 // them with one fsync. A caller's WithTx returns only after the commit that
 // carries its change is durable, or with the error that undid it.
+//
+// The batch runs on the committer's own connection (writeconn.go), where
+// the statements every transaction repeats stay prepared. Within a batch
+// (batch.go) audit events are written late and together, and a job's
+// savepoint is taken only before its first statement, so a job that only
+// appends costs no statement of its own; on PostgreSQL the remaining
+// statements are pipelined (pipeline_pg.go): a batch of appends is two
+// round trips and one WAL flush.
 
 // maxBatch bounds how many queued transactions share one commit.
 const maxBatch = 64

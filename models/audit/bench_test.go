@@ -39,8 +39,14 @@ func benchEntry(i int64) audit.Entry {
 	}
 }
 
+// runWriters runs op b.N times from writers goroutines and reports rows/s
+// and the process's CPU time per row (cpu-µs/row): on SQLite that is the
+// whole cost of a row but its wait for the disk, a figure the disk's
+// fsync latency does not move.
 func runWriters(b *testing.B, writers int, op func(i int64) error) {
 	var n atomic.Int64
+	cpu0 := storetest.ProcessCPU()
+	b.ResetTimer()
 	b.SetParallelism(parallelism(writers)) // RunParallel starts parallelism × GOMAXPROCS goroutines
 	if writers == 1 {
 		for i := 0; i < b.N; i++ {
@@ -59,6 +65,7 @@ func runWriters(b *testing.B, writers int, op func(i int64) error) {
 		})
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64((storetest.ProcessCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/row")
 }
 
 func BenchmarkAppend(b *testing.B) {
