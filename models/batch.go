@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // batch is one database transaction of the group committer and what its
@@ -65,13 +66,9 @@ func (b *batch) before(ctx context.Context) error {
 		return b.broken
 	}
 	if b.savepoint && !b.taken {
-		if err := b.flush(ctx, b.mark); err != nil {
+		if err := b.flushThen(ctx, b.mark, "SAVEPOINT "+jobSavepoint); err != nil {
 			b.broken = err
 			return err
-		}
-		if _, err := b.w.exec(ctx, "SAVEPOINT "+jobSavepoint); err != nil {
-			b.broken = fmt.Errorf("store: savepoint: %w", err)
-			return b.broken
 		}
 		b.taken = true
 	}
@@ -126,23 +123,17 @@ func (b *batch) release(ctx context.Context) error {
 
 // commit writes the events still pending and commits.
 func (b *batch) commit(ctx context.Context) error {
-	if b.broken != nil {
-		b.w.rollback()
-		return b.broken
-	}
-	if b.dialect == DialectPostgres {
-		err := b.w.pgFlushCommit(ctx, b.pending)
-		if err != nil {
-			b.w.rollback()
-			return fmt.Errorf("store: %w", err)
+	if b.broken == nil {
+		b.broken = b.flushThen(ctx, len(b.pending), "COMMIT")
+		if b.broken == nil {
+			return nil
 		}
-		return nil
 	}
-	if err := b.flush(ctx, len(b.pending)); err != nil {
-		b.w.rollback()
-		return err
-	}
-	return b.w.commit(ctx)
+	// After a failed COMMIT the transaction may still be open (SQLite
+	// keeps it on some errors; PostgreSQL skips a pipelined COMMIT after a
+	// failed insert): roll it back, or drop the connection.
+	b.w.rollback()
+	return b.broken
 }
 
 // flush writes the first n pending events and moves the head row to the
@@ -154,9 +145,33 @@ func (b *batch) flush(ctx context.Context, n int) error {
 	if err := writeAuditRows(ctx, b.w, b.dialect, b.pending[:n]); err != nil {
 		return err
 	}
+	b.drop(n)
+	return nil
+}
+
+// flushThen writes the first n pending events and runs tail: in one round
+// trip on PostgreSQL (pipeline_pg.go).
+func (b *batch) flushThen(ctx context.Context, n int, tail string) error {
+	if b.dialect == DialectPostgres {
+		if err := b.w.pgFlushThen(ctx, b.pending[:n], tail); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		b.drop(n)
+		return nil
+	}
+	if err := b.flush(ctx, n); err != nil {
+		return err
+	}
+	if _, err := b.w.exec(ctx, tail); err != nil {
+		return fmt.Errorf("store: %s: %w", strings.ToLower(tail), err)
+	}
+	return nil
+}
+
+// drop forgets the first n pending events, written now.
+func (b *batch) drop(n int) {
 	b.pending = append(b.pending[:0], b.pending[n:]...)
 	b.mark = max(0, b.mark-n)
-	return nil
 }
 
 // batchConn is the connection a job's *gorm.DB uses: gorm's statements

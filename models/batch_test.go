@@ -163,32 +163,45 @@ func TestGroupCommitEventRefusedByDatabaseFailsItsJobAlone(t *testing.T) {
 	})
 }
 
-// TestGroupCommitRefusalAtCommitCommitsNothing: an event written at
-// commit (the last thing its job did) that the database refuses there
-// fails the whole batch — no caller is told its change committed, none
-// of the batch is stored — and the next transaction commits normally.
+// TestGroupCommitRefusalAfterTheJobCommitsNothing: an event that was the
+// last thing its job did is written after the job has ended — at commit,
+// or before the next job's first statement. If the database refuses it
+// there, the whole batch fails: no caller is told its change committed,
+// none of the batch is stored, and the next transaction commits normally.
 // Countersign's own events cannot be refused there (models.deferrable);
 // the test trigger stands for a failure nothing can foresee.
-func TestGroupCommitRefusalAtCommitCommitsNothing(t *testing.T) {
-	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
-		refuseMarked(t, s)
-		errs := oneBatch(t, s,
-			func(tx *gorm.DB) error { return appendPurpose(tx, "a0") },
-			func(tx *gorm.DB) error { return appendPurpose(tx, "refuse-me") },
-			func(tx *gorm.DB) error { return appendPurpose(tx, "a2") },
-		)
-		for i, err := range errs {
-			if err == nil || !strings.Contains(err.Error(), "refused by the test trigger") {
-				t.Errorf("job %d: %v; want the refusal", i, err)
-			}
-		}
-		if err := s.WithTx(context.Background(), func(tx *gorm.DB) error { return appendPurpose(tx, "after") }); err != nil {
-			t.Fatal(err)
-		}
-		if got := purposes(t, s); !slices.Equal(got, []string{"after"}) {
-			t.Fatalf("chain holds %v, want only the later event", got)
-		}
-	})
+func TestGroupCommitRefusalAfterTheJobCommitsNothing(t *testing.T) {
+	statement := func(tx *gorm.DB) error { return tx.Exec(`INSERT INTO job_rows (id) VALUES (1)`).Error }
+	for name, next := range map[string]func(tx *gorm.DB) error{
+		"at commit":                func(tx *gorm.DB) error { return appendPurpose(tx, "a2") },
+		"before a later statement": statement,
+	} {
+		t.Run(name, func(t *testing.T) {
+			storetest.EachStore(t, func(t *testing.T, s *models.Store) {
+				refuseMarked(t, s)
+				errs := oneBatch(t, s,
+					func(tx *gorm.DB) error { return appendPurpose(tx, "a0") },
+					func(tx *gorm.DB) error { return appendPurpose(tx, "refuse-me") },
+					next,
+				)
+				for i, err := range errs {
+					if err == nil || !strings.Contains(err.Error(), "refused by the test trigger") {
+						t.Errorf("job %d: %v; want the refusal", i, err)
+					}
+				}
+				if err := s.WithTx(context.Background(), func(tx *gorm.DB) error { return appendPurpose(tx, "after") }); err != nil {
+					t.Fatal(err)
+				}
+				if got := purposes(t, s); !slices.Equal(got, []string{"after"}) {
+					t.Fatalf("chain holds %v, want only the later event", got)
+				}
+				var rows []int
+				if err := s.DB(context.Background()).Raw(`SELECT id FROM job_rows`).Scan(&rows).Error; err != nil || len(rows) != 0 {
+					t.Fatalf("rows %v survived (%v)", rows, err)
+				}
+			})
+		})
+	}
 }
 
 // TestCommitterKeepsStatementsPrepared: on SQLite the committer prepares

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -25,7 +26,10 @@ import (
 //     open and aborted, and the committer rolls it back — nothing commits.
 //     pgInsertAuditRows fails, rather than reporting a count, when the
 //     head was not where the rows follow, so a COMMIT never follows a
-//     partial write.
+//     partial write;
+//   - the earlier jobs' pending rows and a job's SAVEPOINT, before the
+//     job's first statement: if the insert fails, the SAVEPOINT is skipped
+//     and the batch fails (batch.before), as it would have unpipelined.
 
 // pgBeginLockHead begins a transaction and locks the chain head, in one
 // round trip.
@@ -52,14 +56,15 @@ func (w *writeConn) pgBeginLockHead(ctx context.Context) (ChainHead, error) {
 	return h, err
 }
 
-// pgFlushCommit writes evs (none is fine) and commits, in one round trip.
-func (w *writeConn) pgFlushCommit(ctx context.Context, evs []AuditEvent) error {
+// pgFlushThen writes evs (none is fine) and runs tail (COMMIT, or the
+// next job's SAVEPOINT), in one round trip.
+func (w *writeConn) pgFlushThen(ctx context.Context, evs []AuditEvent, tail string) error {
 	return w.pgx(func(c *pgx.Conn) error {
 		b := &pgx.Batch{}
 		if len(evs) > 0 {
 			b.Queue(pgInsertAuditRows, pgAuditRowsArgs(evs)...)
 		}
-		b.Queue("COMMIT")
+		b.Queue(tail)
 		br := c.SendBatch(ctx, b)
 		if len(evs) > 0 {
 			if _, err := br.Exec(); err != nil {
@@ -69,7 +74,7 @@ func (w *writeConn) pgFlushCommit(ctx context.Context, evs []AuditEvent) error {
 		}
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
-			return fmt.Errorf("commit: %w", err)
+			return fmt.Errorf("%s: %w", strings.ToLower(tail), err)
 		}
 		return br.Close()
 	})

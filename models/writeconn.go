@@ -84,17 +84,6 @@ func (w *writeConn) beginOnce(ctx context.Context) (ChainHead, error) {
 	return lockChainHead(ctx, w.queryRow, false)
 }
 
-// commit commits the open transaction. After a failed COMMIT the
-// transaction may still be open (SQLite keeps it on some errors), so it is
-// rolled back, and the connection dropped if even that fails.
-func (w *writeConn) commit(ctx context.Context) error {
-	if _, err := w.exec(ctx, "COMMIT"); err != nil {
-		w.rollback()
-		return fmt.Errorf("store: commit: %w", err)
-	}
-	return nil
-}
-
 // rollback ends the open transaction without its changes. A connection
 // that cannot roll back is in an unknown state: it is closed (which ends
 // the transaction on either database) and the next batch takes a new one.
