@@ -17,9 +17,9 @@ import (
 // deadlock against another replica's transaction that holds the head and
 // wants that row. So on PostgreSQL each write transaction takes the head
 // FIRST, before any other lock: a batch of the group committer locks it
-// right after BEGIN (runBatch), and nothing else in Countersign opens a
-// write transaction. With that single order no two transactions can wait
-// on each other in a cycle. On SQLite, BEGIN IMMEDIATE takes the database's
+// right after BEGIN (runBatch; on SQLite it reads it there too), and
+// nothing else in Countersign opens a write transaction. With that single
+// order no two transactions can wait on each other in a cycle. On SQLite, BEGIN IMMEDIATE takes the database's
 // one write lock at the start, which is the same rule.
 
 // ChainHead is the audit chain's last event: its sequence number and hash.
@@ -42,7 +42,7 @@ func TxChainHead(tx *gorm.DB) (ChainHead, error) {
 			return h, nil
 		}
 	}
-	h, err := lockChainHead(tx.Statement.Context, tx.Statement.ConnPool, tx.Dialector.Name() == "postgres")
+	h, err := lockChainHead(tx.Statement.Context, tx.Statement.ConnPool.QueryRowContext, tx.Dialector.Name() == "postgres")
 	if err != nil {
 		return ChainHead{}, err
 	}
@@ -54,17 +54,20 @@ func TxChainHead(tx *gorm.DB) (ChainHead, error) {
 // back with a job that fails in a group commit).
 func PutTxChainHead(tx *gorm.DB, h ChainHead) { Local(tx).Put(chainHeadKey, h) }
 
+// chainHeadSQL reads the head row.
+const chainHeadSQL = `SELECT seq, hash FROM audit_head WHERE id = 1`
+
 // lockChainHead reads the head row, with FOR UPDATE on PostgreSQL.
-func lockChainHead(ctx context.Context, conn gorm.ConnPool, pg bool) (ChainHead, error) {
+func lockChainHead(ctx context.Context, queryRow func(ctx context.Context, query string, args ...any) *sql.Row, pg bool) (ChainHead, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	q := `SELECT seq, hash FROM audit_head WHERE id = 1`
+	q := chainHeadSQL
 	if pg {
 		q += ` FOR UPDATE`
 	}
 	var h ChainHead
-	if err := conn.QueryRowContext(ctx, q).Scan(&h.Seq, &h.Hash); err != nil {
+	if err := queryRow(ctx, q).Scan(&h.Seq, &h.Hash); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return ChainHead{}, errors.New("audit: chain head row is missing")
 		}

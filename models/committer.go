@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -19,6 +18,14 @@ import (
 // its own savepoint, so one that fails is rolled back alone — and commits
 // them with one fsync. A caller's WithTx returns only after the commit that
 // carries its change is durable, or with the error that undid it.
+//
+// The batch runs on the committer's own connection (writeconn.go), where
+// the statements every transaction repeats stay prepared. Within a batch
+// (batch.go) audit events are written late and together, and a job's
+// savepoint is taken only before its first statement, so a job that only
+// appends costs no statement of its own; on PostgreSQL the remaining
+// statements are pipelined (pipeline_pg.go): a batch of appends is two
+// round trips and one WAL flush.
 
 // maxBatch bounds how many queued transactions share one commit.
 const maxBatch = 64
@@ -85,23 +92,28 @@ func (s *Store) runBatch(first *txJob) {
 	ctx, cancel := context.WithTimeout(context.Background(), txTimeout)
 	defer cancel()
 	ctx, local := withTxLocal(ctx)
-	tx := s.db.WithContext(ctx).Begin()
-	if tx.Error != nil {
-		first.done <- fmt.Errorf("store: begin: %w", tx.Error)
+	// Lock order (chainhead.go): the chain head before anything else.
+	head, err := s.w.begin(ctx)
+	if err != nil {
+		first.done <- err
 		return
 	}
-	// Lock order (chainhead.go): the chain head before anything else.
-	if s.dialect == DialectPostgres {
-		if _, err := TxChainHead(tx); err != nil {
-			tx.Rollback()
-			first.done <- fmt.Errorf("store: %w", err)
-			return
+	local.Put(chainHeadKey, head)
+	b := &batch{w: s.w, dialect: s.dialect}
+	tx := s.db.Session(&gorm.Session{Context: ctx, NewDB: true})
+	tx.Statement.ConnPool = batchConn{b}
+	run := func(j *txJob, savepoint bool) error {
+		b.startJob(savepoint)
+		err := runJob(tx.WithContext(jobContext{Context: ctx, job: j.ctx}), j)
+		if err == nil {
+			err = b.jobErr
 		}
+		return err
 	}
 	// The first job needs no savepoint: if it fails, the whole (one-job)
 	// transaction is rolled back.
-	if err := runJob(tx.WithContext(jobContext{Context: ctx, job: first.ctx}), first); err != nil {
-		tx.Rollback()
+	if err := run(first, false); err != nil {
+		s.w.rollback()
 		first.done <- err
 		return
 	}
@@ -118,7 +130,7 @@ func (s *Store) runBatch(first *txJob) {
 			f.job.done <- f.err
 		}
 	}()
-	for len(batch) < maxBatch {
+	for len(batch) < maxBatch && b.broken == nil {
 		var j *txJob
 		select {
 		case j = <-s.queue:
@@ -131,39 +143,32 @@ func (s *Store) runBatch(first *txJob) {
 			j.done <- err
 			continue
 		}
-		sp := "cs_sp" + strconv.Itoa(len(batch))
-		if err := tx.SavePoint(sp).Error; err != nil {
-			// The transaction is unusable; fail everything in it.
-			failBatch(tx, append(batch, j), fmt.Errorf("store: savepoint: %w", err))
-			return
-		}
 		before := local.snapshot()
-		if err := runJob(tx.WithContext(jobContext{Context: ctx, job: j.ctx}), j); err != nil {
+		if err := run(j, true); err != nil {
 			local.restore(before)
-			if rbErr := tx.RollbackTo(sp).Error; rbErr != nil {
-				failBatch(tx, batch, fmt.Errorf("store: rollback to savepoint: %w (after: %w)", rbErr, err))
-				failed = append(failed, jobResult{j, err})
-				return
-			}
 			failed = append(failed, jobResult{j, err})
-			if relErr := s.releaseSavepoint(tx, sp); relErr != nil {
-				failBatch(tx, batch, relErr)
+			if b.broken != nil {
+				break
+			}
+			if err := b.undoJob(ctx); err != nil {
+				s.failBatch(batch, err)
 				return
 			}
 			continue
 		}
-		if err := s.releaseSavepoint(tx, sp); err != nil {
-			failBatch(tx, append(batch, j), err)
+		if b.broken != nil {
+			batch = append(batch, j)
+			break
+		}
+		if err := b.endJob(ctx); err != nil {
+			s.failBatch(append(batch, j), err)
 			return
 		}
 		batch = append(batch, j)
 	}
-	err := tx.Commit().Error
-	if err != nil {
-		err = fmt.Errorf("store: commit: %w", err)
-	}
-	for _, b := range batch {
-		b.done <- err
+	err = b.commit(ctx)
+	for _, j := range batch {
+		j.done <- err
 	}
 }
 
@@ -173,27 +178,9 @@ type jobResult struct {
 	err error
 }
 
-// releaseSavepoint ends a job's savepoint on SQLite once the job is done
-// (kept or rolled back), so at most one savepoint is open at a time.
-// Savepoints left open stack up over the batch, and SQLite copies every
-// page a job touches into the statement journal once per open savepoint:
-// with the same few pages (table and index tails, the audit chain)
-// touched by every job, that copying cost about as much as the jobs
-// themselves. PostgreSQL keeps no such journal, and there the RELEASE
-// would only add a round trip per job, so it is skipped.
-func (s *Store) releaseSavepoint(tx *gorm.DB, sp string) error {
-	if s.dialect != DialectSQLite {
-		return nil
-	}
-	if err := tx.Exec("RELEASE SAVEPOINT " + sp).Error; err != nil {
-		return fmt.Errorf("store: release savepoint: %w", err)
-	}
-	return nil
-}
-
 // failBatch rolls the transaction back and fails every job kept in it.
-func failBatch(tx *gorm.DB, batch []*txJob, err error) {
-	tx.Rollback()
+func (s *Store) failBatch(batch []*txJob, err error) {
+	s.w.rollback()
 	for _, b := range batch {
 		b.done <- err
 	}

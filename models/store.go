@@ -40,7 +40,10 @@ type Store struct {
 	// Write transactions go through one committer goroutine (see
 	// committer.go); other processes sharing the database are kept in line
 	// by the chain-head lock (PostgreSQL) or busy_timeout (SQLite).
-	queue     chan *txJob
+	queue chan *txJob
+	// w is the committer's connection; only the committer goroutine (and
+	// Close, once it has stopped) touches it.
+	w         *writeConn
 	closing   chan struct{}
 	loopDone  chan struct{}
 	closeOnce sync.Once
@@ -140,11 +143,11 @@ func Open(ctx context.Context, opts OpenOptions) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s database: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect, queue: make(chan *txJob, 256), closing: make(chan struct{}), loopDone: make(chan struct{})}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	s := &Store{db: db, dialect: dialect, queue: make(chan *txJob, 256), w: &writeConn{db: sqlDB, dialect: dialect}, closing: make(chan struct{}), loopDone: make(chan struct{})}
 	if dialect == DialectSQLite {
 		s.path = dsn
 		sqlDB.SetMaxOpenConns(8)
@@ -255,6 +258,7 @@ func (s *Store) Close() error {
 			}
 			break
 		}
+		s.w.close()
 	})
 	sqlDB, err := s.db.DB()
 	if err != nil {

@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -54,14 +52,6 @@ func appendEvent(tx *gorm.DB, at time.Time, e Entry) (*models.AuditEvent, error)
 			return nil, fmt.Errorf("audit: payload: %w", err)
 		}
 	}
-	// Statements go straight to the transaction's connection: this runs
-	// for every change Countersign makes, and gorm's statement building
-	// would be a large part of its cost.
-	pg := tx.Dialector.Name() == "postgres"
-	conn, ctx := tx.Statement.ConnPool, tx.Statement.Context
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	// The head is read (and on PostgreSQL locked) once per transaction —
 	// by the committer, before anything else (models/chainhead.go) — and
 	// later appends in the same group commit take it from the
@@ -85,25 +75,12 @@ func appendEvent(tx *gorm.DB, at time.Time, e Entry) (*models.AuditEvent, error)
 		PrevHash:     head.Hash,
 	}
 	ev.Hash = string(NewHasher().Sum(FieldsOf(ev)))
-	args := []any{ev.Seq, ev.AtUnixUS, ev.Type, string(ev.ActorType), ev.ActorID, ev.ActorDisplay, ev.RequestID, ev.Purpose, ev.Action, ev.PolicyRef, ev.Payload, ev.PrevHash, ev.Hash}
-	var res sql.Result
-	if pg {
-		// Insert and head update in one statement: one round trip fewer
-		// while the head is locked.
-		res, err = conn.ExecContext(ctx, `WITH e AS (INSERT INTO audit_events (seq, at_unix_us, type, actor_type, actor_id, actor_display, request_id, purpose, action, policy_ref, payload, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) RETURNING seq, hash) UPDATE audit_head SET seq = e.seq, hash = e.hash FROM e WHERE audit_head.id = 1 AND audit_head.seq = $14`, append(args, head.Seq)...)
-	} else {
-		if _, err = conn.ExecContext(ctx, `INSERT INTO audit_events (seq, at_unix_us, type, actor_type, actor_id, actor_display, request_id, purpose, action, policy_ref, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...); err != nil {
-			return nil, fmt.Errorf("audit: insert event %d: %w", ev.Seq, err)
-		}
-		res, err = conn.ExecContext(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ?`, ev.Seq, ev.Hash, head.Seq)
+	// Written at once, or with the batch's other events before the
+	// transaction's next statement or at its commit
+	// (models.WriteAuditEvent).
+	if err := models.WriteAuditEvent(tx, ev); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("audit: append event %d: %w", ev.Seq, err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return nil, fmt.Errorf("audit: chain head moved during append (seq %d)", head.Seq)
-	}
-	models.PutTxChainHead(tx, models.ChainHead{Seq: ev.Seq, Hash: ev.Hash})
 	return ev, nil
 }
 
