@@ -54,6 +54,15 @@ func (s *Service) PrepareDecision(ctx context.Context, a Approver, id, contentHa
 		return nil, fmt.Errorf("approval: %s is hidden from %s: %w", id, a.Actor.ID, models.ErrNotFound)
 	}
 	if err := s.CanDecide(r, a, contentHash); err != nil {
+		if errors.Is(err, ErrContentChanged) {
+			// The approver will review again: read the conversation now,
+			// so the page they go back to holds every change made so far
+			// (an edit the WebSocket listener recorded a moment ago may
+			// have been followed by another it has not recorded yet).
+			if _, _, rerr := s.reread(ctx, r, a.Actor); rerr != nil {
+				return nil, rerr
+			}
+		}
 		return nil, err
 	}
 	unchecked, changed, err := s.reread(ctx, r, a.Actor)

@@ -227,7 +227,7 @@ func New(t testing.TB) context.Context {
 			if u, err := chromedp.Run(ctx, chromedp.Location()); err == nil {
 				t.Logf("browser was at %s", u)
 			}
-			Screenshot(t, ctx, "failure")
+			shot(t, ctx, "failure") // a failing page is not checked for accessibility too
 			if out := strings.TrimSpace(rec.processOutput()); out != "" {
 				t.Logf("browser output:\n%s", out)
 			}
@@ -286,7 +286,18 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // <ArtifactDir>/<name>.png and logs where. `go test -artifacts` keeps the
 // directory (under -outputdir); without it the file is removed with the
 // test's temporary files. A failure to capture is reported, not fatal.
+// The page is then checked with axe-core (Axe): every page a test
+// screenshots must have no accessibility violations.
 func Screenshot(t testing.TB, ctx context.Context, name string) string {
+	t.Helper()
+	path := shot(t, ctx, name)
+	// Every page a test looks at is also checked for accessibility.
+	Axe(t, ctx, name)
+	return path
+}
+
+// shot saves the screenshot without the accessibility check.
+func shot(t testing.TB, ctx context.Context, name string) string {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -299,7 +310,5 @@ func Screenshot(t testing.TB, ctx context.Context, name string) string {
 		return ""
 	}
 	t.Logf("screenshot %s: %s", name, path)
-	// Every page a test looks at is also checked for accessibility.
-	Axe(t, ctx, name)
 	return path
 }

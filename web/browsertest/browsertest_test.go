@@ -22,11 +22,11 @@ func TestBrowserHelperRecordsConsoleErrors(t *testing.T) {
 	const csp = "default-src 'none'; script-src 'self'; style-src 'self'"
 	mux.HandleFunc("/clean", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Security-Policy", csp)
-		fmt.Fprint(w, `<!doctype html><title>clean</title><h1 data-testid="h">Clean</h1>`)
+		fmt.Fprint(w, `<!doctype html><html lang="en"><title>clean</title><main><h1 data-testid="h">Clean</h1></main></html>`)
 	})
 	mux.HandleFunc("/inline", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Security-Policy", csp)
-		fmt.Fprint(w, `<!doctype html><title>inline</title><h1 data-testid="h">Inline</h1><script>document.title = "ran"</script>`)
+		fmt.Fprint(w, `<!doctype html><html lang="en"><title>inline</title><main><h1 data-testid="h">Inline</h1></main><script>document.title = "ran"</script></html>`)
 	})
 	mux.HandleFunc("/throws.js", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript")
@@ -34,7 +34,7 @@ func TestBrowserHelperRecordsConsoleErrors(t *testing.T) {
 	})
 	mux.HandleFunc("/throws", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Security-Policy", csp)
-		fmt.Fprint(w, `<!doctype html><title>throws</title><h1 data-testid="h">Throws</h1><script src="/throws.js"></script>`)
+		fmt.Fprint(w, `<!doctype html><html lang="en"><title>throws</title><main><h1 data-testid="h">Throws</h1></main><script src="/throws.js"></script></html>`)
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
