@@ -162,6 +162,8 @@ type portal struct {
 	inbound *handlers.Chat
 	// policy is the policy in force, its watcher and the change windows.
 	policy *policyRuntime
+	// accessLog receives the per-request lines (nil: log).
+	accessLog *slog.Logger
 }
 
 // serve builds the web application and serves it until ctx ends. ready is
@@ -170,14 +172,15 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := handlers.Options{
-		Logger:    p.log,
-		DB:        p.store,
-		Registry:  reg,
-		PublicURL: p.cfg.PublicURL,
-		TLS:       p.cfg.TLS(),
-		BodyLimit: p.cfg.HTTP.BodyLimit,
-		Version:   version,
-		DemoIdP:   p.demoIdP, DemoIdPPrefix: p.demoPrefix,
+		Logger:       p.log,
+		AccessLogger: p.accessLog,
+		DB:           p.store,
+		Registry:     reg,
+		PublicURL:    p.cfg.PublicURL,
+		TLS:          p.cfg.TLS(),
+		BodyLimit:    p.cfg.HTTP.BodyLimit,
+		Version:      version,
+		DemoIdP:      p.demoIdP, DemoIdPPrefix: p.demoPrefix,
 		Chat: p.inbound,
 	}
 	if p.checkpoints != nil {
