@@ -153,9 +153,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	defer func() { stopAgent(); <-agentDone }()
 	return p.serve(ctx, func(a net.Addr) {
 		fmt.Fprintf(stdout, "Countersign demo listening on http://%s\n", a)
+		printTOTPQRCodes(stdout, users)
 		fmt.Fprintf(stdout, "  data:     %s (SQLite; %d demo requests seeded this start)\n", cfg.Database, n)
 		fmt.Fprintf(stdout, "  sign in:  http://%s/login  (demo identity provider at %s)\n", a, cfg.OIDC.Issuer)
-		fmt.Fprintln(stdout, "Demo users (new passwords and TOTP secrets at every start; approvals need the TOTP code):")
+		fmt.Fprintln(stdout, "Demo users (new passwords and TOTP secrets at every start; approvals need the TOTP code; QR codes above and at the sign-in's code step):")
 		for _, u := range users {
 			fmt.Fprintf(stdout, "  user %s (%s): password %s, TOTP secret %s\n", u.Username, strings.Join(u.Groups, ","), u.Password, u.TOTPSecret)
 			if uri, err := u.OTPAuthURI(); err == nil {
@@ -210,4 +211,18 @@ func demoExecutor(cfg *Config) (*exampleexecutor.Executor, error) {
 		return nil, fmt.Errorf("demo: example executor: %w", err)
 	}
 	return x, nil
+}
+
+// printTOTPQRCodes prints each demo user's otpauth URL as a terminal QR
+// code, before the summary, so the passwords and addresses stay the last
+// lines on screen.
+func printTOTPQRCodes(w io.Writer, users []demoidp.User) {
+	fmt.Fprintln(w, "Authenticator QR codes (scan with an authenticator app; the same otpauth links are printed below):")
+	for _, u := range users {
+		qr, err := u.OTPAuthQR()
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(w, "  %s\n%s", u.Username, qr)
+	}
 }

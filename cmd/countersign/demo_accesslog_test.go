@@ -6,13 +6,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/countersign/countersign/web/demoidp"
 )
 
-// TestDemoKeepsRequestLinesOffTheTerminal: by default the demo writes one
-// line per HTTP request to DATA/access.log and says so in its banner, so
-// the printed credentials stay in view; --log-requests puts them back on
-// the terminal.
-func TestDemoKeepsRequestLinesOffTheTerminal(t *testing.T) {
+// TestDemoKeepsCredentialsInView: by default the demo writes one line per
+// HTTP request to DATA/access.log and says so in its banner, so the
+// printed credentials stay in view; --log-requests puts them back on the
+// terminal. The banner draws each user's TOTP QR code before the
+// summary (web/demoidp's tests decode the drawing).
+func TestDemoKeepsCredentialsInView(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "demo")
 	base, stdout, stderr, stop := startServerLogs(t, nil, "demo", "--data", data, "--addr", "127.0.0.1:0")
 	waitForBanner(t, stdout)
@@ -25,6 +28,7 @@ func TestDemoKeepsRequestLinesOffTheTerminal(t *testing.T) {
 	if code := stop(); code != 0 {
 		t.Fatalf("demo exit %d", code)
 	}
+	checkBannerQRCodes(t, stdout.String())
 	path := filepath.Join(data, demoAccessLogFile)
 	if !strings.Contains(stdout.String(), "requests: logged to "+path) {
 		t.Errorf("the banner does not say where the request log goes:\n%s", stdout.String())
@@ -67,5 +71,29 @@ func waitForBanner(t *testing.T, stdout interface{ String() string }) {
 			t.Fatalf("no complete banner:\n%s", stdout.String())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// checkBannerQRCodes checks that the banner draws, for every printed
+// user, the QR code of the otpauth URL of the secret it prints, and that
+// the summary with the passwords comes after all of them.
+func checkBannerQRCodes(t *testing.T, banner string) {
+	t.Helper()
+	users := userLine.FindAllStringSubmatch(banner, -1)
+	if len(users) != 4 {
+		t.Fatalf("%d users in the banner, want 4:\n%s", len(users), banner)
+	}
+	for _, m := range users {
+		u := demoidp.User{Username: m[1], TOTPSecret: m[4]}
+		qr, err := u.OTPAuthQR()
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := strings.Index(banner, "  "+u.Username+"\n"+qr)
+		if at < 0 {
+			t.Errorf("the banner lacks %s's QR code", u.Username)
+		} else if at > strings.Index(banner, m[0]) {
+			t.Errorf("%s's QR code comes after the user lines", u.Username)
+		}
 	}
 }
