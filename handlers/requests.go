@@ -11,6 +11,7 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit/proof"
+	"github.com/countersign/countersign/models/comment"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -54,6 +55,9 @@ type RequestsOptions struct {
 	// Grants shows each request's grant next to its execution
 	// (*grant.Service); nil shows none.
 	Grants GrantReader
+	// Comments lists each request's comments on its page; nil shows
+	// none.
+	Comments *comment.Service
 }
 
 // Requests serves the read-only request pages: the dashboard, the list of
@@ -67,6 +71,7 @@ type Requests struct {
 	execs     ExecutionReader
 	receipts  *proof.Checkpointer
 	grants    GrantReader
+	comments  *comment.Service
 }
 
 // NewRequests returns the request pages' handler. Register:
@@ -88,6 +93,7 @@ func NewRequests(svc RequestReader, opts RequestsOptions) *Requests {
 		execs:     opts.Executions,
 		receipts:  opts.Receipts,
 		grants:    opts.Grants,
+		comments:  opts.Comments,
 	}
 }
 

@@ -54,6 +54,9 @@ func (h *Requests) Show(c echo.Context) error {
 	if v.Grant, err = h.grantView(c.Request().Context(), r, h.now()); err != nil {
 		return fmt.Errorf("request page: %w", err)
 	}
+	if v.Comments, err = h.commentsView(c, u, r); err != nil {
+		return err
+	}
 	return Render(c, http.StatusOK, pages.Request(v))
 }
 

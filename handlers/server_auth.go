@@ -10,6 +10,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/comment"
 	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/window"
 	"github.com/countersign/countersign/web/oidcrp"
@@ -63,6 +64,9 @@ type Portal struct {
 	// nil builds one. Pass one the caller warms at start, so the first
 	// visit after a restart does not recompute the whole tree.
 	Integrity *proof.IntegrityCache
+	// CommentNotes queues a chat thread note for each comment
+	// (outbox.CommentNotes); nil when no chat delivers them.
+	CommentNotes comment.Notifier
 }
 
 // PolicyPages is what the /windows page shows: the open windows and the

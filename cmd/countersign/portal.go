@@ -224,6 +224,10 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 			}()
 		}
 		portal.Executions, portal.Grants = p.executions(), p.grantRecords()
+		if p.cfg.MattermostMessages() {
+			// Nothing would deliver the notes without the bot.
+			portal.CommentNotes = outbox.CommentNotes{}
+		}
 		if p.policy != nil {
 			portal.Policy = &handlers.PolicyPages{Windows: p.policy.windows, State: handlers.PolicyState{Status: p.policy.status, Policy: p.policy.holder.Current}}
 		}

@@ -87,6 +87,13 @@ func (s *Service) Withdraw(ctx context.Context, id string, who Approver, reason 
 	})
 }
 
+// MayWithdraw reports whether who may withdraw r now (Withdraw's rule),
+// so the request page offers the form only to them.
+func MayWithdraw(r *models.Request, who Approver) bool {
+	_, ok := cancellerOf(r, who.Actor.ID, who.Username)
+	return ok && r.State == models.StatePending
+}
+
 // cancel moves pending request id to cancelled as the actor allowed
 // returns for it.
 func (s *Service) cancel(ctx context.Context, id, reason string, allowed func(*models.Request) (models.Actor, bool)) (*models.Request, error) {
