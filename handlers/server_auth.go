@@ -10,8 +10,8 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
-	"github.com/countersign/countersign/models/comment"
 	"github.com/countersign/countersign/models/audit/proof"
+	"github.com/countersign/countersign/models/comment"
 	"github.com/countersign/countersign/models/window"
 	"github.com/countersign/countersign/web/oidcrp"
 	"github.com/countersign/countersign/web/session"
