@@ -13,6 +13,7 @@ import (
 	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/terms"
+	"github.com/countersign/countersign/models/comment"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -69,6 +70,9 @@ type RequestsOptions struct {
 	// Catalogue is the policy in force, for the action's description and
 	// executor; nil shows the bare action name.
 	Catalogue func() *policy.Policy
+	// Comments lists each request's comments on its page; nil shows
+	// none.
+	Comments *comment.Service
 }
 
 // TermsReader loads the terms frozen on a request at creation.
@@ -89,6 +93,7 @@ type Requests struct {
 	grants    GrantReader
 	terms     TermsReader
 	catalogue func() *policy.Policy
+	comments  *comment.Service
 }
 
 // NewRequests returns the request pages' handler. Register:
@@ -112,6 +117,7 @@ func NewRequests(svc RequestReader, opts RequestsOptions) *Requests {
 		grants:    opts.Grants,
 		terms:     opts.Terms,
 		catalogue: opts.Catalogue,
+		comments:  opts.Comments,
 	}
 }
 

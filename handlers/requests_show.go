@@ -60,6 +60,9 @@ func (h *Requests) Show(c echo.Context) error {
 		return fmt.Errorf("request page: %w", err)
 	}
 	v.Grant = grantView(r, g, now)
+	if v.Comments, err = h.commentsView(c, u, r); err != nil {
+		return err
+	}
 	return Render(c, http.StatusOK, pages.Request(v))
 }
 

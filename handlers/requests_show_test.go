@@ -384,7 +384,7 @@ func TestRequestPageDecisionForm(t *testing.T) {
 	restart := f.byAction["restart"]
 
 	doc := f.page(t, userAlice, "/requests/"+restart.ID)
-	forms := doc.Find(byTestID("section-decide") + " form")
+	forms := doc.Find(byTestID("decision-forms") + " form")
 	if forms.Length() != 2 {
 		t.Fatalf("%d decision forms for an eligible approver, want approve and deny", forms.Length())
 	}
@@ -434,7 +434,7 @@ func TestRequestPageDecisionForm(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			doc := f.page(t, tc.user, "/requests/"+f.byAction[tc.action].ID)
-			if n := doc.Find("form[method=post]").Length(); n != 0 {
+			if n := doc.Find(`form[method=post][action$="/decision"]`).Length(); n != 0 {
 				t.Errorf("%d decision forms shown", n)
 			}
 			if got := squish(doc.Find(byTestID("cannot-decide"))); !strings.Contains(got, tc.reason) {

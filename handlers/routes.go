@@ -9,6 +9,7 @@ import (
 
 	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/audit/search"
+	"github.com/countersign/countersign/models/comment"
 	"github.com/countersign/countersign/web/session"
 )
 
@@ -127,9 +128,11 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	e.GET("/auth/callback", auth.Callback)
 	e.POST("/logout", auth.Logout)
 
+	comments := comment.New(p.Store, p.Approvals, comment.Config{Notes: p.CommentNotes, Now: p.Now})
 	ro := RequestsOptions{
 		PublicURL: opts.PublicURL, MattermostURL: p.MattermostURL, Now: p.Now,
 		Executions: p.Executions, Grants: p.Grants, Receipts: receiptsOf(p.Checkpoints),
+		Comments: comments,
 	}
 	if tr, ok := p.Grants.(TermsReader); ok {
 		ro.Terms = tr
@@ -153,6 +156,9 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	e.GET("/requests/:id", requests.Show, requireUser)
 	e.GET("/mm/:post_id", requests.FromPost, requireUser)
 	e.POST("/requests/:id/decision", decisions.Submit, requireUser)
+	talk := NewTalk(comments, p.Approvals, opts.Logger)
+	e.POST("/requests/:id/comments", talk.Comment, requireUser)
+	e.POST("/requests/:id/withdraw", talk.Withdraw, requireUser)
 
 	if p.Policy != nil {
 		e.GET("/windows", NewWindows(p.Policy.Windows, p.Policy.State, p.Now).Show, requireUser)

@@ -29,6 +29,11 @@ type Options struct {
 	// Logger receives the JSON request log, errors and panics. Nil means a
 	// JSON logger on stderr.
 	Logger *slog.Logger
+	// AccessLogger receives only the one line per request, so a command
+	// can send it elsewhere (the demo writes it to a file, keeping its
+	// printed credentials on screen) while errors stay on Logger. Nil
+	// means Logger.
+	AccessLogger *slog.Logger
 	// DB is asked by the readiness probe whether it can take changes.
 	// Required.
 	DB Readiness
@@ -85,6 +90,9 @@ const ExampleExecutorPath = "/example-executor"
 func (o Options) withDefaults() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if o.AccessLogger == nil {
+		o.AccessLogger = o.Logger
 	}
 	if o.DB == nil {
 		return o, errors.New("server: options: DB is required (readiness probe)")
@@ -170,7 +178,7 @@ func New(opts Options) (*echo.Echo, error) {
 		requestIDs(),
 		withChrome(assets.chrome(opts.Version)),
 		securityHeaders(opts.TLS, csp),
-		requestLog(opts.Logger),
+		requestLog(opts.AccessLogger),
 		metrics.middleware(),
 		recoverPanics(opts.Logger),
 		middleware.BodyLimit(opts.BodyLimit),

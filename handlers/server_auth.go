@@ -11,6 +11,7 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit/proof"
+	"github.com/countersign/countersign/models/comment"
 	"github.com/countersign/countersign/models/window"
 	"github.com/countersign/countersign/web/oidcrp"
 	"github.com/countersign/countersign/web/session"
@@ -67,6 +68,9 @@ type Portal struct {
 	// (audit.checkpoint_interval); /audit/integrity says when the next
 	// checkpoint comes. Zero leaves that out.
 	CheckpointInterval time.Duration
+	// CommentNotes queues a chat thread note for each comment
+	// (outbox.CommentNotes); nil when no chat delivers them.
+	CommentNotes comment.Notifier
 }
 
 // PolicyPages is what the /windows page shows: the open windows and the

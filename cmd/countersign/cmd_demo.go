@@ -27,12 +27,13 @@ const demoClientID = "countersign-demo"
 const demoOrigin = "countersign-demo/audit"
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
-	fs := newFlagSet("demo", "[--data DIR] [--addr HOST:PORT]", stderr)
+	fs := newFlagSet("demo", "[--data DIR] [--addr HOST:PORT] [--log-requests]", stderr)
 	dataDir := fs.String("data", "./data/demo", "directory for the demo's SQLite database (created if missing)")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
 	mmURL := fs.String("mattermost-url", "", "Mattermost site URL: turns on the slash command and the agent API")
 	mmToken := fs.String("mattermost-bot-token", "", "Countersign's bot token on that Mattermost")
 	mmCommandToken := fs.String("mattermost-command-token", "", "the token Mattermost generated for the /countersign slash command (Mattermost chooses it)")
+	logRequests := fs.Bool("log-requests", false, "log every HTTP request in the terminal too (by default they go to DATA/"+demoAccessLogFile+", so the printed credentials stay in view)")
 	mmAgentBot := fs.String("mattermost-agent-bot", demoAgentBotUsername, "username of the bot account that plays the demo agent on that Mattermost")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -65,6 +66,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return &startupError{err: fmt.Errorf("demo: data directory: %w", err)}
 	}
 	log := newLogger(stderr, cfg.Log.Level)
+	accessLog, accessPath, closeAccess, err := demoAccessLog(*dataDir, cfg.Log.Level, *logRequests, log)
+	if err != nil {
+		return err
+	}
+	defer closeAccess()
 	store, err := openStore(ctx, models.OpenOptions{DSN: cfg.Database, Logger: log})
 	if err != nil {
 		return err
@@ -132,18 +138,25 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	p.auth, p.checkpoints, p.example = signIn(cfg, rp, store, rt), cp, exec
-	p.demoIdP, p.demoPrefix = idp, idp.PathPrefix()
+	p.demoIdP, p.demoPrefix, p.accessLog = idp, idp.PathPrefix(), accessLog
 	if p.inbound, err = chatRoutes(ctx, cfg, store, p.approvals, bot, rt, p.grants, inprocess.Client(idp)); err != nil {
 		return err
 	}
 	if err := chat.createKey(ctx, store, cfg); err != nil {
 		return fmt.Errorf("demo: agent key: %w", err)
 	}
+	// The seeded agent's requests end in a run once approved; it stops
+	// before the store closes.
+	agentCtx, stopAgent := context.WithCancel(ctx)
+	agentDone := make(chan struct{})
+	go func() { defer close(agentDone); newDemoAgent(store, p.grants, log).run(agentCtx, demoAgentInterval) }()
+	defer func() { stopAgent(); <-agentDone }()
 	return p.serve(ctx, func(a net.Addr) {
 		fmt.Fprintf(stdout, "Countersign demo listening on http://%s\n", a)
+		printTOTPQRCodes(stdout, users)
 		fmt.Fprintf(stdout, "  data:     %s (SQLite; %d demo requests seeded this start)\n", cfg.Database, n)
 		fmt.Fprintf(stdout, "  sign in:  http://%s/login  (demo identity provider at %s)\n", a, cfg.OIDC.Issuer)
-		fmt.Fprintln(stdout, "Demo users (new passwords and TOTP secrets at every start; approvals need the TOTP code):")
+		fmt.Fprintln(stdout, "Demo users (new passwords and TOTP secrets at every start; approvals need the TOTP code; QR codes above and at the sign-in's code step):")
 		for _, u := range users {
 			fmt.Fprintf(stdout, "  user %s (%s): password %s, TOTP secret %s\n", u.Username, strings.Join(u.Groups, ","), u.Password, u.TOTPSecret)
 			if uri, err := u.OTPAuthURI(); err == nil {
@@ -155,6 +168,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		fmt.Fprintf(stdout, "  grants:   keys at http://%s/.well-known/jwks.json, example executor at http://%s%s\n", a, a, handlers.ExampleExecutorPath)
 		chat.print(stdout, cfg)
 		fmt.Fprintf(stdout, "  health:   http://%s/healthz\n", a)
+		if accessPath != "" {
+			fmt.Fprintf(stdout, "  requests: logged to %s (start with --log-requests to see them here; errors are shown here)\n", accessPath)
+		}
 		fmt.Fprintf(stdout, "  verify:   go run ./cmd/countersign audit verify --db %s\n", cfg.Database)
 		fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	})
@@ -195,4 +211,18 @@ func demoExecutor(cfg *Config) (*exampleexecutor.Executor, error) {
 		return nil, fmt.Errorf("demo: example executor: %w", err)
 	}
 	return x, nil
+}
+
+// printTOTPQRCodes prints each demo user's otpauth URL as a terminal QR
+// code, before the summary, so the passwords and addresses stay the last
+// lines on screen.
+func printTOTPQRCodes(w io.Writer, users []demoidp.User) {
+	fmt.Fprintln(w, "Authenticator QR codes (scan with an authenticator app; the same otpauth links are printed below):")
+	for _, u := range users {
+		qr, err := u.OTPAuthQR()
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(w, "  %s\n%s", u.Username, qr)
+	}
 }

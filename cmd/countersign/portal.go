@@ -162,6 +162,8 @@ type portal struct {
 	inbound *handlers.Chat
 	// policy is the policy in force, its watcher and the change windows.
 	policy *policyRuntime
+	// accessLog receives the per-request lines (nil: log).
+	accessLog *slog.Logger
 }
 
 // serve builds the web application and serves it until ctx ends. ready is
@@ -170,14 +172,15 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := handlers.Options{
-		Logger:    p.log,
-		DB:        p.store,
-		Registry:  reg,
-		PublicURL: p.cfg.PublicURL,
-		TLS:       p.cfg.TLS(),
-		BodyLimit: p.cfg.HTTP.BodyLimit,
-		Version:   version,
-		DemoIdP:   p.demoIdP, DemoIdPPrefix: p.demoPrefix,
+		Logger:       p.log,
+		AccessLogger: p.accessLog,
+		DB:           p.store,
+		Registry:     reg,
+		PublicURL:    p.cfg.PublicURL,
+		TLS:          p.cfg.TLS(),
+		BodyLimit:    p.cfg.HTTP.BodyLimit,
+		Version:      version,
+		DemoIdP:      p.demoIdP, DemoIdPPrefix: p.demoPrefix,
 		Chat: p.inbound,
 	}
 	if p.checkpoints != nil {
@@ -233,6 +236,10 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 			}()
 		}
 		portal.Executions, portal.Grants = p.executions(), p.grantRecords()
+		if p.cfg.MattermostMessages() {
+			// Nothing would deliver the notes without the bot.
+			portal.CommentNotes = outbox.CommentNotes{}
+		}
 		if p.policy != nil {
 			portal.Policy = &handlers.PolicyPages{Windows: p.policy.windows, State: handlers.PolicyState{Status: p.policy.status, Policy: p.policy.holder.Current}}
 		}

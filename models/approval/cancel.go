@@ -21,12 +21,18 @@ var ErrNotYours = fmt.Errorf("only the requester (or the agent's sponsor) may ca
 // cannot withdraw its own request; its accountable human can). ok is false
 // for anyone else.
 func Canceller(r *models.Request, userID string) (actor models.Actor, ok bool) {
+	return cancellerOf(r, userID, "")
+}
+
+// cancellerOf is Canceller for a person known by id or by chat username
+// (the portal knows both).
+func cancellerOf(r *models.Request, id, username string) (actor models.Actor, ok bool) {
 	switch {
-	case userID == "":
+	case id == "" && username == "":
 		return models.Actor{}, false
-	case r.SponsoredBy(userID, ""):
+	case r.SponsoredBy(id, username):
 		return models.Actor{Type: models.ActorHuman, ID: r.SponsorID, Display: r.SponsorName}, true
-	case r.RequesterType == models.ActorHuman && r.MadeBy(userID, ""):
+	case r.RequesterType == models.ActorHuman && r.MadeBy(id, username):
 		return r.Requester(), true
 	}
 	return models.Actor{}, false
@@ -63,6 +69,34 @@ func (e *MovedError) Is(target error) bool {
 // A request that is not pending, or that another caller (on any replica)
 // moves first, is a *MovedError telling its state now and who moved it.
 func (s *Service) Cancel(ctx context.Context, id, userID, reason string) (*models.Request, error) {
+	return s.cancel(ctx, id, reason, func(r *models.Request) (models.Actor, bool) { return Canceller(r, userID) })
+}
+
+// Withdraw is Cancel from the portal, by the signed-in person who: the
+// same rule (the requester of a person's request, the sponsor of an
+// agent's, only while pending), matched by their IdP subject or their
+// chat username, and recorded with who as the actor, as they signed in.
+// A person who may not see the request gets models.ErrNotFound from the
+// caller's own check before this; here anyone else is ErrNotYours.
+func (s *Service) Withdraw(ctx context.Context, id string, who Approver, reason string) (*models.Request, error) {
+	return s.cancel(ctx, id, reason, func(r *models.Request) (models.Actor, bool) {
+		if _, ok := cancellerOf(r, who.Actor.ID, who.Username); !ok {
+			return models.Actor{}, false
+		}
+		return who.Actor, true
+	})
+}
+
+// MayWithdraw reports whether who may withdraw r now (Withdraw's rule),
+// so the request page offers the form only to them.
+func MayWithdraw(r *models.Request, who Approver) bool {
+	_, ok := cancellerOf(r, who.Actor.ID, who.Username)
+	return ok && r.State == models.StatePending
+}
+
+// cancel moves pending request id to cancelled as the actor allowed
+// returns for it.
+func (s *Service) cancel(ctx context.Context, id, reason string, allowed func(*models.Request) (models.Actor, bool)) (*models.Request, error) {
 	var r models.Request
 	if err := s.store.DB(ctx).Omit("Posts", "ToolCalls", "Decisions").First(&r, "id = ?", id).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -70,7 +104,7 @@ func (s *Service) Cancel(ctx context.Context, id, userID, reason string) (*model
 		}
 		return nil, fmt.Errorf("approval: cancel %s: %w", id, err)
 	}
-	actor, ok := Canceller(&r, userID)
+	actor, ok := allowed(&r)
 	if !ok {
 		return nil, fmt.Errorf("approval: cancel %s: %w", id, ErrNotYours)
 	}

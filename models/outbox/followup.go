@@ -60,6 +60,9 @@ const (
 	// capture; the content hash moved and the approvals named in voided
 	// no longer count.
 	NoteContentChanged Note = "content_changed"
+	// NoteComment: someone commented on the request in the portal
+	// (actor, text).
+	NoteComment Note = "comment"
 )
 
 // Reminders queues the chat work of the sweeper's reminders and

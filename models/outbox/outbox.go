@@ -123,6 +123,8 @@ type Payload struct {
 	// Voided names the approvers whose approvals a content change voided
 	// (@username where known, else their display name).
 	Voided []string `json:"voided,omitempty"`
+	// Text is what a comment said (NoteComment).
+	Text string `json:"text,omitempty"`
 }
 
 // ChatPost is the one message Countersign keeps per request in chat.

@@ -92,6 +92,22 @@ func (s *store) passPassword(id, username string) (*authRequest, error) {
 	return r.clone(), nil
 }
 
+// passedPassword returns the live request id when browserID is the
+// browser it is bound to and its password step succeeded, for what only
+// that browser may see on the second-factor step.
+func (s *store) passedPassword(id, browserID string) (*authRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.liveLocked(id, s.cfg.now())
+	if err != nil {
+		return nil, err
+	}
+	if r.done || r.passwordUser == "" || !equalSecret(r.browserID, browserID) {
+		return nil, errWrongBrowser
+	}
+	return r.clone(), nil
+}
+
 // complete marks the request authenticated, after which the op library's
 // callback issues the code.
 func (s *store) complete(id, subject string, authTime time.Time, strength authStrength) error {

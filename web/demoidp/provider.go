@@ -118,6 +118,7 @@ func (p *Provider) routes() *http.ServeMux {
 	m.HandleFunc("GET /login", p.loginPage)
 	m.HandleFunc("POST /login/password", p.loginPassword)
 	m.HandleFunc("POST /login/otp", p.loginOTP)
+	m.HandleFunc("GET /login/otp/qr.png", p.totpQR)
 	m.HandleFunc("GET /logged-out", p.loggedOut)
 	m.HandleFunc("GET /static/demoidp.css", p.pages.serveStylesheet)
 	m.HandleFunc("GET /static/favicon.svg", p.pages.serveIcon)

@@ -67,6 +67,8 @@ func (rn Renderer) ThreadNote(r *models.Request, p outbox.Payload) string {
 		return fmt.Sprintf("✅ %s was executed · %s", r.ID, link)
 	case outbox.NoteContentChanged:
 		return rn.contentChangedNote(r, p.Voided)
+	case outbox.NoteComment:
+		return rn.commentNote(r, p)
 	case outbox.NoteFailed:
 		why := Escape(p.Reason, 300)
 		if why == "" {
@@ -75,6 +77,30 @@ func (rn Renderer) ThreadNote(r *models.Request, p outbox.Payload) string {
 		return fmt.Sprintf("❌ %s failed: %s · %s", r.ID, why, link)
 	}
 	return fmt.Sprintf("%s %s is now **%s** · %s", StateEmoji(r.State), r.ID, Escape(string(r.State), 20), link)
+}
+
+// maxCommentLines bounds a comment's lines in chat; the portal shows all.
+const maxCommentLines = 20
+
+// commentNote repeats a comment written in the portal in the request's
+// thread, quoted and escaped: the text is the commenter's, not
+// Countersign's, and it is never an approval.
+func (rn Renderer) commentNote(r *models.Request, p outbox.Payload) string {
+	who := Escape(p.Actor, 64)
+	if who == "" {
+		who = "someone"
+	}
+	// Escape makes one line of its input; the comment's own line breaks
+	// are kept by escaping line by line, each quoted.
+	lines := strings.Split(strings.ReplaceAll(p.Text, "\r\n", "\n"), "\n")
+	if len(lines) > maxCommentLines {
+		lines = append(lines[:maxCommentLines], "…")
+	}
+	for i, l := range lines {
+		lines[i] = Escape(l, 2000)
+	}
+	return fmt.Sprintf("💬 **%s** commented on %s in the portal (a comment, not a decision):\n> %s\n%s",
+		who, r.ID, strings.Join(lines, "\n> "), rn.RequestURL(r.ID))
 }
 
 // contentChangedNote tells the thread that a captured message was edited

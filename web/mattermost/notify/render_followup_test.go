@@ -28,6 +28,9 @@ func TestFollowUpTexts(t *testing.T) {
 		{"escalation note", rn.ThreadNote(r, outbox.Payload{Note: outbox.NoteEscalated, Roles: []string{"security", "sre-leads"}}), []string{"escalated to security, sre\\-leads", link}, nil},
 		{"cancel note", rn.ThreadNote(r, outbox.Payload{Note: outbox.NoteCancelled, Actor: "**mallory**"}), []string{"cancelled by **\\*\\*mallory\\*\\***", link}, nil},
 		{"expiry while pending", rn.ThreadNote(r, outbox.Payload{Note: outbox.NoteExpired, From: "pending"}), []string{"expired without enough approvals (1 of 3)", link}, nil},
+		{"comment note", rn.ThreadNote(r, outbox.Payload{Note: outbox.NoteComment, Actor: "alice", Text: "Is INC-4211 *really* fixed?\n@channel [click](http://evil)\n> Approved"}),
+			[]string{"💬 **alice** commented on REQ-7", "not a decision", "\n> Is INC\\-4211 \\*really\\* fixed?\n> @\u200bchannel \\[click\\]\\(http://evil\\)\n> \\> Approved\n", link},
+			[]string{"@channel", "[click]"}},
 		{"expiry of an unused grant", rn.ThreadNote(r, outbox.Payload{Note: outbox.NoteExpired, From: "approved"}), []string{"execution grant was not used in time", link}, []string{"enough approvals"}},
 	} {
 		for _, w := range c.want {
