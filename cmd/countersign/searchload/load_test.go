@@ -36,22 +36,28 @@ import (
 //	go test ./cmd/countersign/searchload -run '^$' -bench SearchServer1M -benchtime 2000x -timeout 60m
 func BenchmarkSearchServer1M(b *testing.B) {
 	bins := binaries(b)
-	for _, backend := range []string{"sqlite", "postgres"} {
+	// Each backend's server always listens on the same port (see
+	// startServer).
+	for _, be := range []struct {
+		backend string
+		port    int
+	}{{"sqlite", 38431}, {"postgres", 38432}} {
+		backend, port := be.backend, be.port
 		for _, bin := range bins {
 			name := backend
 			if len(bins) > 1 {
 				name += "/bin=" + bin.name
 			}
-			b.Run(name, func(b *testing.B) { benchServer(b, backend, bin.path) })
+			b.Run(name, func(b *testing.B) { benchServer(b, backend, bin.path, port) })
 		}
 	}
 }
 
 // benchServer starts the server over backend's log and measures it with
 // 8 and 32 clients.
-func benchServer(b *testing.B, backend, bin string) {
+func benchServer(b *testing.B, backend, bin string, port int) {
 	dsn := searchtest.LargeDSN(b, backend, searchtest.MillionEvents)
-	srv := startServer(b, bin, dsn, filepath.Join(searchtest.BenchDir(b), "serve-data-"+backend))
+	srv := startServer(b, bin, dsn, filepath.Join(searchtest.BenchDir(b), "serve-data-"+backend), port)
 	cookies := srv.signIn(b, "dave")
 	srv.waitIdle(b, 3*time.Minute)
 	warm := runLoad(b, srv, cookies, 8, 300, 7)

@@ -59,9 +59,14 @@ type server struct {
 // dataDir keeps the server's keys between runs: the grant signing key the
 // server creates in the database on its first start is sealed with a key
 // from there.
-func startServer(b *testing.B, bin, dsn, dataDir string) *server {
+//
+// The port is fixed per data directory (port): the audit checkpoint key
+// kept there is bound to the origin, which includes it.
+func startServer(b *testing.B, bin, dsn, dataDir string, port int) *server {
 	b.Helper()
-	port := freePort(b)
+	if !portFree(port) {
+		b.Fatalf("port %d, which this benchmark's kept checkpoint key is bound to, is in use", port)
+	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	mux := http.NewServeMux()
 	idpSrv := httptest.NewServer(mux)
@@ -234,15 +239,14 @@ func loadAverage(b *testing.B) float64 {
 	return v
 }
 
-// freePort returns a port that was free a moment ago.
-func freePort(b *testing.B) int {
-	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// portFree reports whether port can be listened on now.
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
-		b.Fatal(err)
+		return false
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	return true
 }
 
 // childEnv is the benchmark's environment without COUNTERSIGN_ variables:
