@@ -85,19 +85,10 @@ func ParseDSN(dsn string) (Dialect, string, error) {
 	}
 }
 
-// sqliteDSN adds the pragmas Countersign relies on: WAL, durable commits
-// (synchronous=FULL: an acknowledged change survives power loss), foreign
-// keys, a busy timeout for other processes, and BEGIN IMMEDIATE so a write
-// transaction never has to upgrade its lock halfway.
-//
-// Memory is bounded on purpose: no memory-mapped I/O (each of the pool's
-// connections would map the file again, and every mapped page counts in the
-// process's resident memory once per connection) and an 8 MB page cache per
-// connection, so a server with a large log stays within a small, predictable
-// footprint. Reads beyond that come from the kernel's page cache.
-func sqliteDSN(path string) string {
-	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=mmap_size(0)&_pragma=cache_size(-8000)&_pragma=temp_store(MEMORY)&_txlock=immediate"
-}
+// sqliteDSN adds the pragmas Countersign relies on (sqlitedb.DSN): WAL,
+// durable commits, foreign keys, a busy timeout, BEGIN IMMEDIATE, and a
+// page cache budget shared by the pool rather than one per connection.
+func sqliteDSN(path string) string { return sqlitedb.DSN(path, sqlitedb.PoolSize) }
 
 // OpenOptions configures Open.
 type OpenOptions struct {
@@ -150,8 +141,8 @@ func Open(ctx context.Context, opts OpenOptions) (*Store, error) {
 	s := &Store{db: db, dialect: dialect, queue: make(chan *txJob, 256), w: &writeConn{db: sqlDB, dialect: dialect}, closing: make(chan struct{}), loopDone: make(chan struct{})}
 	if dialect == DialectSQLite {
 		s.path = dsn
-		sqlDB.SetMaxOpenConns(8)
-		sqlDB.SetMaxIdleConns(8)
+		sqlDB.SetMaxOpenConns(sqlitedb.PoolSize)
+		sqlDB.SetMaxIdleConns(sqlitedb.PoolSize)
 	} else {
 		// As many idle as open: the outbox's parallel deliveries and the
 		// portal's readers come in bursts, and a pool that closes what it

@@ -3,7 +3,6 @@ package policy
 import (
 	"fmt"
 	"reflect"
-	"time"
 
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
@@ -23,12 +22,18 @@ const CostLimit = 10_000
 // MaxConditionLen bounds a rule condition's source text.
 const MaxConditionLen = 4096
 
-// The CEL view of a request. Field names are the ones rules use.
+// The CEL view of a request. Field names are the ones rules use. The
+// unexported fields hold the exported ones as CEL values, converted on the
+// first read of an evaluation (see vars.go); CEL's reflection sees only the
+// exported fields.
 type (
 	celRequest struct {
 		Action  string  `cel:"action"`
 		Params  ref.Val `cel:"params"`
 		Purpose string  `cel:"purpose"`
+
+		fast            bool
+		action, purpose ref.Val
 	}
 	celRequester struct {
 		Type    string   `cel:"type"`
@@ -36,10 +41,16 @@ type (
 		Name    string   `cel:"name"`
 		Roles   []string `cel:"roles"`
 		Sponsor string   `cel:"sponsor"`
+
+		fast                             bool
+		typ, id, name, roles, sponsorVal ref.Val
 	}
 	celSource struct {
 		Team    string `cel:"team"`
 		Channel string `cel:"channel"`
+
+		fast          bool
+		team, channel ref.Val
 	}
 )
 
@@ -60,6 +71,7 @@ func newEnv() (*cel.Env, error) {
 		cel.Variable("time", cel.TimestampType),
 		cel.Variable("window", cel.ListType(cel.StringType)),
 		ext.Strings(),
+		fastFields(),
 	)
 }
 
@@ -146,34 +158,6 @@ func (c *compiled) eval(act interpreter.Activation) (bool, error) {
 		return false, fmt.Errorf("condition returned %v, not a bool", v.Type())
 	}
 	return b, nil
-}
-
-// activation builds the variables for one evaluation; it is shared by
-// every rule the request meets.
-func activation(in Input) (interpreter.Activation, error) {
-	params := in.Params
-	if params == nil {
-		params = map[string]any{}
-	}
-	roles := in.Requester.Roles
-	if roles == nil {
-		roles = []string{}
-	}
-	windows := in.OpenWindows
-	if windows == nil {
-		windows = []string{}
-	}
-	at := in.Time
-	if at.IsZero() {
-		at = time.Now()
-	}
-	return interpreter.NewActivation(map[string]any{
-		"request":   celRequest{Action: in.Action, Params: types.DefaultTypeAdapter.NativeToValue(params), Purpose: in.Purpose},
-		"requester": celRequester{Type: in.Requester.Type, ID: in.Requester.ID, Name: in.Requester.Name, Roles: roles, Sponsor: in.Requester.Sponsor},
-		"source":    celSource{Team: in.Source.Team, Channel: in.Source.Channel},
-		"time":      at.UTC(),
-		"window":    windows,
-	})
 }
 
 // literals are the names a condition compares with, found statically so a

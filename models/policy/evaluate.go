@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"strings"
+
+	"cel.dev/cel-go/interpreter"
 )
 
 // Evaluate runs the rules in order and returns the first match's outcome.
@@ -11,16 +13,15 @@ import (
 // A rule tied to a change window matches only while that window is in
 // in.OpenWindows.
 func (p *Policy) Evaluate(in Input) Outcome {
-	act, err := activation(in)
-	if err != nil {
-		return Outcome{
-			Kind: OutcomeDeny, Reason: "the policy could not be evaluated for this request",
-			Explanation: "denied: the request could not be presented to the policy",
-			Err:         fmt.Errorf("policy: %w", err),
-		}
-	}
+	vars := p.vars.get(&in)
+	defer p.vars.put(vars)
+	return p.evaluate(&in, vars)
+}
+
+// evaluate runs the rules with act holding in's CEL variables.
+func (p *Policy) evaluate(in *Input, act interpreter.Activation) Outcome {
 	for _, r := range p.rules {
-		ok, err := r.matches(&in, act)
+		ok, err := r.matches(in, act)
 		if err != nil {
 			out := Outcome{
 				Kind: OutcomeDeny, Rule: r.outcome.Rule, Condition: r.outcome.Condition,

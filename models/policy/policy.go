@@ -19,6 +19,8 @@ type Policy struct {
 	// windowOrder their file order.
 	windows     map[string]Window
 	windowOrder []string
+	// vars recycles the activations of evaluations.
+	vars varsPool
 }
 
 // roleMap says which people hold which policy roles.

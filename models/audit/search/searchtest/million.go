@@ -62,18 +62,71 @@ const generatorVersion = 1
 // schema named after n, so the expensive build happens once per backend.
 func Large(b testing.TB, backend string, n int) *models.Store {
 	b.Helper()
-	var dsn string
+	st := storetest.OpenDSN(b, largeDSN(b, backend, n))
+	var have int64
+	if err := st.DB(context.Background()).Raw(`SELECT seq FROM audit_head WHERE id = 1`).Scan(&have).Error; err != nil {
+		b.Fatal(err)
+	}
+	// A server run over the kept log may have appended its own events
+	// (its grant signing key); the generated n are still the first n.
+	if have >= int64(n) {
+		return st
+	}
+	if have != 0 {
+		b.Fatalf("benchmark database for %s holds %d events, want 0 or at least %d; delete it", backend, have, n)
+	}
+	start := time.Now()
+	if err := build(st, n); err != nil {
+		b.Fatalf("build benchmark log: %v", err)
+	}
+	b.Logf("built %d events on %s in %s", n, backend, time.Since(start).Round(time.Second))
+	return st
+}
+
+// LargeDSN is Large for a benchmark that runs the server as its own
+// process: it builds the log if needed, moves the generated requests' expiry
+// out of the way of the server's sweeper, closes the store and returns the
+// database address to put in the server's configuration.
+func LargeDSN(b testing.TB, backend string, n int) string {
+	b.Helper()
+	st := Large(b, backend, n)
+	// The generated requests that still wait were due an hour after they
+	// were made, in 2025: a server would spend the benchmark expiring them
+	// (and appending their events). Nothing is due while it runs.
+	far := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := st.DB(context.Background()).Exec(`UPDATE requests SET expires_at = ? WHERE state IN (?, ?) AND expires_at < ?`,
+		far, string(models.StatePending), string(models.StateApproved), far).Error; err != nil {
+		b.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return largeDSN(b, backend, n)
+}
+
+// BenchDir returns the directory (created if missing) where the kept
+// benchmark databases live, under the user cache directory; benchmarks keep
+// other state that must outlive a run there too.
+func BenchDir(b testing.TB) string {
+	b.Helper()
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	dir = filepath.Join(dir, "countersign-bench")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// largeDSN names the kept database of backend (creating the PostgreSQL
+// schema or the cache directory).
+func largeDSN(b testing.TB, backend string, n int) string {
+	b.Helper()
 	switch backend {
 	case "sqlite":
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = os.TempDir()
-		}
-		dir = filepath.Join(dir, "countersign-bench")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			b.Fatal(err)
-		}
-		dsn = "sqlite:" + filepath.Join(dir, fmt.Sprintf("audit-%d-g%d.db", n, generatorVersion))
+		return "sqlite:" + filepath.Join(BenchDir(b), fmt.Sprintf("audit-%d-g%d.db", n, generatorVersion))
 	case "postgres":
 		base := storetest.PostgresBaseDSN()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -82,36 +135,30 @@ func Large(b testing.TB, backend string, n int) *models.Store {
 		if err != nil {
 			b.Skipf("no PostgreSQL at %s: %v", base, err)
 		}
+		defer func() { _ = conn.Close(ctx) }()
 		schema := fmt.Sprintf("cs_bench_audit_%d_g%d", n, generatorVersion)
 		if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
 			b.Fatal(err)
 		}
-		_ = conn.Close(ctx)
 		u, _ := url.Parse(base)
 		q := u.Query()
 		q.Set("search_path", schema)
 		u.RawQuery = q.Encode()
-		dsn = u.String()
-	default:
-		b.Fatalf("unknown backend %q", backend)
+		return u.String()
 	}
-	st := storetest.OpenDSN(b, dsn)
-	var have int64
-	if err := st.DB(context.Background()).Raw(`SELECT seq FROM audit_head WHERE id = 1`).Scan(&have).Error; err != nil {
-		b.Fatal(err)
-	}
-	if have == int64(n) {
-		return st
-	}
-	if have != 0 {
-		b.Fatalf("benchmark database %s holds %d events, want 0 or %d; delete it", dsn, have, n)
-	}
-	start := time.Now()
+	b.Fatalf("unknown backend %q", backend)
+	return ""
+}
+
+// Generate writes n events of the benchmark log's kind (the same
+// population, vocabulary and chain, from the same seed) into st, which
+// must be empty: for tests that compare search plans on realistic data of
+// a size a test can afford.
+func Generate(t testing.TB, st *models.Store, n int) {
+	t.Helper()
 	if err := build(st, n); err != nil {
-		b.Fatalf("build benchmark log: %v", err)
+		t.Fatalf("generate %d events: %v", n, err)
 	}
-	b.Logf("built %d events on %s in %s", n, backend, time.Since(start).Round(time.Second))
-	return st
 }
 
 // build writes the generated log in one transaction with multi-row
