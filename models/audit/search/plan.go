@@ -11,7 +11,7 @@ import (
 //
 // The actor's side comes from indexes alone: the ids of the requests
 // someone made or sponsors are read from requests indexes that end in the
-// id (migration 0026), so the filter costs a few index pages instead of
+// id (migration 0028), so the filter costs a few index pages instead of
 // one table row per request (about 900 page reads for one person at
 // 1,000,000 events). The full-text matches are then walked newest first and
 // read only until the page is full.
