@@ -11,9 +11,9 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit/proof"
+	"github.com/countersign/countersign/models/comment"
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/terms"
-	"github.com/countersign/countersign/models/comment"
 	"github.com/countersign/countersign/web/session"
 )
 
