@@ -152,6 +152,9 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 	}
 	// Four sample requests plus three submitted under the demo policy
 	// (one denied, one approved automatically, one window request).
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stdout.String(), "demo requests seeded") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if !strings.Contains(stdout.String(), "7 demo requests seeded") || !strings.Contains(stdout.String(), "policy.yaml@") {
 		t.Fatalf("demo output lacks the seed line: %s", stdout.String())
 	}
@@ -160,6 +163,10 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 	}
 	// A second start keeps the data and seeds nothing.
 	base, stdout, stop = startServer(t, nil, "demo", "--data", data, "--addr", "127.0.0.1:0")
+	// The banner (QR codes first) may still be printing when the port opens.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stdout.String(), "demo requests seeded") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if !strings.Contains(stdout.String(), "0 demo requests seeded") {
 		t.Fatalf("second start re-seeded: %s", stdout.String())
 	}
