@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/countersign/countersign/web/mattermost"
 )
 
 // settle hands err to the error handler now, so that middleware after the
@@ -24,14 +26,17 @@ func requestLog(logger *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
+			ctx, mm := mattermost.WithCallTime(c.Request().Context())
+			c.SetRequest(c.Request().WithContext(ctx))
 			settle(c, next(c))
 
 			req, res := c.Request(), c.Response()
+			attrs := make([]slog.Attr, 0, 9)
 			level := slog.LevelInfo
 			if res.Status >= 500 {
 				level = slog.LevelWarn
 			}
-			logger.LogAttrs(req.Context(), level, "http request",
+			attrs = append(attrs,
 				slog.String("request_id", requestID(c)),
 				slog.String("method", req.Method),
 				slog.String("path", req.URL.Path),
@@ -41,6 +46,12 @@ func requestLog(logger *slog.Logger) echo.MiddlewareFunc {
 				slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 				slog.String("remote_ip", c.RealIP()),
 			)
+			if d := mm.Total(); d > 0 {
+				// Time spent waiting for Mattermost's API, part of
+				// latency_ms: the rest is Countersign's own.
+				attrs = append(attrs, slog.Float64("mattermost_ms", float64(d.Microseconds())/1000))
+			}
+			logger.LogAttrs(req.Context(), level, "http request", attrs...)
 			return nil
 		}
 	}

@@ -19,7 +19,9 @@ import (
 func (c *Client) call(ctx context.Context, op string, fn func(ctx context.Context) (*model.Response, error)) error {
 	for attempt := 1; ; attempt++ {
 		attemptCtx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+		began := time.Now()
 		resp, err := fn(attemptCtx)
+		addCallTime(ctx, time.Since(began))
 		timedOut := attemptCtx.Err() != nil && ctx.Err() == nil
 		cancel()
 		if err == nil {
