@@ -16,14 +16,14 @@ func TestCallTimeAddsUpMattermostCalls(t *testing.T) {
 	if _, err := e.client.BotUserID(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.client.GetPost(ctx, "nosuchpost00000000000000000"); err == nil {
+	if _, err := e.client.GetPost(ctx, "nosuchpost0000000000000000"); err == nil {
 		t.Fatal("a missing post was found")
 	}
 	if got := ct.Total(); got < 60*time.Millisecond {
 		t.Errorf("two calls of at least 30 ms each added up to %s", got)
 	}
 	before := ct.Total()
-	if _, err := e.client.GetPost(context.Background(), "nosuchpost00000000000000000"); err == nil {
+	if _, err := e.client.GetPost(context.Background(), "nosuchpost0000000000000000"); err == nil {
 		t.Fatal("a missing post was found")
 	}
 	if ct.Total() != before {
