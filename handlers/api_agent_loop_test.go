@@ -315,7 +315,7 @@ func TestAgentFullLoop(t *testing.T) {
 		if got := text(doc, "execution-state"); got != "succeeded, 1 attempt(s)" {
 			t.Fatalf("execution state %q", got)
 		}
-		if got := text(doc, "execution-output"); got != `{"restarted":["payments-api-0","payments-api-1"]}` {
+		if got := strings.Join(strings.Fields(text(doc, "execution-output")), ""); got != `{"restarted":["payments-api-0","payments-api-1"]}` {
 			t.Fatalf("execution output %q", got)
 		}
 		if text(doc, "execution-ran") == "" || text(doc, "execution-reported-by") != "the requesting agent testbot" {

@@ -32,6 +32,9 @@ func (h *Requests) executionView(ctx context.Context, r *models.Request) (*pages
 		Output: e.Output, Error: e.Error, ReportedBy: redeemerWords(r, e.ReportedBy),
 	}
 	v.OutputDigest = e.OutputDigest
+	if e.Output != "" {
+		v.OutputBlock = jsonBlock(e.Output)
+	}
 	if e.StartedAt != nil && e.EndedAt != nil {
 		end := "15:04:05 UTC"
 		if e.StartedAt.UTC().YearDay() != e.EndedAt.UTC().YearDay() || e.StartedAt.UTC().Year() != e.EndedAt.UTC().Year() {
