@@ -156,3 +156,15 @@ func TestErrorPageKeepsNavigationAndLabelsTheReference(t *testing.T) {
 		t.Error("navigation shown to a signed-out visitor")
 	}
 }
+
+func TestDecisionRefusedKeepsNavigationAndLabelsTheReference(t *testing.T) {
+	ctx := layout.WithAccount(context.Background(), layout.Account{Name: "Paula"})
+	doc := render(t, ctx, pages.DecisionRefused(pages.DecisionRefusedView{Status: 403, Message: "m", RequestID: "REQ-0000000001", RequestURL: "/requests/REQ-0000000001", TraceID: "wedgcl42"}))
+	if doc.Find(`[data-testid="portal-nav"]`).Length() != 1 {
+		t.Error("no navigation on the refused-decision page")
+	}
+	ref := strings.Join(strings.Fields(doc.Find(".error-reference").Text()), " ")
+	if !strings.HasPrefix(ref, "Error reference wedgcl42") || strings.Contains(ref, "request id") {
+		t.Errorf("reference reads %q", ref)
+	}
+}
