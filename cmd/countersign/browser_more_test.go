@@ -293,6 +293,13 @@ func TestBrowserAuditWindowsExecution(t *testing.T) {
 				t.Errorf("declared windows %q, want prod", s)
 			}
 			browsertest.Screenshot(t, dave.ctx, "windows")
+			dave.phone(t, "windows-phone")
+			// The list of all requests, at both widths (axe checks each).
+			if status := dave.navigate(t, "/requests"); status != 200 {
+				t.Fatalf("/requests: status %d", status)
+			}
+			browsertest.Screenshot(t, dave.ctx, "requests")
+			dave.phone(t, "requests-phone")
 			// The window request itself, found through the audit log.
 			if status := dave.navigate(t, "/audit?action=window.open&purpose=release"); status != 200 {
 				t.Fatalf("audit search for the window request: status %d", status)

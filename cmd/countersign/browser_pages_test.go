@@ -26,6 +26,12 @@ func TestBrowserRequestPageAndDashboard(t *testing.T) {
 	browsertest.Chromium(t)
 	d := startDemo(t)
 	alice := d.person(t, "alice")
+	// Signed out: the landing page, at both widths (axe checks each).
+	if status := alice.navigate(t, "/"); status != 200 {
+		t.Fatalf("/ signed out: status %d", status)
+	}
+	browsertest.Screenshot(t, alice.ctx, "home-signed-out")
+	alice.phone(t, "home-signed-out-phone")
 	alice.login(t, true)
 	ids := alice.actionableIDs(t)
 
