@@ -89,6 +89,24 @@ func TestBrowserRequestPageAndDashboard(t *testing.T) {
 	}
 	both(t, alice, "request-impersonation")
 
+	// A decision from a page whose content is no longer current (its
+	// hidden content hash altered, as a stale tab would carry): nothing
+	// is recorded and the page says why, with the navigation.
+	alice.open(t, ids["restart"])
+	alice.run(t, chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="approve-form"] input[name="content_hash"]').value = "`+strings.Repeat("0", 64)+`"`))
+	if resp := alice.clickNav(t, `[data-testid="approve-button"]`); resp == nil || resp.Status != 409 {
+		t.Errorf("a decision on altered content answered %v, want 409", status(resp))
+	}
+	alice.drainExpected(t, "409") // the page comes with its 409
+	if alice.count(t, `[data-testid="decision-changed"]`) != 1 || alice.count(t, `[data-testid="portal-nav"]`) != 1 {
+		t.Errorf("a decision on altered content did not lead to the changed page with navigation: %s", alice.text(t, "body"))
+	}
+	both(t, alice, "decision-changed")
+	alice.open(t, ids["restart"])
+	if s := alice.state(t); s != "pending" {
+		t.Errorf("the refused decision changed the request: %s", s)
+	}
+
 	// The executed request: no countdown, one honest line.
 	alice.navigate(t, "/requests?state=executed")
 	alice.waitFor(t, "request-table")
