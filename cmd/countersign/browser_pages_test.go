@@ -125,13 +125,39 @@ func TestBrowserRequestPageAndDashboard(t *testing.T) {
 // laptop width and at a phone's, where nothing may stick out sideways.
 func both(t *testing.T, p *person, name string) {
 	t.Helper()
-	browsertest.Axe(t, p.ctx, name+" at 1280 px")
-	browsertest.Screenshot(t, p.ctx, name)
+	browsertest.Screenshot(t, p.ctx, name) // checked by axe too
 	p.run(t, chromedp.EmulateViewport(browsertest.PhoneWidth, browsertest.PhoneHeight, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulatePortrait))
 	if w := evalJS[int](t, p, `document.documentElement.scrollWidth`); w > browsertest.PhoneWidth {
 		t.Errorf("%s: page is %d px wide at a %d px viewport", name, w, browsertest.PhoneWidth)
 	}
-	browsertest.Axe(t, p.ctx, name+" at 390 px")
 	browsertest.Screenshot(t, p.ctx, name+"-phone")
 	p.run(t, chromedp.EmulateViewport(browsertest.LaptopWidth, browsertest.LaptopHeight))
+}
+
+// TestBrowserStepUpByAnotherPersonIsRefused: bob, signed in without his
+// second factor, approves; at the identity provider's step-up someone else
+// (alice) signs in in his browser. The decision is not recorded and the
+// refused-decision page says so, with the navigation, at both widths.
+func TestBrowserStepUpByAnotherPersonIsRefused(t *testing.T) {
+	browsertest.Chromium(t)
+	d := startDemo(t)
+	bob := d.person(t, "bob")
+	bob.login(t, false)
+	id := bob.actionableIDs(t)["restart"]
+	bob.open(t, id)
+	bob.clickNav(t, `[data-testid="approve-button"]`)
+	if got := bob.waitFor(t, "password-form", "request-page"); got != "password-form" {
+		t.Fatalf("approving without a second factor did not ask for a step-up (%s)", got)
+	}
+	other := &person{demoUser: d.users["alice"], base: d.base, ctx: bob.ctx}
+	other.authenticate(t, true)
+	bob.drainExpected(t, "403")
+	if bob.count(t, `[data-testid="decision-refused"]`) != 1 || bob.count(t, `[data-testid="portal-nav"]`) != 1 {
+		t.Fatalf("a step-up by another person did not end on the refused page with navigation: %s", bob.text(t, "body"))
+	}
+	both(t, bob, "decision-refused")
+	bob.open(t, id)
+	if s := bob.state(t); s != "pending" {
+		t.Errorf("the refused decision changed the request: %s", s)
+	}
 }
