@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -69,22 +71,56 @@ func (e *MovedError) Is(target error) bool {
 // A request that is not pending, or that another caller (on any replica)
 // moves first, is a *MovedError telling its state now and who moved it.
 func (s *Service) Cancel(ctx context.Context, id, userID, reason string) (*models.Request, error) {
-	return s.cancel(ctx, id, reason, func(r *models.Request) (models.Actor, bool) { return Canceller(r, userID) })
+	return s.cancel(ctx, id, reason, func(r *models.Request) (models.Actor, error) {
+		if actor, ok := Canceller(r, userID); ok {
+			return actor, nil
+		}
+		return models.Actor{}, fmt.Errorf("approval: cancel %s: %w", r.ID, ErrNotYours)
+	})
 }
+
+// WithdrawReasonMax bounds the reason a person gives when withdrawing.
+const WithdrawReasonMax = 300
 
 // Withdraw is Cancel from the portal, by the signed-in person who: the
 // same rule (the requester of a person's request, the sponsor of an
 // agent's, only while pending), matched by their IdP subject or their
 // chat username, and recorded with who as the actor, as they signed in.
-// A person who may not see the request gets models.ErrNotFound from the
-// caller's own check before this; here anyone else is ErrNotYours.
+// Someone who may not see the request gets models.ErrNotFound, as for
+// its page, so its existence is not revealed; someone who may see it but
+// not withdraw it ErrNotYours. reason is optional (a default says it
+// happened in the portal); bad text is a models.ErrInvalid naming
+// "reason". Nothing changes on any error.
 func (s *Service) Withdraw(ctx context.Context, id string, who Approver, reason string) (*models.Request, error) {
-	return s.cancel(ctx, id, reason, func(r *models.Request) (models.Actor, bool) {
-		if _, ok := cancellerOf(r, who.Actor.ID, who.Username); !ok {
-			return models.Actor{}, false
+	reason, err := withdrawReason(reason)
+	if err != nil {
+		return nil, err
+	}
+	return s.cancel(ctx, id, reason, func(r *models.Request) (models.Actor, error) {
+		if !s.MayView(r, who) {
+			return models.Actor{}, fmt.Errorf("approval: %s hidden from %s: %w", r.ID, who.Actor.ID, models.ErrNotFound)
 		}
-		return who.Actor, true
+		if _, ok := cancellerOf(r, who.Actor.ID, who.Username); !ok {
+			return models.Actor{}, fmt.Errorf("approval: cancel %s: %w", r.ID, ErrNotYours)
+		}
+		return who.Actor, nil
 	})
+}
+
+// withdrawReason checks the reason a person typed and gives the one to
+// record.
+func withdrawReason(reason string) (string, error) {
+	if !utf8.ValidString(reason) {
+		return "", models.Invalid("reason", "is not valid UTF-8 text")
+	}
+	reason = strings.TrimSpace(reason)
+	switch {
+	case len(reason) > WithdrawReasonMax:
+		return "", models.Invalid("reason", fmt.Sprintf("is longer than %d bytes", WithdrawReasonMax))
+	case reason == "":
+		return "withdrawn in the portal", nil
+	}
+	return reason, nil
 }
 
 // MayWithdraw reports whether who may withdraw r now (Withdraw's rule),
@@ -95,8 +131,8 @@ func MayWithdraw(r *models.Request, who Approver) bool {
 }
 
 // cancel moves pending request id to cancelled as the actor allowed
-// returns for it.
-func (s *Service) cancel(ctx context.Context, id, reason string, allowed func(*models.Request) (models.Actor, bool)) (*models.Request, error) {
+// returns for it; allowed's error refuses the caller.
+func (s *Service) cancel(ctx context.Context, id, reason string, allowed func(*models.Request) (models.Actor, error)) (*models.Request, error) {
 	var r models.Request
 	if err := s.store.DB(ctx).Omit("Posts", "ToolCalls", "Decisions").First(&r, "id = ?", id).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -104,9 +140,9 @@ func (s *Service) cancel(ctx context.Context, id, reason string, allowed func(*m
 		}
 		return nil, fmt.Errorf("approval: cancel %s: %w", id, err)
 	}
-	actor, ok := allowed(&r)
-	if !ok {
-		return nil, fmt.Errorf("approval: cancel %s: %w", id, ErrNotYours)
+	actor, err := allowed(&r)
+	if err != nil {
+		return nil, err
 	}
 	if r.State != models.StatePending {
 		if err := s.moved(ctx, id); !errors.Is(err, errStillPending) {

@@ -3,6 +3,7 @@ package approval_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/countersign/countersign/models"
@@ -36,6 +37,20 @@ func TestWithdrawFollowsTheCancelRule(t *testing.T) {
 			if _, err := svc.Withdraw(ctx, tc.id, tc.who, "x"); !errors.Is(err, approval.ErrNotYours) {
 				t.Errorf("%s by %+v: %v, want ErrNotYours", tc.id, tc.who.Actor, err)
 			}
+		}
+		// Someone who may not see the request learns nothing of it.
+		stranger := approval.Approver{Actor: models.Actor{Type: models.ActorHuman, ID: "idp-erin", Display: "Erin"}, Username: "erin"}
+		if _, err := svc.Withdraw(ctx, human.ID, stranger, ""); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("withdraw by someone who may not see it: %v, want not found", err)
+		}
+		// Bad reasons are refused and change nothing.
+		for _, bad := range []string{"\xff\xfe", strings.Repeat("x", approval.WithdrawReasonMax+1)} {
+			if _, err := svc.Withdraw(ctx, human.ID, portal("idp-carol", "Carol C.", "carol"), bad); !errors.Is(err, models.ErrInvalid) {
+				t.Errorf("reason of %d bytes: %v, want invalid", len(bad), err)
+			}
+		}
+		if r, err := svc.Get(ctx, human.ID); err != nil || r.State != models.StatePending {
+			t.Fatalf("after refused withdrawals: %v %v", r, err)
 		}
 		// The sponsor by chat username, with an IdP subject of their own.
 		got, err := svc.Withdraw(ctx, bot.ID, portal("idp-dave", "Dave D.", "dave"), "not needed any more")
