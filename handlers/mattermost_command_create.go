@@ -35,7 +35,7 @@ func (h *ChatCommands) create(ctx, chatCtx context.Context, inv *invocation) mat
 		// A replica that crashed after storing the request but before
 		// marking the mention answered leaves it to be answered again:
 		// answer with the request, do not make a second one.
-		if r, err := h.svc.FindByPost(ctx, inv.call.PostID); err == nil && r.TriggerPostID == inv.call.PostID {
+		if r, err := h.svc.TriggeredBy(ctx, inv.call.PostID); err == nil {
 			return mattermost.CommandReply{RequestID: r.ID, Text: fmt.Sprintf("**%s** %s was already made from this post. Review it in Countersign: %s", r.ID, describe(r), h.requestURL(r.ID))}
 		}
 	}

@@ -2,6 +2,7 @@ package approval
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -239,6 +240,22 @@ func (s *Service) Counts(ctx context.Context) (map[models.State]int64, error) {
 	return out, nil
 }
 
+// TriggeredBy returns the newest request the Mattermost post postID
+// triggered (a mention's, an agent's proposal), or models.ErrNotFound: one
+// indexed lookup, for callers that only need to know whether a post
+// already made a request.
+func (s *Service) TriggeredBy(ctx context.Context, postID string) (*models.Request, error) {
+	var r models.Request
+	err := s.store.DB(ctx).Where("trigger_post_id = ?", postID).Order("created_at DESC").Order("id DESC").Limit(1).Find(&r).Error
+	if err != nil {
+		return nil, fmt.Errorf("approval: request triggered by post %s: %w", postID, err)
+	}
+	if r.ID == "" || postID == "" {
+		return nil, fmt.Errorf("approval: request triggered by post %s: %w", postID, models.ErrNotFound)
+	}
+	return &r, nil
+}
+
 // FindByPost returns the request a Mattermost post belongs to: the newest
 // one it triggered (a slash command's or an agent's proposal), else the
 // newest captured from the thread it is the root of, else one that
@@ -251,15 +268,16 @@ func (s *Service) FindByPost(ctx context.Context, postID string) (*models.Reques
 	// The request the post triggered wins over one merely captured from
 	// the thread the post is the root of; then the posts the request
 	// captured or saw later, then Countersign's own messages about it.
-	for _, column := range []string{"trigger_post_id", "root_post_id"} {
-		var r models.Request
-		err := s.store.DB(ctx).Where(column+" = ?", postID).Order("created_at DESC").Order("id DESC").Limit(1).Find(&r).Error
-		if err != nil {
-			return nil, fmt.Errorf("approval: request for post %s: %w", postID, err)
-		}
-		if r.ID != "" {
-			return &r, nil
-		}
+	if r, err := s.TriggeredBy(ctx, postID); !errors.Is(err, models.ErrNotFound) {
+		return r, err
+	}
+	var root models.Request
+	err := s.store.DB(ctx).Where("root_post_id = ?", postID).Order("created_at DESC").Order("id DESC").Limit(1).Find(&root).Error
+	if err != nil {
+		return nil, fmt.Errorf("approval: request for post %s: %w", postID, err)
+	}
+	if root.ID != "" {
+		return &root, nil
 	}
 	// Newest first: the latest request that captured or posted it.
 	for _, q := range []struct{ table, newest string }{

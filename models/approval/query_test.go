@@ -161,5 +161,16 @@ func TestFindByPost(t *testing.T) {
 				t.Errorf("FindByPost(%q): %v, want ErrNotFound", post, err)
 			}
 		}
+		// TriggeredBy answers only for the post that made a request: a
+		// root, a captured post or Countersign's own message did not.
+		for post, want := range map[string]string{"p3": first.ID, "p9": second.ID, "p1": "", "p2": "", "bot-msg": "", "": ""} {
+			got, err := svc.TriggeredBy(ctx, post)
+			switch {
+			case want == "" && !errors.Is(err, models.ErrNotFound):
+				t.Errorf("TriggeredBy(%q) = %v, %v; want ErrNotFound", post, got, err)
+			case want != "" && (err != nil || got.ID != want):
+				t.Errorf("TriggeredBy(%q) = %v, %v; want %s", post, got, err, want)
+			}
+		}
 	})
 }
