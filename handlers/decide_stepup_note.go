@@ -22,7 +22,7 @@ func stepUpNote(rule approval.StepUpRule, su approval.StepUp, now time.Time) str
 		need += " using " + strings.Join(rule.AMRAny, " or ")
 	}
 	if rule.Check(su, now) == nil {
-		until := su.AuthTime.Add(rule.MaxAge)
+		until := rule.CountsUntil(su)
 		return "Your current sign-in (at " + clockText(su.AuthTime, now) + ") counts for decisions on this request until " +
 			clockText(until, now) + ": decide before then and your decision is recorded at once. This request asks for " + need +
 			"; after " + clockText(until, now) + ", Approve or Deny first sends you to your identity provider to sign in again."

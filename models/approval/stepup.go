@@ -88,6 +88,14 @@ func (r StepUpRule) Check(su StepUp, now time.Time) error {
 	return nil
 }
 
+// CountsUntil is the moment su stops satisfying the rule's freshness: its
+// authentication time plus MaxAge (the clock skew the check tolerates is
+// not promised to anyone). Pages say it so nobody is promised a sign-in
+// that will not happen, or none when it will.
+func (r StepUpRule) CountsUntil(su StepUp) time.Time {
+	return su.AuthTime.Add(r.withDefaults().MaxAge)
+}
+
 // StepUpFor is the rule for deciding r: the portal's (Config.StepUp),
 // tightened by the request's own from the policy rule that matched. A
 // shorter max_age wins (the portal's stays the ceiling); the request's acr

@@ -105,3 +105,26 @@ func TestDecideAppliesThePortalStepUp(t *testing.T) {
 		}
 	})
 }
+
+// TestCountsUntilIsWhereCheckStops: a sign-in satisfies the rule up to
+// CountsUntil and not after it (beyond the tolerated skew); a rule with no
+// MaxAge uses the default.
+func TestCountsUntilIsWhereCheckStops(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	su := approval.StepUp{AuthTime: at}
+	for _, rule := range []approval.StepUpRule{{MaxAge: 5 * time.Minute}, {}} {
+		until := rule.CountsUntil(su)
+		if !until.After(at) {
+			t.Fatalf("rule %+v: counts until %s, not after the sign-in", rule, until)
+		}
+		if err := rule.Check(su, until); err != nil {
+			t.Errorf("rule %+v: refused at CountsUntil: %v", rule, err)
+		}
+		if err := rule.Check(su, until.Add(time.Hour)); err == nil {
+			t.Errorf("rule %+v: still counts an hour after CountsUntil", rule)
+		}
+	}
+	if got := (approval.StepUpRule{MaxAge: 5 * time.Minute}).CountsUntil(su); !got.Equal(at.Add(5 * time.Minute)) {
+		t.Errorf("CountsUntil %s, want five minutes after the sign-in", got)
+	}
+}
