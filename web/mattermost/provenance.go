@@ -239,6 +239,14 @@ func (c *Client) conversationPost(p *model.Post, a *author) (models.Conversation
 	return cp, nil
 }
 
+// FromWebhook reports whether an incoming webhook made p, by the same
+// reading of from_webhook as every capture (webhookProps): a string
+// "true" or a boolean true.
+func FromWebhook(p *model.Post) bool {
+	from, _ := webhookProps(p)
+	return from
+}
+
 // webhookProps reads from_webhook and override_username. Mattermost stores
 // them as strings; any other type is still taken as a claim to be shown,
 // so it cannot hide.

@@ -58,7 +58,7 @@ func (l *Listener) mention(ctx context.Context, p *model.Post) {
 		return // another replica answers it, or it was answered already
 	}
 	var reply mattermost.CommandReply
-	if fromWebhook(p) {
+	if mattermost.FromWebhook(p) {
 		// An incoming webhook posts under its creator's account with any
 		// text: nobody can tell who wrote it, so it asks for nothing.
 		reply.Text = "A post made through an incoming webhook cannot ask Countersign for anything: it carries its creator's account whoever wrote it. Nothing was stored."
@@ -83,12 +83,6 @@ func (l *Listener) mention(ctx context.Context, p *model.Post) {
 		l.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "mattermost websocket: answer mention", slog.String("post_id", p.Id),
 			slog.String("request_id", reply.RequestID), slog.String("error", err.Error()))
 	}
-}
-
-// fromWebhook reports whether an incoming webhook made the post.
-func fromWebhook(p *model.Post) bool {
-	v, _ := p.GetProp(model.PostPropsFromWebhook).(string)
-	return v == "true"
 }
 
 // changed re-reads the pending requests that captured an edited or
