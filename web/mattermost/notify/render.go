@@ -223,10 +223,14 @@ func approvalsText(r *models.Request) string {
 // display name otherwise.
 func deciderText(d *models.Decision) string {
 	if d.ApproverUsername != "" {
-		return "@\u200b" + Escape(d.ApproverUsername, 64)
+		return mentionText(d.ApproverUsername)
 	}
 	return Escape(d.ApproverName, 64)
 }
+
+// mentionText names a chat user by @username with the mention broken (a
+// zero-width space after the @), so naming them does not notify them.
+func mentionText(username string) string { return "@\u200b" + Escape(username, 64) }
 
 // ApproverDM asks one approver to review a request.
 func (rn Renderer) ApproverDM(r *models.Request) string {

@@ -139,7 +139,7 @@ func (rn Renderer) VoidedDM(r *models.Request) string {
 // display name.
 func personText(name string) string {
 	if u, ok := strings.CutPrefix(name, "@"); ok {
-		return "@\u200b" + Escape(u, 64)
+		return mentionText(u)
 	}
 	return Escape(name, 64)
 }
