@@ -81,7 +81,7 @@ func newBareTable(b *testing.B, s *models.Store) *bareTable {
 		}
 	} else {
 		rows, err := db.QueryContext(ctx, `SELECT type, name, sql FROM sqlite_master
-			WHERE tbl_name IN ('audit_events', 'audit_search') AND sql IS NOT NULL AND name NOT LIKE 'audit_search_%'
+			WHERE tbl_name IN ('audit_events', 'audit_search', 'audit_events_people') AND sql IS NOT NULL AND name NOT LIKE 'audit_search_%'
 			ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, name`)
 		if err != nil {
 			b.Fatal(err)
@@ -92,7 +92,7 @@ func newBareTable(b *testing.B, s *models.Store) *bareTable {
 			if err := rows.Scan(&typ, &name, &text); err != nil {
 				b.Fatal(err)
 			}
-			text = strings.NewReplacer("audit_events", "bare_events", "audit_search", "bare_search").Replace(text)
+			text = strings.NewReplacer("audit_events_people", "bare_events_people", "audit_events", "bare_events", "audit_search", "bare_search").Replace(text)
 			ddl = append(ddl, text)
 		}
 		if err := rows.Err(); err != nil {

@@ -2,6 +2,7 @@ package search
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -9,19 +10,18 @@ import (
 // parameter; the full-text expression is built from parsed words only
 // (fts5Match, tsQuery) and bound as a parameter too.
 //
-// The actor's side comes from indexes alone: the ids of the requests
-// someone made or sponsors are read from requests indexes that end in the
-// id (migration 0028), so the filter costs a few index pages instead of
-// one table row per request (about 900 page reads for one person at
-// 1,000,000 events). The full-text matches are then walked newest first and
-// read only until the page is full.
+// The actor's side is one range of audit_events_people (migration 0033):
+// every event number of the person in the capacities asked for, read from
+// its primary key alone. With purpose words, that range is intersected with
+// the full-text matches inside one subquery, so only the events matching
+// both are read from audit_events (about 14 of the 2,100 full-text
+// candidates of a two-word search at 1,000,000 events).
 //
-// Tried and measured (docs/BENCHMARKS.md, "Scale (issue 16)"): starting
-// from the actor's event numbers (index-only arms intersected with the
-// full-text matches) reads fewer rows but probes audit_events_request once
-// per request of the actor and sorts and merges the arms, and cost more CPU
-// on SQLite (15-22 ms against 9-14 ms per search); PostgreSQL already ANDs
-// the actor's and the words' bitmaps.
+// Tried and measured before (docs/BENCHMARKS.md, "Scale (issue 16)"): the
+// request side found through requests indexes and audit_events_request,
+// one probe per request of the person (about 950 at 1,000,000 events), or
+// by reading each full-text candidate row before the actor filter: 12-19 ms
+// of CPU per search on SQLite.
 func searchSQL(pg bool, q Query, limit int) (string, []any) {
 	var where []string
 	var args []any
@@ -29,35 +29,40 @@ func searchSQL(pg bool, q Query, limit int) (string, []any) {
 		where = append(where, cond)
 		args = append(args, a...)
 	}
-	if q.Actor != "" {
-		acted := `(e.actor_id = ? OR LOWER(e.actor_display) = LOWER(?))`
-		requested := `e.request_id IN (SELECT id FROM requests WHERE requester_id = ? OR LOWER(requester_name) = LOWER(?))`
-		sponsored := `e.request_id IN (SELECT id FROM requests WHERE sponsor_id = ? OR LOWER(sponsor_name) = LOWER(?))`
-		if pg {
-			// = ANY(ARRAY(…)) is an index condition, so PostgreSQL can AND
-			// the actor's bitmap with the full-text one and read only the
-			// rows matching both; IN (subquery) would be a per-row filter.
-			requested = `e.request_id = ANY(ARRAY(SELECT id FROM requests WHERE requester_id = ? OR LOWER(requester_name) = LOWER(?)))`
-			sponsored = `e.request_id = ANY(ARRAY(SELECT id FROM requests WHERE sponsor_id = ? OR LOWER(sponsor_name) = LOWER(?)))`
-		}
-		a := []any{q.Actor, q.Actor}
-		switch q.Role {
-		case RoleActed:
-			add(acted, a...)
-		case RoleRequester:
-			add(requested, a...)
-		case RoleSponsor:
-			add(sponsored, a...)
-		default:
-			add(`(`+acted+` OR `+requested+` OR `+sponsored+`)`, q.Actor, q.Actor, q.Actor, q.Actor, q.Actor, q.Actor)
-		}
+	// terms is the full-text condition on e, with its argument termArg.
+	var terms string
+	var termArg any
+	if len(q.Terms) > 0 && pg {
+		terms, termArg = `e.purpose_tsv @@ to_tsquery('simple', ?)`, tsQuery(q.Terms)
+	} else if len(q.Terms) > 0 {
+		terms, termArg = `e.seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ?)`, fts5Match(q.Terms)
 	}
-	if len(q.Terms) > 0 {
-		if pg {
-			add(`e.purpose_tsv @@ to_tsquery('simple', ?)`, tsQuery(q.Terms))
-		} else {
-			add(`e.seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ?)`, fts5Match(q.Terms))
+	if q.Actor != "" {
+		people := `SELECT p.seq FROM audit_events_people p WHERE p.who IN ('id:' || ?, 'nm:' || LOWER(?))`
+		a := []any{q.Actor, q.Actor}
+		if role := roleNumber(q.Role); role != 0 {
+			people += ` AND p.role = ` + strconv.Itoa(role)
 		}
+		switch {
+		case pg && terms != "":
+			// PostgreSQL: the person's numbers (index-only) intersected
+			// with the full-text matches (the GIN bitmap and their heap
+			// rows), so only the rows in both are read for the page.
+			// Filtering the person's rows by the words instead reads each
+			// of them (tens of thousands for a busy agent).
+			add(`e.seq = ANY(ARRAY(`+people+` INTERSECT SELECT x.seq FROM audit_events x WHERE x.purpose_tsv @@ to_tsquery('simple', ?)))`, q.Actor, q.Actor, termArg)
+		case pg:
+			add(`e.seq = ANY(ARRAY(`+people+`))`, a...)
+		case terms != "":
+			// SQLite: the intersection is computed inside the subquery
+			// (the person's range, each number looked up in the
+			// full-text matches), so the outer query reads only its rows.
+			add(`e.seq IN (`+people+` AND p.seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ?))`, q.Actor, q.Actor, termArg)
+		default:
+			add(`e.seq IN (`+people+`)`, a...)
+		}
+	} else if terms != "" {
+		add(terms, termArg)
 	}
 	if q.Action != "" {
 		add(`e.action = ?`, q.Action)
@@ -93,12 +98,12 @@ func searchSQL(pg bool, q Query, limit int) (string, []any) {
 		b.WriteString(` WHERE `)
 		b.WriteString(strings.Join(where, ` AND `))
 	}
-	if pg && q.Actor != "" {
-		// The actor's events are a few thousand rows found through their
-		// indexes; sorting them beats PostgreSQL's favourite plan of
-		// walking the primary key backwards and filtering (the whole
-		// table when the combination is rare). "+ 0" hides the order
-		// from that index.
+	if q.Actor != "" {
+		// The actor's events are a few thousand numbers from one index
+		// range; reading and sorting those rows beats walking the primary
+		// key backwards and filtering (the whole table when the
+		// combination is rare), which both engines otherwise favour for
+		// ORDER BY … LIMIT. "+ 0" hides the order from that index.
 		b.WriteString(` ORDER BY e.seq + 0 DESC`)
 	} else {
 		b.WriteString(` ORDER BY e.seq DESC`)
@@ -107,4 +112,17 @@ func searchSQL(pg bool, q Query, limit int) (string, []any) {
 		fmt.Fprintf(&b, ` LIMIT %d`, limit)
 	}
 	return b.String(), args
+}
+
+// roleNumber is the audit_events_people role of r; 0 matches every role.
+func roleNumber(r ActorRole) int {
+	switch r {
+	case RoleActed:
+		return 1
+	case RoleRequester:
+		return 2
+	case RoleSponsor:
+		return 3
+	}
+	return 0
 }

@@ -340,7 +340,10 @@ func TestMigrationBackfillsSearchIndex(t *testing.T) {
 		if st.Dialect() == models.DialectPostgres {
 			undo = []string{`ALTER TABLE audit_events DROP COLUMN purpose_tsv`}
 		}
-		undo = append(undo, `DROP INDEX audit_events_actor`, `DROP INDEX audit_events_actor_display`, `DROP INDEX audit_events_action`,
+		// (audit_events_actor and audit_events_actor_display, which this
+		// migration also made, are gone since 0033; running it again makes
+		// them again, harmlessly.)
+		undo = append(undo, `DROP INDEX audit_events_action`,
 			`DROP INDEX audit_events_type`, `DROP INDEX audit_events_at`, `DROP INDEX requests_sponsor`, `DROP INDEX requests_channel_name_lower`,
 			`DELETE FROM schema_migrations WHERE version = 11`)
 		for _, stmt := range undo {
@@ -363,6 +366,127 @@ func TestMigrationBackfillsSearchIndex(t *testing.T) {
 		}
 		if got := searchSeqs(t, s, fmt.Sprintf("purpose=%s", url.QueryEscape(`"before the index"`))); !reflect.DeepEqual(got, []int64{11}) {
 			t.Fatalf("after backfill: %v", got)
+		}
+	})
+}
+
+// TestMigrationBackfillsPeople: events written before migration 0033 are
+// found by actor, in every capacity, after it; and the table stays in step
+// with hand edits of events.
+func TestMigrationBackfillsPeople(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		st := b.Open(t)
+		ctx := context.Background()
+		undo := []string{
+			`DROP TRIGGER audit_events_people_insert`, `DROP TRIGGER audit_events_people_delete`, `DROP TRIGGER audit_events_people_update`,
+			`DROP TABLE audit_events_people`,
+		}
+		if st.Dialect() == models.DialectPostgres {
+			undo = []string{`DROP TABLE audit_events_people`, `DROP FUNCTION audit_events_people_add CASCADE`, `DROP FUNCTION audit_events_people_drop CASCADE`}
+		}
+		undo = append(undo, `CREATE INDEX audit_events_actor ON audit_events (actor_id, seq)`,
+			`CREATE INDEX audit_events_actor_display ON audit_events (LOWER(actor_display), seq)`,
+			`DELETE FROM schema_migrations WHERE version = 33`)
+		for _, stmt := range undo {
+			if err := st.DB(ctx).Exec(stmt).Error; err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		searchtest.Seed(t, st) // written while the table does not exist
+		_ = st.Close()
+		st = b.Open(t) // migrates again
+		s := search.NewSearcher(st)
+		checkPeople := func(when string) {
+			t.Helper()
+			for _, c := range []struct {
+				query string
+				want  []int64
+			}{
+				{"actor=u-alice", []int64{4, 3, 1}},
+				{"actor=ALICE", []int64{4, 3, 1}},
+				{"actor=bob", []int64{9, 8, 6, 5, 2}},
+				{"actor=bob&role=acted", []int64{}},
+				{"actor=bob&role=sponsor", []int64{9, 8, 6, 5, 2}},
+				{"actor=deploy-bot&role=acted", []int64{8, 2}},
+				{"actor=bot-deploy&role=requester", []int64{9, 8, 6, 5, 2}},
+				{"actor=Dave+Approver&role=acted", []int64{6, 5, 4, 3}},
+				{"actor=dave+approver&role=requester", []int64{}},
+				{"actor=ERIN+%C3%9Cnal", []int64{9}}, // case folds for ASCII on both engines
+				{"actor=key+rotation", []int64{10}},
+				{"actor=sub-dave&purpose=INC-4211", []int64{6, 5, 4, 3}},
+			} {
+				if got := searchSeqs(t, s, c.query); !reflect.DeepEqual(got, c.want) {
+					t.Errorf("%s: %s: got %v, want %v", when, c.query, got, c.want)
+				}
+			}
+		}
+		checkPeople("after backfill")
+		var rows int64
+		if err := st.DB(ctx).Raw(`SELECT COUNT(*) FROM audit_events_people`).Scan(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		// Each event: id and name of whoever performed it (the system
+		// actor has both too); each event of a request: the requester's id
+		// and name, and for deploy-bot's requests the sponsor's.
+		if want := int64(10*2 + 9*2 + 5*2); rows != want {
+			t.Fatalf("audit_events_people has %d rows, want %d", rows, want)
+		}
+
+		// Hand edits: a performer renamed, an event removed. Rows follow.
+		if err := st.DB(ctx).Exec(`UPDATE audit_events SET actor_display = 'Mallory', actor_id = 'u-mallory' WHERE seq = 3`).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DB(ctx).Exec(`DELETE FROM audit_events WHERE seq = 10`).Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			query string
+			want  []int64
+		}{
+			{"actor=mallory", []int64{3}},
+			{"actor=dave+approver", []int64{6, 5, 4}},
+			{"actor=alice", []int64{4, 3, 1}}, // still alice's request
+			{"actor=key+rotation", []int64{}},
+		} {
+			if got := searchSeqs(t, s, c.query); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("after edits: %s: got %v, want %v", c.query, got, c.want)
+			}
+		}
+	})
+}
+
+// TestPeopleFollowTransactions: an event's people rows commit and roll
+// back with it, and a new event appended through the service is found by
+// its request's sponsor at once.
+func TestPeopleFollowTransactions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		st := b.Open(t)
+		searchtest.Seed(t, st)
+		s := search.NewSearcher(st)
+		ctx := context.Background()
+		err := st.WithTx(ctx, func(tx *gorm.DB) error {
+			if _, err := audit.Append(tx, searchtest.At(11), audit.Entry{Type: "decision.approve", Actor: searchtest.Carol, RequestID: "REQ-R4", Purpose: "p"}); err != nil {
+				return err
+			}
+			return errors.New("the change failed after its audit event")
+		})
+		if err == nil {
+			t.Fatal("want the failing transaction's error")
+		}
+		if got := searchSeqs(t, s, "actor=carol&role=acted"); !reflect.DeepEqual(got, []int64{7}) {
+			t.Fatalf("rolled-back event found: %v", got)
+		}
+		if err := st.WithTx(ctx, func(tx *gorm.DB) error {
+			_, err := audit.Append(tx, searchtest.At(11), audit.Entry{Type: "decision.approve", Actor: searchtest.Carol, RequestID: "REQ-R4", Purpose: "p"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := searchSeqs(t, s, "actor=carol&role=acted"); !reflect.DeepEqual(got, []int64{11, 7}) {
+			t.Fatalf("carol acted: %v", got)
+		}
+		if got := searchSeqs(t, s, "actor=u-bob&role=sponsor"); !reflect.DeepEqual(got, []int64{11, 9, 8, 6, 5, 2}) {
+			t.Fatalf("bob sponsors: %v", got)
 		}
 	})
 }
