@@ -50,6 +50,36 @@ func BenchmarkSearchActorPurpose1M(b *testing.B) {
 	}
 }
 
+// BenchmarkSearchActorOnly1M searches a 1,000,000-event log by actor
+// alone (any capacity), first page of 50: "what did this person do",
+// where an active person has thousands of events and the page needs 51.
+func BenchmarkSearchActorOnly1M(b *testing.B) {
+	for _, backend := range largeBackends {
+		b.Run(backend, func(b *testing.B) {
+			st := searchtest.Large(b, backend, searchtest.MillionEvents)
+			s := search.NewSearcher(st)
+			actors := searchtest.LargeActors()
+			rng := rand.New(rand.NewPCG(3, 4))
+			warmUp(b, s, actors)
+			var samples []time.Duration
+			var hits int
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				page, err := s.Search(context.Background(), search.Query{Actor: actors[rng.IntN(len(actors))]})
+				samples = append(samples, time.Since(t0))
+				if err != nil {
+					b.Fatal(err)
+				}
+				hits += len(page.Hits)
+			}
+			b.StopTimer()
+			reportPercentiles(b, samples)
+			b.ReportMetric(float64(hits)/float64(b.N), "hits/op")
+		})
+	}
+}
+
 // warmUp runs 300 searches untimed so the database pages a running server
 // keeps in memory are in memory (the figures of a cold start are recorded
 // separately in docs/BENCHMARKS.md).
