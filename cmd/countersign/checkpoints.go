@@ -11,6 +11,11 @@ import (
 	"github.com/countersign/countersign/models/audit/proof"
 )
 
+// searchTidyInterval is how often the audit search's full-text index is
+// merged back into one segment (search.Tidier); between two runs a busy
+// server adds a few small segments, which cost little.
+const searchTidyInterval = 10 * time.Minute
+
 // checkpointer loads (or creates, in data_dir, for origin) the audit signing
 // key and returns the checkpointer that signs the log head.
 func checkpointer(store *models.Store, cfg Config, origin string) (*proof.Checkpointer, error) {

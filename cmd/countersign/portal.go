@@ -19,6 +19,7 @@ import (
 	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit/proof"
+	"github.com/countersign/countersign/models/audit/search"
 	"github.com/countersign/countersign/models/outbox"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/oidcrp"
@@ -189,6 +190,8 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		defer stop()
 		go signCheckpoints(ctx, p.checkpoints, p.cfg.Audit.CheckpointInterval.D(), p.log)
 	}
+	// The audit search's full-text index is merged in small steps (SQLite).
+	go search.NewTidier(p.store, search.TidierConfig{Logger: p.log}).Run(ctx, searchTidyInterval)
 	if p.policy != nil {
 		p.policy.run(ctx, p.log)
 	}
