@@ -3,7 +3,6 @@ package search_test
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"reflect"
 	"sync"
 	"testing"
@@ -52,7 +51,7 @@ func TestTidierMergesIndexKeepingResults(t *testing.T) {
 	s := search.NewSearcher(st)
 	want := map[string][]int64{}
 	for _, q := range queries {
-		want[q] = searchAll(t, s, q)
+		want[q] = searchSeqs(t, s, q)
 		if len(want[q]) == 0 {
 			t.Fatalf("%s finds nothing before the merge", q)
 		}
@@ -84,7 +83,7 @@ func TestTidierMergesIndexKeepingResults(t *testing.T) {
 		t.Fatalf("after tidying: %d segments (report %+v), want 1", after, rep)
 	}
 	for _, q := range queries {
-		got := searchAll(t, s, q)
+		got := searchSeqs(t, s, q)
 		var old []int64
 		for _, seq := range got {
 			if seq <= 600 {
@@ -95,7 +94,7 @@ func TestTidierMergesIndexKeepingResults(t *testing.T) {
 			t.Fatalf("%s: after the merge %v, before %v", q, old, want[q])
 		}
 	}
-	if got := searchAll(t, s, "purpose=INC-650"); !reflect.DeepEqual(got, []int64{651}) {
+	if got := searchSeqs(t, s, "purpose=INC-650"); !reflect.DeepEqual(got, []int64{651}) {
 		t.Fatalf("event appended during the merge: %v", got)
 	}
 	if err := st.DB(ctx).Exec(`INSERT INTO audit_search (audit_search, rank) VALUES ('integrity-check', 1)`).Error; err != nil {
@@ -117,29 +116,3 @@ func TestTidierLeavesPostgreSQLAlone(t *testing.T) {
 	}
 }
 
-// searchAll pages through a search (URL query form) and returns every seq.
-func searchAll(t *testing.T, s *search.Searcher, raw string) []int64 {
-	t.Helper()
-	v, err := url.ParseQuery(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := search.ParseQuery(v)
-	if err != nil {
-		t.Fatalf("%s: %v", raw, err)
-	}
-	var out []int64
-	for {
-		page, err := s.Search(context.Background(), q)
-		if err != nil {
-			t.Fatalf("%s: %v", raw, err)
-		}
-		for _, h := range page.Hits {
-			out = append(out, h.Event.Seq)
-		}
-		if page.Next == 0 {
-			return out
-		}
-		q.Before = page.Next
-	}
-}
