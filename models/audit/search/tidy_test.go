@@ -115,4 +115,3 @@ func TestTidierLeavesPostgreSQLAlone(t *testing.T) {
 		t.Fatalf("tidy on PostgreSQL: %+v %v", rep, err)
 	}
 }
-
