@@ -27,6 +27,9 @@ var (
 	ErrNoUserVerification = fmt.Errorf("the passkey did not verify the person (PIN or biometrics): %w", models.ErrForbidden)
 	// ErrBadSignature: the signature does not verify with the key.
 	ErrBadSignature = fmt.Errorf("the passkey signature does not verify with the enrolled key: %w", models.ErrForbidden)
+	// ErrRegistration: the registration response does not verify
+	// (challenge, origin, relying party or attestation).
+	ErrRegistration = fmt.Errorf("the passkey registration did not verify: %w", models.ErrForbidden)
 	// ErrUnknownCredential: no enrolled passkey has this credential id.
 	ErrUnknownCredential = fmt.Errorf("this passkey is not enrolled: %w", models.ErrForbidden)
 	// ErrNotOwner: the passkey belongs to someone else.

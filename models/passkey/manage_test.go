@@ -1,0 +1,105 @@
+package passkey_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/audit/audittest"
+	"github.com/countersign/countersign/models/passkey"
+	"github.com/countersign/countersign/models/passkey/passkeytest"
+	"github.com/countersign/countersign/models/storetest"
+)
+
+var (
+	alice = models.Actor{Type: models.ActorHuman, ID: "sub-alice", Display: "alice"}
+	bob   = models.Actor{Type: models.ActorHuman, ID: "sub-bob", Display: "bob"}
+	fresh = passkey.Auth{Time: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
+	stale = passkey.Auth{Time: time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)}
+)
+
+func newService(t *testing.T, s *models.Store) *passkey.Service {
+	t.Helper()
+	now := time.Date(2026, 12, 7, 10, 1, 0, 0, time.UTC)
+	svc, err := passkey.New(s, passkey.Config{RP: rp, Now: func() time.Time { return now }, Fresh: func(a passkey.Auth, at time.Time) error {
+		if at.Sub(a.Time) > 5*time.Minute {
+			return errors.New("stale")
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+func TestEnrolRenameRevokeAreAuditedAndGuarded(t *testing.T) {
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		if _, err := svc.BeginEnroll(ctx, alice, stale); !errors.Is(err, passkey.ErrNotFresh) {
+			t.Fatalf("stale sign-in: %v", err)
+		}
+		en, err := svc.BeginEnroll(ctx, alice, fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if en.Options.Response.AuthenticatorSelection.UserVerification != "required" {
+			t.Fatalf("user verification %q", en.Options.Response.AuthenticatorSelection.UserVerification)
+		}
+		a := passkeytest.New(rp.ID)
+		resp := a.Register(en.Options.Response.Challenge, rp.Origins[0])
+		if _, err := svc.FinishEnroll(ctx, bob, fresh, en.ID, "x", resp); !errors.Is(err, passkey.ErrChallengeUnknown) {
+			t.Fatalf("bob finishing alice's ceremony: %v", err)
+		}
+		if _, err := svc.FinishEnroll(ctx, alice, fresh, en.ID, "\x00", resp); !errors.Is(err, models.ErrInvalid) {
+			t.Fatalf("bad name: %v", err)
+		}
+		pk, err := svc.FinishEnroll(ctx, alice, fresh, en.ID, " laptop ", resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pk.Name != "laptop" || pk.PublicKey != a.PublicKey() || pk.OwnerID != alice.ID {
+			t.Fatalf("passkey %+v", pk)
+		}
+		if _, err := svc.FinishEnroll(ctx, alice, fresh, en.ID, "again", resp); !errors.Is(err, passkey.ErrChallengeUsed) {
+			t.Fatalf("ceremony reused: %v", err)
+		}
+		// Without user verification, no enrolment.
+		en2, _ := svc.BeginEnroll(ctx, alice, fresh)
+		noUV := passkeytest.New(rp.ID)
+		noUV.NoUV = true
+		if _, err := svc.FinishEnroll(ctx, alice, fresh, en2.ID, "key", noUV.Register(en2.Options.Response.Challenge, rp.Origins[0])); !errors.Is(err, passkey.ErrNoUserVerification) {
+			t.Fatalf("enrolment without UV: %v", err)
+		}
+		en3, _ := svc.BeginEnroll(ctx, alice, fresh)
+		if _, err := svc.FinishEnroll(ctx, alice, fresh, en3.ID, "key", passkeytest.New(rp.ID).Register(en3.Options.Response.Challenge, "https://evil.example")); !errors.Is(err, passkey.ErrRegistration) {
+			t.Fatalf("enrolment from another origin: %v", err)
+		}
+		if err := svc.Rename(ctx, bob, fresh, pk.ID, "mine"); !errors.Is(err, models.ErrNotFound) {
+			t.Fatalf("bob renaming alice's passkey: %v", err)
+		}
+		if err := svc.Rename(ctx, alice, fresh, pk.ID, "work laptop"); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Revoke(ctx, alice, stale, pk.ID); !errors.Is(err, passkey.ErrNotFresh) {
+			t.Fatalf("revoking on a stale sign-in: %v", err)
+		}
+		if err := svc.Revoke(ctx, alice, fresh, pk.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Revoke(ctx, alice, fresh, pk.ID); !errors.Is(err, models.ErrConflict) {
+			t.Fatalf("revoked twice: %v", err)
+		}
+		if n, _ := svc.Active(ctx, alice.ID); n != 0 {
+			t.Fatalf("%d active after revocation", n)
+		}
+		got := audittest.Types(audittest.Events(t, s))
+		if want := []string{"passkey.enrolled", "passkey.renamed", "passkey.revoked"}; !slices.Equal(got, want) {
+			t.Fatalf("events %v, want %v", got, want)
+		}
+	})
+}
