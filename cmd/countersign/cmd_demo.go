@@ -29,7 +29,7 @@ const demoOrigin = "countersign-demo/audit"
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
 	fs := newFlagSet("demo", "[--data DIR] [--addr HOST:PORT] [--log-requests]", stderr)
 	dataDir := fs.String("data", "./data/demo", "directory for the demo's SQLite database (created if missing)")
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
+	addr := fs.String("addr", "localhost:8080", "address to listen on (port 0 picks a free one); a host name such as localhost stays in the portal's URL, as passkeys need")
 	mmURL := fs.String("mattermost-url", "", "Mattermost site URL: turns on the slash command and the agent API")
 	mmToken := fs.String("mattermost-bot-token", "", "Countersign's bot token on that Mattermost")
 	mmCommandToken := fs.String("mattermost-command-token", "", "the token Mattermost generated for the /countersign slash command (Mattermost chooses it)")
@@ -46,7 +46,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	cfg.Listen = listen
 	cfg.DataDir = *dataDir
 	cfg.Database = "sqlite:" + filepath.Join(*dataDir, "countersign.db")
-	cfg.PublicURL = "http://" + listen
+	cfg.PublicURL = "http://" + publicAddr(*addr, listen)
 	cfg.OIDC = OIDCConfig{
 		Issuer: cfg.PublicURL + "/idp", ClientID: demoClientID, ClientSecret: randomSecret(),
 		Scopes: []string{"profile", "email", "groups"}, RolesClaim: "groups", UsernameClaim: "preferred_username",
@@ -192,6 +192,18 @@ func resolvePort(addr string) (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// publicAddr is the host and port of the demo's URL: the host named in
+// --addr when it is a name (passkeys need a domain, never an IP address,
+// as their relying party), with the port listen resolved.
+func publicAddr(addr, listen string) string {
+	host, _, err := net.SplitHostPort(addr)
+	_, port, err2 := net.SplitHostPort(listen)
+	if err != nil || err2 != nil || host == "" || net.ParseIP(host) != nil {
+		return listen
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // randomSecret returns a fresh client secret for the demo provider.

@@ -39,20 +39,23 @@ func (s *Service) checkStepUp(tx *gorm.DB, r *models.Request, rule StepUpRule, d
 	return &passkeyEvidence{ev}, nil
 }
 
-// PasskeyChallenge issues the statement an approver signs with a passkey
-// to decide r with verdict on the content with hash contentHash, after
-// checking the decision would be accepted (CanDecide, ValidateVerdict), so
-// nobody touches their passkey only to be refused.
-func (s *Service) PasskeyChallenge(ctx context.Context, r *models.Request, a Approver, verdict models.Verdict, comment, contentHash string) (*passkey.Challenge, error) {
+// PasskeyChallenge issues the statement approver a signs with a passkey
+// to decide request id with verdict on the content with hash contentHash,
+// after preparing the decision (PrepareDecision: visibility, CanDecide,
+// the conversation read again) and checking the verdict, so nobody
+// touches their passkey only to be refused.
+func (s *Service) PasskeyChallenge(ctx context.Context, a Approver, id string, verdict models.Verdict, comment, contentHash string) (*passkey.Challenge, error) {
 	if _, err := ValidateVerdict(verdict, comment); err != nil {
-		return nil, err
-	}
-	if err := s.CanDecide(r, a, contentHash); err != nil {
 		return nil, err
 	}
 	if s.cfg.Passkeys == nil {
 		return nil, passkey.ErrPasskeyRequired
 	}
+	prep, err := s.PrepareDecision(ctx, a, id, contentHash)
+	if err != nil {
+		return nil, err
+	}
+	r := prep.Request
 	return s.cfg.Passkeys.IssueDecision(ctx, passkey.Expect{RequestID: r.ID, ContentHash: r.ContentHash, Verdict: string(verdict), ApproverID: a.Actor.ID})
 }
 

@@ -54,7 +54,7 @@ func (e *pkEnv) enroll(t *testing.T, a approval.Approver) (*passkeytest.Authenti
 // sign asks for a challenge for verdict on r and signs its statement.
 func (e *pkEnv) sign(t *testing.T, r *models.Request, a approval.Approver, v models.Verdict, auth *passkeytest.Authenticator) *passkey.Proof {
 	t.Helper()
-	ch, err := e.svc.PasskeyChallenge(context.Background(), r, a, v, "reason", r.ContentHash)
+	ch, err := e.svc.PasskeyChallenge(context.Background(), a, r.ID, v, "reason", r.ContentHash)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestPasskeyAttacksAreRefused(t *testing.T) {
 		_, err := e.decide(r2, aliceA, models.VerdictApprove, p)
 		refused("nonce of another request", passkey.ErrChallengeOther, err)
 		// r2's own nonce, with r1's signature: the challenge differs.
-		ch2, err := e.svc.PasskeyChallenge(ctx, r2, aliceA, models.VerdictApprove, "", r2.ContentHash)
+		ch2, err := e.svc.PasskeyChallenge(ctx, aliceA, r2.ID, models.VerdictApprove, "", r2.ContentHash)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +152,7 @@ func TestPasskeyAttacksAreRefused(t *testing.T) {
 		_, err = e.decide(r1, aliceA, models.VerdictDeny, p)
 		refused("nonce of another verdict", passkey.ErrChallengeOther, err)
 		// A deny nonce, with a signature over the approve statement.
-		chDeny, err := e.svc.PasskeyChallenge(ctx, r1, aliceA, models.VerdictDeny, "no", r1.ContentHash)
+		chDeny, err := e.svc.PasskeyChallenge(ctx, aliceA, r1.ID, models.VerdictDeny, "no", r1.ContentHash)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,25 +161,25 @@ func TestPasskeyAttacksAreRefused(t *testing.T) {
 		_, err = e.decide(r1, aliceA, models.VerdictDeny, &passkey.Proof{Nonce: chDeny.Statement.Nonce, Assertion: alice.SignStatement(forged, testRP.Origins[0])})
 		refused("signature of another verdict", passkey.ErrChallengeMismatch, err)
 		// Another content: the statement names other content.
-		chC, _ := e.svc.PasskeyChallenge(ctx, r1, aliceA, models.VerdictApprove, "", r1.ContentHash)
+		chC, _ := e.svc.PasskeyChallenge(ctx, aliceA, r1.ID, models.VerdictApprove, "", r1.ContentHash)
 		forged = chC.Statement
 		forged.ContentHash = "sha256:" + strings.Repeat("0", 64)
 		_, err = e.decide(r1, aliceA, models.VerdictApprove, &passkey.Proof{Nonce: chC.Statement.Nonce, Assertion: alice.SignStatement(forged, testRP.Origins[0])})
 		refused("signature of other content", passkey.ErrChallengeMismatch, err)
 
 		// Another user's credential: bob signs alice's statement.
-		chB, _ := e.svc.PasskeyChallenge(ctx, r1, aliceA, models.VerdictApprove, "", r1.ContentHash)
+		chB, _ := e.svc.PasskeyChallenge(ctx, aliceA, r1.ID, models.VerdictApprove, "", r1.ContentHash)
 		_, err = e.decide(r1, aliceA, models.VerdictApprove, &passkey.Proof{Nonce: chB.Statement.Nonce, Assertion: bob.SignStatement(chB.Statement, testRP.Origins[0])})
 		refused("another user's passkey", passkey.ErrNotOwner, err)
 
 		// A wrong origin.
-		chO, _ := e.svc.PasskeyChallenge(ctx, r1, aliceA, models.VerdictApprove, "", r1.ContentHash)
+		chO, _ := e.svc.PasskeyChallenge(ctx, aliceA, r1.ID, models.VerdictApprove, "", r1.ContentHash)
 		_, err = e.decide(r1, aliceA, models.VerdictApprove, &passkey.Proof{Nonce: chO.Statement.Nonce, Assertion: alice.SignStatement(chO.Statement, "https://evil.example")})
 		refused("wrong origin", passkey.ErrWrongOrigin, err)
 
 		// No user verification.
 		alice.NoUV = true
-		chU, _ := e.svc.PasskeyChallenge(ctx, r1, aliceA, models.VerdictApprove, "", r1.ContentHash)
+		chU, _ := e.svc.PasskeyChallenge(ctx, aliceA, r1.ID, models.VerdictApprove, "", r1.ContentHash)
 		_, err = e.decide(r1, aliceA, models.VerdictApprove, &passkey.Proof{Nonce: chU.Statement.Nonce, Assertion: alice.SignStatement(chU.Statement, testRP.Origins[0])})
 		refused("no user verification", passkey.ErrNoUserVerification, err)
 		alice.NoUV = false
@@ -192,7 +192,7 @@ func TestPasskeyAttacksAreRefused(t *testing.T) {
 		refused("challenge used twice", passkey.ErrChallengeUsed, err)
 
 		// A counter going backwards: refused and audited.
-		chK, _ := e.svc.PasskeyChallenge(ctx, r2, aliceA, models.VerdictApprove, "", r2.ContentHash)
+		chK, _ := e.svc.PasskeyChallenge(ctx, aliceA, r2.ID, models.VerdictApprove, "", r2.ContentHash)
 		c, _ := chK.Statement.Challenge()
 		var stored models.Passkey
 		if err := s.DB(ctx).First(&stored, alicePK.ID).Error; err != nil || stored.SignCount == 0 {
@@ -210,7 +210,7 @@ func TestPasskeyAttacksAreRefused(t *testing.T) {
 		if err := e.pks.Revoke(ctx, aliceA.Actor, passkey.Auth{Time: time.Now()}, alicePK.ID); err != nil {
 			t.Fatal(err)
 		}
-		chR, err := e.svc.PasskeyChallenge(ctx, r2, aliceA, models.VerdictApprove, "", r2.ContentHash)
+		chR, err := e.svc.PasskeyChallenge(ctx, aliceA, r2.ID, models.VerdictApprove, "", r2.ContentHash)
 		if err != nil {
 			t.Fatal(err)
 		}
