@@ -151,11 +151,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	agentDone := make(chan struct{})
 	go func() { defer close(agentDone); newDemoAgent(store, p.grants, log).run(agentCtx, demoAgentInterval) }()
 	defer func() { stopAgent(); <-agentDone }()
-	return p.serve(ctx, func(a net.Addr) {
-		fmt.Fprintf(stdout, "Countersign demo listening on http://%s\n", a)
+	// The URLs printed are the portal's own (a host name given in --addr
+	// stays, as sign-in and passkeys need), on the port the listener took.
+	host := strings.TrimPrefix(cfg.PublicURL, "http://")
+	return p.serve(ctx, func(net.Addr) {
+		fmt.Fprintf(stdout, "Countersign demo listening on http://%s\n", host)
 		printTOTPQRCodes(stdout, users)
 		fmt.Fprintf(stdout, "  data:     %s (SQLite; %d demo requests seeded this start)\n", cfg.Database, n)
-		fmt.Fprintf(stdout, "  sign in:  http://%s/login  (demo identity provider at %s)\n", a, cfg.OIDC.Issuer)
+		fmt.Fprintf(stdout, "  sign in:  http://%s/login  (demo identity provider at %s)\n", host, cfg.OIDC.Issuer)
 		fmt.Fprintln(stdout, "Demo users (new passwords and TOTP secrets at every start; approvals need the TOTP code; QR codes above and at the sign-in's code step):")
 		for _, u := range users {
 			fmt.Fprintf(stdout, "  user %s (%s): password %s, TOTP secret %s\n", u.Username, strings.Join(u.Groups, ","), u.Password, u.TOTPSecret)
@@ -164,10 +167,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 			}
 		}
 		fmt.Fprintf(stdout, "  policy:   %s (%s; edit it and it reloads; check it with: countersign policy lint %s)\n", cfg.Policy.File, rt.status().Ref, cfg.Policy.File)
-		fmt.Fprintf(stdout, "  audit:    verifier key at http://%s/.well-known/countersign-audit-key\n", a)
-		fmt.Fprintf(stdout, "  grants:   keys at http://%s/.well-known/jwks.json, example executor at http://%s%s\n", a, a, handlers.ExampleExecutorPath)
+		fmt.Fprintf(stdout, "  audit:    verifier key at http://%s/.well-known/countersign-audit-key\n", host)
+		fmt.Fprintf(stdout, "  grants:   keys at http://%s/.well-known/jwks.json, example executor at http://%s%s\n", host, host, handlers.ExampleExecutorPath)
 		chat.print(stdout, cfg)
-		fmt.Fprintf(stdout, "  health:   http://%s/healthz\n", a)
+		fmt.Fprintf(stdout, "  health:   http://%s/healthz\n", host)
 		if accessPath != "" {
 			fmt.Fprintf(stdout, "  requests: logged to %s (start with --log-requests to see them here; errors are shown here)\n", accessPath)
 		}

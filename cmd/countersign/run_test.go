@@ -99,7 +99,7 @@ func startServerLogs(t *testing.T, env []string, args ...string) (string, *store
 	stdout, stderr := &storetest.SyncBuffer{}, &storetest.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, stdout, stderr, env) }()
-	re := regexp.MustCompile(`listening on (http://[0-9.:]+)|"addr":"([0-9.:]+)"`)
+	re := regexp.MustCompile(`listening on (http://[a-z0-9.:]+)|"addr":"([0-9.:]+)"`)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := re.FindStringSubmatch(stdout.String() + stderr.String()); m != nil {
