@@ -17,7 +17,8 @@ import (
 // (CDP's WebAuthn domain: a CTAP2 platform authenticator that verifies
 // the user), through the demo served at localhost: alice enrols a
 // passkey, approves a request with it (the statement she signs is shown,
-// the decision records and shows the signature), is refused when her
+// the decision records and shows the signature), approves the request
+// whose policy rule accepts only a passkey, is refused when her
 // authenticator does not verify her, and revokes the passkey, after which
 // it is no longer offered. Every screenshot runs the accessibility checks.
 func TestBrowserPasskeys(t *testing.T) {
@@ -64,6 +65,20 @@ func TestBrowserPasskeys(t *testing.T) {
 		}
 	}
 	browsertest.Screenshot(t, alice.ctx, "request-passkey-approved")
+
+	// The demo policy's prod-db-passkey rule accepts nothing but a
+	// passkey: no plain Approve button, and the page says why.
+	alice.open(t, ids["db.migrate"])
+	if alice.count(t, `[data-testid="passkey-required"]`) != 1 || alice.count(t, `[data-testid="approve-button"]`) != 0 {
+		t.Fatal("a passkey-only request offers a plain approval or does not say it needs a passkey")
+	}
+	browsertest.Screenshot(t, alice.ctx, "request-passkey-required")
+	alice.click(t, `[data-testid="approve-passkey-button"]`)
+	alice.waitFor(t, "decision-notice")
+	alice.expectDecided(t, "approve", "Your approval is recorded")
+	if s := alice.state(t); s != "approved" {
+		t.Errorf("passkey-only request after its one approval: %q", s)
+	}
 
 	// Refused: the authenticator does not verify alice (no PIN, no
 	// biometrics), so no signature is made and nothing is recorded.

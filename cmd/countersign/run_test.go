@@ -155,7 +155,7 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stdout.String(), "demo requests seeded") && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if !strings.Contains(stdout.String(), "7 demo requests seeded") || !strings.Contains(stdout.String(), "policy.yaml@") {
+	if !strings.Contains(stdout.String(), "8 demo requests seeded") || !strings.Contains(stdout.String(), "policy.yaml@") {
 		t.Fatalf("demo output lacks the seed line: %s", stdout.String())
 	}
 	if code := stop(); code != exitOK {
@@ -187,7 +187,7 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 	}
 	got := eventTypes(t, dsn)
 	want := map[string]int{
-		"request.created": 7, "request.approved": 2, "request.denied": 1,
+		"request.created": 8, "request.approved": 2, "request.denied": 1,
 		"policy.loaded": 2, "grant.key_created": 1, "grant.issued": 2,
 	}
 	for typ, n := range want {

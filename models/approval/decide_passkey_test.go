@@ -242,3 +242,52 @@ func TestPasskeyRuleRefusesIdPStepUp(t *testing.T) {
 		}
 	})
 }
+
+func TestPolicyPasskeyRuleIsStoredAndEnforced(t *testing.T) {
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
+		src := strings.Replace(submitPolicy, "step_up: {max_age: 2m, acr: ['urn:countersign:acr:mfa']}", "step_up: {max_age: 2m, method: passkey}", 1)
+		pks, err := passkey.New(s, passkey.Config{RP: testRP, Fresh: func(passkey.Auth, time.Time) error { return nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &pkEnv{s: s, pks: pks, svc: newSvc(s, approval.Config{Policy: fixedPolicy{loadPolicy(t, src)}, Passkeys: pks})}
+		ctx := context.Background()
+		sre := approver("sam", "sam", "sre")
+		auth, _ := e.enroll(t, sre)
+		prod, err := e.svc.Submit(ctx, submitReq("prod"), []string{"sre"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := e.svc.Get(ctx, prod.Request.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.StepUpPasskey || !e.svc.StepUpFor(r).Passkey || !strings.Contains(r.PolicyExplanation, "each signed with a passkey") {
+			t.Fatalf("stored rules %+v", r.ApprovalRules)
+		}
+		created := audittest.Events(t, s)
+		if last := created[len(created)-1]; !strings.Contains(last.Payload, `"step_up_method":"passkey"`) {
+			t.Errorf("request.created does not record the passkey rule: %s", last.Payload)
+		}
+		if _, err := decide(e.svc, r, sre, models.VerdictApprove, ""); !errors.Is(err, passkey.ErrPasskeyRequired) {
+			t.Fatalf("IdP step-up on a passkey rule: %v", err)
+		}
+		if _, err := e.decide(r, sre, models.VerdictApprove, e.sign(t, r, sre, models.VerdictApprove, auth)); err != nil {
+			t.Fatalf("passkey decision: %v", err)
+		}
+		// A rule without method keeps the IdP step-up.
+		idp := newSvc(s, approval.Config{Policy: fixedPolicy{loadPolicy(t, submitPolicy)}, Passkeys: pks})
+		plain, err := idp.Submit(ctx, submitReq("prod"), []string{"sre"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plain.Request.StepUpPasskey || idp.StepUpFor(plain.Request).Passkey {
+			t.Fatalf("a rule without method asks for a passkey: %+v", plain.Request.ApprovalRules)
+		}
+		fresh := stepUp
+		fresh.AuthTime = time.Now()
+		if _, err := idp.Decide(ctx, approval.Decision{RequestID: plain.Request.ID, Approver: sre, Verdict: models.VerdictApprove, ContentHash: plain.Request.ContentHash, StepUp: fresh}); err != nil {
+			t.Fatalf("IdP step-up on a rule without method: %v", err)
+		}
+	})
+}
