@@ -49,7 +49,7 @@ func (h *Decisions) Submit(c echo.Context) error {
 		// rule that requires one never sends anyone to the IdP.
 		return h.decide(c, approval.Decision{
 			RequestID: id, Approver: u.Approver(), Verdict: models.Verdict(f.Verdict),
-			Comment: f.Comment, ContentHash: f.ContentHash, Passkey: p,
+			Comment: f.Comment, ContentHash: f.ContentHash, StepUp: u.StepUp(), Passkey: p,
 		}, prep.ChatUnchecked)
 	}
 	if prep.StepUp.Check(u.StepUp(), h.now()) == nil {

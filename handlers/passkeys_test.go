@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/handlers"
+	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/passkey"
 	"github.com/countersign/countersign/models/passkey/passkeytest"
@@ -125,6 +127,20 @@ func TestPasskeyEnrolApproveRevokeOverHTTP(t *testing.T) {
 	shown := bob.get(t, "/requests/"+r.ID)
 	if !strings.Contains(shown.text(t, "step-up-passkey"), a.CredentialID()) || !strings.Contains(shown.text(t, "step-up-passkey-statement"), r.ContentHash) {
 		t.Fatal("the request page does not show the passkey signature")
+	}
+
+	// A request whose rule requires a passkey refuses the plain form
+	// (no detour to the IdP) and records nothing.
+	strict := e.seed(t, "carol", 1)
+	if err := e.store.DB(context.Background()).Model(&models.Request{}).Where("id = ?", strict.ID).Update("step_up_passkey", true).Error; err != nil {
+		t.Fatal(err)
+	}
+	plain := bob.decisionForm(t, strict.ID, "approve")
+	if testID(bob.get(t, "/requests/"+strict.ID).doc(t), "approve-button").Length() != 0 {
+		t.Error("a passkey-only request offers the plain Approve button")
+	}
+	if p := bob.post(t, decisionPath(strict.ID), plain, nil); p.status != http.StatusForbidden || len(e.decisions(t, strict.ID)) != 0 {
+		t.Fatalf("plain decision on a passkey-only request: %d %q", p.status, p.location)
 	}
 
 	// Enrolment needs the CSRF token like every form.
