@@ -137,34 +137,37 @@ func (s *Service) FinishEnroll(ctx context.Context, owner models.Actor, auth Aut
 }
 
 // consume uses up challenge id of kind for owner: it must exist, be
-// unexpired and unused; the update is a compare-and-swap, so of two
-// concurrent uses exactly one wins.
+// unexpired and unused. The use is one compare-and-swap that returns the
+// row (UPDATE … RETURNING, on SQLite and PostgreSQL alike), so of two
+// concurrent uses exactly one wins and a decision pays one round trip;
+// only a refused use reads the row again, to say why.
 func consume(tx *gorm.DB, id string, kind models.PasskeyChallengeKind, ownerID string, now time.Time) (*models.PasskeyChallenge, error) {
-	var ch models.PasskeyChallenge
 	if id == "" {
 		return nil, ErrChallengeUnknown
 	}
+	var used []models.PasskeyChallenge
+	err := tx.Raw(`UPDATE passkey_challenges SET used_at = ? WHERE id = ? AND kind = ? AND owner_id = ? AND used_at IS NULL AND expires_at > ?
+		RETURNING id, kind, owner_id, request_id, content_hash, verdict, session, issued_at, expires_at, used_at`,
+		now, id, kind, ownerID, now).Scan(&used).Error
+	if err != nil {
+		return nil, fmt.Errorf("passkey: use challenge: %w", err)
+	}
+	if len(used) == 1 {
+		return &used[0], nil
+	}
+	var ch models.PasskeyChallenge
 	if err := tx.First(&ch, "id = ? AND kind = ?", id, kind).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, ErrChallengeUnknown
 		}
 		return nil, fmt.Errorf("passkey: load challenge: %w", err)
 	}
-	if ch.OwnerID != ownerID {
+	switch {
+	case ch.OwnerID != ownerID:
 		return nil, ErrChallengeUnknown
-	}
-	if ch.UsedAt != nil {
+	case ch.UsedAt != nil:
 		return nil, ErrChallengeUsed
-	}
-	if !now.Before(ch.ExpiresAt) {
+	default:
 		return nil, ErrChallengeExpired
 	}
-	res := tx.Model(&models.PasskeyChallenge{}).Where("id = ? AND used_at IS NULL", id).Update("used_at", now)
-	if res.Error != nil {
-		return nil, fmt.Errorf("passkey: use challenge: %w", res.Error)
-	}
-	if res.RowsAffected != 1 {
-		return nil, ErrChallengeUsed
-	}
-	return &ch, nil
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit/audittest"
 	"github.com/countersign/countersign/models/passkey"
@@ -100,6 +102,48 @@ func TestEnrolRenameRevokeAreAuditedAndGuarded(t *testing.T) {
 		got := audittest.Types(audittest.Events(t, s))
 		if want := []string{"passkey.enrolled", "passkey.renamed", "passkey.revoked"}; !slices.Equal(got, want) {
 			t.Fatalf("events %v, want %v", got, want)
+		}
+	})
+}
+
+func TestDecisionChallengeExpiresAndIsSingleUse(t *testing.T) {
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		svc := newService(t, s)
+		en, err := svc.BeginEnroll(ctx, alice, fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := passkeytest.New(rp.ID)
+		if _, err := svc.FinishEnroll(ctx, alice, fresh, en.ID, "key", a.Register(en.Options.Response.Challenge, rp.Origins[0])); err != nil {
+			t.Fatal(err)
+		}
+		want := passkey.Expect{RequestID: "REQ-1", ContentHash: "sha256:ab", Verdict: "approve", ApproverID: alice.ID}
+		ch, err := svc.IssueDecision(ctx, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.Options.UserVerification != "required" || len(ch.Options.AllowedCredentials) != 1 {
+			t.Fatalf("request options %+v", ch.Options)
+		}
+		check := func(at time.Time, w passkey.Expect) error {
+			p := passkey.Proof{Nonce: ch.Statement.Nonce, Assertion: a.SignStatement(ch.Statement, rp.Origins[0])}
+			return s.WithTx(ctx, func(tx *gorm.DB) error { _, err := svc.CheckDecision(tx, at, w, p); return err })
+		}
+		issued := ch.Statement.IssuedAt
+		if err := check(issued.Add(passkey.DecideTTL+time.Second), want); !errors.Is(err, passkey.ErrChallengeExpired) {
+			t.Fatalf("after its lifetime: %v", err)
+		}
+		bob := want
+		bob.ApproverID = "sub-bob"
+		if err := check(issued.Add(time.Second), bob); !errors.Is(err, passkey.ErrChallengeUnknown) {
+			t.Fatalf("someone else's nonce: %v", err)
+		}
+		if err := check(issued.Add(time.Second), want); err != nil {
+			t.Fatalf("in time: %v", err)
+		}
+		if err := check(issued.Add(2*time.Second), want); !errors.Is(err, passkey.ErrChallengeUsed) {
+			t.Fatalf("twice: %v", err)
 		}
 	})
 }
