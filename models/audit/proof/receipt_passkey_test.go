@@ -28,7 +28,7 @@ type passkeyWorld struct {
 	bobAuth                                 *passkeytest.Authenticator
 }
 
-func newPasskeyWorld(t *testing.T, s *models.Store) *passkeyWorld {
+func newPasskeyWorld(t testing.TB, s *models.Store) *passkeyWorld {
 	t.Helper()
 	ctx := context.Background()
 	pks, err := passkey.New(s, passkey.Config{RP: receiptRP, Fresh: func(passkey.Auth, time.Time) error { return nil }})
