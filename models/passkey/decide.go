@@ -2,6 +2,7 @@ package passkey
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -113,33 +114,67 @@ func (s *Service) CheckDecision(tx *gorm.DB, now time.Time, want Expect, p Proof
 	if ch.RequestID != want.RequestID || ch.ContentHash != want.ContentHash || ch.Verdict != want.Verdict {
 		return nil, ErrChallengeOther
 	}
-	var pk models.Passkey
-	if err := tx.First(&pk, "credential_id = ?", p.Assertion.CredentialID).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, ErrUnknownCredential
-		}
-		return nil, fmt.Errorf("passkey: load credential: %w", err)
-	}
-	if pk.OwnerID != want.ApproverID {
-		return nil, ErrNotOwner
-	}
-	if pk.RevokedAt != nil {
-		return nil, ErrRevoked
-	}
 	st := Statement{RequestID: want.RequestID, ContentHash: want.ContentHash, Verdict: want.Verdict, Approver: want.ApproverID, Nonce: ch.ID, IssuedAt: ch.IssuedAt.UTC()}
+	got, ok := presentedCounter(p.Assertion)
+	if !ok {
+		return nil, ErrAssertionMalformed
+	}
+	// One statement finds the credential, checks owner, revocation and
+	// counter, and records the new counter; the transaction rolls it back
+	// unless the signature below verifies. Only a refusal reads the row
+	// again, to say why.
+	var rows []models.Passkey
+	if err := tx.Raw(`UPDATE passkeys SET sign_count = ?, last_used_at = ?
+		WHERE credential_id = ? AND owner_id = ? AND revoked_at IS NULL AND (sign_count < ? OR (? = 0 AND sign_count = 0))
+		RETURNING id, credential_id, owner_id, owner_name, name, public_key, aaguid, sign_count, created_at, last_used_at, revoked_at`,
+		int64(got), now, p.Assertion.CredentialID, want.ApproverID, int64(got), int64(got)).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("passkey: use credential: %w", err)
+	}
+	if len(rows) != 1 {
+		return nil, s.credentialRefused(tx, st, p.Assertion, want.ApproverID, got)
+	}
+	pk := &rows[0]
 	checked, err := Verify(st, p.Assertion, pk.PublicKey, s.cfg.RP)
 	if err != nil {
 		return nil, err
 	}
-	stored := uint32(pk.SignCount)
-	if (checked.SignCount != 0 || stored != 0) && checked.SignCount <= stored {
-		return nil, &CounterError{CredentialID: pk.CredentialID, Stored: stored, Got: checked.SignCount}
-	}
-	if err := tx.Model(&models.Passkey{}).Where("id = ?", pk.ID).Updates(map[string]any{"sign_count": int64(checked.SignCount), "last_used_at": now}).Error; err != nil {
-		return nil, fmt.Errorf("passkey: update counter: %w", err)
-	}
 	text, _ := st.Canonical()
 	return &Evidence{CredentialID: pk.CredentialID, Statement: string(text), Assertion: p.Assertion, SignCount: checked.SignCount}, nil
+}
+
+// presentedCounter reads the signature counter from the assertion's
+// authenticator data (bytes 33–36), before anything is verified; Verify
+// reads the same bytes under the signature.
+func presentedCounter(a Assertion) (uint32, bool) {
+	ad, err := Decode(a.AuthenticatorData)
+	if err != nil || len(ad) < 37 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(ad[33:37]), true
+}
+
+// credentialRefused says why the credential of a could not be used by
+// approverID: unknown, someone else's, revoked, or — only when a's
+// signature verifies with its key, so no forged assertion can raise it — a
+// counter that did not go up (*CounterError).
+func (s *Service) credentialRefused(tx *gorm.DB, st Statement, a Assertion, approverID string, got uint32) error {
+	var pk models.Passkey
+	if err := tx.First(&pk, "credential_id = ?", a.CredentialID).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return ErrUnknownCredential
+		}
+		return fmt.Errorf("passkey: load credential: %w", err)
+	}
+	switch {
+	case pk.OwnerID != approverID:
+		return ErrNotOwner
+	case pk.RevokedAt != nil:
+		return ErrRevoked
+	}
+	if _, err := Verify(st, a, pk.PublicKey, s.cfg.RP); err != nil {
+		return err
+	}
+	return &CounterError{CredentialID: pk.CredentialID, Stored: uint32(pk.SignCount), Got: got}
 }
 
 // RecordCloneWarning audits a counter that went backwards, in its own
