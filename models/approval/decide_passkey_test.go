@@ -203,6 +203,23 @@ func TestPasskeyAttacksAreRefused(t *testing.T) {
 		if !slices.Contains(audittest.Types(audittest.Events(t, s)), "passkey.clone_warning") {
 			t.Fatal("clone warning not audited")
 		}
+		// A forged assertion with an old counter is a bad signature, and
+		// raises no clone warning: only the passkey's owner can.
+		chF, _ := e.svc.PasskeyChallenge(ctx, aliceA, r2.ID, models.VerdictApprove, "", r2.ContentHash)
+		cF, _ := chF.Statement.Challenge()
+		forgedAs := bob.SignAt(cF, testRP.Origins[0], testRP.ID, 0)
+		forgedAs.CredentialID = alicePK.CredentialID
+		_, err = e.decide(r2, aliceA, models.VerdictApprove, &passkey.Proof{Nonce: chF.Statement.Nonce, Assertion: forgedAs})
+		refused("forged assertion with an old counter", passkey.ErrBadSignature, err)
+		warnings := 0
+		for _, typ := range audittest.Types(audittest.Events(t, s)) {
+			if typ == "passkey.clone_warning" {
+				warnings++
+			}
+		}
+		if warnings != 1 {
+			t.Fatalf("%d clone warnings, want 1", warnings)
+		}
 
 		// A revoked credential (alice still has another one, so she is
 		// handed a challenge).
