@@ -70,6 +70,9 @@ func (s *Service) IssueDecision(ctx context.Context, want Expect) (*Challenge, e
 	if err := db.Create(&ch).Error; err != nil {
 		return nil, fmt.Errorf("passkey: store challenge: %w", err)
 	}
+	if err := pruneChallenges(db, now); err != nil {
+		return nil, err
+	}
 	challenge, _ := st.Challenge()
 	opts := protocol.PublicKeyCredentialRequestOptions{
 		Challenge: challenge, Timeout: int(DecideTTL.Milliseconds()), RelyingPartyID: s.cfg.RP.ID,
@@ -81,6 +84,20 @@ func (s *Service) IssueDecision(ctx context.Context, want Expect) (*Challenge, e
 		}
 	}
 	return &Challenge{Statement: st, Text: string(text), Options: opts}, nil
+}
+
+// challengeRetention is how long a challenge row outlives its expiry: an
+// expired challenge is refused either way, so its row only tells why.
+const challengeRetention = time.Hour
+
+// pruneChallenges deletes challenges expired for longer than
+// challengeRetention, so the table holds only the last hour's (indexed by
+// expiry; run whenever a challenge is issued).
+func pruneChallenges(db *gorm.DB, now time.Time) error {
+	if err := db.Where("expires_at < ?", now.Add(-challengeRetention)).Delete(&models.PasskeyChallenge{}).Error; err != nil {
+		return fmt.Errorf("passkey: prune challenges: %w", err)
+	}
+	return nil
 }
 
 // CounterError is a signature counter that did not go up: a cloned

@@ -69,6 +69,9 @@ func (s *Service) BeginEnroll(ctx context.Context, owner models.Actor, auth Auth
 	if err := s.store.DB(ctx).Create(&ch).Error; err != nil {
 		return nil, fmt.Errorf("passkey: store challenge: %w", err)
 	}
+	if err := pruneChallenges(s.store.DB(ctx), now); err != nil {
+		return nil, err
+	}
 	return &Enrollment{ID: ch.ID, Options: opts}, nil
 }
 

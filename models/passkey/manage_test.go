@@ -145,5 +145,17 @@ func TestDecisionChallengeExpiresAndIsSingleUse(t *testing.T) {
 		if err := check(issued.Add(2*time.Second), want); !errors.Is(err, passkey.ErrChallengeUsed) {
 			t.Fatalf("twice: %v", err)
 		}
+		// Issuing a challenge two hours later prunes the old ones.
+		later, err := passkey.New(s, passkey.Config{RP: rp, Now: func() time.Time { return issued.Add(2 * time.Hour) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := later.IssueDecision(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		var left int64
+		if err := s.DB(ctx).Model(&models.PasskeyChallenge{}).Where("id IN ?", []string{ch.Statement.Nonce, en.ID}).Count(&left).Error; err != nil || left != 0 {
+			t.Fatalf("%d expired challenges left (%v)", left, err)
+		}
 	})
 }
