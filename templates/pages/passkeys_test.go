@@ -26,7 +26,7 @@ func TestDecisionFormsOfferAndRequirePasskeys(t *testing.T) {
 		Passkey: partials.PasskeyOffer{Offered: true, ChallengePath: "/requests/R/passkey/challenge"}}
 	doc := render(t, context.Background(), partials.DecisionForms(form))
 	for _, id := range []string{"approve-button", "deny-button", "approve-passkey-button", "deny-passkey-button"} {
-		if doc.Find(`[data-testid="` + id + `"]`).Length() != 1 {
+		if doc.Find(`[data-testid="`+id+`"]`).Length() != 1 {
 			t.Errorf("offered: no %s", id)
 		}
 	}
