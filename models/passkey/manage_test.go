@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,6 +157,49 @@ func TestDecisionChallengeExpiresAndIsSingleUse(t *testing.T) {
 		var left int64
 		if err := s.DB(ctx).Model(&models.PasskeyChallenge{}).Where("id IN ?", []string{ch.Statement.Nonce, en.ID}).Count(&left).Error; err != nil || left != 0 {
 			t.Fatalf("%d expired challenges left (%v)", left, err)
+		}
+	})
+}
+
+// TestConcurrentUsesOfOneChallenge: of eight transactions presenting the
+// same signed statement at once, exactly one uses the challenge.
+func TestConcurrentUsesOfOneChallenge(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		s := b.Open(t)
+		svc := newService(t, s)
+		en, err := svc.BeginEnroll(ctx, alice, fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := passkeytest.New(rp.ID)
+		if _, err := svc.FinishEnroll(ctx, alice, fresh, en.ID, "key", a.Register(en.Options.Response.Challenge, rp.Origins[0])); err != nil {
+			t.Fatal(err)
+		}
+		want := passkey.Expect{RequestID: "REQ-1", ContentHash: "sha256:ab", Verdict: "approve", ApproverID: alice.ID}
+		ch, err := svc.IssueDecision(ctx, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := passkey.Proof{Nonce: ch.Statement.Nonce, Assertion: a.SignStatement(ch.Statement, rp.Origins[0])}
+		stores := []*models.Store{s, b.Open(t)} // two processes
+		var ok, used atomic.Int32
+		storetest.Race(8, func(i int) {
+			err := stores[i%2].WithTx(ctx, func(tx *gorm.DB) error {
+				_, err := svc.CheckDecision(tx, ch.Statement.IssuedAt.Add(time.Second), want, p)
+				return err
+			})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, passkey.ErrChallengeUsed):
+				used.Add(1)
+			default:
+				t.Errorf("use %d: %v", i, err)
+			}
+		})
+		if ok.Load() != 1 || used.Load() != 7 {
+			t.Fatalf("%d uses succeeded, %d refused; want 1 and 7", ok.Load(), used.Load())
 		}
 	})
 }
