@@ -107,6 +107,7 @@ type CounterError struct {
 	Stored, Got  uint32
 }
 
+// Error says which credential and which counters, for the log.
 func (e *CounterError) Error() string {
 	return fmt.Sprintf("passkey %s: counter %d after %d: %v", e.CredentialID, e.Got, e.Stored, ErrCounterRegressed)
 }
