@@ -167,6 +167,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 			}
 		}
 		fmt.Fprintf(stdout, "  policy:   %s (%s; edit it and it reloads; check it with: countersign policy lint %s)\n", cfg.Policy.File, rt.status().Ref, cfg.Policy.File)
+		if p.passkeys != nil {
+			fmt.Fprintf(stdout, "  passkeys: enrol one at http://%s/passkeys (the policy's prod-db-passkey rule accepts only passkey-signed decisions)\n", host)
+		} else {
+			fmt.Fprintln(stdout, "  passkeys: off (they need a host name such as localhost in --addr, not an IP address)")
+		}
 		fmt.Fprintf(stdout, "  audit:    verifier key at http://%s/.well-known/countersign-audit-key\n", host)
 		fmt.Fprintf(stdout, "  grants:   keys at http://%s/.well-known/jwks.json, example executor at http://%s%s\n", host, host, handlers.ExampleExecutorPath)
 		chat.print(stdout, cfg)
