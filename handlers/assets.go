@@ -23,7 +23,7 @@ func stylesheets() []string {
 
 // scripts are loaded, deferred, by every page.
 func scripts() []string {
-	return []string{"copy.js"}
+	return []string{"copy.js", "passkey.js"}
 }
 
 // favicon is linked from every page.

@@ -10,8 +10,8 @@ func TestStylesheetsAreFingerprintedAndCached(t *testing.T) {
 	s := newTestServer(t)
 	doc := parseHTML(t, s.get("/").Body)
 	links := doc.Find("link[rel=stylesheet], link[rel=icon], script[src]")
-	if links.Length() != 5 {
-		t.Fatalf("%d stylesheets, icons and scripts linked, want pico, app.css, audit.css, the favicon and copy.js", links.Length())
+	if links.Length() != 6 {
+		t.Fatalf("%d stylesheets, icons and scripts linked, want pico, app.css, audit.css, the favicon, copy.js and passkey.js", links.Length())
 	}
 	for _, n := range links.Nodes {
 		var href string

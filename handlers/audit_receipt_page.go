@@ -52,6 +52,9 @@ func (h *AuditLog) receiptView(seq int64, rc *proof.Receipt) pages.ReceiptView {
 	if e.RequestID != "" {
 		v.RequestURL = requestPath(e.RequestID)
 	}
+	if rc.Passkey != nil {
+		v.PasskeyEnrollment = strconv.FormatInt(rc.Passkey.Enrollment.Event.Seq, 10)
+	}
 	for _, p := range rc.InclusionProof {
 		v.Proof = append(v.Proof, base64.StdEncoding.EncodeToString(p))
 	}

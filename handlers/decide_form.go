@@ -3,6 +3,7 @@ package handlers
 import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/passkey"
 )
 
 // maxContentHashLen bounds the content_hash field (a hex SHA-256 is 64).
@@ -14,6 +15,24 @@ type decisionForm struct {
 	Verdict     string `form:"verdict"`
 	Comment     string `form:"comment"`
 	ContentHash string `form:"content_hash"`
+	// The passkey assertion, when the decision is signed with a passkey
+	// (filled by static/passkey.js).
+	PasskeyNonce             string `form:"passkey_nonce"`
+	PasskeyCredentialID      string `form:"passkey_credential_id"`
+	PasskeyAuthenticatorData string `form:"passkey_authenticator_data"`
+	PasskeyClientDataJSON    string `form:"passkey_client_data_json"`
+	PasskeySignature         string `form:"passkey_signature"`
+}
+
+// passkeyProof is the form's passkey signature; nil when it carries none.
+func (f *decisionForm) passkeyProof() *passkey.Proof {
+	if f.PasskeyNonce == "" {
+		return nil
+	}
+	return &passkey.Proof{Nonce: f.PasskeyNonce, Assertion: passkey.Assertion{
+		CredentialID: f.PasskeyCredentialID, AuthenticatorData: f.PasskeyAuthenticatorData,
+		ClientDataJSON: f.PasskeyClientDataJSON, Signature: f.PasskeySignature,
+	}}
 }
 
 // validate checks the form's shape before anyone is sent to the IdP, so a

@@ -21,7 +21,8 @@ import (
 // rule the decision is recorded at once, otherwise it is parked, one-time,
 // in the server-side session and the browser is sent to the IdP to
 // authenticate again (prompt=login, max_age, acr_values). The callback
-// then finishes it in FinishStepUp.
+// then finishes it in FinishStepUp. A decision signed with a passkey
+// (the passkey_* fields) is recorded at once: the passkey is its step-up.
 func (h *Decisions) Submit(c echo.Context) error {
 	u, ok := session.UserFrom(c)
 	s, hasSession := session.From(c)
@@ -42,6 +43,14 @@ func (h *Decisions) Submit(c echo.Context) error {
 	prep, err := h.svc.PrepareDecision(c.Request().Context(), u.Approver(), id, f.ContentHash)
 	if err != nil {
 		return h.refusedEarly(c, id, u.Subject, err)
+	}
+	if p := f.passkeyProof(); p != nil || prep.StepUp.Passkey {
+		// A passkey signature is the decision's fresh authentication; a
+		// rule that requires one never sends anyone to the IdP.
+		return h.decide(c, approval.Decision{
+			RequestID: id, Approver: u.Approver(), Verdict: models.Verdict(f.Verdict),
+			Comment: f.Comment, ContentHash: f.ContentHash, StepUp: u.StepUp(), Passkey: p,
+		}, prep.ChatUnchecked)
 	}
 	if prep.StepUp.Check(u.StepUp(), h.now()) == nil {
 		err := h.decide(c, approval.Decision{

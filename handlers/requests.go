@@ -73,6 +73,14 @@ type RequestsOptions struct {
 	// Comments lists each request's comments on its page; nil shows
 	// none.
 	Comments *comment.Service
+	// Passkeys says whether the viewer has a passkey, to offer signing
+	// decisions with it (*passkey.Service); nil offers none.
+	Passkeys PasskeyCounter
+}
+
+// PasskeyCounter counts a person's unrevoked passkeys.
+type PasskeyCounter interface {
+	Active(ctx context.Context, ownerID string) (int, error)
 }
 
 // TermsReader loads the terms frozen on a request at creation.
@@ -94,6 +102,7 @@ type Requests struct {
 	terms     TermsReader
 	catalogue func() *policy.Policy
 	comments  *comment.Service
+	passkeys  PasskeyCounter
 }
 
 // NewRequests returns the request pages' handler. Register:
@@ -118,6 +127,7 @@ func NewRequests(svc RequestReader, opts RequestsOptions) *Requests {
 		terms:     opts.Terms,
 		catalogue: opts.Catalogue,
 		comments:  opts.Comments,
+		passkeys:  opts.Passkeys,
 	}
 }
 

@@ -140,6 +140,9 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	if p.Policy != nil {
 		ro.Catalogue = p.Policy.State.Policy
 	}
+	if p.Passkeys != nil {
+		ro.Passkeys = p.Passkeys
+	}
 	requests := NewRequests(p.Approvals, ro)
 	// The start page: the dashboard for a signed-in person, the landing
 	// page with a sign-in link otherwise. Anonymous visitors are not sent
@@ -159,6 +162,7 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	talk := NewTalk(comments, p.Approvals, opts.Logger)
 	e.POST("/requests/:id/comments", talk.Comment, requireUser)
 	e.POST("/requests/:id/withdraw", talk.Withdraw, requireUser)
+	registerPasskeyRoutes(e, opts, decisions)
 
 	if p.Policy != nil {
 		e.GET("/windows", NewWindows(p.Policy.Windows, p.Policy.State, p.Now).Show, requireUser)

@@ -12,6 +12,7 @@ import (
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/comment"
+	"github.com/countersign/countersign/models/passkey"
 	"github.com/countersign/countersign/models/window"
 	"github.com/countersign/countersign/web/oidcrp"
 	"github.com/countersign/countersign/web/session"
@@ -71,6 +72,10 @@ type Portal struct {
 	// CommentNotes queues a chat thread note for each comment
 	// (outbox.CommentNotes); nil when no chat delivers them.
 	CommentNotes comment.Notifier
+	// Passkeys enrols approvers' passkeys and checks passkey-signed
+	// decisions (the same service Approvals was built with); nil turns
+	// passkeys off (the page says so).
+	Passkeys *passkey.Service
 }
 
 // PolicyPages is what the /windows page shows: the open windows and the

@@ -192,6 +192,9 @@ func decisionViews(r *models.Request, now time.Time) ([]partials.Decision, []str
 			AuthTime: timeView(d.AuthTime, now), ACR: d.ACR, AMR: d.AMR, IDTokenHash: d.IDTokenHash, PasswordOnly: d.PasswordOnly,
 			ContentHash: d.ContentHash, Counts: r.Counts(d),
 		}
+		if d.PasskeyCredentialID != "" {
+			out[i].Passkey = &partials.PasskeySignature{CredentialID: d.PasskeyCredentialID, Statement: d.PasskeyStatement}
+		}
 	}
 	var approvedBy []string
 	for _, d := range r.Tally().Approvals {
@@ -206,8 +209,23 @@ func (h *Requests) decisionFormView(c echo.Context, r *models.Request) partials.
 		Path: decisionPath(r.ID), CSRFField: session.CSRFField, CSRFToken: session.CSRFToken(c),
 		ContentHash: r.ContentHash, CommentMax: approval.MaxCommentLen,
 	}
+	rule := h.svc.StepUpFor(r)
 	if u, ok := session.UserFrom(c); ok {
-		f.StepUpNote = stepUpNote(h.svc.StepUpFor(r), u.StepUp(), h.now())
+		f.StepUpNote = stepUpNote(rule, u.StepUp(), h.now())
+		f.Passkey = h.passkeyOffer(c, u, r, rule)
 	}
 	return f
+}
+
+// passkeyOffer offers signing with a passkey to a person who has one,
+// and says when the request's rule accepts nothing else.
+func (h *Requests) passkeyOffer(c echo.Context, u *session.User, r *models.Request, rule approval.StepUpRule) partials.PasskeyOffer {
+	o := partials.PasskeyOffer{Required: rule.Passkey, ChallengePath: requestPath(r.ID) + "/passkey/challenge"}
+	if h.passkeys == nil {
+		return o
+	}
+	if n, err := h.passkeys.Active(c.Request().Context(), u.Subject); err == nil && n > 0 {
+		o.Offered = true
+	}
+	return o
 }

@@ -28,6 +28,15 @@ type Decision struct {
 	// have been a password alone.
 	PasswordOnly bool
 
+	// Passkey evidence, when the decision was signed with a passkey: the
+	// credential, the decision statement whose hash was the challenge, and
+	// the assertion (base64url), so anyone can check it later.
+	PasskeyCredentialID      string
+	PasskeyStatement         string
+	PasskeyAuthenticatorData string
+	PasskeyClientDataJSON    string `gorm:"column:passkey_client_data_json"`
+	PasskeySignature         string
+
 	CreatedAt time.Time
 }
 

@@ -108,6 +108,8 @@ type ApprovalRules struct {
 	// authentication.
 	StepUpMaxAge time.Duration `gorm:"column:step_up_max_age_ns"`
 	StepUpACR    Words         `gorm:"column:step_up_acr"`
+	// StepUpPasskey asks that each decision be signed with a passkey.
+	StepUpPasskey bool `gorm:"column:step_up_passkey"`
 	// GrantTTL is the execution grant's lifetime once approved.
 	GrantTTL time.Duration `gorm:"column:grant_ttl_ns"`
 	// EscalateRoles may also decide, and are told, once EscalateAfter has

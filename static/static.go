@@ -13,5 +13,5 @@ import "embed"
 // vendor/pico.min.css, ...). It is a package variable only because go:embed
 // requires one; treat it as read-only. Add new asset files to the pattern.
 //
-//go:embed app.css audit.css copy.js favicon.svg vendor
+//go:embed app.css audit.css copy.js passkey.js favicon.svg vendor
 var FS embed.FS

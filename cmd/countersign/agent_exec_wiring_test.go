@@ -35,7 +35,7 @@ func TestChatRoutesWireAgentGrantsAndResults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := approvalService(store, cfg, nil, nil, fx)
+	svc := approvalService(store, cfg, nil, nil, fx, nil)
 	reg, err := cfg.registry()
 	if err != nil {
 		t.Fatal(err)

@@ -323,7 +323,14 @@ var userLine = regexp.MustCompile(`(?m)^\s+user (\S+) \(([^)]*)\): password (\S+
 // users from what it prints.
 func startDemo(t *testing.T) *demoServer {
 	t.Helper()
-	base, stdout, stop := startServer(t, nil, "demo", "--data", filepath.Join(t.TempDir(), "demo"), "--addr", "127.0.0.1:0")
+	return startDemoAt(t, "127.0.0.1:0")
+}
+
+// startDemoAt is startDemo listening at addr (a host name such as
+// localhost stays in the demo's URL).
+func startDemoAt(t *testing.T, addr string) *demoServer {
+	t.Helper()
+	base, stdout, stop := startServer(t, nil, "demo", "--data", filepath.Join(t.TempDir(), "demo"), "--addr", addr)
 	t.Cleanup(func() {
 		if code := stop(); code != 0 {
 			t.Errorf("demo exited with %d", code)

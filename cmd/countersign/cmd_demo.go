@@ -29,7 +29,7 @@ const demoOrigin = "countersign-demo/audit"
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
 	fs := newFlagSet("demo", "[--data DIR] [--addr HOST:PORT] [--log-requests]", stderr)
 	dataDir := fs.String("data", "./data/demo", "directory for the demo's SQLite database (created if missing)")
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
+	addr := fs.String("addr", "localhost:8080", "address to listen on (port 0 picks a free one); a host name such as localhost stays in the portal's URL, as passkeys need")
 	mmURL := fs.String("mattermost-url", "", "Mattermost site URL: turns on the slash command and the agent API")
 	mmToken := fs.String("mattermost-bot-token", "", "Countersign's bot token on that Mattermost")
 	mmCommandToken := fs.String("mattermost-command-token", "", "the token Mattermost generated for the /countersign slash command (Mattermost chooses it)")
@@ -46,7 +46,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	cfg.Listen = listen
 	cfg.DataDir = *dataDir
 	cfg.Database = "sqlite:" + filepath.Join(*dataDir, "countersign.db")
-	cfg.PublicURL = "http://" + listen
+	cfg.PublicURL = "http://" + publicAddr(*addr, listen)
 	cfg.OIDC = OIDCConfig{
 		Issuer: cfg.PublicURL + "/idp", ClientID: demoClientID, ClientSecret: randomSecret(),
 		Scopes: []string{"profile", "email", "groups"}, RolesClaim: "groups", UsernameClaim: "preferred_username",
@@ -151,11 +151,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	agentDone := make(chan struct{})
 	go func() { defer close(agentDone); newDemoAgent(store, p.grants, log).run(agentCtx, demoAgentInterval) }()
 	defer func() { stopAgent(); <-agentDone }()
-	return p.serve(ctx, func(a net.Addr) {
-		fmt.Fprintf(stdout, "Countersign demo listening on http://%s\n", a)
+	// The URLs printed are the portal's own (a host name given in --addr
+	// stays, as sign-in and passkeys need), on the port the listener took.
+	host := strings.TrimPrefix(cfg.PublicURL, "http://")
+	return p.serve(ctx, func(net.Addr) {
+		fmt.Fprintf(stdout, "Countersign demo listening on http://%s\n", host)
 		printTOTPQRCodes(stdout, users)
 		fmt.Fprintf(stdout, "  data:     %s (SQLite; %d demo requests seeded this start)\n", cfg.Database, n)
-		fmt.Fprintf(stdout, "  sign in:  http://%s/login  (demo identity provider at %s)\n", a, cfg.OIDC.Issuer)
+		fmt.Fprintf(stdout, "  sign in:  http://%s/login  (demo identity provider at %s)\n", host, cfg.OIDC.Issuer)
 		fmt.Fprintln(stdout, "Demo users (new passwords and TOTP secrets at every start; approvals need the TOTP code; QR codes above and at the sign-in's code step):")
 		for _, u := range users {
 			fmt.Fprintf(stdout, "  user %s (%s): password %s, TOTP secret %s\n", u.Username, strings.Join(u.Groups, ","), u.Password, u.TOTPSecret)
@@ -164,10 +167,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 			}
 		}
 		fmt.Fprintf(stdout, "  policy:   %s (%s; edit it and it reloads; check it with: countersign policy lint %s)\n", cfg.Policy.File, rt.status().Ref, cfg.Policy.File)
-		fmt.Fprintf(stdout, "  audit:    verifier key at http://%s/.well-known/countersign-audit-key\n", a)
-		fmt.Fprintf(stdout, "  grants:   keys at http://%s/.well-known/jwks.json, example executor at http://%s%s\n", a, a, handlers.ExampleExecutorPath)
+		if p.passkeys != nil {
+			fmt.Fprintf(stdout, "  passkeys: enrol one at http://%s/passkeys (the policy's prod-db-passkey rule accepts only passkey-signed decisions)\n", host)
+		} else {
+			fmt.Fprintln(stdout, "  passkeys: off (they need a host name such as localhost in --addr, not an IP address)")
+		}
+		fmt.Fprintf(stdout, "  audit:    verifier key at http://%s/.well-known/countersign-audit-key\n", host)
+		fmt.Fprintf(stdout, "  grants:   keys at http://%s/.well-known/jwks.json, example executor at http://%s%s\n", host, host, handlers.ExampleExecutorPath)
 		chat.print(stdout, cfg)
-		fmt.Fprintf(stdout, "  health:   http://%s/healthz\n", a)
+		fmt.Fprintf(stdout, "  health:   http://%s/healthz\n", host)
 		if accessPath != "" {
 			fmt.Fprintf(stdout, "  requests: logged to %s (start with --log-requests to see them here; errors are shown here)\n", accessPath)
 		}
@@ -192,6 +200,18 @@ func resolvePort(addr string) (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// publicAddr is the host and port of the demo's URL: the host named in
+// --addr when it is a name (passkeys need a domain, never an IP address,
+// as their relying party), with the port listen resolved.
+func publicAddr(addr, listen string) string {
+	host, _, err := net.SplitHostPort(addr)
+	_, port, err2 := net.SplitHostPort(listen)
+	if err != nil || err2 != nil || host == "" || net.ParseIP(host) != nil {
+		return listen
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // randomSecret returns a fresh client secret for the demo provider.

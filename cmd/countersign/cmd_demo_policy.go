@@ -49,6 +49,9 @@ func seedPolicyRequests(ctx context.Context, svc *approval.Service) (int, error)
 	}{
 		{approval.NewRequest{Kind: models.KindAction, Action: "db.migrate", Params: map[string]any{"database": "orders", "env": "prod"},
 			Purpose: "schema v42", Requester: demodata.DeployBot, Source: src}, []string{"dev"}},
+		// Decided only with a passkey (rule prod-db-passkey).
+		{approval.NewRequest{Kind: models.KindAction, Action: "db.migrate", Params: map[string]any{"database": "orders", "env": "prod"},
+			Purpose: "add index orders_created_at (INC-4300)", Requester: demodata.Carol, Source: src}, []string{"dev"}},
 		{approval.NewRequest{Kind: models.KindAction, Action: "restart", Params: map[string]any{"service": "search-api", "env": "staging"},
 			Purpose: "flaky pod after deploy", Requester: demodata.Carol, Source: src}, []string{"dev"}},
 		{window.OpenRequest("prod", "2h", "release 4.2", demodata.Alice, src), []string{"sre"}},

@@ -22,7 +22,7 @@ func TestPolicyLint(t *testing.T) {
 		t.Fatalf("good file: %d %q %q", code, out, errOut)
 	}
 	code, out, _ = runCmd("policy", "lint", "demopolicy/policy.yaml")
-	if code != exitOK || !strings.Contains(out, "6 rules") {
+	if code != exitOK || !strings.Contains(out, "7 rules") {
 		t.Fatalf("demo policy: %d %q", code, out)
 	}
 

@@ -32,7 +32,7 @@ func TestDemoAgentRunsItsApprovedRequest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc := approvalService(store, cfg, nil, nil, fx)
+		svc := approvalService(store, cfg, nil, nil, fx, nil)
 		if _, err := demodata.Seed(ctx, store, svc, time.Now()); err != nil {
 			t.Fatal(err)
 		}

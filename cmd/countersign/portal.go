@@ -21,6 +21,7 @@ import (
 	"github.com/countersign/countersign/models/audit/proof"
 	"github.com/countersign/countersign/models/audit/search"
 	"github.com/countersign/countersign/models/outbox"
+	"github.com/countersign/countersign/models/passkey"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/oidcrp"
 )
@@ -56,7 +57,7 @@ func openStore(ctx context.Context, opts models.OpenOptions) (*models.Store, err
 // transaction: fx (terms, grant, execution, from newGrants) completed with
 // the window opener, the chat outbox and the agents' idempotency record.
 // approval.Effects fixes their order.
-func approvalService(store *models.Store, cfg Config, rt *policyRuntime, bot *mattermost.Client, fx approval.Effects) *approval.Service {
+func approvalService(store *models.Store, cfg Config, rt *policyRuntime, bot *mattermost.Client, fx approval.Effects, pks *passkey.Service) *approval.Service {
 	ac := approval.Config{
 		ApproverRoles:     cfg.Approvals.ApproverRoles,
 		SponsorMayApprove: cfg.Approvals.SponsorMayApprove,
@@ -65,7 +66,8 @@ func approvalService(store *models.Store, cfg Config, rt *policyRuntime, bot *ma
 			MaxAge: cfg.StepUp.MaxAge.D(), ACR: cfg.StepUp.ACRValues,
 			AMRAny: cfg.StepUp.AMRAny, EssentialACR: cfg.StepUp.EssentialACR,
 		},
-		Effects: fx,
+		Effects:  fx,
+		Passkeys: pks,
 	}
 	ac.Effects.Idempotency = agents.IdempotencyHook{}
 	if cfg.MattermostMessages() {
@@ -146,6 +148,8 @@ type portal struct {
 	log       *slog.Logger
 	store     *models.Store
 	approvals *approval.Service
+	// passkeys is the passkey service the approvals check with (nil: off).
+	passkeys *passkey.Service
 	// auth is nil when no IdP is configured: only public pages are served.
 	auth *handlers.Portal
 	// demoIdP is the demo provider mounted at demoPrefix (demo only).
@@ -239,6 +243,7 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 			}()
 		}
 		portal.Executions, portal.Grants = p.executions(), p.grantRecords()
+		portal.Passkeys = p.passkeys
 		if p.cfg.MattermostMessages() {
 			// Nothing would deliver the notes without the bot.
 			portal.CommentNotes = outbox.CommentNotes{}
@@ -275,8 +280,12 @@ func newPortal(ctx context.Context, cfg Config, log *slog.Logger, store *models.
 	if err != nil {
 		return nil, nil, err
 	}
-	svc := approvalService(store, cfg, rt, bot, fx)
-	p := &portal{cfg: cfg, log: log, store: store, approvals: svc, policy: rt, grants: newGrantParts(store, svc, g, cfg, log)}
+	pks, err := passkeyService(store, cfg, nil)
+	if err != nil {
+		return nil, nil, &configError{msg: err.Error()}
+	}
+	svc := approvalService(store, cfg, rt, bot, fx, pks)
+	p := &portal{cfg: cfg, log: log, store: store, approvals: svc, passkeys: pks, policy: rt, grants: newGrantParts(store, svc, g, cfg, log)}
 	if p.chat, err = newChat(cfg, store, svc, bot, rt, log); err != nil {
 		return nil, nil, err
 	}

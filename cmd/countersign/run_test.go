@@ -99,7 +99,7 @@ func startServerLogs(t *testing.T, env []string, args ...string) (string, *store
 	stdout, stderr := &storetest.SyncBuffer{}, &storetest.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, stdout, stderr, env) }()
-	re := regexp.MustCompile(`listening on (http://[0-9.:]+)|"addr":"([0-9.:]+)"`)
+	re := regexp.MustCompile(`listening on (http://[a-z0-9.:]+)|"addr":"([0-9.:]+)"`)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := re.FindStringSubmatch(stdout.String() + stderr.String()); m != nil {
@@ -155,7 +155,7 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stdout.String(), "demo requests seeded") && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if !strings.Contains(stdout.String(), "7 demo requests seeded") || !strings.Contains(stdout.String(), "policy.yaml@") {
+	if !strings.Contains(stdout.String(), "8 demo requests seeded") || !strings.Contains(stdout.String(), "policy.yaml@") {
 		t.Fatalf("demo output lacks the seed line: %s", stdout.String())
 	}
 	if code := stop(); code != exitOK {
@@ -187,7 +187,7 @@ func TestDemoServesSeedsAndShutsDownCleanly(t *testing.T) {
 	}
 	got := eventTypes(t, dsn)
 	want := map[string]int{
-		"request.created": 7, "request.approved": 2, "request.denied": 1,
+		"request.created": 8, "request.approved": 2, "request.denied": 1,
 		"policy.loaded": 2, "grant.key_created": 1, "grant.issued": 2,
 	}
 	for typ, n := range want {

@@ -14,6 +14,7 @@ import (
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit"
 	"github.com/countersign/countersign/models/lifecycle"
+	"github.com/countersign/countersign/models/passkey"
 )
 
 // rfc3339Micro is the text form of times inside audit payloads.
@@ -74,6 +75,10 @@ type Decision struct {
 	// ContentHash is the hash of what the approver was shown.
 	ContentHash string
 	StepUp      StepUp
+	// Passkey, when set, is a passkey signature of this decision's
+	// statement: it stands in for the IdP step-up, and a rule that
+	// requires a passkey accepts nothing else.
+	Passkey *passkey.Proof
 }
 
 // Outcome is what a recorded decision did.
@@ -158,7 +163,7 @@ func (d *Decision) validate() error {
 	if err := d.Approver.Actor.Validate("approver"); err != nil || d.Approver.Actor.Type != models.ActorHuman {
 		return models.Invalid("approver", "must be a signed-in person")
 	}
-	if d.StepUp.AuthTime.IsZero() {
+	if d.Passkey == nil && d.StepUp.AuthTime.IsZero() {
 		return models.Invalid("step_up", "authentication time is required")
 	}
 	return nil
@@ -186,7 +191,8 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 		}
 		now := s.clock()
 		rule := s.StepUpFor(r)
-		if err := rule.Check(d.StepUp, now); err != nil {
+		pk, err := s.checkStepUp(tx, r, rule, d, now)
+		if err != nil {
 			return fmt.Errorf("request %s: %w", r.ID, err)
 		}
 		var prior int64
@@ -201,7 +207,10 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 			ApproverUsername: strings.ToLower(d.Approver.Username),
 			Verdict:          d.Verdict, Comment: d.Comment, ContentHash: r.ContentHash,
 			AuthTime: d.StepUp.AuthTime.UTC().Truncate(time.Microsecond), ACR: d.StepUp.ACR, AMR: strings.Join(d.StepUp.AMR, " "),
-			IDTokenHash: d.StepUp.IDTokenHash, PasswordOnly: rule.PasswordOnly(), CreatedAt: now,
+			IDTokenHash: d.StepUp.IDTokenHash, PasswordOnly: pk == nil && rule.PasswordOnly(), CreatedAt: now,
+		}
+		if pk != nil {
+			pk.fill(dec, now)
 		}
 		if err := tx.Create(dec).Error; err != nil {
 			return fmt.Errorf("insert decision: %w", err)
@@ -211,7 +220,7 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 			Action: r.Action, PolicyRef: r.PolicyRef,
 			Payload: map[string]any{
 				"comment": dec.Comment, "content_hash": dec.ContentHash, "roles": d.Approver.Roles,
-				"step_up": stepUpPayload(dec, d.StepUp.AMR),
+				"step_up": stepUpPayload(dec, d.StepUp.AMR, pk),
 			},
 		}); err != nil {
 			return err
@@ -236,6 +245,7 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 		return s.runHooks(tx, Change{Kind: ChangeDecided, Request: r, From: from, To: r.State, Decision: dec, Actor: d.Approver.Actor, Reason: reason, At: now})
 	})
 	if err != nil {
+		s.recordCloneWarning(ctx, d, err)
 		return nil, fmt.Errorf("approval: decide: %w", err)
 	}
 	return &out, nil
@@ -244,7 +254,10 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 // stepUpPayload is the decision's step-up evidence as its audit event
 // (and so its receipt) records it. A decision whose rule accepted a
 // password alone says so in words, where no verifier can miss it.
-func stepUpPayload(dec *models.Decision, amr []string) map[string]any {
+func stepUpPayload(dec *models.Decision, amr []string, pk *passkeyEvidence) map[string]any {
+	if pk != nil {
+		return pk.payload(dec)
+	}
 	p := map[string]any{"auth_time": dec.AuthTime.Format(rfc3339Micro), "acr": dec.ACR, "amr": amr, "id_token_sha256": dec.IDTokenHash}
 	if dec.PasswordOnly {
 		p["strength"] = models.StrengthPasswordOnly

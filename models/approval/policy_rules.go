@@ -47,6 +47,7 @@ func rulesFrom(out policy.Outcome) models.ApprovalRules {
 	r.ApproverRoles = slices.Clone(out.Roles)
 	r.StepUpMaxAge = out.StepUp.MaxAge
 	r.StepUpACR = slices.Clone(out.StepUp.ACR)
+	r.StepUpPasskey = out.StepUp.Passkey
 	r.EscalateRoles = slices.Clone(out.EscalateTo)
 	r.EscalateAfter = out.EscalateAfter
 	r.Remind = slices.Clone(out.Remind)
@@ -63,11 +64,15 @@ func policyPayload(r *models.Request) map[string]any {
 	for i, d := range r.Remind {
 		durs[i] = d.String()
 	}
-	return map[string]any{
+	p := map[string]any{
 		"explanation": r.PolicyExplanation, "approver_roles": nonNil(r.ApproverRoles), "window": r.PolicyWindow,
 		"step_up_max_age": r.StepUpMaxAge.String(), "step_up_acr": nonNil(r.StepUpACR), "grant_ttl": r.GrantTTL.String(),
 		"escalate_to": nonNil(r.EscalateRoles), "escalate_after": r.EscalateAfter.String(), "remind": durs,
 	}
+	if r.StepUpPasskey {
+		p["step_up_method"] = "passkey"
+	}
+	return p
 }
 
 // roleCondition is the SQL form of mayDecide without the escalation time:

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/passkey"
 )
 
 // Config holds the rules a Service applies until per-request policy
@@ -37,6 +38,9 @@ type Config struct {
 	// RereadTimeout bounds one such read, so a slow chat delays a decision
 	// by at most this much; 0 means DefaultRereadTimeout.
 	RereadTimeout time.Duration
+	// Passkeys checks passkey-signed decisions; nil refuses them (and so
+	// every request whose rule requires one).
+	Passkeys *passkey.Service
 }
 
 // Approver is a person deciding in the portal.

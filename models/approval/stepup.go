@@ -49,6 +49,10 @@ type StepUpRule struct {
 	EssentialACR bool
 	// Skew is the clock tolerance; zero means DefaultClockSkew.
 	Skew time.Duration
+	// Passkey asks that the decision be signed with a passkey (a fresh,
+	// user-verified assertion over the decision statement) instead of
+	// an IdP step-up.
+	Passkey bool
 }
 
 // withDefaults fills MaxAge and Skew.
@@ -112,5 +116,6 @@ func (s *Service) StepUpFor(r *models.Request) StepUpRule {
 	if len(r.StepUpACR) > 0 {
 		out.ACR = slices.Clone(r.StepUpACR)
 	}
+	out.Passkey = out.Passkey || r.StepUpPasskey
 	return out
 }

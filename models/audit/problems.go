@@ -24,6 +24,10 @@ const (
 	ProblemUncovered ProblemKind = "uncovered"
 	// ProblemMalformed: a line, note or receipt that cannot be read.
 	ProblemMalformed ProblemKind = "malformed"
+	// ProblemPasskey: a passkey-signed decision does not verify against
+	// the key its enrolment recorded (another statement, another key, a
+	// credential revoked before the decision).
+	ProblemPasskey ProblemKind = "passkey"
 )
 
 // Label returns the kind in words, for reports read by people.
@@ -53,6 +57,8 @@ func (k ProblemKind) Label() string {
 		return "not covered by a checkpoint"
 	case ProblemMalformed:
 		return "malformed"
+	case ProblemPasskey:
+		return "passkey signature fails"
 	}
 	return string(k)
 }

@@ -64,6 +64,9 @@ func explain(o Outcome) string {
 		if o.Window != "" {
 			fmt.Fprintf(&b, " inside change window %s", o.Window)
 		}
+		if o.StepUp.Passkey {
+			b.WriteString(", each signed with a passkey")
+		}
 	}
 	fmt.Fprintf(&b, ", rule %s", o.Rule)
 	if c := strings.TrimSpace(o.Condition); c != "" && c != "true" {

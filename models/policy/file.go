@@ -83,4 +83,7 @@ type fileRequire struct {
 type fileStepUp struct {
 	MaxAge string   `yaml:"max_age"`
 	ACR    []string `yaml:"acr"`
+	// Method is "idp" (default: a fresh sign-in at the identity
+	// provider) or "passkey" (each decision signed with a passkey).
+	Method string `yaml:"method"`
 }

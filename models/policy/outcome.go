@@ -17,11 +17,22 @@ const (
 	OutcomeRequire OutcomeKind = "require"
 )
 
+// Step-up methods a rule can ask for (step_up.method).
+const (
+	// StepUpMethodIdP is a fresh sign-in at the identity provider.
+	StepUpMethodIdP = "idp"
+	// StepUpMethodPasskey is a passkey signature of the decision.
+	StepUpMethodPasskey = "passkey"
+)
+
 // StepUp is what a decision's fresh authentication must satisfy. Zero values
 // mean the portal's configured defaults.
 type StepUp struct {
 	MaxAge time.Duration
 	ACR    []string
+	// Passkey requires each decision to be signed with a passkey instead
+	// of an IdP step-up (step_up.method: passkey).
+	Passkey bool
 }
 
 // Outcome is the result of evaluating a request against the policy.

@@ -186,6 +186,13 @@ func (b *builder) require(p *Policy, path string, rq *fileRequire, out *Outcome)
 			}
 		}
 		out.StepUp.ACR = su.ACR
+		switch su.Method {
+		case "", StepUpMethodIdP:
+		case StepUpMethodPasskey:
+			out.StepUp.Passkey = true
+		default:
+			b.addf(path+".step_up.method", "must be %s or %s", StepUpMethodIdP, StepUpMethodPasskey)
+		}
 	}
 	out.GrantTTL = DefaultGrantTTL
 	if rq.GrantTTL != "" {

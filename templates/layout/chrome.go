@@ -33,7 +33,7 @@ func DefaultStylesheets() []string {
 // DefaultScripts are the unfingerprinted script URLs, used like
 // DefaultStylesheets.
 func DefaultScripts() []string {
-	return []string{"/static/copy.js"}
+	return []string{"/static/copy.js", "/static/passkey.js"}
 }
 
 // DefaultIcon is the unfingerprinted favicon URL, used like DefaultStylesheets.

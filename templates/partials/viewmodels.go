@@ -208,6 +208,8 @@ type Decision struct {
 	// PasswordOnly marks a decision whose step-up rule accepted a
 	// password alone; the page says so next to the evidence.
 	PasswordOnly bool
+	// Passkey is the decision's passkey signature; nil when none.
+	Passkey *PasskeySignature
 	// ContentHash is what the approver was shown; Counts is true when it
 	// is the request's current hash.
 	ContentHash string
@@ -235,6 +237,19 @@ type DecisionForm struct {
 	// StepUpNote says what deciding asks of the person's sign-in: until
 	// when the current one counts, or that they will sign in again.
 	StepUpNote string
+	// Passkey offers signing the decision with a passkey.
+	Passkey PasskeyOffer
+}
+
+// PasskeyOffer is the passkey part of the decision forms.
+type PasskeyOffer struct {
+	// Offered shows the "with passkey" buttons (the person has one).
+	Offered bool
+	// Required hides the plain buttons: the request's policy accepts only
+	// passkey-signed decisions.
+	Required bool
+	// ChallengePath is where static/passkey.js asks for the statement.
+	ChallengePath string
 }
 
 // StateLine is the one sentence saying where a request stands in its
@@ -276,4 +291,11 @@ type Progress struct {
 	// Missing says who is still needed, e.g. "1 more from sre or
 	// security"; empty when none is.
 	Missing string
+}
+
+// PasskeySignature is a decision's passkey evidence as the request page
+// shows it: the signed statement and the credential.
+type PasskeySignature struct {
+	CredentialID string
+	Statement    string
 }

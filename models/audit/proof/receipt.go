@@ -35,6 +35,10 @@ type Receipt struct {
 	InclusionProof [][]byte `json:"inclusion_proof"`
 	// Checkpoint is the signed note (C2SP tlog-checkpoint) of TreeSize.
 	Checkpoint string `json:"checkpoint"`
+	// Passkey, for a decision signed with a passkey, proves the key it
+	// was checked with: the enrolment event and any revocation, each with
+	// its inclusion proof in the same checkpoint.
+	Passkey *PasskeyProof `json:"passkey,omitempty"`
 }
 
 // Receipt returns a receipt for the event seq, proven against the latest
@@ -62,8 +66,12 @@ func (c *Checkpointer) Receipt(ctx context.Context, seq int64) (*Receipt, error)
 	if err != nil {
 		return nil, fmt.Errorf("audit receipt: event %d: %w", seq, err)
 	}
-	return &Receipt{Format: ReceiptFormat, Event: audit.EventOf(&ev), LeafIndex: seq - 1, TreeSize: cp.Size,
-		InclusionProof: inclusion, Checkpoint: cp.Note}, nil
+	r := &Receipt{Format: ReceiptFormat, Event: audit.EventOf(&ev), LeafIndex: seq - 1, TreeSize: cp.Size,
+		InclusionProof: inclusion, Checkpoint: cp.Note}
+	if r.Passkey, err = c.passkeyProof(ctx, &r.Event, cp.Size); err != nil {
+		return nil, fmt.Errorf("audit receipt: event %d: %w", seq, err)
+	}
+	return r, nil
 }
 
 // ParseReceipt reads a receipt's JSON, refusing unknown and duplicate keys
@@ -112,5 +120,8 @@ func VerifyReceipt(r *Receipt, vkeys ...string) error {
 	if cp.Size != r.TreeSize {
 		return &audit.Problem{Seq: ev.Seq, Kind: audit.ProblemProof, Detail: fmt.Sprintf("tree size %d differs from the checkpoint's %d", r.TreeSize, cp.Size)}
 	}
-	return VerifyInclusion(cp, r.LeafIndex, ev.Hash, r.InclusionProof)
+	if err := VerifyInclusion(cp, r.LeafIndex, ev.Hash, r.InclusionProof); err != nil {
+		return err
+	}
+	return verifyPasskey(r, cp)
 }
