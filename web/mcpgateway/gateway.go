@@ -1,0 +1,158 @@
+// Package mcpgateway is Countersign's MCP endpoint (streamable HTTP): an
+// agent connects with its own credential (an agent API key or a
+// client-credentials token, checked by agentauth), sees the tools of the
+// upstream MCP servers named in the configuration, and calls them through
+// Countersign. A call of a tool the policy maps to an action is decided by
+// models/mcpgate (deny, auto-approve, or held while approvers decide); any
+// other call passes through. Every call of a session is observed and
+// becomes the tool chain of the requests the session opens.
+package mcpgateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/countersign/countersign/models/agents"
+	"github.com/countersign/countersign/models/mcpgate"
+	"github.com/countersign/countersign/web/agentauth"
+)
+
+// Defaults for holding a call that waits for approvers.
+const (
+	// DefaultHold is how long a call is held before the agent is told to
+	// call again.
+	DefaultHold = 20 * time.Second
+	// DefaultPoll is how often a held call looks at its request.
+	DefaultPoll = 200 * time.Millisecond
+	// DefaultProgressEvery is how often a held call sends a progress
+	// notification (when the agent asked for them).
+	DefaultProgressEvery = 2 * time.Second
+)
+
+// Authenticator checks an agent's credential (*agentauth.Authenticator
+// is one).
+type Authenticator interface {
+	Authenticate(ctx context.Context, authorization string) (*agents.Agent, error)
+}
+
+// Config configures a Gateway.
+type Config struct {
+	Upstreams []*Upstream
+	Auth      Authenticator
+	Gate      *mcpgate.Service
+	// Proposer posts the proposal of a new request in chat; nil stores
+	// requests without a conversation.
+	Proposer mcpgate.Proposer
+	// PortalURL is the portal's public URL, for links to requests.
+	PortalURL string
+	// Hold, Poll and ProgressEvery: see the defaults.
+	Hold, Poll, ProgressEvery time.Duration
+	Logger                    *slog.Logger
+}
+
+// Gateway serves the MCP endpoint.
+type Gateway struct {
+	cfg     Config
+	handler *mcp.StreamableHTTPHandler
+	// owners maps an MCP session id to the agent that opened it: a
+	// session is only ever continued with the same agent's credential.
+	owners sync.Map
+	chains *chains
+}
+
+type agentKey struct{}
+
+// New builds a Gateway over connected upstreams.
+func New(cfg Config) *Gateway {
+	if cfg.Hold <= 0 {
+		cfg.Hold = DefaultHold
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = DefaultProgressEvery
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{cfg: cfg, chains: newChains()}
+	g.handler = mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
+		a, _ := r.Context().Value(agentKey{}).(*agents.Agent)
+		if a == nil {
+			return nil
+		}
+		return g.serverFor(a)
+	}, &mcp.StreamableHTTPOptions{Logger: cfg.Logger, SessionTimeout: time.Hour})
+	return g
+}
+
+// ServeHTTP authenticates the agent on every HTTP request and keeps each
+// MCP session to the agent that opened it.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a, err := g.cfg.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
+	switch {
+	case errors.Is(err, agentauth.ErrUnavailable):
+		http.Error(w, "the credential cannot be checked now; try again", http.StatusServiceUnavailable)
+		return
+	case err != nil:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="countersign"`)
+		http.Error(w, "an agent credential is required", http.StatusUnauthorized)
+		return
+	}
+	if sid := r.Header.Get("Mcp-Session-Id"); sid != "" {
+		owner, ok := g.owners.Load(sid)
+		if !ok || owner != a.Name {
+			// Another agent's session is as unknown as one that never was.
+			http.Error(w, "session not found", http.StatusNotFound)
+			return
+		}
+		if r.Method == http.MethodDelete {
+			defer g.forget(sid)
+		}
+	}
+	g.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), agentKey{}, a)))
+}
+
+// forget drops what the gateway kept about a session.
+func (g *Gateway) forget(sid string) {
+	g.owners.Delete(sid)
+	g.chains.drop(sid)
+}
+
+// serverFor builds the MCP server of one new session of agent a: the
+// upstream tools a may call, each handled by the gateway.
+func (g *Gateway) serverFor(a *agents.Agent) *mcp.Server {
+	s := mcp.NewServer(&mcp.Implementation{Name: "countersign", Version: "1"}, &mcp.ServerOptions{
+		Logger: g.cfg.Logger,
+		GetSessionID: func() string {
+			id := newSessionID()
+			g.owners.Store(id, a.Name)
+			return id
+		},
+		Capabilities: &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{}},
+	})
+	for _, u := range g.cfg.Upstreams {
+		for _, t := range u.Tools() {
+			if !g.cfg.Gate.MayCall(u.Name(), t.Name, a.Roles) {
+				continue
+			}
+			s.AddTool(t, g.toolHandler(a, u, t.Name))
+		}
+	}
+	return s
+}
+
+func newSessionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,139 @@
+package mcpgateway_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/execution"
+	"github.com/countersign/countersign/models/storetest"
+	"github.com/countersign/countersign/web/mcpexample"
+)
+
+func toolNames(t *testing.T, cs *mcp.ClientSession) []string {
+	t.Helper()
+	var names []string
+	for tool, err := range cs.Tools(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, tool.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func TestUngatedCallsPassThroughAndToolsAreFiltered(t *testing.T) {
+	for _, kind := range []string{"http", "stdio"} {
+		t.Run(kind, func(t *testing.T) {
+			var opts []rigOption
+			if kind == "stdio" {
+				opts = append(opts, stdio)
+			}
+			r := newRig(t, storetest.SQLite(t).Open(t), opts...)
+			cs := r.connect("deploy-bot")
+			names := toolNames(t, cs)
+			if !slices.Contains(names, mcpexample.ToolStatus) || !slices.Contains(names, mcpexample.ToolRestart) {
+				t.Fatalf("deploy-bot sees %v", names)
+			}
+			// reader-bot may not request restart: the tool is not listed.
+			if names := toolNames(t, r.connect("reader-bot")); slices.Contains(names, mcpexample.ToolRestart) || !slices.Contains(names, mcpexample.ToolStatus) {
+				t.Fatalf("reader-bot sees %v", names)
+			}
+			res := r.call(cs, mcpexample.ToolStatus, map[string]any{"service": "api"}, nil)
+			var out mcpexample.StatusOutput
+			structured(t, res, &out)
+			if res.IsError || out.Service != "api" || out.State != "running" {
+				t.Fatalf("status through the gateway: %+v %s", out, text(res))
+			}
+			if st, _ := status(res); st != "" {
+				t.Fatalf("an ungated call carries a gate status %q", st)
+			}
+			var n int64
+			r.store.DB(context.Background()).Model(&models.Request{}).Count(&n)
+			if n != 0 {
+				t.Fatalf("an ungated call opened %d requests", n)
+			}
+		})
+	}
+}
+
+func TestGatewayRefusesMissingOrBadCredentials(t *testing.T) {
+	r := newRig(t, storetest.SQLite(t).Open(t))
+	for _, auth := range []string{"", "Bearer cs_nope_nope", "Basic Zm9vOmJhcg==", upstreamSecret} {
+		req, _ := http.NewRequest(http.MethodPost, r.srv.URL, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("Authorization %q: status %d", auth, resp.StatusCode)
+		}
+	}
+}
+
+func TestDeniedCallIsAnErrorResultAndAudited(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		r := newRig(t, b.Open(t))
+		cs := r.connect("deploy-bot")
+		res := r.call(cs, mcpexample.ToolRestart, restartArgs("db", "prod"), nil)
+		st, id := status(res)
+		if !res.IsError || st != "refused" || !strings.Contains(text(res), "Agents may not restart the database") {
+			t.Fatalf("denied call answered %q %q", st, text(res))
+		}
+		if r.ops.Restarts("db", "") != 0 {
+			t.Fatal("a denied call ran")
+		}
+		if req := r.request(id); req.State != models.StateDenied || req.RequesterName != "deploy-bot" {
+			t.Fatalf("request %s is %s by %s", id, req.State, req.RequesterName)
+		}
+		if r.events("request.denied", id) != 1 || r.events("request.created", id) != 1 {
+			t.Fatal("the denial is not audited")
+		}
+		// Bad arguments are refused by the catalogue before anything is stored.
+		res = r.call(cs, mcpexample.ToolRestart, restartArgs("api", "moon"), nil)
+		if st, id := status(res); !res.IsError || st != "refused" || id != "" || !strings.Contains(text(res), "env") {
+			t.Fatalf("bad env answered %q %q %q", st, id, text(res))
+		}
+	})
+}
+
+func TestAutoApprovedCallRunsAtOnceAndIsRecorded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		r := newRig(t, b.Open(t))
+		cs := r.connect("deploy-bot")
+		res := r.call(cs, mcpexample.ToolRestart, restartArgs("api", "staging"), nil)
+		st, id := status(res)
+		var out mcpexample.RestartOutput
+		structured(t, res, &out)
+		if res.IsError || st != "executed" || out.Restarted != "api" || out.Restarts != 1 {
+			t.Fatalf("auto-approved call answered %q %+v %s", st, out, text(res))
+		}
+		if r.ops.Restarts("api", "staging") != 1 {
+			t.Fatal("the upstream did not run it once")
+		}
+		if req := r.request(id); req.State != models.StateExecuted {
+			t.Fatalf("request is %s", req.State)
+		}
+		ex, err := r.execs.Get(context.Background(), id)
+		if err != nil || ex.State != execution.StateSucceeded || !strings.Contains(ex.Output, `"restarted":"api"`) {
+			t.Fatalf("execution %+v %v", ex, err)
+		}
+		for _, typ := range []string{"request.approved", "grant.redeemed", "execution.succeeded"} {
+			if r.events(typ, id) != 1 {
+				t.Fatalf("%s is not audited once", typ)
+			}
+		}
+	})
+}
