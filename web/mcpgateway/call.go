@@ -37,6 +37,10 @@ const (
 // toolHandler handles agent a's calls of upstream u's tool.
 func (g *Gateway) toolHandler(a *agents.Agent, u *Upstream, tool string) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stop := context.AfterFunc(g.life, cancel)
+		defer stop()
 		sid := req.Session.ID()
 		started := time.Now()
 		raw := req.Params.Arguments

@@ -66,6 +66,13 @@ type Gateway struct {
 	// session is only ever continued with the same agent's credential.
 	owners sync.Map
 	chains *chains
+	// servers are the per-session servers, for Close.
+	mu      sync.Mutex
+	servers []*mcp.Server
+	closed  bool
+	// life ends when the gateway closes; calls in progress end with it.
+	life context.Context
+	end  context.CancelFunc
 }
 
 type agentKey struct{}
@@ -85,6 +92,7 @@ func New(cfg Config) *Gateway {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{cfg: cfg, chains: newChains()}
+	g.life, g.end = context.WithCancel(context.Background())
 	g.handler = mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
 		a, _ := r.Context().Value(agentKey{}).(*agents.Agent)
 		if a == nil {
@@ -106,6 +114,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="countersign"`)
 		http.Error(w, "an agent credential is required", http.StatusUnauthorized)
+		return
+	}
+	g.mu.Lock()
+	closed := g.closed
+	g.mu.Unlock()
+	if closed {
+		http.Error(w, "the gateway is shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	if sid := r.Header.Get("Mcp-Session-Id"); sid != "" {
@@ -140,6 +155,9 @@ func (g *Gateway) serverFor(a *agents.Agent) *mcp.Server {
 		},
 		Capabilities: &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{}},
 	})
+	g.mu.Lock()
+	g.servers = append(g.servers, s)
+	g.mu.Unlock()
 	for _, u := range g.cfg.Upstreams {
 		for _, t := range u.Tools() {
 			if !g.cfg.Gate.MayCall(u.Name(), t.Name, a.Roles) {
@@ -149,6 +167,21 @@ func (g *Gateway) serverFor(a *agents.Agent) *mcp.Server {
 		}
 	}
 	return s
+}
+
+// Close ends every open MCP session (held calls end with them; their
+// requests stay on record, so the agents resume them by calling again).
+func (g *Gateway) Close() {
+	g.mu.Lock()
+	servers := g.servers
+	g.servers, g.closed = nil, true
+	g.mu.Unlock()
+	g.end()
+	for _, s := range servers {
+		for ss := range s.Sessions() {
+			_ = ss.Close()
+		}
+	}
 }
 
 func newSessionID() string {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,6 +93,7 @@ type rig struct {
 	gw       *mcpgateway.Gateway
 	srv      *httptest.Server
 	hold     time.Duration
+	down     atomic.Bool
 }
 
 type rigOption func(*rig)
@@ -173,6 +175,10 @@ func (r *rig) httpUpstream() mcpgateway.UpstreamConfig {
 		})
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.down.Load() {
+			http.Error(w, "down", http.StatusBadGateway)
+			return
+		}
 		if req.Header.Get("Authorization") != upstreamSecret {
 			http.Error(w, "no", http.StatusUnauthorized)
 			return
@@ -188,6 +194,8 @@ func (r *rig) httpUpstream() mcpgateway.UpstreamConfig {
 func (r *rig) start() {
 	r.t.Helper()
 	if r.srv != nil {
+		r.gw.Close()
+		r.srv.CloseClientConnections()
 		r.srv.Close()
 	}
 	up, err := mcpgateway.Dial(context.Background(), r.upstream)
@@ -333,4 +341,10 @@ func structured(t *testing.T, res *mcp.CallToolResult, into any) {
 	if err := json.Unmarshal(b, into); err != nil {
 		t.Fatalf("structured content %s: %v", b, err)
 	}
+}
+
+// upstreamDown makes the HTTP upstream refuse every request from now on.
+func (r *rig) upstreamDown() {
+	r.t.Helper()
+	r.down.Store(true)
 }
