@@ -142,6 +142,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if p.inbound, err = chatRoutes(ctx, cfg, store, p.approvals, bot, rt, p.grants, inprocess.Client(idp)); err != nil {
 		return err
 	}
+	if err := p.startMCP(ctx, rt, bot); err != nil {
+		return err
+	}
 	if err := chat.createKey(ctx, store, cfg); err != nil {
 		return fmt.Errorf("demo: agent key: %w", err)
 	}

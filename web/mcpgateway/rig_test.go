@@ -94,6 +94,7 @@ type rig struct {
 	srv      *httptest.Server
 	hold     time.Duration
 	down     atomic.Bool
+	proposer mcpgate.Proposer
 }
 
 type rigOption func(*rig)
@@ -204,7 +205,7 @@ func (r *rig) start() {
 	}
 	r.t.Cleanup(func() { _ = up.Close() })
 	r.gw = mcpgateway.New(mcpgateway.Config{
-		Upstreams: []*mcpgateway.Upstream{up}, Auth: r.auth, Gate: r.gate, PortalURL: "https://countersign.test",
+		Upstreams: []*mcpgateway.Upstream{up}, Auth: r.auth, Gate: r.gate, PortalURL: "https://countersign.test", Proposer: r.proposer,
 		Hold: r.hold, Poll: 20 * time.Millisecond, ProgressEvery: 100 * time.Millisecond,
 	})
 	r.srv = httptest.NewServer(r.gw)
