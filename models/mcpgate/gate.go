@@ -150,6 +150,15 @@ func New(cfg Config) *Service {
 	return &Service{store: cfg.Store, policy: cfg.Policy, approvals: cfg.Approvals, grants: cfg.Grants, exec: cfg.Executions, now: cfg.Now}
 }
 
+// PolicyRef identifies the policy in force (empty without one): what
+// the gateway lists and gates changes with it.
+func (s *Service) PolicyRef() string {
+	if p := s.policy.Current(); p != nil {
+		return p.Ref
+	}
+	return ""
+}
+
 // Gated reports whether a call of server's tool is a request for an
 // action, and which.
 func (s *Service) Gated(server, tool string) (string, bool) {

@@ -66,9 +66,10 @@ type Gateway struct {
 	// session is only ever continued with the same agent's credential.
 	owners sync.Map
 	chains *chains
-	// servers are the per-session servers, for Close.
+	// servers are each agent's server (its sessions share it), built
+	// again when the policy in force changes.
 	mu      sync.Mutex
-	servers []*mcp.Server
+	servers map[string]agentServer
 	closed  bool
 	// life ends when the gateway closes; calls in progress end with it.
 	life context.Context
@@ -91,14 +92,14 @@ func New(cfg Config) *Gateway {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{cfg: cfg, chains: newChains()}
+	g := &Gateway{cfg: cfg, chains: newChains(), servers: map[string]agentServer{}}
 	g.life, g.end = context.WithCancel(context.Background())
 	g.handler = mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
 		a, _ := r.Context().Value(agentKey{}).(*agents.Agent)
 		if a == nil {
 			return nil
 		}
-		return g.serverFor(a)
+		return g.serverOf(a)
 	}, &mcp.StreamableHTTPOptions{Logger: cfg.Logger, SessionTimeout: time.Hour})
 	return g
 }
@@ -143,8 +144,28 @@ func (g *Gateway) forget(sid string) {
 	g.chains.drop(sid)
 }
 
-// serverFor builds the MCP server of one new session of agent a: the
-// upstream tools a may call, each handled by the gateway.
+// agentServer is an agent's server and the policy it was built under.
+type agentServer struct {
+	server    *mcp.Server
+	policyRef string
+}
+
+// serverOf returns agent a's server. The SDK asks for it on every HTTP
+// request, so it is built once per agent and policy version.
+func (g *Gateway) serverOf(a *agents.Agent) *mcp.Server {
+	ref := g.cfg.Gate.PolicyRef()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if as, ok := g.servers[a.Name]; ok && as.policyRef == ref {
+		return as.server
+	}
+	s := g.serverFor(a)
+	g.servers[a.Name] = agentServer{server: s, policyRef: ref}
+	return s
+}
+
+// serverFor builds the MCP server of agent a: the upstream tools a may
+// call, each handled by the gateway. Sessions opened on it belong to a.
 func (g *Gateway) serverFor(a *agents.Agent) *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "countersign", Version: "1"}, &mcp.ServerOptions{
 		Logger: g.cfg.Logger,
@@ -155,9 +176,6 @@ func (g *Gateway) serverFor(a *agents.Agent) *mcp.Server {
 		},
 		Capabilities: &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{}},
 	})
-	g.mu.Lock()
-	g.servers = append(g.servers, s)
-	g.mu.Unlock()
 	for _, u := range g.cfg.Upstreams {
 		for _, t := range u.Tools() {
 			if !g.cfg.Gate.MayCall(u.Name(), t.Name, a.Roles) {
@@ -174,11 +192,11 @@ func (g *Gateway) serverFor(a *agents.Agent) *mcp.Server {
 func (g *Gateway) Close() {
 	g.mu.Lock()
 	servers := g.servers
-	g.servers, g.closed = nil, true
+	g.servers, g.closed = map[string]agentServer{}, true
 	g.mu.Unlock()
 	g.end()
-	for _, s := range servers {
-		for ss := range s.Sessions() {
+	for _, as := range servers {
+		for ss := range as.server.Sessions() {
 			_ = ss.Close()
 		}
 	}

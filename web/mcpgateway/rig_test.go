@@ -77,7 +77,7 @@ rules:
 const upstreamSecret = "Bearer upstream-only-secret"
 
 type rig struct {
-	t         *testing.T
+	t         testing.TB
 	store     *models.Store
 	approvals *approval.Service
 	grants    *grant.Service
@@ -93,6 +93,7 @@ type rig struct {
 	gw       *mcpgateway.Gateway
 	srv      *httptest.Server
 	hold     time.Duration
+	poll     time.Duration
 	down     atomic.Bool
 	proposer mcpgate.Proposer
 }
@@ -110,7 +111,7 @@ func stdio(r *rig) {
 
 func holdFor(d time.Duration) rigOption { return func(r *rig) { r.hold = d } }
 
-func newRig(t *testing.T, store *models.Store, opts ...rigOption) *rig {
+func newRig(t testing.TB, store *models.Store, opts ...rigOption) *rig {
 	t.Helper()
 	ctx := context.Background()
 	p, err := policy.Parse("test.yaml", []byte(testPolicy))
@@ -142,7 +143,7 @@ func newRig(t *testing.T, store *models.Store, opts ...rigOption) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, store: store, approvals: approvals, grants: g, execs: execs, auth: auth, keys: map[string]string{}, ops: mcpexample.New(), hold: 5 * time.Second}
+	r := &rig{t: t, store: store, approvals: approvals, grants: g, execs: execs, auth: auth, keys: map[string]string{}, ops: mcpexample.New(), hold: 5 * time.Second, poll: 20 * time.Millisecond}
 	for _, name := range []string{"deploy-bot", "other-bot", "reader-bot"} {
 		k, _, err := keys.Create(ctx, name, time.Hour, models.SystemActor("test"))
 		if err != nil {
@@ -206,7 +207,7 @@ func (r *rig) start() {
 	r.t.Cleanup(func() { _ = up.Close() })
 	r.gw = mcpgateway.New(mcpgateway.Config{
 		Upstreams: []*mcpgateway.Upstream{up}, Auth: r.auth, Gate: r.gate, PortalURL: "https://countersign.test", Proposer: r.proposer,
-		Hold: r.hold, Poll: 20 * time.Millisecond, ProgressEvery: 100 * time.Millisecond,
+		Hold: r.hold, Poll: r.poll, ProgressEvery: 100 * time.Millisecond,
 	})
 	r.srv = httptest.NewServer(r.gw)
 	r.t.Cleanup(r.srv.Close)
