@@ -59,6 +59,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	chat, serviceClients := configureDemoChat(ctx, &cfg, demoChatFlags{url: *mmURL, botToken: *mmToken, commandToken: *mmCommandToken, agentBot: *mmAgentBot})
+	ops, err := startDemoOps(&cfg, chat)
+	if err != nil {
+		return err
+	}
+	defer ops.stop()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -170,6 +175,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		fmt.Fprintf(stdout, "  audit:    verifier key at http://%s/.well-known/countersign-audit-key\n", a)
 		fmt.Fprintf(stdout, "  grants:   keys at http://%s/.well-known/jwks.json, example executor at http://%s%s\n", a, a, handlers.ExampleExecutorPath)
 		chat.print(stdout, cfg)
+		ops.print(stdout, a.String(), chat)
 		fmt.Fprintf(stdout, "  health:   http://%s/healthz\n", a)
 		if accessPath != "" {
 			fmt.Fprintf(stdout, "  requests: logged to %s (start with --log-requests to see them here; errors are shown here)\n", accessPath)
