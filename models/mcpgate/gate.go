@@ -384,7 +384,7 @@ func (s *Service) Run(ctx context.Context, g *Gate, agent models.Actor, fwd Forw
 	started := s.now()
 	out := fwd(ctx, json.RawMessage(red.Params))
 	ended := s.now()
-	res := execution.Result{Succeeded: !out.Failed, Error: out.Error, StartedAt: started, EndedAt: ended}
+	res := execution.Result{Succeeded: !out.Failed, Error: out.Error, StartedAt: started, EndedAt: ended, Mode: execution.ModeGateway}
 	if len(out.Result) > 0 {
 		if len(out.Result) <= execution.MaxOutputBytes/2 {
 			res.Output = out.Result

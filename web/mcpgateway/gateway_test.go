@@ -127,7 +127,7 @@ func TestAutoApprovedCallRunsAtOnceAndIsRecorded(t *testing.T) {
 			t.Fatalf("request is %s", req.State)
 		}
 		ex, err := r.execs.Get(context.Background(), id)
-		if err != nil || ex.State != execution.StateSucceeded || !strings.Contains(ex.Output, `"restarted":"api"`) {
+		if err != nil || ex.State != execution.StateSucceeded || ex.Mode != execution.ModeGateway || !strings.Contains(ex.Output, `"restarted":"api"`) {
 			t.Fatalf("execution %+v %v", ex, err)
 		}
 		for _, typ := range []string{"request.approved", "grant.redeemed", "execution.succeeded"} {
