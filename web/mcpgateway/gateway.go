@@ -55,7 +55,10 @@ type Config struct {
 	PortalURL string
 	// Hold, Poll and ProgressEvery: see the defaults.
 	Hold, Poll, ProgressEvery time.Duration
-	Logger                    *slog.Logger
+	// AuthCache is how long a verified credential counts as verified
+	// (DefaultAuthCache when zero; negative checks every request).
+	AuthCache time.Duration
+	Logger    *slog.Logger
 }
 
 // Gateway serves the MCP endpoint.
@@ -92,6 +95,10 @@ func New(cfg Config) *Gateway {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.AuthCache == 0 {
+		cfg.AuthCache = DefaultAuthCache
+	}
+	cfg.Auth = newAuthCache(cfg.Auth, cfg.AuthCache)
 	g := &Gateway{cfg: cfg, chains: newChains(), servers: map[string]agentServer{}}
 	g.life, g.end = context.WithCancel(context.Background())
 	g.handler = mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
