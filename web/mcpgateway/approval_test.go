@@ -315,3 +315,20 @@ func TestGatewayRestartedWhileACallIsHeld(t *testing.T) {
 		}
 	})
 }
+
+// A stdio server that exits mid-call: the call is an error result, and the
+// next call starts the server again.
+func TestStdioUpstreamThatDiesIsStartedAgain(t *testing.T) {
+	r := newRig(t, storetest.SQLite(t).Open(t), stdio)
+	cs := r.connect("deploy-bot")
+	res := r.call(cs, "exit_now", map[string]any{}, nil)
+	if !res.IsError || !strings.Contains(text(res), "did not answer") {
+		t.Fatalf("a dying upstream answered %s", text(res))
+	}
+	var out mcpexample.StatusOutput
+	res = r.call(cs, mcpexample.ToolStatus, map[string]any{"service": "api"}, nil)
+	structured(t, res, &out)
+	if res.IsError || out.State != "running" {
+		t.Fatalf("after the upstream died: %s", text(res))
+	}
+}

@@ -33,7 +33,13 @@ const stdioEnv = "COUNTERSIGN_TEST_OPS_STDIO"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(stdioEnv) == "1" {
-		if err := mcpexample.New().Server().Run(context.Background(), &mcp.StdioTransport{}); err != nil {
+		s := mcpexample.New().Server()
+		// exit_now stands for a stdio server that dies mid-call.
+		mcp.AddTool(s, &mcp.Tool{Name: "exit_now"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, struct{}, error) {
+			os.Exit(3)
+			return nil, struct{}{}, nil
+		})
+		if err := s.Run(context.Background(), &mcp.StdioTransport{}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

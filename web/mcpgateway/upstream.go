@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -158,7 +159,11 @@ func (u *Upstream) Call(ctx context.Context, tool string, args json.RawMessage) 
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("upstream %s did not answer within %s", u.cfg.Name, u.cfg.Timeout)
 		}
-		if errors.Is(err, mcp.ErrConnectionClosed) {
+		var werr *jsonrpc.Error
+		if !errors.As(err, &werr) && ctx.Err() == nil {
+			// Not the server's answer but a lost connection (a stdio
+			// server that exited, an HTTP session that ended): connect
+			// again on the next call.
 			u.drop(s)
 		}
 		return nil, fmt.Errorf("upstream %s: %w", u.cfg.Name, err)
