@@ -11,6 +11,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/countersign/countersign/web/mattermost/mmfake"
 	"github.com/countersign/countersign/web/mcpexample"
@@ -65,5 +66,25 @@ func TestDemoPrintsAWorkingMCPGateway(t *testing.T) {
 	}
 	if id, _ := res.Meta[mcpgateway.MetaRequest].(string); !strings.HasPrefix(id, "REQ-") {
 		t.Fatalf("no request id in %v", res.Meta)
+	}
+
+	// The agent's client-credentials token from the IdP opens a session too.
+	cc := regexp.MustCompile(`client credentials at (\S+): client (\S+), secret (\S+) `).FindStringSubmatch(stdout.String())
+	if cc == nil {
+		t.Fatalf("no client credentials in:\n%s", stdout.String())
+	}
+	tok, err := (&clientcredentials.Config{ClientID: cc[2], ClientSecret: cc[3], TokenURL: cc[1]}).Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs2, err := mcp.NewClient(&mcp.Implementation{Name: "t2"}, nil).Connect(ctx, &mcp.StreamableClientTransport{
+		Endpoint: m[1], HTTPClient: &http.Client{Transport: bearerRT{auth: "Bearer " + tok.AccessToken}}, MaxRetries: -1,
+	}, nil)
+	if err != nil {
+		t.Fatalf("connect with a client-credentials token: %v", err)
+	}
+	defer cs2.Close()
+	if res, err := cs2.CallTool(ctx, &mcp.CallToolParams{Name: mcpexample.ToolStatus, Arguments: map[string]any{"service": "api"}}); err != nil || res.IsError {
+		t.Fatalf("status with a token: %v %+v", err, res)
 	}
 }
