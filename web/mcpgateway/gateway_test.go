@@ -6,11 +6,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/execution"
+	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/mcpexample"
 )
@@ -136,4 +138,28 @@ func TestAutoApprovedCallRunsAtOnceAndIsRecorded(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A policy reload that stops mapping a tool to an action lets the tool
+// pass through; one that maps it gates it — for calls made after the
+// reload, on sessions open before it too.
+func TestPolicyReloadChangesWhatIsGated(t *testing.T) {
+	r := newRig(t, storetest.SQLite(t).Open(t), holdFor(50*time.Millisecond))
+	cs := r.connect("deploy-bot")
+	if st, _ := status(r.call(cs, mcpexample.ToolRestart, restartArgs("api", "prod"), nil)); st != "pending_approval" {
+		t.Fatalf("gated before the reload: %q", st)
+	}
+	p, err := policy.Parse("v2.yaml", []byte(strings.Replace(testPolicy, "mcp_tool: ops/restart_service", "mcp_tool: ops/restart_everything", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.policy.Swap(p)
+	res := r.call(cs, mcpexample.ToolRestart, restartArgs("api", "prod"), nil)
+	if st, _ := status(res); res.IsError || st != "" || r.ops.Restarts("api", "prod") != 1 {
+		t.Fatalf("after the reload restart_service should pass through: %q %s", st, text(res))
+	}
+	// reader-bot, which may not request restart, now sees the tool.
+	if names := toolNames(t, r.connect("reader-bot")); !slices.Contains(names, mcpexample.ToolRestart) {
+		t.Fatalf("reader-bot sees %v after the reload", names)
+	}
 }

@@ -102,6 +102,7 @@ type rig struct {
 	poll     time.Duration
 	down     atomic.Bool
 	proposer mcpgate.Proposer
+	policy   *policy.Holder
 }
 
 type rigOption func(*rig)
@@ -157,6 +158,7 @@ func newRig(t testing.TB, store *models.Store, opts ...rigOption) *rig {
 		}
 		r.keys[name] = k
 	}
+	r.policy = holder
 	r.gate = mcpgate.New(mcpgate.Config{Store: store, Policy: holder, Approvals: approvals, Grants: g, Executions: execs})
 	r.upstream = r.httpUpstream()
 	for _, o := range opts {
