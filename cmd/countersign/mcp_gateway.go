@@ -45,6 +45,10 @@ func (p *portal) startMCP(ctx context.Context, rt *policyRuntime, bot *mattermos
 		}
 		parts.upstreams = append(parts.upstreams, u)
 	}
+	if err := mcpgateway.CheckTools(parts.upstreams); err != nil {
+		parts.closeUpstreams()
+		return &startupError{err: err}
+	}
 	gate := mcpgate.New(mcpgate.Config{Store: p.store, Policy: rt.holder, Approvals: p.approvals, Grants: p.grants.grants, Executions: p.grants.exec})
 	gc := mcpgateway.Config{
 		Upstreams: parts.upstreams, Auth: p.inbound.Agents.Auth, Gate: gate, PortalURL: p.cfg.PublicURL,

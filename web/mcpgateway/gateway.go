@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -107,7 +108,15 @@ func New(cfg Config) *Gateway {
 			return nil
 		}
 		return g.serverOf(a)
-	}, &mcp.StreamableHTTPOptions{Logger: cfg.Logger, SessionTimeout: time.Hour})
+	}, &mcp.StreamableHTTPOptions{
+		Logger: cfg.Logger, SessionTimeout: time.Hour,
+		// The SDK refuses requests reaching a loopback listener with
+		// another Host, against DNS rebinding of credential-less local
+		// servers. Every request here carries the agent's credential, and
+		// Countersign often listens on loopback behind a reverse proxy
+		// that sends the public Host: the check would refuse every agent.
+		DisableLocalhostProtection: true,
+	})
 	return g
 }
 
@@ -192,6 +201,21 @@ func (g *Gateway) serverFor(a *agents.Agent) *mcp.Server {
 		}
 	}
 	return s
+}
+
+// CheckTools refuses upstreams that offer a tool of the same name: an
+// agent calls tools by name, so each name must lead to one server.
+func CheckTools(ups []*Upstream) error {
+	seen := map[string]string{}
+	for _, u := range ups {
+		for _, t := range u.Tools() {
+			if prev, ok := seen[t.Name]; ok {
+				return fmt.Errorf("mcpgateway: tool %s is offered by both %s and %s", t.Name, prev, u.Name())
+			}
+			seen[t.Name] = u.Name()
+		}
+	}
+	return nil
 }
 
 // Close ends every open MCP session (held calls end with them; their

@@ -15,6 +15,7 @@ import (
 	"github.com/countersign/countersign/models/policy"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/mcpexample"
+	"github.com/countersign/countersign/web/mcpgateway"
 )
 
 func toolNames(t *testing.T, cs *mcp.ClientSession) []string {
@@ -161,5 +162,47 @@ func TestPolicyReloadChangesWhatIsGated(t *testing.T) {
 	// reader-bot, which may not request restart, now sees the tool.
 	if names := toolNames(t, r.connect("reader-bot")); !slices.Contains(names, mcpexample.ToolRestart) {
 		t.Fatalf("reader-bot sees %v after the reload", names)
+	}
+}
+
+// Behind a reverse proxy on the same host, requests reach the loopback
+// listener with the public Host: they are served (the credential, not the
+// Host, is what counts).
+func TestPublicHostOnLoopbackIsServed(t *testing.T) {
+	r := newRig(t, storetest.SQLite(t).Open(t))
+	req, _ := http.NewRequest(http.MethodPost, r.srv.URL, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
+	req.Host = "countersign.example.com"
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+r.keys["deploy-bot"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("initialize with a public Host on loopback: %d", resp.StatusCode)
+	}
+}
+
+func TestTwoUpstreamsOfferingOneToolAreRefused(t *testing.T) {
+	r := newRig(t, storetest.SQLite(t).Open(t))
+	a, err := mcpgateway.Dial(context.Background(), r.upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	second := r.upstream
+	second.Name = "ops2"
+	b, err := mcpgateway.Dial(context.Background(), second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := mcpgateway.CheckTools([]*mcpgateway.Upstream{a}); err != nil {
+		t.Fatalf("one upstream: %v", err)
+	}
+	if err := mcpgateway.CheckTools([]*mcpgateway.Upstream{a, b}); err == nil || !strings.Contains(err.Error(), "offered by both ops and ops2") {
+		t.Fatalf("two upstreams with the same tools: %v", err)
 	}
 }
