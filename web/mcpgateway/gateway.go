@@ -74,7 +74,11 @@ type Gateway struct {
 	// again when the policy in force changes.
 	mu      sync.Mutex
 	servers map[string]agentServer
+	// retired are servers replaced after a policy change; their sessions
+	// live on until they end, and Close ends them too.
+	retired []*mcp.Server
 	closed  bool
+	pruned  time.Time
 	// life ends when the gateway closes; calls in progress end with it.
 	life context.Context
 	end  context.CancelFunc
@@ -142,7 +146,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if sid := r.Header.Get("Mcp-Session-Id"); sid != "" {
 		owner, ok := g.owners.Load(sid)
-		if !ok || owner != a.Name {
+		if !ok || owner.(sessionOwner).agent != a.Name {
 			// Another agent's session is as unknown as one that never was.
 			http.Error(w, "session not found", http.StatusNotFound)
 			return
@@ -152,6 +156,46 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	g.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), agentKey{}, a)))
+}
+
+// sessionOwner is the agent that opened a session, and when.
+type sessionOwner struct {
+	agent string
+	since time.Time
+}
+
+// orphanAfter is how long an id handed out for a session that never
+// became live is kept (the SDK asks for one when a client probes a newer
+// protocol first, and such a session never initializes).
+const orphanAfter = time.Minute
+
+// prune forgets, at most once per orphanAfter, ids older than that of
+// sessions no server has live.
+func (g *Gateway) prune(now time.Time) {
+	g.mu.Lock()
+	if now.Sub(g.pruned) < orphanAfter {
+		g.mu.Unlock()
+		return
+	}
+	g.pruned = now
+	live := map[string]bool{}
+	for _, s := range g.retired {
+		for ss := range s.Sessions() {
+			live[ss.ID()] = true
+		}
+	}
+	for _, as := range g.servers {
+		for ss := range as.server.Sessions() {
+			live[ss.ID()] = true
+		}
+	}
+	g.mu.Unlock()
+	g.owners.Range(func(k, v any) bool {
+		if id := k.(string); !live[id] && now.Sub(v.(sessionOwner).since) > orphanAfter {
+			g.forget(id)
+		}
+		return true
+	})
 }
 
 // forget drops what the gateway kept about a session.
@@ -175,6 +219,9 @@ func (g *Gateway) serverOf(a *agents.Agent) *mcp.Server {
 	if as, ok := g.servers[a.Name]; ok && as.policyRef == ref {
 		return as.server
 	}
+	if old, ok := g.servers[a.Name]; ok {
+		g.retired = append(g.retired, old.server)
+	}
 	s := g.serverFor(a)
 	g.servers[a.Name] = agentServer{server: s, policyRef: ref}
 	return s
@@ -187,8 +234,19 @@ func (g *Gateway) serverFor(a *agents.Agent) *mcp.Server {
 		Logger: g.cfg.Logger,
 		GetSessionID: func() string {
 			id := newSessionID()
-			g.owners.Store(id, a.Name)
+			now := time.Now()
+			g.owners.Store(id, sessionOwner{agent: a.Name, since: now})
+			g.prune(now)
 			return id
+		},
+		// When a session ends (closed, timed out), what the gateway kept
+		// about it goes with it.
+		InitializedHandler: func(_ context.Context, req *mcp.InitializedRequest) {
+			ss := req.Session
+			go func() {
+				_ = ss.Wait()
+				g.forget(ss.ID())
+			}()
 		},
 		Capabilities: &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{}},
 	})
@@ -222,12 +280,15 @@ func CheckTools(ups []*Upstream) error {
 // requests stay on record, so the agents resume them by calling again).
 func (g *Gateway) Close() {
 	g.mu.Lock()
-	servers := g.servers
-	g.servers, g.closed = map[string]agentServer{}, true
+	servers := g.retired
+	for _, as := range g.servers {
+		servers = append(servers, as.server)
+	}
+	g.servers, g.retired, g.closed = map[string]agentServer{}, nil, true
 	g.mu.Unlock()
 	g.end()
-	for _, as := range servers {
-		for ss := range as.server.Sessions() {
+	for _, s := range servers {
+		for ss := range s.Sessions() {
 			_ = ss.Close()
 		}
 	}

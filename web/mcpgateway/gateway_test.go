@@ -206,3 +206,29 @@ func TestTwoUpstreamsOfferingOneToolAreRefused(t *testing.T) {
 		t.Fatalf("two upstreams with the same tools: %v", err)
 	}
 }
+
+// What the gateway keeps about a session goes when the session ends.
+func TestEndedSessionsAreForgotten(t *testing.T) {
+	r := newRig(t, storetest.SQLite(t).Open(t))
+	cs := r.connect("deploy-bot")
+	r.call(cs, mcpexample.ToolStatus, map[string]any{"service": "api"}, nil)
+	before := mcpgateway.KeptSessions(r.gw)
+	if before < 2 {
+		t.Fatalf("kept %d entries for a session with a call, want its owner and chain", before)
+	}
+	// Ids handed out for sessions that never went live are swept later;
+	// the live session is kept.
+	mcpgateway.Prune(r.gw, time.Now().Add(2*time.Minute))
+	if n := mcpgateway.KeptSessions(r.gw); n != 2 {
+		t.Fatalf("after the sweep %d entries, want the live session's 2", n)
+	}
+	r.call(cs, mcpexample.ToolStatus, map[string]any{"service": "api"}, nil)
+	r.gw.Close() // ends the session from the server's side, as a timeout does
+	deadline := time.Now().Add(5 * time.Second)
+	for mcpgateway.KeptSessions(r.gw) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("still keeping %d entries after the session ended", mcpgateway.KeptSessions(r.gw))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
