@@ -204,16 +204,21 @@ func (g *Gateway) forget(sid string) {
 	g.chains.drop(sid)
 }
 
-// agentServer is an agent's server and the policy it was built under.
+// agentServer is an agent's server and the policy (and upstream tool
+// lists) it was built under.
 type agentServer struct {
 	server    *mcp.Server
 	policyRef string
 }
 
 // serverOf returns agent a's server. The SDK asks for it on every HTTP
-// request, so it is built once per agent and policy version.
+// request, so it is built once per agent, policy version and upstream
+// tool lists.
 func (g *Gateway) serverOf(a *agents.Agent) *mcp.Server {
 	ref := g.cfg.Gate.PolicyRef()
+	for _, u := range g.cfg.Upstreams {
+		ref += fmt.Sprintf("|%d", u.Generation())
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if as, ok := g.servers[a.Name]; ok && as.policyRef == ref {

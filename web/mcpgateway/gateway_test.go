@@ -232,3 +232,27 @@ func TestEndedSessionsAreForgotten(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// An upstream restarted with other tools: the gateway connects again and
+// sessions opened after that list the new tools.
+func TestUpstreamToolsAreListedAgainAfterAReconnect(t *testing.T) {
+	r := newRig(t, storetest.SQLite(t).Open(t))
+	cs := r.connect("deploy-bot")
+	s := r.ops.Server()
+	mcp.AddTool(s, &mcp.Tool{Name: "flush_cache"}, func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, struct{}, error) {
+		return nil, struct{}{}, nil
+	})
+	r.upstreamHandler.Store(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	if slices.Contains(toolNames(t, r.connect("deploy-bot")), "flush_cache") {
+		t.Fatal("a tool the gateway has not listed yet is shown")
+	}
+	// The first call finds the upstream's session gone; a later one is
+	// served on a new connection.
+	r.call(cs, mcpexample.ToolStatus, map[string]any{"service": "api"}, nil)
+	if res := r.call(cs, mcpexample.ToolStatus, map[string]any{"service": "api"}, nil); res.IsError {
+		t.Fatalf("after the upstream restarted: %s", text(res))
+	}
+	if !slices.Contains(toolNames(t, r.connect("deploy-bot")), "flush_cache") {
+		t.Fatal("the new tool is not listed after the reconnect")
+	}
+}

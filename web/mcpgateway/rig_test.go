@@ -103,6 +103,9 @@ type rig struct {
 	down     atomic.Bool
 	proposer mcpgate.Proposer
 	policy   *policy.Holder
+	// upstreamHandler serves the HTTP upstream; replacing it is a restart
+	// of the upstream (its sessions are gone).
+	upstreamHandler atomic.Pointer[mcp.StreamableHTTPHandler]
 }
 
 type rigOption func(*rig)
@@ -183,7 +186,7 @@ func (r *rig) httpUpstream() mcpgateway.UpstreamConfig {
 			}
 			return nil, mcpexample.StatusOutput{Service: in.Service, State: "restarted"}, nil
 		})
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
+	r.upstreamHandler.Store(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if r.down.Load() {
 			http.Error(w, "down", http.StatusBadGateway)
@@ -193,7 +196,7 @@ func (r *rig) httpUpstream() mcpgateway.UpstreamConfig {
 			http.Error(w, "no", http.StatusUnauthorized)
 			return
 		}
-		h.ServeHTTP(w, req)
+		r.upstreamHandler.Load().ServeHTTP(w, req)
 	}))
 	r.t.Cleanup(srv.Close)
 	return mcpgateway.UpstreamConfig{Name: "ops", URL: srv.URL, Headers: map[string]string{"Authorization": upstreamSecret}, Timeout: 2 * time.Second}

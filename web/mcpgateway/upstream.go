@@ -48,6 +48,9 @@ type Upstream struct {
 	mu      sync.Mutex
 	session *mcp.ClientSession
 	tools   []*mcp.Tool
+	// gen counts the tool lists seen: it grows when a new connection
+	// lists other tools, so agents' servers are built again.
+	gen int
 }
 
 // Dial connects to the upstream and lists its tools.
@@ -66,23 +69,43 @@ func Dial(ctx context.Context, cfg UpstreamConfig) (*Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tools []*mcp.Tool
-	for t, err := range s.Tools(ctx, nil) {
-		if err != nil {
-			_ = s.Close()
-			return nil, fmt.Errorf("mcpgateway: upstream %s: list tools: %w", cfg.Name, err)
-		}
-		tools = append(tools, t)
+	tools, err := u.list(ctx, s)
+	if err != nil {
+		_ = s.Close()
+		return nil, err
 	}
 	u.session, u.tools = s, tools
 	return u, nil
 }
 
+// list reads the server's tools.
+func (u *Upstream) list(ctx context.Context, s *mcp.ClientSession) ([]*mcp.Tool, error) {
+	var tools []*mcp.Tool
+	for t, err := range s.Tools(ctx, nil) {
+		if err != nil {
+			return nil, fmt.Errorf("mcpgateway: upstream %s: list tools: %w", u.cfg.Name, err)
+		}
+		tools = append(tools, t)
+	}
+	return tools, nil
+}
+
 // Name is the upstream's configured name.
 func (u *Upstream) Name() string { return u.cfg.Name }
 
-// Tools are the tools the upstream listed when it was dialled.
-func (u *Upstream) Tools() []*mcp.Tool { return u.tools }
+// Tools are the tools the upstream listed on its latest connection.
+func (u *Upstream) Tools() []*mcp.Tool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.tools
+}
+
+// Generation grows each time a new connection lists other tools.
+func (u *Upstream) Generation() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.gen
+}
 
 // Close ends the connection (and a stdio server's process).
 func (u *Upstream) Close() error {
@@ -126,8 +149,21 @@ func (u *Upstream) current(ctx context.Context) (*mcp.ClientSession, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The server may have come back with other tools.
+	if tools, err := u.list(ctx, s); err == nil && !sameTools(tools, u.tools) {
+		u.tools = tools
+		u.gen++
+	}
 	u.session = s
 	return s, nil
+}
+
+// sameTools reports whether two tool lists name the same tools with the
+// same descriptions and schemas.
+func sameTools(a, b []*mcp.Tool) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
 }
 
 // drop forgets s after it failed, so the next call connects again.
