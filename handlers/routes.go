@@ -51,6 +51,10 @@ func registerRoutes(e *echo.Echo, opts Options, a *assets, pa *portalAuth) error
 		e.POST(ExampleExecutorPath, echo.WrapHandler(opts.ExampleExecutor))
 	}
 
+	if opts.MCP != nil {
+		e.Any(MCPPath, echo.WrapHandler(opts.MCP))
+	}
+
 	if opts.DemoIdP != nil {
 		// The provider serves every path under its prefix itself; echo
 		// hands it the full, unstripped path.

@@ -80,7 +80,15 @@ type Options struct {
 	// ExampleExecutor, when set, is mounted at ExampleExecutorPath (the
 	// demo's executor; see web/exampleexecutor).
 	ExampleExecutor http.Handler
+	// MCP, when set, is the MCP gateway (*mcpgateway.Gateway), mounted at
+	// MCPPath: a machine endpoint where agents prove themselves with
+	// their own credential.
+	MCP http.Handler
 }
+
+// MCPPath is where Options.MCP is mounted (under /api/, so outside the
+// portal's sessions and CSRF checks, like the agent API).
+const MCPPath = "/api/v1/mcp"
 
 // ExampleExecutorPath is where Options.ExampleExecutor is mounted.
 const ExampleExecutorPath = "/example-executor"

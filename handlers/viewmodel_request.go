@@ -175,6 +175,7 @@ func toolCallViews(calls []models.ToolCall, now time.Time) []partials.ToolCall {
 			ParentCallID: c.ParentID, ParentAnchor: anchors[c.ParentID],
 			Started: timeView(c.StartedAt, now), Duration: durationText(c.StartedAt, c.EndedAt),
 			Input: jsonBlock(c.Input), Output: jsonBlock(c.Output), OutputDigest: c.OutputDigest,
+			Observed: c.ObservedBy == models.ToolCallObserved,
 		}
 	}
 	return out

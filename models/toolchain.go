@@ -20,6 +20,10 @@ func (s ToolCallStatus) Valid() bool {
 	return s == ToolCallOK || s == ToolCallError || s == ToolCallPending
 }
 
+// ToolCallObserved is the ObservedBy of a call Countersign's MCP gateway
+// saw itself (as opposed to one the agent reported).
+const ToolCallObserved = "countersign"
+
 // outputDigestForm is the accepted form of an output digest: an
 // algorithm name, a colon and 32–128 hex digits ("sha256:…").
 var outputDigestForm = regexp.MustCompile(`^[a-z0-9-]{1,16}:[0-9a-fA-F]{32,128}$`)
@@ -46,6 +50,9 @@ type ToolCall struct {
 	Status       ToolCallStatus
 	StartedAt    time.Time
 	EndedAt      time.Time
+	// ObservedBy is ToolCallObserved when the gateway observed the call,
+	// empty when the agent reported it. It is part of the content hash.
+	ObservedBy string
 }
 
 // TableName pins the table name.

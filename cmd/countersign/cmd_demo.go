@@ -59,6 +59,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	chat, serviceClients := configureDemoChat(ctx, &cfg, demoChatFlags{url: *mmURL, botToken: *mmToken, commandToken: *mmCommandToken, agentBot: *mmAgentBot})
+	ops, err := startDemoOps(&cfg, chat)
+	if err != nil {
+		return err
+	}
+	defer ops.stop()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -142,6 +147,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	if p.inbound, err = chatRoutes(ctx, cfg, store, p.approvals, bot, rt, p.grants, inprocess.Client(idp)); err != nil {
 		return err
 	}
+	if err := p.startMCP(ctx, rt, bot); err != nil {
+		return err
+	}
 	if err := chat.createKey(ctx, store, cfg); err != nil {
 		return fmt.Errorf("demo: agent key: %w", err)
 	}
@@ -175,6 +183,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		fmt.Fprintf(stdout, "  audit:    verifier key at http://%s/.well-known/countersign-audit-key\n", host)
 		fmt.Fprintf(stdout, "  grants:   keys at http://%s/.well-known/jwks.json, example executor at http://%s%s\n", host, host, handlers.ExampleExecutorPath)
 		chat.print(stdout, cfg)
+		ops.print(stdout, host, chat)
 		fmt.Fprintf(stdout, "  health:   http://%s/healthz\n", host)
 		if accessPath != "" {
 			fmt.Fprintf(stdout, "  requests: logged to %s (start with --log-requests to see them here; errors are shown here)\n", accessPath)

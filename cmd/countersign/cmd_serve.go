@@ -55,6 +55,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if p.inbound, err = chatRoutes(ctx, cfg, store, p.approvals, bot, rt, p.grants, nil); err != nil {
 		return err
 	}
+	if err := p.startMCP(ctx, rt, bot); err != nil {
+		return err
+	}
 	return p.serve(ctx, func(a net.Addr) {
 		log.Info("countersign listening", "addr", a.String(), "public_url", cfg.PublicURL, "database", string(store.Dialect()), "sign_in", p.auth != nil, "policy", rt.status().Ref, "version", version)
 	})

@@ -57,6 +57,8 @@ type Config struct {
 	Agents   AgentList      `yaml:"agents"`
 	AgentAPI AgentAPIConfig `yaml:"agent_api"`
 	Policy   PolicyConfig   `yaml:"policy"`
+	// MCP is the MCP gateway (see config_mcp.go).
+	MCP MCPConfig `yaml:"mcp"`
 }
 
 // AuditConfig controls the signed checkpoints of the audit log.
@@ -299,6 +301,9 @@ func LoadConfig(path string, env []string) (Config, error) {
 	if err := cfg.Executors.resolveTokens(env); err != nil {
 		return cfg, err
 	}
+	if err := cfg.MCP.resolve(env); err != nil {
+		return cfg, err
+	}
 	if cfg.Database == "" {
 		cfg.Database = "sqlite:" + strings.TrimRight(cfg.DataDir, "/") + "/countersign.db"
 	}
@@ -405,6 +410,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Executors.validate(); err != nil {
+		return err
+	}
+	if err := c.MCP.validate(len(c.Agents) > 0); err != nil {
 		return err
 	}
 	if err := c.validateResultTimeout(); err != nil {

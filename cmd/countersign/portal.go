@@ -169,6 +169,8 @@ type portal struct {
 	policy *policyRuntime
 	// accessLog receives the per-request lines (nil: log).
 	accessLog *slog.Logger
+	// mcp is the MCP gateway (mcp_gateway.go); nil when off.
+	mcp *mcpParts
 }
 
 // serve builds the web application and serves it until ctx ends. ready is
@@ -226,6 +228,10 @@ func (p *portal) serve(ctx context.Context, ready func(net.Addr)) error {
 		p.grants.start(ctx)
 	}
 	opts.ExampleExecutor = p.example
+	if p.mcp != nil {
+		opts.MCP = p.mcp.gateway
+		defer p.mcp.close()
+	}
 	if p.auth != nil {
 		portal := *p.auth
 		portal.Approvals, portal.MattermostURL, portal.Checkpoints = p.approvals, p.cfg.Mattermost.SiteURL, p.checkpoints

@@ -70,10 +70,14 @@ type Post struct {
 // ToolCall is the hashed view of one tool invocation. Input and Output are
 // JSON values embedded as such, so their canonical form is hashed.
 type ToolCall struct {
-	CallID       string          `json:"call_id"`
-	ParentID     string          `json:"parent_id"`
-	Tool         string          `json:"tool"`
-	Input        json.RawMessage `json:"input"`
+	CallID   string          `json:"call_id"`
+	ParentID string          `json:"parent_id"`
+	Tool     string          `json:"tool"`
+	Input    json.RawMessage `json:"input"`
+	// ObservedBy is "countersign" for a call Countersign's MCP gateway saw
+	// itself, and absent for a call the agent reported: approvers are
+	// bound to which is which.
+	ObservedBy   string          `json:"observed_by,omitempty"`
 	Output       json.RawMessage `json:"output,omitempty"`
 	OutputDigest string          `json:"output_digest,omitempty"`
 	Status       string          `json:"status"`
@@ -116,7 +120,7 @@ func FromToolCall(c *models.ToolCall) ToolCall {
 	tc := ToolCall{
 		CallID: c.CallID, ParentID: c.ParentID, Tool: c.Tool, Input: json.RawMessage(c.Input),
 		OutputDigest: c.OutputDigest, Status: string(c.Status),
-		StartedAt: TimeString(c.StartedAt), EndedAt: TimeString(c.EndedAt),
+		StartedAt: TimeString(c.StartedAt), EndedAt: TimeString(c.EndedAt), ObservedBy: c.ObservedBy,
 	}
 	if c.Output != "" {
 		tc.Output = json.RawMessage(c.Output)

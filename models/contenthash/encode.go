@@ -135,6 +135,9 @@ func (e *encoder) call(c *ToolCall) {
 	e.strField(false, "ended_at", c.EndedAt)
 	e.key(false, "input")
 	e.json(c.Input)
+	if c.ObservedBy != "" {
+		e.strField(false, "observed_by", c.ObservedBy)
+	}
 	if len(c.Output) > 0 {
 		e.key(false, "output")
 		e.json(c.Output)

@@ -64,6 +64,9 @@ func randContent(r *rand.Rand) Content {
 		if r.IntN(2) == 0 {
 			tc.OutputDigest = randString(r)
 		}
+		if r.IntN(2) == 0 {
+			tc.ObservedBy = randString(r)
+		}
 		c.ToolChain = append(c.ToolChain, tc)
 	}
 	return c

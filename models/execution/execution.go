@@ -49,6 +49,9 @@ const (
 	ModeWebhook Mode = "webhook"
 	// ModeAgent: the requesting agent ran it and reported the result.
 	ModeAgent Mode = "agent"
+	// ModeGateway: Countersign's MCP gateway forwarded the agent's approved
+	// tool call itself and recorded the upstream server's answer.
+	ModeGateway Mode = "mcp_gateway"
 )
 
 // Execution is the stored execution of one request.
@@ -102,6 +105,8 @@ type Result struct {
 	// StartedAt and EndedAt are when the run started and ended, as the
 	// reporter says (agents report them; zero for none).
 	StartedAt, EndedAt time.Time
+	// Mode is who ran it: ModeAgent (the default) or ModeGateway.
+	Mode Mode
 }
 
 // MaxClockSkew is how far in the future a reported time may lie (the

@@ -100,8 +100,12 @@ func (s *Service) RecordResult(ctx context.Context, requestID string, res Result
 			return refuse(RefusedNotRedeemed, ErrNotRedeemed)
 		}
 		started, ended := res.StartedAt.UTC(), res.EndedAt.UTC()
+		mode := ModeAgent
+		if res.Mode == ModeGateway {
+			mode = ModeGateway
+		}
 		e = Execution{
-			RequestID: r.ID, Executor: g.Audience, Mode: ModeAgent, State: stateOf(res.Succeeded), Attempts: 1,
+			RequestID: r.ID, Executor: g.Audience, Mode: mode, State: stateOf(res.Succeeded), Attempts: 1,
 			NextAttemptAt: now, Output: out, OutputDigest: res.OutputDigest, Error: msg, ReportedBy: actor.ID,
 			StartedAt: &started, EndedAt: &ended, CreatedAt: now, UpdatedAt: now, FinishedAt: &now,
 		}

@@ -14,7 +14,7 @@ type BuildOption func(*Policy) error
 // action is compiled; names must be unique. Without options the policy has
 // no rules, so every request is denied (default deny).
 func Build(ref string, actions []*Action, opts ...BuildOption) (*Policy, error) {
-	p := &Policy{Ref: ref, byName: make(map[string]*Action, len(actions))}
+	p := &Policy{Ref: ref, byName: make(map[string]*Action, len(actions)), byTool: map[string]string{}}
 	for _, a := range actions {
 		if a == nil || strings.TrimSpace(a.Name) == "" {
 			return nil, fmt.Errorf("policy: build: an action has no name")
@@ -25,8 +25,14 @@ func Build(ref string, actions []*Action, opts ...BuildOption) (*Policy, error) 
 		if err := a.Compile(); err != nil {
 			return nil, fmt.Errorf("policy: build: %w", err)
 		}
+		if prev, dup := p.byTool[a.MCPTool]; dup && a.MCPTool != "" {
+			return nil, fmt.Errorf("policy: build: MCP tool %s is the tool of %s and %s", a.MCPTool, prev, a.Name)
+		}
 		p.actions = append(p.actions, a)
 		p.byName[a.Name] = a
+		if a.MCPTool != "" {
+			p.byTool[a.MCPTool] = a.Name
+		}
 	}
 	for _, o := range opts {
 		if err := o(p); err != nil {

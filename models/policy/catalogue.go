@@ -55,6 +55,10 @@ type Action struct {
 	// Requesters lists the roles that may ask for this action; empty means
 	// anyone. Help texts list only the actions a caller may ask for.
 	Requesters []string
+	// MCPTool is the upstream MCP tool that performs the action: a call
+	// of it through the gateway is a request for this action, its
+	// arguments the parameters. Empty for actions not reached over MCP.
+	MCPTool string
 }
 
 // Compile checks the action's own definition and prepares its patterns.

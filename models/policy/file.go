@@ -34,6 +34,9 @@ type fileAction struct {
 	PurposeRequired bool        `yaml:"purpose_required"`
 	Requesters      []string    `yaml:"requesters"`
 	Params          []fileParam `yaml:"params"`
+	// MCPTool names the tool of an upstream MCP server that performs the
+	// action ("server/tool" or just "tool"), for the MCP gateway.
+	MCPTool string `yaml:"mcp_tool"`
 }
 
 // fileParam is one typed action parameter.

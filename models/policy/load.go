@@ -99,6 +99,7 @@ type builder struct {
 func (b *builder) build(doc *fileDoc) *Policy {
 	p := &Policy{
 		byName:  map[string]*Action{},
+		byTool:  map[string]string{},
 		windows: map[string]Window{},
 		roles:   roleMap{idpGroups: map[string][]string{}, mattermostUsers: map[string][]string{}, names: map[string]bool{}},
 	}
@@ -180,7 +181,11 @@ func (b *builder) actions(p *Policy, doc *fileDoc) {
 		}
 		a := &Action{
 			Name: fa.Name, Description: fa.Description, PurposeRequired: fa.PurposeRequired,
-			Executor: fa.Executor, Requesters: slices.Clone(fa.Requesters),
+			Executor: fa.Executor, Requesters: slices.Clone(fa.Requesters), MCPTool: fa.MCPTool,
+		}
+		if fa.MCPTool != "" && p.byTool[fa.MCPTool] != "" {
+			b.addf(path+".mcp_tool", "MCP tool %s is already the tool of action %s", fa.MCPTool, p.byTool[fa.MCPTool])
+			continue
 		}
 		for j, r := range fa.Requesters {
 			b.knownRole(p, fmt.Sprintf("%s.requesters[%d]", path, j), r)
@@ -197,6 +202,9 @@ func (b *builder) actions(p *Policy, doc *fileDoc) {
 		}
 		p.actions = append(p.actions, a)
 		p.byName[a.Name] = a
+		if a.MCPTool != "" {
+			p.byTool[a.MCPTool] = a.Name
+		}
 	}
 }
 

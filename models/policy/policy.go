@@ -13,8 +13,10 @@ type Policy struct {
 	Ref     string
 	actions []*Action
 	byName  map[string]*Action
-	rules   []*rule
-	roles   roleMap
+	// byTool maps an upstream MCP tool to the action it performs.
+	byTool map[string]string
+	rules  []*rule
+	roles  roleMap
 	// windows are the change windows that may be opened, by name, and
 	// windowOrder their file order.
 	windows     map[string]Window
@@ -37,6 +39,19 @@ type roleMap struct {
 func (p *Policy) Action(name string) (*Action, bool) {
 	a, ok := p.byName[name]
 	return a, ok
+}
+
+// ActionForTool returns the action that the MCP tool performs: tool is
+// looked up as "server/tool" first, then as the bare tool name.
+func (p *Policy) ActionForTool(server, tool string) (*Action, bool) {
+	name, ok := p.byTool[server+"/"+tool]
+	if !ok {
+		name, ok = p.byTool[tool]
+	}
+	if !ok {
+		return nil, false
+	}
+	return p.Action(name)
 }
 
 // Actions returns the catalogue in file order.

@@ -191,6 +191,9 @@ type ToolCall struct {
 	// Output is empty when the agent sent only OutputDigest.
 	Output       JSONBlock
 	OutputDigest string
+	// Observed is true for a call Countersign's MCP gateway saw itself;
+	// false for one the agent reported. Approvers are told which.
+	Observed bool
 }
 
 // Decision is one entry of a request's decision timeline.

@@ -1,0 +1,82 @@
+package mcpgateway
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/countersign/countersign/models/mcpgate"
+	"github.com/countersign/countersign/web/mattermost"
+)
+
+// Chat is what ChatProposer needs of Mattermost (*mattermost.Client).
+type Chat interface {
+	BotUserID(ctx context.Context) (string, error)
+	GetPost(ctx context.Context, postID string) (*model.Post, error)
+	CreatePost(ctx context.Context, post *model.Post) (*model.Post, error)
+	Capture(ctx context.Context, req mattermost.CaptureRequest) (*mattermost.Capture, error)
+}
+
+// ChatProposer posts the proposal of a gated call in the configured
+// channel (or under the thread the agent names, which must be in that
+// channel) and captures the conversation as for any request. Countersign's
+// own posts are left out of what is approved, as everywhere.
+type ChatProposer struct {
+	Chat      Chat
+	ChannelID string
+}
+
+// Propose implements mcpgate.Proposer.
+func (p *ChatProposer) Propose(ctx context.Context, pr mcpgate.Proposal) (*mcpgate.Conversation, error) {
+	root := ""
+	if pr.Thread != "" {
+		post, err := p.Chat.GetPost(ctx, pr.Thread)
+		if err != nil {
+			return nil, fmt.Errorf("mcpgateway: the thread the agent named: %w", err)
+		}
+		if post.ChannelId != p.ChannelID {
+			return nil, fmt.Errorf("mcpgateway: the thread the agent named is not in the gateway's channel")
+		}
+		root = post.Id
+		if post.RootId != "" {
+			root = post.RootId
+		}
+	}
+	created, err := p.Chat.CreatePost(ctx, &model.Post{ChannelId: p.ChannelID, RootId: root, Message: proposalText(pr)})
+	if err != nil {
+		return nil, fmt.Errorf("mcpgateway: post the proposal: %w", err)
+	}
+	bot, err := p.Chat.BotUserID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mcpgateway: bot user: %w", err)
+	}
+	capt, err := p.Chat.Capture(ctx, mattermost.CaptureRequest{PostRef: created.Id, ChannelID: p.ChannelID, ExcludeUserIDs: []string{bot}})
+	if err != nil {
+		return nil, fmt.Errorf("mcpgateway: capture the conversation: %w", err)
+	}
+	return &mcpgate.Conversation{Source: capt.Source, Posts: capt.Posts, Warnings: capt.Warnings}, nil
+}
+
+// proposalText says what the agent asks for, in the words of a chat
+// message (the request's own message follows once it is stored).
+func proposalText(pr mcpgate.Proposal) string {
+	keys := make([]string, 0, len(pr.Params))
+	for k := range pr.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Agent **%s** (sponsor @%s) called an MCP tool that needs approval: `%s", pr.Agent.Display, pr.Agent.SponsorName, pr.Action)
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%v", k, pr.Params[k])
+	}
+	b.WriteString("`")
+	if pr.Purpose != "" {
+		fmt.Fprintf(&b, " — %s", pr.Purpose)
+	}
+	b.WriteString(". The call is held until approvers decide in Countersign.")
+	return b.String()
+}
