@@ -245,7 +245,10 @@ func (s *Service) Decide(ctx context.Context, d Decision) (*Outcome, error) {
 		return s.runHooks(tx, Change{Kind: ChangeDecided, Request: r, From: from, To: r.State, Decision: dec, Actor: d.Approver.Actor, Reason: reason, At: now})
 	})
 	if err != nil {
-		s.recordCloneWarning(ctx, d, err)
+		if aerr := s.recordCloneWarning(ctx, d, err); aerr != nil {
+			// The refusal stands; the caller logs that it went unaudited.
+			return nil, fmt.Errorf("approval: decide: %w (the passkey clone warning was not audited: %v)", err, aerr)
+		}
 		return nil, fmt.Errorf("approval: decide: %w", err)
 	}
 	return &out, nil

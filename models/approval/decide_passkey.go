@@ -3,7 +3,6 @@ package approval
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
@@ -81,14 +80,12 @@ func (pk *passkeyEvidence) payload(dec *models.Decision) map[string]any {
 }
 
 // recordCloneWarning audits a passkey whose counter went backwards; the
-// decision itself was refused. A failure to audit is logged (without the
-// assertion) and does not change the refusal.
-func (s *Service) recordCloneWarning(ctx context.Context, d Decision, err error) {
+// decision itself was refused. It returns the failure to audit, which
+// does not change the refusal.
+func (s *Service) recordCloneWarning(ctx context.Context, d Decision, err error) error {
 	var ce *passkey.CounterError
 	if s.cfg.Passkeys == nil || !errors.As(err, &ce) {
-		return
+		return nil
 	}
-	if aerr := s.cfg.Passkeys.RecordCloneWarning(ctx, d.Approver.Actor, d.RequestID, ce); aerr != nil {
-		slog.Error("passkey clone warning not audited", "request", d.RequestID, "err", aerr)
-	}
+	return s.cfg.Passkeys.RecordCloneWarning(ctx, d.Approver.Actor, d.RequestID, ce)
 }
