@@ -2,6 +2,7 @@ package passkey
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -125,6 +126,9 @@ func (e *CounterError) Is(target error) bool {
 // went up (unless the authenticator keeps none). The passkey's counter and
 // last use are updated in tx.
 func (s *Service) CheckDecision(tx *gorm.DB, now time.Time, want Expect, p Proof) (*Evidence, error) {
+	if tx.Dialector.Name() == "postgres" {
+		return s.checkDecisionOneTrip(tx, now, want, p)
+	}
 	ch, err := consume(tx, p.Nonce, models.ChallengeDecide, want.ApproverID, now)
 	if err != nil {
 		return nil, err
@@ -206,4 +210,73 @@ func (s *Service) RecordCloneWarning(ctx context.Context, actor models.Actor, re
 		}})
 		return err
 	})
+}
+
+// useBoth, on PostgreSQL, uses up the nonce and checks and advances the
+// credential in one statement (one round trip instead of two): the
+// credential is touched only when the nonce was. No row: the nonce was
+// refused; a row without a credential: the credential was.
+const useBoth = `WITH ch AS (
+		UPDATE passkey_challenges SET used_at = ?
+		WHERE id = ? AND kind = ? AND owner_id = ? AND used_at IS NULL AND expires_at > ?
+		RETURNING id, request_id, content_hash, verdict, issued_at
+	), pk AS (
+		UPDATE passkeys SET sign_count = ?, last_used_at = ?
+		WHERE credential_id = ? AND owner_id = ? AND revoked_at IS NULL AND (sign_count < ? OR (? = 0 AND sign_count = 0))
+		AND EXISTS (SELECT 1 FROM ch)
+		RETURNING credential_id, public_key
+	)
+	SELECT ch.id, ch.request_id, ch.content_hash, ch.verdict, ch.issued_at, pk.credential_id, pk.public_key FROM ch LEFT JOIN pk ON true`
+
+// checkDecisionOneTrip is CheckDecision on PostgreSQL with useBoth; the
+// checks and refusals are the same as the two-statement path's.
+func (s *Service) checkDecisionOneTrip(tx *gorm.DB, now time.Time, want Expect, p Proof) (*Evidence, error) {
+	if p.Nonce == "" {
+		return nil, ErrChallengeUnknown
+	}
+	got, ok := presentedCounter(p.Assertion)
+	if !ok {
+		return nil, ErrAssertionMalformed
+	}
+	rows, err := tx.Raw(useBoth, now, p.Nonce, models.ChallengeDecide, want.ApproverID, now,
+		int64(got), now, p.Assertion.CredentialID, want.ApproverID, int64(got), int64(got)).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("passkey: use challenge and credential: %w", err)
+	}
+	var ch models.PasskeyChallenge
+	var credID, publicKey sql.NullString
+	found := rows.Next()
+	if found {
+		err = rows.Scan(&ch.ID, &ch.RequestID, &ch.ContentHash, &ch.Verdict, &ch.IssuedAt, &credID, &publicKey)
+	}
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("passkey: use challenge and credential: %w", err)
+	}
+	if !found {
+		// Nothing was used: consume says why (its update finds nothing
+		// either).
+		if _, err := consume(tx, p.Nonce, models.ChallengeDecide, want.ApproverID, now); err != nil {
+			return nil, err
+		}
+		return nil, ErrChallengeUnknown
+	}
+	if ch.RequestID != want.RequestID || ch.ContentHash != want.ContentHash || ch.Verdict != want.Verdict {
+		return nil, ErrChallengeOther
+	}
+	st := Statement{RequestID: want.RequestID, ContentHash: want.ContentHash, Verdict: want.Verdict, Approver: want.ApproverID, Nonce: ch.ID, IssuedAt: ch.IssuedAt.UTC()}
+	if !credID.Valid {
+		return nil, s.credentialRefused(tx, st, p.Assertion, want.ApproverID, got)
+	}
+	checked, err := Verify(st, p.Assertion, publicKey.String, s.cfg.RP)
+	if err != nil {
+		return nil, err
+	}
+	text, _ := st.Canonical()
+	return &Evidence{CredentialID: credID.String, Statement: string(text), Assertion: p.Assertion, SignCount: checked.SignCount}, nil
 }
