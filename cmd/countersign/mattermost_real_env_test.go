@@ -17,11 +17,13 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/demoidp"
 	"github.com/countersign/countersign/web/demoidp/demoidptest"
 	"github.com/countersign/countersign/web/mattermost/mmreal"
+	"github.com/countersign/countersign/web/mcpexample"
 )
 
 // realEnv is Countersign served in process (the serve command, with its
@@ -47,6 +49,8 @@ type realEnv struct {
 	// agent is the agent's bot (realOptions.agent), registered as
 	// "deploy-agent" with carol as its sponsor.
 	agent *mmreal.Bot
+	// ops is the example MCP server behind the gateway (realOptions.mcp).
+	ops *mcpexample.Ops
 }
 
 // realOptions vary the environment.
@@ -56,6 +60,10 @@ type realOptions struct {
 	proxy bool
 	// agent registers an agent bot.
 	agent bool
+	// mcp puts the MCP gateway in front of an example ops server (the
+	// restart action is its restart_service tool; calls are held 2 s and
+	// proposed in the world's channel). It needs agent.
+	mcp bool
 }
 
 // realPolicy: restarts need one SRE approval; migrations two; the prod
@@ -140,9 +148,18 @@ func newRealEnvWith(t *testing.T, opts realOptions) *realEnv {
 		e.agent = w.NewBot("deploy-agent")
 		agents = fmt.Sprintf("agents:\n  - {name: deploy-agent, bot_user_id: %s, sponsor: %s, roles: [agent]}\n", e.agent.User.Id, w.Name("carol"))
 	}
+	policyText := fmt.Sprintf(realPolicy, w.Name("bob"), w.Name("alice"), w.Name("carol"), w.Name("erin"))
+	if opts.mcp {
+		e.ops = mcpexample.New()
+		h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return e.ops.Server() }, nil)
+		opsSrv := httptest.NewServer(h)
+		t.Cleanup(opsSrv.Close)
+		agents += fmt.Sprintf("mcp:\n  hold: 2s\n  channel_id: %s\n  upstreams:\n    - {name: ops, url: %s}\n", w.Channel.Id, opsSrv.URL)
+		policyText = strings.Replace(policyText, "    description: Restart a service\n", "    description: Restart a service\n    mcp_tool: ops/restart_service\n", 1)
+	}
 	dir := t.TempDir()
 	policy := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(policy, []byte(fmt.Sprintf(realPolicy, w.Name("bob"), w.Name("alice"), w.Name("carol"), w.Name("erin"))), 0o600); err != nil {
+	if err := os.WriteFile(policy, []byte(policyText), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := writeFile(t, fmt.Sprintf(`listen: 127.0.0.1:%d
