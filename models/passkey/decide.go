@@ -126,10 +126,15 @@ func (e *CounterError) Is(target error) bool {
 // went up (unless the authenticator keeps none). The passkey's counter and
 // last use are updated in tx.
 func (s *Service) CheckDecision(tx *gorm.DB, now time.Time, want Expect, p Proof) (*Evidence, error) {
-	if tx.Dialector.Name() == "postgres" {
-		return s.checkDecisionOneTrip(tx, now, want, p)
+	got, ok := presentedCounter(p.Assertion)
+	if !ok {
+		return nil, ErrAssertionMalformed
 	}
-	ch, err := consume(tx, p.Nonce, models.ChallengeDecide, want.ApproverID, now)
+	use := useInTurn
+	if tx.Dialector.Name() == "postgres" {
+		use = useInOneTrip
+	}
+	ch, cred, err := use(tx, now, want, p, got)
 	if err != nil {
 		return nil, err
 	}
@@ -137,31 +142,103 @@ func (s *Service) CheckDecision(tx *gorm.DB, now time.Time, want Expect, p Proof
 		return nil, ErrChallengeOther
 	}
 	st := Statement{RequestID: want.RequestID, ContentHash: want.ContentHash, Verdict: want.Verdict, Approver: want.ApproverID, Nonce: ch.ID, IssuedAt: ch.IssuedAt.UTC()}
-	got, ok := presentedCounter(p.Assertion)
-	if !ok {
-		return nil, ErrAssertionMalformed
-	}
-	// One statement finds the credential, checks owner, revocation and
-	// counter, and records the new counter; the transaction rolls it back
-	// unless the signature below verifies. Only a refusal reads the row
-	// again, to say why.
-	var rows []models.Passkey
-	if err := tx.Raw(`UPDATE passkeys SET sign_count = ?, last_used_at = ?
-		WHERE credential_id = ? AND owner_id = ? AND revoked_at IS NULL AND (sign_count < ? OR (? = 0 AND sign_count = 0))
-		RETURNING id, credential_id, owner_id, owner_name, name, public_key, aaguid, sign_count, created_at, last_used_at, revoked_at`,
-		int64(got), now, p.Assertion.CredentialID, want.ApproverID, int64(got), int64(got)).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("passkey: use credential: %w", err)
-	}
-	if len(rows) != 1 {
+	if cred == nil {
 		return nil, s.credentialRefused(tx, st, p.Assertion, want.ApproverID, got)
 	}
-	pk := &rows[0]
-	checked, err := Verify(st, p.Assertion, pk.PublicKey, s.cfg.RP)
+	checked, err := Verify(st, p.Assertion, cred.publicKey, s.cfg.RP)
 	if err != nil {
 		return nil, err
 	}
 	text, _ := st.Canonical()
-	return &Evidence{CredentialID: pk.CredentialID, Statement: string(text), Assertion: p.Assertion, SignCount: checked.SignCount}, nil
+	return &Evidence{CredentialID: cred.id, Statement: string(text), Assertion: p.Assertion, SignCount: checked.SignCount}, nil
+}
+
+// usedCredential is the passkey a decision's statement advanced: found,
+// the approver's, not revoked, its counter moved to the presented one. The
+// transaction rolls that back unless the signature then verifies.
+type usedCredential struct{ id, publicKey string }
+
+// useInTurn uses up the nonce (consume, which says why it was refused)
+// and then checks and advances the credential: two statements, each cheap
+// on SQLite, which runs in process. A nil credential with a nil error: the
+// credential was refused (credentialRefused says why).
+func useInTurn(tx *gorm.DB, now time.Time, want Expect, p Proof, got uint32) (*models.PasskeyChallenge, *usedCredential, error) {
+	ch, err := consume(tx, p.Nonce, models.ChallengeDecide, want.ApproverID, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows []usedCredentialRow
+	if err := tx.Raw(`UPDATE passkeys SET sign_count = ?, last_used_at = ?
+		WHERE credential_id = ? AND owner_id = ? AND revoked_at IS NULL AND (sign_count < ? OR (? = 0 AND sign_count = 0))
+		RETURNING credential_id, public_key`,
+		int64(got), now, p.Assertion.CredentialID, want.ApproverID, int64(got), int64(got)).Scan(&rows).Error; err != nil {
+		return nil, nil, fmt.Errorf("passkey: use credential: %w", err)
+	}
+	if len(rows) != 1 {
+		return ch, nil, nil
+	}
+	return ch, &usedCredential{id: rows[0].CredentialID, publicKey: rows[0].PublicKey}, nil
+}
+
+// usedCredentialRow is what the credential's UPDATE returns.
+type usedCredentialRow struct {
+	CredentialID string
+	PublicKey    string
+}
+
+// useBoth, on PostgreSQL, uses up the nonce and checks and advances the
+// credential in one statement (one round trip instead of two): the
+// credential is touched only when the nonce was. No row: the nonce was
+// refused; a row without a credential: the credential was.
+const useBoth = `WITH ch AS (
+		UPDATE passkey_challenges SET used_at = ?
+		WHERE id = ? AND kind = ? AND owner_id = ? AND used_at IS NULL AND expires_at > ?
+		RETURNING id, request_id, content_hash, verdict, issued_at
+	), pk AS (
+		UPDATE passkeys SET sign_count = ?, last_used_at = ?
+		WHERE credential_id = ? AND owner_id = ? AND revoked_at IS NULL AND (sign_count < ? OR (? = 0 AND sign_count = 0))
+		AND EXISTS (SELECT 1 FROM ch)
+		RETURNING credential_id, public_key
+	)
+	SELECT ch.id, ch.request_id, ch.content_hash, ch.verdict, ch.issued_at, pk.credential_id, pk.public_key FROM ch LEFT JOIN pk ON true`
+
+// useInOneTrip is useInTurn in one round trip (useBoth), for PostgreSQL.
+func useInOneTrip(tx *gorm.DB, now time.Time, want Expect, p Proof, got uint32) (*models.PasskeyChallenge, *usedCredential, error) {
+	if p.Nonce == "" {
+		return nil, nil, ErrChallengeUnknown
+	}
+	rows, err := tx.Raw(useBoth, now, p.Nonce, models.ChallengeDecide, want.ApproverID, now,
+		int64(got), now, p.Assertion.CredentialID, want.ApproverID, int64(got), int64(got)).Rows()
+	if err != nil {
+		return nil, nil, fmt.Errorf("passkey: use challenge and credential: %w", err)
+	}
+	var ch models.PasskeyChallenge
+	var credID, publicKey sql.NullString
+	found := rows.Next()
+	if found {
+		err = rows.Scan(&ch.ID, &ch.RequestID, &ch.ContentHash, &ch.Verdict, &ch.IssuedAt, &credID, &publicKey)
+	}
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("passkey: use challenge and credential: %w", err)
+	}
+	if !found {
+		// Nothing was used: consume says why (its update finds nothing
+		// either).
+		if _, err := consume(tx, p.Nonce, models.ChallengeDecide, want.ApproverID, now); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, ErrChallengeUnknown
+	}
+	if !credID.Valid {
+		return &ch, nil, nil
+	}
+	return &ch, &usedCredential{id: credID.String, publicKey: publicKey.String}, nil
 }
 
 // presentedCounter reads the signature counter from the assertion's
@@ -210,73 +287,4 @@ func (s *Service) RecordCloneWarning(ctx context.Context, actor models.Actor, re
 		}})
 		return err
 	})
-}
-
-// useBoth, on PostgreSQL, uses up the nonce and checks and advances the
-// credential in one statement (one round trip instead of two): the
-// credential is touched only when the nonce was. No row: the nonce was
-// refused; a row without a credential: the credential was.
-const useBoth = `WITH ch AS (
-		UPDATE passkey_challenges SET used_at = ?
-		WHERE id = ? AND kind = ? AND owner_id = ? AND used_at IS NULL AND expires_at > ?
-		RETURNING id, request_id, content_hash, verdict, issued_at
-	), pk AS (
-		UPDATE passkeys SET sign_count = ?, last_used_at = ?
-		WHERE credential_id = ? AND owner_id = ? AND revoked_at IS NULL AND (sign_count < ? OR (? = 0 AND sign_count = 0))
-		AND EXISTS (SELECT 1 FROM ch)
-		RETURNING credential_id, public_key
-	)
-	SELECT ch.id, ch.request_id, ch.content_hash, ch.verdict, ch.issued_at, pk.credential_id, pk.public_key FROM ch LEFT JOIN pk ON true`
-
-// checkDecisionOneTrip is CheckDecision on PostgreSQL with useBoth; the
-// checks and refusals are the same as the two-statement path's.
-func (s *Service) checkDecisionOneTrip(tx *gorm.DB, now time.Time, want Expect, p Proof) (*Evidence, error) {
-	if p.Nonce == "" {
-		return nil, ErrChallengeUnknown
-	}
-	got, ok := presentedCounter(p.Assertion)
-	if !ok {
-		return nil, ErrAssertionMalformed
-	}
-	rows, err := tx.Raw(useBoth, now, p.Nonce, models.ChallengeDecide, want.ApproverID, now,
-		int64(got), now, p.Assertion.CredentialID, want.ApproverID, int64(got), int64(got)).Rows()
-	if err != nil {
-		return nil, fmt.Errorf("passkey: use challenge and credential: %w", err)
-	}
-	var ch models.PasskeyChallenge
-	var credID, publicKey sql.NullString
-	found := rows.Next()
-	if found {
-		err = rows.Scan(&ch.ID, &ch.RequestID, &ch.ContentHash, &ch.Verdict, &ch.IssuedAt, &credID, &publicKey)
-	}
-	if cerr := rows.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = rows.Err()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("passkey: use challenge and credential: %w", err)
-	}
-	if !found {
-		// Nothing was used: consume says why (its update finds nothing
-		// either).
-		if _, err := consume(tx, p.Nonce, models.ChallengeDecide, want.ApproverID, now); err != nil {
-			return nil, err
-		}
-		return nil, ErrChallengeUnknown
-	}
-	if ch.RequestID != want.RequestID || ch.ContentHash != want.ContentHash || ch.Verdict != want.Verdict {
-		return nil, ErrChallengeOther
-	}
-	st := Statement{RequestID: want.RequestID, ContentHash: want.ContentHash, Verdict: want.Verdict, Approver: want.ApproverID, Nonce: ch.ID, IssuedAt: ch.IssuedAt.UTC()}
-	if !credID.Valid {
-		return nil, s.credentialRefused(tx, st, p.Assertion, want.ApproverID, got)
-	}
-	checked, err := Verify(st, p.Assertion, publicKey.String, s.cfg.RP)
-	if err != nil {
-		return nil, err
-	}
-	text, _ := st.Canonical()
-	return &Evidence{CredentialID: credID.String, Statement: string(text), Assertion: p.Assertion, SignCount: checked.SignCount}, nil
 }
