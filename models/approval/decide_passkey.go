@@ -35,6 +35,11 @@ func (s *Service) checkStepUp(tx *gorm.DB, r *models.Request, rule StepUpRule, d
 	if err != nil {
 		return nil, err
 	}
+	// The rule's max_age holds for a passkey too: the signature is no
+	// fresher than the statement it signs.
+	if err := rule.withDefaults().checkFresh(ev.IssuedAt, now); err != nil {
+		return nil, err
+	}
 	return &passkeyEvidence{ev}, nil
 }
 
@@ -60,7 +65,7 @@ func (s *Service) PasskeyChallenge(ctx context.Context, a Approver, id string, v
 
 // fill records the evidence on the decision row.
 func (pk *passkeyEvidence) fill(dec *models.Decision, now time.Time) {
-	dec.AuthTime, dec.ACR, dec.AMR, dec.IDTokenHash = now, "", "passkey", ""
+	dec.AuthTime, dec.ACR, dec.AMR, dec.IDTokenHash = pk.IssuedAt, "", "passkey", ""
 	dec.PasskeyCredentialID, dec.PasskeyStatement = pk.CredentialID, pk.Statement
 	dec.PasskeyAuthenticatorData, dec.PasskeyClientDataJSON, dec.PasskeySignature = pk.Assertion.AuthenticatorData, pk.Assertion.ClientDataJSON, pk.Assertion.Signature
 }

@@ -308,3 +308,36 @@ func TestPolicyPasskeyRuleIsStoredAndEnforced(t *testing.T) {
 		}
 	})
 }
+
+// TestPasskeySignatureObeysMaxAge: a passkey signature counts as an
+// authentication at the moment its statement was issued, so a rule's
+// max_age refuses one signed on a statement older than that (though the
+// challenge itself is still valid), and the decision records the
+// statement's time as its authentication time.
+func TestPasskeySignatureObeysMaxAge(t *testing.T) {
+	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
+		pks, err := passkey.New(s, passkey.Config{RP: testRP, Fresh: func(passkey.Auth, time.Time) error { return nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var later time.Duration
+		clock := func() time.Time { return time.Now().Add(later) }
+		e := &pkEnv{s: s, pks: pks, svc: newSvc(s, approval.Config{Passkeys: pks, Now: clock, StepUp: approval.StepUpRule{MaxAge: 30 * time.Second}})}
+		auth, _ := e.enroll(t, aliceA)
+		r := e.request(t)
+		p := e.sign(t, r, aliceA, models.VerdictApprove, auth)
+		later = 90 * time.Second // within the 2-minute challenge, past max_age (30 s) and the skew (30 s)
+		if _, err := e.decide(r, aliceA, models.VerdictApprove, p); !errors.Is(err, approval.ErrStepUpStale) {
+			t.Fatalf("a signature on a statement issued 90 s ago under max_age 30 s: %v, want ErrStepUpStale", err)
+		}
+		later = 0
+		p = e.sign(t, r, aliceA, models.VerdictApprove, auth)
+		out, err := e.decide(r, aliceA, models.VerdictApprove, p)
+		if err != nil {
+			t.Fatalf("a fresh signature: %v", err)
+		}
+		if d := out.Decision.AuthTime; d.IsZero() || time.Since(d) > 10*time.Second || d.After(time.Now()) {
+			t.Fatalf("decision authentication time %v, want the statement's issue time", d)
+		}
+	})
+}

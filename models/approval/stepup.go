@@ -77,17 +77,30 @@ func (r StepUpRule) PasswordOnly() bool { return len(r.ACR) == 0 && len(r.AMRAny
 // set).
 func (r StepUpRule) Check(su StepUp, now time.Time) error {
 	r = r.withDefaults()
+	if err := r.checkFresh(su.AuthTime, now); err != nil {
+		return err
+	}
 	switch {
-	case su.AuthTime.IsZero():
-		return fmt.Errorf("no authentication time: %w", ErrStepUpStale)
-	case su.AuthTime.After(now.Add(r.Skew)):
-		return fmt.Errorf("authentication time %s is in the future: %w", su.AuthTime.UTC().Format(time.RFC3339), ErrStepUpStale)
-	case now.Sub(su.AuthTime) > r.MaxAge+r.Skew:
-		return fmt.Errorf("authenticated %s ago, at most %s: %w", now.Sub(su.AuthTime).Round(time.Second), r.MaxAge, ErrStepUpStale)
 	case len(r.ACR) > 0 && !slices.Contains(r.ACR, su.ACR):
 		return fmt.Errorf("acr %q, want one of %q: %w", su.ACR, r.ACR, ErrStepUpWeak)
 	case len(r.AMRAny) > 0 && !slices.ContainsFunc(su.AMR, func(m string) bool { return slices.Contains(r.AMRAny, m) }):
 		return fmt.Errorf("amr %q has none of %q: %w", su.AMR, r.AMRAny, ErrStepUpWeakAMR)
+	}
+	return nil
+}
+
+// checkFresh is the rule's freshness alone: an authentication at at,
+// presented at now, not later than now+Skew and not older than
+// MaxAge+Skew. r has its defaults. A passkey signature's authentication is
+// the moment its statement was issued.
+func (r StepUpRule) checkFresh(at, now time.Time) error {
+	switch {
+	case at.IsZero():
+		return fmt.Errorf("no authentication time: %w", ErrStepUpStale)
+	case at.After(now.Add(r.Skew)):
+		return fmt.Errorf("authentication time %s is in the future: %w", at.UTC().Format(time.RFC3339), ErrStepUpStale)
+	case now.Sub(at) > r.MaxAge+r.Skew:
+		return fmt.Errorf("authenticated %s ago, at most %s: %w", now.Sub(at).Round(time.Second), r.MaxAge, ErrStepUpStale)
 	}
 	return nil
 }

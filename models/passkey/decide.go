@@ -37,6 +37,9 @@ type Evidence struct {
 	Statement    string
 	Assertion    Assertion
 	SignCount    uint32
+	// IssuedAt is when the signed statement was issued: the newest the
+	// approver's authentication can be known to be.
+	IssuedAt time.Time
 }
 
 // Challenge is a decision statement ready to sign: the statement, and
@@ -150,7 +153,7 @@ func (s *Service) CheckDecision(tx *gorm.DB, now time.Time, want Expect, p Proof
 		return nil, err
 	}
 	text, _ := st.Canonical()
-	return &Evidence{CredentialID: cred.id, Statement: string(text), Assertion: p.Assertion, SignCount: checked.SignCount}, nil
+	return &Evidence{CredentialID: cred.id, Statement: string(text), Assertion: p.Assertion, SignCount: checked.SignCount, IssuedAt: st.IssuedAt}, nil
 }
 
 // usedCredential is the passkey a decision's statement advanced: found,
