@@ -106,11 +106,8 @@ func VerifyReceipt(r *Receipt, vkeys ...string) error {
 	if r.Format != ReceiptFormat {
 		return &audit.Problem{Seq: ev.Seq, Kind: audit.ProblemMalformed, Detail: fmt.Sprintf("receipt format %q is not %q", r.Format, ReceiptFormat)}
 	}
-	if got := audit.NewHasher().Sum(ev.Fields()); string(got) != ev.Hash {
-		return &audit.Problem{Seq: ev.Seq, Kind: audit.ProblemHash, Detail: fmt.Sprintf("the event's contents hash to %.16s…, the receipt says %.16s…", got, ev.Hash)}
-	}
-	if r.LeafIndex != ev.Seq-1 {
-		return &audit.Problem{Seq: ev.Seq, Kind: audit.ProblemProof, Detail: fmt.Sprintf("leaf index %d does not belong to event %d", r.LeafIndex, ev.Seq)}
+	if err := checkLeaf(ev, r.LeafIndex); err != nil {
+		return err
 	}
 	cp, p := keys.Open([]byte(r.Checkpoint))
 	if p != nil {
@@ -124,4 +121,16 @@ func VerifyReceipt(r *Receipt, vkeys ...string) error {
 		return err
 	}
 	return verifyPasskey(r, cp)
+}
+
+// checkLeaf checks that ev's contents hash to its hash and that leaf is
+// its place in the tree, before its inclusion proof is checked.
+func checkLeaf(ev *audit.Event, leaf int64) error {
+	if got := audit.NewHasher().Sum(ev.Fields()); string(got) != ev.Hash {
+		return &audit.Problem{Seq: ev.Seq, Kind: audit.ProblemHash, Detail: fmt.Sprintf("event %d's contents hash to %.16s…, the receipt says %.16s…", ev.Seq, got, ev.Hash)}
+	}
+	if leaf != ev.Seq-1 {
+		return &audit.Problem{Seq: ev.Seq, Kind: audit.ProblemProof, Detail: fmt.Sprintf("leaf index %d does not belong to event %d", leaf, ev.Seq)}
+	}
+	return nil
 }

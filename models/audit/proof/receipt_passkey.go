@@ -119,11 +119,8 @@ func verifyPasskey(r *Receipt, cp *Checkpoint) error {
 	revoked := make([]audit.Event, 0, len(r.Passkey.Revocations))
 	for i, ie := range included {
 		e := ie.Event
-		if got := audit.NewHasher().Sum(e.Fields()); string(got) != e.Hash {
-			return &audit.Problem{Seq: e.Seq, Kind: audit.ProblemHash, Detail: fmt.Sprintf("passkey event %d's contents do not hash to its hash", e.Seq)}
-		}
-		if ie.LeafIndex != e.Seq-1 {
-			return &audit.Problem{Seq: e.Seq, Kind: audit.ProblemProof, Detail: fmt.Sprintf("leaf index %d does not belong to event %d", ie.LeafIndex, e.Seq)}
+		if err := checkLeaf(&e, ie.LeafIndex); err != nil {
+			return err
 		}
 		if err := VerifyInclusion(cp, ie.LeafIndex, e.Hash, ie.InclusionProof); err != nil {
 			return err

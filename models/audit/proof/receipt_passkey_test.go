@@ -114,6 +114,45 @@ func TestPasskeyReceiptVerifiesOffline(t *testing.T) {
 		swapped.Passkey = &proof.PasskeyProof{Enrollment: proof.IncludedEvent{Event: bobs.Event, LeafIndex: bobs.LeafIndex, InclusionProof: bobs.InclusionProof}}
 		wantPasskeyProblem(t, proof.VerifyReceipt(&swapped, k.VerifierKey()), "the enrolment (event")
 
+		// Alice's enrolment with bob's public key put in: the event no
+		// longer hashes to its hash; hashed again, it is not in the log
+		// the checkpoint signs; a wrong place in the tree, or a revocation
+		// altered, fails too.
+		var alicePK, bobPK struct {
+			PublicKey string `json:"public_key"`
+		}
+		_ = json.Unmarshal([]byte(parsed.Passkey.Enrollment.Event.Payload), &alicePK)
+		_ = json.Unmarshal([]byte(bobs.Event.Payload), &bobPK)
+		if alicePK.PublicKey == "" || bobPK.PublicKey == "" || alicePK.PublicKey == bobPK.PublicKey {
+			t.Fatalf("enrolment events carry no distinct public keys: %q %q", alicePK.PublicKey, bobPK.PublicKey)
+		}
+		forged := func(edit func(*proof.PasskeyProof)) *proof.Receipt {
+			r := *parsed
+			pp := *parsed.Passkey
+			pp.Revocations = append([]proof.IncludedEvent(nil), parsed.Passkey.Revocations...)
+			edit(&pp)
+			r.Passkey = &pp
+			return &r
+		}
+		wantKind := func(name string, err error, kind audit.ProblemKind) {
+			t.Helper()
+			if p, ok := err.(*audit.Problem); !ok || p.Kind != kind {
+				t.Fatalf("%s: %v, want a %s problem", name, err, kind)
+			}
+		}
+		swapKey := func(pp *proof.PasskeyProof) {
+			pp.Enrollment.Event.Payload = strings.Replace(pp.Enrollment.Event.Payload, alicePK.PublicKey, bobPK.PublicKey, 1)
+		}
+		wantKind("another key in the enrolment", proof.VerifyReceipt(forged(swapKey), k.VerifierKey()), audit.ProblemHash)
+		wantKind("another key in the enrolment, hashed again", proof.VerifyReceipt(forged(func(pp *proof.PasskeyProof) {
+			swapKey(pp)
+			pp.Enrollment.Event.Hash = string(audit.NewHasher().Sum(pp.Enrollment.Event.Fields()))
+		}), k.VerifierKey()), audit.ProblemProof)
+		wantKind("the enrolment at another leaf", proof.VerifyReceipt(forged(func(pp *proof.PasskeyProof) { pp.Enrollment.LeafIndex++ }), k.VerifierKey()), audit.ProblemProof)
+		wantKind("an altered revocation", proof.VerifyReceipt(forged(func(pp *proof.PasskeyProof) {
+			pp.Revocations[0].Event.ActorDisplay += " (edited)"
+		}), k.VerifierKey()), audit.ProblemHash)
+
 		// Without the enrolment there is no key to check with.
 		bare := *parsed
 		bare.Passkey = nil
