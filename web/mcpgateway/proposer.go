@@ -2,14 +2,15 @@ package mcpgateway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/countersign/countersign/models/mcpgate"
 	"github.com/countersign/countersign/web/mattermost"
+	"github.com/countersign/countersign/web/mattermost/notify"
 )
 
 // Chat is what ChatProposer needs of Mattermost (*mattermost.Client).
@@ -61,22 +62,23 @@ func (p *ChatProposer) Propose(ctx context.Context, pr mcpgate.Proposal) (*mcpga
 }
 
 // proposalText says what the agent asks for, in the words of a chat
-// message (the request's own message follows once it is stored).
+// message (the request's own message follows once it is stored). What
+// comes from the agent is escaped as the request message escapes it
+// (notify.Escape, notify.ParamsText), so a purpose cannot mention
+// @channel, link, or pass for someone else's words. It is posted before
+// the policy decides, so it promises no outcome.
 func proposalText(pr mcpgate.Proposal) string {
-	keys := make([]string, 0, len(pr.Params))
-	for k := range pr.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "Agent **%s** (sponsor @%s) called an MCP tool that needs approval: `%s", pr.Agent.Display, pr.Agent.SponsorName, pr.Action)
-	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%v", k, pr.Params[k])
+	fmt.Fprintf(&b, "Agent **%s** (sponsor %s) called an MCP tool that is an action in Countersign's catalogue: %s",
+		notify.Escape(pr.Agent.Display, 64), notify.Escape(pr.Agent.SponsorName, 64), notify.Escape(pr.Action, 64))
+	if params, err := json.Marshal(pr.Params); err == nil {
+		if p := notify.ParamsText(string(params)); p != "" {
+			b.WriteString(" · " + p)
+		}
 	}
-	b.WriteString("`")
 	if pr.Purpose != "" {
-		fmt.Fprintf(&b, " — %s", pr.Purpose)
+		b.WriteString(" — " + notify.Escape(pr.Purpose, 500))
 	}
-	b.WriteString(". The call is held until approvers decide in Countersign.")
+	b.WriteString(". Countersign's policy decides it; if it needs approvers, the call waits for them.")
 	return b.String()
 }

@@ -37,7 +37,8 @@ func TestProposalIsPostedInTheNamedThreadAndCaptured(t *testing.T) {
 		r.proposer = &mcpgateway.ChatProposer{Chat: client, ChannelID: ch.Id}
 	})
 	cs := r.connect("deploy-bot")
-	res := r.call(cs, mcpexample.ToolRestart, restartArgs("api", "prod"), mcp.Meta{mcpgateway.MetaThread: root.Id, mcpgateway.MetaPurpose: "INC-4211"})
+	hostile := "INC-4211 @channel **Approved** by [alice](http://evil.example) `x`"
+	res := r.call(cs, mcpexample.ToolRestart, restartArgs("api", "prod"), mcp.Meta{mcpgateway.MetaThread: root.Id, mcpgateway.MetaPurpose: hostile})
 	st, id := status(res)
 	if st != "pending_approval" {
 		t.Fatalf("call answered %q %s", st, text(res))
@@ -55,8 +56,18 @@ func TestProposalIsPostedInTheNamedThreadAndCaptured(t *testing.T) {
 			proposal = p
 		}
 	}
-	if proposal == nil || !strings.Contains(proposal.Message, "deploy-bot") || !strings.Contains(proposal.Message, "env=prod service=api") {
+	if proposal == nil || !strings.Contains(proposal.Message, `deploy\-bot`) || !strings.Contains(proposal.Message, "`env=prod`, `service=api`") {
 		t.Fatalf("proposal post %+v", proposal)
+	}
+	// The agent's purpose is shown as its text: no mention, bold, link or
+	// code span of its own.
+	for _, raw := range []string{"@channel", "**Approved**", "[alice](", "`x`"} {
+		if strings.Contains(proposal.Message, raw) {
+			t.Fatalf("the agent's purpose reached the chat unescaped (%q): %s", raw, proposal.Message)
+		}
+	}
+	if strings.Contains(proposal.Message, "held until approvers decide") {
+		t.Fatalf("the proposal promises an outcome the policy has not decided: %s", proposal.Message)
 	}
 	// A thread in another channel is refused: nothing is stored.
 	res = r.call(cs, mcpexample.ToolRestart, restartArgs("billing", "prod"), mcp.Meta{mcpgateway.MetaThread: elsewhere.Id})

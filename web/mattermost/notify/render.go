@@ -126,8 +126,9 @@ func requesterText(r *models.Request) string {
 	return Escape(r.RequesterName, 64)
 }
 
-// paramsText renders canonical params JSON as "key=value" pairs.
-func paramsText(params string) string {
+// ParamsText renders canonical params JSON as "key=value" pairs, each in
+// a code span (shown as written: no Markdown, mentions or links).
+func ParamsText(params string) string {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(params), &m); err != nil || len(m) == 0 {
 		return ""
@@ -156,7 +157,7 @@ func (rn Renderer) RequestText(r *models.Request) string {
 	fmt.Fprintf(&b, "%s **%s** · Countersign request %s\n", StateEmoji(r.State), strings.ToUpper(string(r.State)), r.ID)
 	fmt.Fprintf(&b, "**Requester:** %s\n", requesterText(r))
 	action := Escape(r.Action, 64)
-	if p := paramsText(r.Params); p != "" {
+	if p := ParamsText(r.Params); p != "" {
 		action += " · " + p
 	}
 	fmt.Fprintf(&b, "**Action:** %s\n", action)
