@@ -275,8 +275,11 @@ func (s *Service) resumable(ctx context.Context, c Call, action, canonParams str
 	}
 	var rows []models.Request
 	err := s.store.DB(ctx).Omit("Posts", "ToolCalls", "Decisions").
-		Where("requester_type = ? AND requester_id = ? AND action = ? AND params = ? AND state IN ?",
-			models.ActorAgent, c.Agent.ID, action, canonParams, []models.State{models.StatePending, models.StateApproved}).
+		// The states are written out, not bound: only then can SQLite (and
+		// a generic PostgreSQL plan) use requests_open_by_requester, whose
+		// WHERE names them (migration 0032).
+		Where("requester_type = ? AND requester_id = ? AND action = ? AND params = ? AND state IN ('pending', 'approved')",
+			models.ActorAgent, c.Agent.ID, action, canonParams).
 		Order("created_at DESC").Limit(1).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("mcpgate: find the request of %s: %w", action, err)
@@ -331,22 +334,27 @@ func (s *Service) denial(ctx context.Context, r *models.Request) string {
 	return "denied"
 }
 
-// Wait polls request id until it leaves pending or until ends; it returns
-// the request as it stands then.
-func (s *Service) Wait(ctx context.Context, id string, until time.Time, every time.Duration) (*models.Request, error) {
+// Wait polls the state of request id until it leaves pending or until
+// ends, and returns it. Each poll reads the state alone, one indexed
+// row: a held call polls several times a second.
+func (s *Service) Wait(ctx context.Context, id string, until time.Time, every time.Duration) (models.State, error) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		r, err := s.approvals.Get(ctx, id)
-		if err != nil {
-			return nil, fmt.Errorf("mcpgate: wait for %s: %w", id, err)
+		var states []models.State
+		if err := s.store.DB(ctx).Model(&models.Request{}).Where("id = ?", id).Pluck("state", &states).Error; err != nil {
+			return "", fmt.Errorf("mcpgate: wait for %s: %w", id, err)
 		}
-		if r.State != models.StatePending || !time.Now().Before(until) {
-			return r, nil
+		if len(states) != 1 {
+			return "", fmt.Errorf("mcpgate: wait for %s: %w", id, models.ErrNotFound)
+		}
+		state := states[0]
+		if state != models.StatePending || !time.Now().Before(until) {
+			return state, nil
 		}
 		select {
 		case <-ctx.Done():
-			return r, ctx.Err()
+			return state, ctx.Err()
 		case <-t.C:
 		}
 	}

@@ -128,14 +128,14 @@ func (g *Gateway) hold(ctx context.Context, req *mcp.CallToolRequest, call mcpga
 		if deadline.Before(until) {
 			until = deadline
 		}
-		r, err := g.cfg.Gate.Wait(ctx, id, until, g.cfg.Poll)
+		state, err := g.cfg.Gate.Wait(ctx, id, until, g.cfg.Poll)
 		if err != nil {
 			if ctx.Err() != nil {
 				return gate, nil
 			}
 			return nil, err
 		}
-		if r.State != gate.Request.State {
+		if state != gate.Request.State {
 			call.RequestID = id
 			return g.cfg.Gate.Decide(ctx, call, nil, "")
 		}
