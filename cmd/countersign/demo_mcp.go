@@ -31,7 +31,10 @@ func startDemoOps(cfg *Config, chat *demoChat) (*demoOps, error) {
 		return nil, nil
 	}
 	token := "Bearer " + randomSecret()
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return mcpexample.New().Server() }, nil)
+	// One server for every request (the SDK asks on each): its restart
+	// counts and tool schemas live as long as the demo.
+	ops := mcpexample.New().Server()
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return ops }, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, &startupError{err: fmt.Errorf("demo: ops MCP server: %w", err)}

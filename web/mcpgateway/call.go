@@ -98,6 +98,11 @@ func (g *Gateway) gated(ctx context.Context, a *agents.Agent, sid string, u *Ups
 			gate.Reason, m[MetaURL], tool, MetaRequest, gate.Request.ID)
 	case mcpgate.Ready:
 		return g.run(ctx, a, u, tool, gate, m)
+	case mcpgate.Ungated:
+		// The policy was reloaded between the two lookups and no longer
+		// maps the tool to an action: it passes through, as it would
+		// have a moment later.
+		return g.pass(ctx, u, tool, req.Params.Arguments)
 	case mcpgate.Ran:
 		m[MetaStatus] = "executed"
 		return textResult(true, m, "%s", gate.Reason)
