@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -331,4 +332,57 @@ func TestStdioUpstreamThatDiesIsStartedAgain(t *testing.T) {
 	if res.IsError || out.State != "running" {
 		t.Fatalf("after the upstream died: %s", text(res))
 	}
+}
+
+// TestConcurrentResumesOfOneApprovalRunOnce: eight sessions of the agent
+// resume the same approved call at once, on two gateways over one
+// database (two replicas): the upstream runs it once, the grant is
+// redeemed once, and every other caller is told it ran or is running —
+// none is told it ran when it did not.
+func TestConcurrentResumesOfOneApprovalRunOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		st := b.Open(t)
+		r := newRig(t, st, holdFor(100*time.Millisecond))
+		other := newRig(t, b.Open(t), holdFor(100*time.Millisecond), func(o *rig) { o.ops, o.upstream = r.ops, r.upstream })
+		_, id := status(r.call(r.connect("deploy-bot"), mcpexample.ToolRestart, restartArgs("api", "prod"), nil))
+		if id == "" {
+			t.Fatal("no request opened")
+		}
+		r.approve(id)
+		var wg sync.WaitGroup
+		answers := make([]string, 8)
+		for i := range answers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g := r
+				if i%2 == 1 {
+					g = other
+				}
+				res := g.call(g.connect("deploy-bot"), mcpexample.ToolRestart, restartArgs("api", "prod"), mcp.Meta{mcpgateway.MetaRequest: id})
+				s, _ := status(res)
+				if !res.IsError {
+					s = "ran"
+				}
+				answers[i] = s
+			}()
+		}
+		wg.Wait()
+		ran := 0
+		for _, a := range answers {
+			switch a {
+			case "ran":
+				ran++
+			case "executed", "in_flight":
+			default:
+				t.Errorf("a concurrent resume was answered %q", a)
+			}
+		}
+		if n := r.ops.Restarts("api", "prod"); n != 1 || ran != 1 {
+			t.Fatalf("upstream ran %d times, %d callers told it ran (want 1 and 1): %v", n, ran, answers)
+		}
+		if got := r.events("grant.redeemed", id); got != 1 {
+			t.Fatalf("grant redeemed %d times", got)
+		}
+	})
 }

@@ -170,6 +170,13 @@ func (g *Gateway) run(ctx context.Context, a *agents.Agent, u *Upstream, tool st
 	var re *grant.RefusedError
 	switch {
 	case errors.As(err, &re):
+		if re.Reason == grant.ReasonReplayed {
+			// Another call spent the grant between this call's look at
+			// the request and its redemption: the same answer as a
+			// request found in flight.
+			m[MetaStatus] = "in_flight"
+			return textResult(true, m, "the approved call of %s was started by another call; it is not run again", gate.Request.ID)
+		}
 		m[MetaStatus] = "refused"
 		if re.Reason == grant.ReasonParamsMismatch {
 			return textResult(true, m, "refused: these arguments differ from the ones approved in %s; nothing ran", gate.Request.ID)
