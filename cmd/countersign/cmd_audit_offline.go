@@ -91,7 +91,7 @@ func cmdAuditVerifyReceipt(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s by %s: strength: %s\n", r.Event.Type, r.Event.ActorDisplay, strength)
 	}
 	if pk := r.Passkey; pk != nil {
-		fmt.Fprintf(stdout, "%s by %s: signed with a passkey enrolled at event %d; the signed statement names this request, content and verdict, and the credential was not revoked before it\n",
+		fmt.Fprintf(stdout, "%s by %s: signed with a passkey enrolled at event %d; the signed statement names this request, content and verdict, and no revocation in the receipt precedes it\n",
 			r.Event.Type, r.Event.ActorDisplay, pk.Enrollment.Event.Seq)
 	}
 	return nil

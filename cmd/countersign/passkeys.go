@@ -28,7 +28,7 @@ func passkeyService(store *models.Store, cfg Config, now func() time.Time) (*pas
 	if net.ParseIP(u.Hostname()) != nil {
 		return nil, nil
 	}
-	rule := approval.StepUpRule{MaxAge: cfg.StepUp.MaxAge.D(), ACR: cfg.StepUp.ACRValues, AMRAny: cfg.StepUp.AMRAny}
+	rule := stepUpRule(cfg)
 	return passkey.New(store, passkey.Config{
 		RP:  passkey.RP{ID: u.Hostname(), Origins: []string{u.Scheme + "://" + u.Host}},
 		Now: now,

@@ -57,17 +57,23 @@ func openStore(ctx context.Context, opts models.OpenOptions) (*models.Store, err
 // transaction: fx (terms, grant, execution, from newGrants) completed with
 // the window opener, the chat outbox and the agents' idempotency record.
 // approval.Effects fixes their order.
+// stepUpRule is the portal's step-up rule from the configuration: the one
+// decisions are checked against, and the one a passkey's enrolment needs.
+func stepUpRule(cfg Config) approval.StepUpRule {
+	return approval.StepUpRule{
+		MaxAge: cfg.StepUp.MaxAge.D(), ACR: cfg.StepUp.ACRValues,
+		AMRAny: cfg.StepUp.AMRAny, EssentialACR: cfg.StepUp.EssentialACR,
+	}
+}
+
 func approvalService(store *models.Store, cfg Config, rt *policyRuntime, bot *mattermost.Client, fx approval.Effects, pks *passkey.Service) *approval.Service {
 	ac := approval.Config{
 		ApproverRoles:     cfg.Approvals.ApproverRoles,
 		SponsorMayApprove: cfg.Approvals.SponsorMayApprove,
 		DefaultTTL:        cfg.Request.DefaultTTL.D(),
-		StepUp: approval.StepUpRule{
-			MaxAge: cfg.StepUp.MaxAge.D(), ACR: cfg.StepUp.ACRValues,
-			AMRAny: cfg.StepUp.AMRAny, EssentialACR: cfg.StepUp.EssentialACR,
-		},
-		Effects:  fx,
-		Passkeys: pks,
+		StepUp:            stepUpRule(cfg),
+		Effects:           fx,
+		Passkeys:          pks,
 	}
 	ac.Effects.Idempotency = agents.IdempotencyHook{}
 	if cfg.MattermostMessages() {
