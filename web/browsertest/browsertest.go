@@ -296,10 +296,40 @@ func Screenshot(t testing.TB, ctx context.Context, name string) string {
 	return path
 }
 
+// fullScreenshot captures the whole page once it has loaded and been laid
+// out. A page a script has just navigated to can be found with its
+// elements in place but no layout yet, and Chromium then refuses the
+// capture ("Cannot take screenshot with 0 width"): the capture waits for
+// a laid-out document and tries again a few times before giving up.
+func fullScreenshot(ctx context.Context) ([]byte, error) {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		for i := 0; i < 50; i++ {
+			ready, rerr := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.readyState === "complete" && document.documentElement.getBoundingClientRect().width > 0`))
+			if rerr == nil && ready {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		var png []byte
+		if png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+			return png, nil
+		}
+	}
+	return nil, err
+}
+
 // shot saves the screenshot without the accessibility check.
 func shot(t testing.TB, ctx context.Context, name string) string {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	png, err := fullScreenshot(ctx)
 	if err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 		return ""
