@@ -52,6 +52,10 @@ type AuthConfig struct {
 	// fresh strong sign-in counts for the first decision without a second
 	// login. A weaker sign-in still signs the person in.
 	SignInStepUp *approval.StepUpRule
+	// Again is the strength a signed-in person's "sign in again" asks the
+	// provider for (POST /login/again): the decisions' step-up rule, which
+	// is also what adding or changing a passkey needs.
+	Again approval.StepUpRule
 	// Logger receives sign-in, sign-out and refusal events (never tokens,
 	// codes or session ids). Nil discards them.
 	Logger *slog.Logger

@@ -53,6 +53,9 @@ func (h *Auth) Callback(c echo.Context) error {
 		logEvent(h.log, c, slog.LevelWarn, "sign-in refused", slog.String("sub", id.Subject), errAttr(err))
 		return authError(err)
 	}
+	if login.Again {
+		return h.finishAgain(c, s, u, id.RawIDToken, login.Next)
+	}
 	if _, err := h.sessions.SignIn(c, s, u, id.RawIDToken); err != nil {
 		if isSignInProblem(err) {
 			// The pre-login session ended (expired, or logged out in

@@ -123,6 +123,7 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 		PublicURL: opts.PublicURL,
 		Logger:    opts.Logger,
 	}
+	ac.Again = p.Approvals.StepUpFor(nil)
 	if p.StepUpAtSignIn {
 		rule := p.Approvals.StepUpFor(nil)
 		ac.SignInStepUp = &rule
@@ -131,6 +132,7 @@ func registerPortalRoutes(e *echo.Echo, opts Options, pa *portalAuth) {
 	e.GET("/login", auth.Login)
 	e.GET("/auth/callback", auth.Callback)
 	e.POST("/logout", auth.Logout)
+	e.POST("/login/again", auth.Again, requireUser)
 
 	comments := comment.New(p.Store, p.Approvals, comment.Config{Notes: p.CommentNotes, Now: p.Now})
 	ro := RequestsOptions{

@@ -61,9 +61,6 @@ func New(store *models.Store, cfg Config) (*Service, error) {
 	return &Service{store: store, cfg: cfg, wa: wa}, nil
 }
 
-// RP is the relying party the service checks against.
-func (s *Service) RP() RP { return s.cfg.RP }
-
 func (s *Service) clock() time.Time {
 	now := time.Now
 	if s.cfg.Now != nil {

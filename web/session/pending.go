@@ -24,6 +24,10 @@ type PendingLogin struct {
 	// StepUp marks a re-authentication for a decision; the callback then
 	// expects a PendingDecision too.
 	StepUp bool `json:"step_up,omitempty"`
+	// Again marks a signed-in person's fresh sign-in (to add or change a
+	// passkey, say): the callback accepts only the same person and keeps
+	// the session's absolute deadline.
+	Again bool `json:"again,omitempty"`
 }
 
 // PendingDecision is an approve or deny waiting for its step-up: exactly

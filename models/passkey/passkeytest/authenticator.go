@@ -27,6 +27,9 @@ type Authenticator struct {
 	Counter uint32
 	// NoUV signs without the user-verified flag.
 	NoUV bool
+	// NoCounter keeps the signature counter at zero, as authenticators
+	// without a counter do (many synced passkeys).
+	NoCounter bool
 }
 
 // New returns an authenticator with a fresh credential for rpID.
@@ -102,9 +105,11 @@ func (a *Authenticator) Register(challenge []byte, origin string) []byte {
 }
 
 // Sign answers an assertion ceremony for challenge at origin, advancing
-// the counter first (unless it is held at zero by HoldCounter).
+// the counter first (unless NoCounter holds it at zero).
 func (a *Authenticator) Sign(challenge []byte, origin string) passkey.Assertion {
-	a.Counter++
+	if !a.NoCounter {
+		a.Counter++
+	}
 	return a.SignAt(challenge, origin, a.RPID, a.Counter)
 }
 
