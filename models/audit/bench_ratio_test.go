@@ -79,16 +79,18 @@ func newBareTable(b *testing.B, s *models.Store) *bareTable {
 		if _, err := db.ExecContext(ctx, `CREATE TABLE bare_events (LIKE audit_events INCLUDING ALL)`); err != nil {
 			b.Fatal(err)
 		}
-		// LIKE copies no triggers: the per-person search rows
-		// (audit_events_people, filled by a statement trigger) are copied
-		// by hand, so the bare insert pays for them as the append does.
+		// LIKE copies no triggers: the search rows (audit_events_people
+		// and audit_events_words, filled by a statement trigger) are
+		// copied by hand, so the bare insert pays for them as the append
+		// does.
 		var fn string
 		if err := db.QueryRowContext(ctx, `SELECT pg_get_functiondef('audit_events_people_add'::regproc)`).Scan(&fn); err != nil {
 			b.Fatal(err)
 		}
 		for _, q := range []string{
 			`CREATE TABLE bare_events_people (LIKE audit_events_people INCLUDING ALL)`,
-			strings.NewReplacer("audit_events_people", "bare_events_people").Replace(fn),
+			`CREATE TABLE bare_events_words (LIKE audit_events_words INCLUDING ALL)`,
+			strings.NewReplacer("audit_events_people", "bare_events_people", "audit_events_words", "bare_events_words").Replace(fn),
 			`CREATE TRIGGER bare_events_people_insert AFTER INSERT ON bare_events
 				REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION bare_events_people_add()`,
 		} {

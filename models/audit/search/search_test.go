@@ -330,8 +330,27 @@ func TestSearchIndexFollowsTransactions(t *testing.T) {
 	})
 }
 
+// undoWords undoes migrations 0034 and most of 0033 on PostgreSQL (0034
+// changed 0033's trigger to write its rows too): the functions, triggers
+// and tables go; undoPeople's statements finish undoing 0033, and the next
+// start runs both again.
+var undoWords = []string{
+	`DROP FUNCTION audit_events_people_add CASCADE`, `DROP FUNCTION audit_events_people_drop CASCADE`,
+	`DROP TABLE audit_events_people`, `DROP TABLE audit_events_words`, `DROP FUNCTION audit_people_query`, `DROP FUNCTION audit_who_token`, `DROP FUNCTION audit_purpose_words`,
+	`DELETE FROM schema_migrations WHERE version = 34`,
+}
+
+// undoPeople finishes undoing migration 0033 (after its table and
+// triggers are gone): the indexes it dropped come back.
+var undoPeople = []string{
+	`CREATE INDEX audit_events_actor ON audit_events (actor_id, seq)`,
+	`CREATE INDEX audit_events_actor_display ON audit_events (LOWER(actor_display), seq)`,
+	`DELETE FROM schema_migrations WHERE version = 33`,
+}
+
 // TestMigrationBackfillsSearchIndex: events written before the search
-// migration are found after it.
+// migration (0011; on PostgreSQL also 0034, which now holds the words) are
+// found after it.
 func TestMigrationBackfillsSearchIndex(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		st := b.Open(t)
@@ -341,14 +360,18 @@ func TestMigrationBackfillsSearchIndex(t *testing.T) {
 			`DROP TABLE audit_search`,
 		}
 		if st.Dialect() == models.DialectPostgres {
-			undo = []string{`ALTER TABLE audit_events DROP COLUMN purpose_tsv`}
+			// On PostgreSQL the words are in audit_events_words since
+			// 0034 (0011's column is gone): that migration is undone.
+			undo = append(undoWords, undoPeople...)
 		}
 		// (audit_events_actor and audit_events_actor_display, which this
 		// migration also made, are gone since 0033; running it again makes
 		// them again, harmlessly.)
-		undo = append(undo, `DROP INDEX audit_events_action`,
-			`DROP INDEX audit_events_type`, `DROP INDEX audit_events_at`, `DROP INDEX requests_sponsor`, `DROP INDEX requests_channel_name_lower`,
-			`DELETE FROM schema_migrations WHERE version = 11`)
+		if st.Dialect() == models.DialectSQLite {
+			undo = append(undo, `DROP INDEX audit_events_action`,
+				`DROP INDEX audit_events_type`, `DROP INDEX audit_events_at`, `DROP INDEX requests_sponsor`, `DROP INDEX requests_channel_name_lower`,
+				`DELETE FROM schema_migrations WHERE version = 11`)
+		}
 		for _, stmt := range undo {
 			if err := st.DB(context.Background()).Exec(stmt).Error; err != nil {
 				t.Fatalf("%s: %v", stmt, err)
@@ -385,11 +408,9 @@ func TestMigrationBackfillsPeople(t *testing.T) {
 			`DROP TABLE audit_events_people`,
 		}
 		if st.Dialect() == models.DialectPostgres {
-			undo = []string{`DROP TABLE audit_events_people`, `DROP FUNCTION audit_events_people_add CASCADE`, `DROP FUNCTION audit_events_people_drop CASCADE`}
+			undo = undoWords
 		}
-		undo = append(undo, `CREATE INDEX audit_events_actor ON audit_events (actor_id, seq)`,
-			`CREATE INDEX audit_events_actor_display ON audit_events (LOWER(actor_display), seq)`,
-			`DELETE FROM schema_migrations WHERE version = 33`)
+		undo = append(undo, undoPeople...)
 		for _, stmt := range undo {
 			if err := st.DB(ctx).Exec(stmt).Error; err != nil {
 				t.Fatalf("%s: %v", stmt, err)
@@ -595,3 +616,54 @@ func TestActorSearchAgreesWithBruteForce(t *testing.T) {
 }
 
 func head(s []int64) []int64 { return s[:min(len(s), 5)] }
+
+// TestActorAndWordsWithAnyName: a person and purpose words are found
+// together whatever the person's name holds — quotes, backslashes, colons,
+// a tilde, non-ASCII letters; thousands of characters in a name are stored
+// and the events found by the person's id (on PostgreSQL the
+// person is a fixed-size token beside the words, migration 0034) — and no
+// purpose word, whole or as a prefix, matches a person's token.
+func TestActorAndWordsWithAnyName(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		st := b.Open(t)
+		long := strings.Repeat("very-long-name ", 300)
+		names := []string{`O'Brien \ the "second"`, "id:~1 colon:name", "Zoë Ünal", long}
+		for i, name := range names {
+			actor := models.Actor{Type: models.ActorHuman, ID: fmt.Sprintf("u-%d", i), Display: name}
+			for j, purpose := range []string{"restart payments now", "rotate ledger keys"} {
+				if err := st.WithTx(context.Background(), func(tx *gorm.DB) error {
+					_, err := audit.Append(tx, searchtest.At(int64(2*i+j+1)), audit.Entry{Type: "note", Actor: actor, Purpose: purpose})
+					return err
+				}); err != nil {
+					t.Fatalf("append for %q: %v", name[:min(len(name), 20)], err)
+				}
+			}
+		}
+		s := search.NewSearcher(st)
+		for i, name := range names {
+			want := []int64{int64(2*i + 1)}
+			whos := []string{fmt.Sprintf("u-%d", i)}
+			if len(name) <= 200 { // the longest actor a search takes
+				whos = append(whos, name)
+			}
+			for _, who := range whos {
+				q := url.Values{"actor": {who}, "purpose": {"restart payments"}}.Encode()
+				if got := searchSeqs(t, s, q); !reflect.DeepEqual(got, want) {
+					t.Errorf("actor %.20q with words: got %v, want %v", who, got, want)
+				}
+				q = url.Values{"actor": {who}, "purpose": {"restart payments"}, "role": {"requester"}}.Encode()
+				if got := searchSeqs(t, s, q); len(got) != 0 {
+					t.Errorf("actor %.20q as requester with words: got %v, want none", who, got)
+				}
+			}
+		}
+		for _, words := range []string{"1a*", "2b*", "3c*", "10*", "id*", "nm*", "ob*", "zo*", "ve*"} {
+			if got := searchSeqs(t, s, url.Values{"purpose": {words}}.Encode()); len(got) != 0 {
+				t.Errorf("purpose %q matches %v: a person's token or name is taken for a purpose word", words, got)
+			}
+		}
+		if got := searchSeqs(t, s, url.Values{"purpose": {"re*"}}.Encode()); len(got) != len(names) {
+			t.Errorf("purpose re*: %d events, want %d", len(got), len(names))
+		}
+	})
+}
