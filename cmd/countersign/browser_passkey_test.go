@@ -52,8 +52,27 @@ func TestBrowserPasskeys(t *testing.T) {
 		t.Fatal("the request page offers no passkey approval")
 	}
 	alice.typeInto(t, "#approve-comment", "Signed with my passkey.")
-	alice.click(t, `[data-testid="approve-passkey-button"]`)
-	alice.waitFor(t, "decision-notice")
+	// One click, the authenticator's answer (the virtual authenticator
+	// verifies alice at once), and the decision is recorded: every
+	// exchange stays on the portal, none goes to the identity provider.
+	steps := alice.traffic(t, func() {
+		alice.click(t, `[data-testid="approve-passkey-button"]`)
+		alice.waitFor(t, "decision-notice")
+	})
+	var sawChallenge, sawDecision bool
+	for _, x := range steps {
+		if x.Kind == "Document" || x.Kind == "Fetch" {
+			t.Logf("approve with passkey: %s", x)
+		}
+		if !strings.HasPrefix(x.URL, d.base+"/") {
+			t.Errorf("approving with a passkey left the portal: %s %s", x.Method, x.URL)
+		}
+		sawChallenge = sawChallenge || (x.Method == "POST" && strings.HasSuffix(x.URL, "/requests/"+ids["restart"]+"/passkey/challenge"))
+		sawDecision = sawDecision || (x.Method == "POST" && strings.HasSuffix(x.URL, "/requests/"+ids["restart"]+"/decision"))
+	}
+	if !sawChallenge || !sawDecision {
+		t.Errorf("approving with a passkey: challenge sent %v, decision sent %v; exchanges %v", sawChallenge, sawDecision, steps)
+	}
 	alice.expectDecided(t, "approve", "Your approval is recorded")
 	if s := alice.text(t, `[data-testid="step-up-passkey"]`); !strings.HasPrefix(s, "passkey ") {
 		t.Errorf("decision evidence %q, want the passkey", s)
