@@ -61,8 +61,26 @@ type (
 //	source    {team, channel string}
 //	time      timestamp
 //	window    list(string) of open change windows
+//
+// Each field is also declared as a qualified variable of its own
+// ("requester.name", "request.params", …): CEL's checker resolves
+// `requester.name` to the longest declared name, so a rule reads the field
+// with one lookup in the activation (celVars.ResolveName answers it from
+// the value converted once per evaluation) instead of resolving
+// `requester` and then qualifying it by "name" — for each of 200 rules,
+// that resolution was 40 % of an evaluation. The meaning is the same: the
+// qualified variable holds exactly the field's value.
 func newEnv() (*cel.Env, error) {
-	return cel.NewEnv(
+	opts := baseEnvOptions()
+	for _, f := range qualifiedFields() {
+		opts = append(opts, cel.Variable(f.name, f.typ))
+	}
+	return cel.NewEnv(opts...)
+}
+
+// baseEnvOptions are newEnv's declarations without the qualified fields.
+func baseEnvOptions() []cel.EnvOption {
+	return []cel.EnvOption{
 		ext.NativeTypes(ext.ParseStructTags(true),
 			reflect.TypeOf(celRequest{}), reflect.TypeOf(celRequester{}), reflect.TypeOf(celSource{})),
 		cel.Variable("request", cel.ObjectType("policy.celRequest")),
@@ -72,7 +90,31 @@ func newEnv() (*cel.Env, error) {
 		cel.Variable("window", cel.ListType(cel.StringType)),
 		ext.Strings(),
 		fastFields(),
-	)
+	}
+}
+
+// qualifiedField is a field of request, requester or source declared as a
+// variable of its own (see newEnv).
+type qualifiedField struct {
+	name string
+	typ  *cel.Type
+}
+
+// qualifiedFields are the fields of the three views as qualified
+// variables; celVars.ResolveName answers each of them.
+func qualifiedFields() []qualifiedField {
+	return []qualifiedField{
+		{"request.action", cel.StringType},
+		{"request.params", cel.MapType(cel.StringType, cel.DynType)},
+		{"request.purpose", cel.StringType},
+		{"requester.type", cel.StringType},
+		{"requester.id", cel.StringType},
+		{"requester.name", cel.StringType},
+		{"requester.roles", cel.ListType(cel.StringType)},
+		{"requester.sponsor", cel.StringType},
+		{"source.team", cel.StringType},
+		{"source.channel", cel.StringType},
+	}
 }
 
 // Upper bounds on the sizes of what a condition sees, for static cost
@@ -207,7 +249,14 @@ func isIdent(e celast.Expr, name string) bool {
 	return e.Kind() == celast.IdentKind && e.AsIdent() == name
 }
 
+//
+// A checked condition holds `requester.name` as the qualified identifier
+// "requester.name" (newEnv declares it); the parsed form is a selection of
+// field name on requester. Both count.
 func isSelect(e celast.Expr, operand, field string) bool {
+	if isIdent(e, operand+"."+field) {
+		return true
+	}
 	return e.Kind() == celast.SelectKind && e.AsSelect().FieldName() == field && isIdent(e.AsSelect().Operand(), operand)
 }
 

@@ -97,6 +97,31 @@ func (v *celVars) ResolveName(name string) (any, bool) {
 			v.window = types.DefaultTypeAdapter.NativeToValue(v.windows)
 		}
 		return v.window, true
+	// The fields declared as qualified variables (qualifiedFields), with
+	// the values the field getters give (fields.go).
+	case "request.action":
+		return cached(&v.request.action, v.request.Action), true
+	case "request.params":
+		return v.request.Params, true
+	case "request.purpose":
+		return cached(&v.request.purpose, v.request.Purpose), true
+	case "requester.type":
+		return cached(&v.requester.typ, v.requester.Type), true
+	case "requester.id":
+		return cached(&v.requester.id, v.requester.ID), true
+	case "requester.name":
+		return cached(&v.requester.name, v.requester.Name), true
+	case "requester.roles":
+		if v.requester.roles == nil {
+			v.requester.roles = types.DefaultTypeAdapter.NativeToValue(v.requester.Roles)
+		}
+		return v.requester.roles, true
+	case "requester.sponsor":
+		return cached(&v.requester.sponsorVal, v.requester.Sponsor), true
+	case "source.team":
+		return cached(&v.source.team, v.source.Team), true
+	case "source.channel":
+		return cached(&v.source.channel, v.source.Channel), true
 	}
 	return nil, false
 }

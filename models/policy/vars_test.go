@@ -35,12 +35,19 @@ func plainActivation(in Input) (interpreter.Activation, error) {
 	if at.IsZero() {
 		at = time.Now()
 	}
+	paramsVal := types.DefaultTypeAdapter.NativeToValue(params)
 	return interpreter.NewActivation(map[string]any{
-		"request":   celRequest{Action: in.Action, Params: types.DefaultTypeAdapter.NativeToValue(params), Purpose: in.Purpose},
+		"request":   celRequest{Action: in.Action, Params: paramsVal, Purpose: in.Purpose},
 		"requester": celRequester{Type: in.Requester.Type, ID: in.Requester.ID, Name: in.Requester.Name, Roles: roles, Sponsor: in.Requester.Sponsor},
 		"source":    celSource{Team: in.Source.Team, Channel: in.Source.Channel},
 		"time":      at.UTC(),
 		"window":    windows,
+		// The fields as the qualified variables a checked condition reads
+		// (newEnv), taken from the same Go values.
+		"request.action": in.Action, "request.params": paramsVal, "request.purpose": in.Purpose,
+		"requester.type": in.Requester.Type, "requester.id": in.Requester.ID, "requester.name": in.Requester.Name,
+		"requester.roles": roles, "requester.sponsor": in.Requester.Sponsor,
+		"source.team": in.Source.Team, "source.channel": in.Source.Channel,
 	})
 }
 

@@ -1,0 +1,89 @@
+package policy
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/interpreter"
+)
+
+// TestQualifiedFieldsMeanTheFields: every condition of every policy the
+// repository ships, compiled as the policy compiles it (fields declared as
+// qualified variables) and compiled without those declarations (fields
+// selected from request, requester, source), gives the same result or the
+// same error on the same inputs — so reading `requester.name` as one
+// variable changes nothing a rule means.
+func TestQualifiedFieldsMeanTheFields(t *testing.T) {
+	plainEnv, err := cel.NewEnv(baseEnvOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"testdata/good.yaml", "../../docs/policy.example.yaml", "../../cmd/countersign/demopolicy/policy.yaml"}
+	policies := map[string]*Policy{"bench typical": benchPolicy(t, false), "bench every-rule-runs-cel": benchPolicy(t, true)}
+	for _, f := range files {
+		policies[f] = mustLoad(t, f)
+	}
+	compared, qualifiedReads := 0, 0
+	for name, p := range policies {
+		rng := rand.New(rand.NewPCG(7, uint64(len(name))))
+		inputs := append([]Input{benchInput()}, generatedInputs(rng, p, 200)...)
+		for _, r := range p.rules {
+			src := r.outcome.Condition
+			if src == "" || r.cond == nil {
+				continue
+			}
+			if hasQualifiedIdent(r.cond) {
+				qualifiedReads++
+			}
+			old, iss := plainEnv.Compile(src)
+			if iss != nil && iss.Err() != nil {
+				t.Fatalf("%s: %s: %v", name, src, iss.Err())
+			}
+			oldPrg, err := plainEnv.Program(old, cel.EvalOptions(cel.OptOptimize))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, in := range inputs {
+				vars := p.vars.get(&in)
+				got, gotErr := r.cond.eval(vars)
+				p.vars.put(vars)
+				act := unqualifiedActivation(in)
+				v, _, wantErr := oldPrg.Eval(act)
+				want, _ := v.Value().(bool)
+				if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || (gotErr == nil && got != want) {
+					t.Fatalf("%s: %s on %+v: qualified %v (%v), fields %v (%v)", name, src, in, got, gotErr, want, wantErr)
+				}
+				compared++
+			}
+		}
+	}
+	if qualifiedReads == 0 || compared < 1000 {
+		t.Fatalf("%d comparisons, %d conditions reading a qualified field: the test compares nothing", compared, qualifiedReads)
+	}
+	t.Logf("%d evaluations compared; %d conditions read fields as qualified variables", compared, qualifiedReads)
+}
+
+// unqualifiedActivation is the activation of a condition compiled without
+// the qualified fields: the three views and time and window.
+func unqualifiedActivation(in Input) interpreter.Activation {
+	act, err := plainActivation(in)
+	if err != nil {
+		panic(err)
+	}
+	return act
+}
+
+// hasQualifiedIdent reports whether c's checked form reads a field as a
+// qualified variable.
+func hasQualifiedIdent(c *compiled) bool {
+	for _, f := range qualifiedFields() {
+		for _, ref := range c.ast.NativeRep().ReferenceMap() {
+			if ref.Name == f.name {
+				return true
+			}
+		}
+	}
+	return false
+}
