@@ -249,7 +249,6 @@ func isIdent(e celast.Expr, name string) bool {
 	return e.Kind() == celast.IdentKind && e.AsIdent() == name
 }
 
-//
 // A checked condition holds `requester.name` as the qualified identifier
 // "requester.name" (newEnv declares it); the parsed form is a selection of
 // field name on requester. Both count.
