@@ -249,9 +249,10 @@ func isIdent(e celast.Expr, name string) bool {
 	return e.Kind() == celast.IdentKind && e.AsIdent() == name
 }
 
-// A checked condition holds `requester.name` as the qualified identifier
-// "requester.name" (newEnv declares it); the parsed form is a selection of
-// field name on requester. Both count.
+// isSelect reports whether e reads field of operand. A checked condition
+// holds `requester.name` as the qualified identifier "requester.name"
+// (newEnv declares it); the parsed form is a selection of field name on
+// requester. Both count.
 func isSelect(e celast.Expr, operand, field string) bool {
 	if isIdent(e, operand+"."+field) {
 		return true
