@@ -604,23 +604,27 @@ func (p *person) documents(t testing.TB, fn func()) []string {
 		mu   sync.Mutex
 		urls []string
 	)
-	ctx, cancel := context.WithCancel(p.ctx)
-	err := chromedp.Listen(ctx, func(ev any) {
+	p.listenWhile(t, fn, func(ev any) {
 		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Type == network.ResourceTypeDocument {
 			mu.Lock()
 			urls = append(urls, e.Request.URL)
 			mu.Unlock()
 		}
 	})
-	if err != nil {
-		cancel()
-		t.Fatalf("%s's browser: listen: %v", p.name, err)
-	}
-	fn()
-	cancel()
 	mu.Lock()
 	defer mu.Unlock()
 	return append([]string(nil), urls...)
+}
+
+// listenWhile passes every browser event to on while fn runs.
+func (p *person) listenWhile(t testing.TB, fn func(), on func(ev any)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(p.ctx)
+	defer cancel()
+	if err := chromedp.Listen(ctx, on); err != nil {
+		t.Fatalf("%s's browser: listen: %v", p.name, err)
+	}
+	fn()
 }
 
 // submitDecision clicks Approve or Deny, completes a step-up at the IdP if

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/chromedp"
 )
 
 // exchange is one HTTP request the browser made and what the server took
@@ -58,8 +56,7 @@ func (p *person) traffic(t testing.TB, fn func()) []exchange {
 		}
 		done = append(done, *x)
 	}
-	ctx, cancel := context.WithCancel(p.ctx)
-	err := chromedp.Listen(ctx, func(ev any) {
+	p.listenWhile(t, fn, func(ev any) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch e := ev.(type) {
@@ -77,12 +74,6 @@ func (p *person) traffic(t testing.TB, fn func()) []exchange {
 			}
 		}
 	})
-	if err != nil {
-		cancel()
-		t.Fatalf("%s's browser: listen: %v", p.name, err)
-	}
-	fn()
-	cancel()
 	mu.Lock()
 	defer mu.Unlock()
 	for _, id := range order {
