@@ -20,8 +20,15 @@ func (p *Policy) Evaluate(in Input) Outcome {
 
 // evaluate runs the rules with act holding in's CEL variables.
 func (p *Policy) evaluate(in *Input, act interpreter.Activation) Outcome {
+	// One execution frame for every rule the request meets (compiled.eval).
+	frame, err := interpreter.NewExecutionFrame(act)
+	if err != nil {
+		frame = nil // each rule then makes its own, as CEL does
+	} else {
+		defer frame.Close()
+	}
 	for _, r := range p.rules {
-		ok, err := r.matches(in, act)
+		ok, err := r.matches(in, act, frame)
 		if err != nil {
 			out := Outcome{
 				Kind: OutcomeDeny, Rule: r.outcome.Rule, Condition: r.outcome.Condition,

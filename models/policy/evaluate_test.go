@@ -201,3 +201,40 @@ rules:
 		}
 	}
 }
+
+// TestEvaluateCostIsPerRule: rules share one execution frame per
+// evaluation (compiled.eval), but a rule that counts its cost counts only
+// its own: three conditions of 70 % of the limit each, among plain ones,
+// all run within it and the last rule matches.
+func TestEvaluateCostIsPerRule(t *testing.T) {
+	heavy := `request.params.s.split("").map(x, request.params.s.split("").map(y, x + y)).size() > 100000`
+	p := mustParse(t, `version: 1
+actions: [{name: a, params: [{name: s}]}]
+rules:
+  - {name: plain1, when: 'request.params.s == "x"', auto_approve: {}}
+  - {name: heavy1, when: '`+heavy+`', auto_approve: {}}
+  - {name: plain2, when: 'request.params.s == "y"', auto_approve: {}}
+  - {name: heavy2, when: '`+heavy+`', auto_approve: {}}
+  - {name: heavy3, when: '`+heavy+`', auto_approve: {}}
+  - {name: last, when: 'request.params.s.size() > 0', auto_approve: {}}
+`)
+	var tracked []string
+	for _, r := range p.rules {
+		if r.cond.tracked {
+			tracked = append(tracked, r.outcome.Rule)
+		}
+	}
+	if strings.Join(tracked, ",") != "heavy1,heavy2,heavy3" {
+		t.Fatalf("rules counting their cost: %v", tracked)
+	}
+	// 20 characters: about 7,000 of the 10,000 units per heavy rule.
+	for i := 0; i < 3; i++ {
+		if out := p.Evaluate(input("a", map[string]any{"s": strings.Repeat("a", 20)})); out.Rule != "last" || out.Err != nil {
+			t.Fatalf("evaluation %d: %+v", i, out)
+		}
+	}
+	// One heavy rule over the limit still fails on its own.
+	if out := p.Evaluate(input("a", map[string]any{"s": strings.Repeat("a", 30)})); out.Rule != "heavy1" || out.Err == nil || !strings.Contains(out.Err.Error(), "cost") {
+		t.Fatalf("over the limit: %+v", out)
+	}
+}

@@ -14,7 +14,9 @@ import (
 // qualified variables) and compiled without those declarations (fields
 // selected from request, requester, source), gives the same result or the
 // same error on the same inputs — so reading `requester.name` as one
-// variable changes nothing a rule means.
+// variable changes nothing a rule means; and running all of a policy's
+// conditions in one shared execution frame, as Evaluate does, gives each
+// the result it has alone.
 func TestQualifiedFieldsMeanTheFields(t *testing.T) {
 	plainEnv, err := cel.NewEnv(baseEnvOptions()...)
 	if err != nil {
@@ -29,6 +31,11 @@ func TestQualifiedFieldsMeanTheFields(t *testing.T) {
 	for name, p := range policies {
 		rng := rand.New(rand.NewPCG(7, uint64(len(name))))
 		inputs := append([]Input{benchInput()}, generatedInputs(rng, p, 200)...)
+		type pair struct {
+			r   *rule
+			old cel.Program
+		}
+		var rules []pair
 		for _, r := range p.rules {
 			src := r.outcome.Condition
 			if src == "" || r.cond == nil {
@@ -45,18 +52,33 @@ func TestQualifiedFieldsMeanTheFields(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, in := range inputs {
-				vars := p.vars.get(&in)
-				got, gotErr := r.cond.eval(vars)
-				p.vars.put(vars)
-				act := unqualifiedActivation(in)
-				v, _, wantErr := oldPrg.Eval(act)
+			rules = append(rules, pair{r, oldPrg})
+		}
+		for _, in := range inputs {
+			// Every condition of the policy in turn, in one shared frame
+			// as Evaluate runs them, and each alone without one.
+			vars := p.vars.get(&in)
+			frame, err := interpreter.NewExecutionFrame(vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			act := unqualifiedActivation(in)
+			for _, c := range rules {
+				src := c.r.outcome.Condition
+				shared, sharedErr := c.r.cond.eval(vars, frame)
+				got, gotErr := c.r.cond.eval(vars, nil)
+				v, _, wantErr := c.old.Eval(act)
 				want, _ := v.Value().(bool)
 				if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || (gotErr == nil && got != want) {
 					t.Fatalf("%s: %s on %+v: qualified %v (%v), fields %v (%v)", name, src, in, got, gotErr, want, wantErr)
 				}
+				if fmt.Sprint(sharedErr) != fmt.Sprint(gotErr) || shared != got {
+					t.Fatalf("%s: %s on %+v: in the shared frame %v (%v), alone %v (%v)", name, src, in, shared, sharedErr, got, gotErr)
+				}
 				compared++
 			}
+			frame.Close()
+			p.vars.put(vars)
 		}
 	}
 	if qualifiedReads == 0 || compared < 1000 {

@@ -33,8 +33,8 @@ type rule struct {
 }
 
 // matches reports whether the rule applies to in (act holds in's CEL
-// variables).
-func (r *rule) matches(in *Input, act interpreter.Activation) (bool, error) {
+// variables; frame, when not nil, is the evaluation's frame over act).
+func (r *rule) matches(in *Input, act interpreter.Activation, frame *interpreter.ExecutionFrame) (bool, error) {
 	if r.actions != nil && !r.actions[in.Action] {
 		return false, nil
 	}
@@ -46,7 +46,7 @@ func (r *rule) matches(in *Input, act interpreter.Activation) (bool, error) {
 			return false, nil
 		}
 	}
-	return r.cond.eval(act)
+	return r.cond.eval(act, frame)
 }
 
 func contains(list []string, s string) bool {
