@@ -105,7 +105,10 @@ type qualifiedField struct {
 func qualifiedFields() []qualifiedField {
 	return []qualifiedField{
 		{"request.action", cel.StringType},
-		{"request.params", cel.MapType(cel.StringType, cel.DynType)},
+		// dyn, as the field is typed (a ref.Val): a map type would refuse
+		// conditions the field accepts (`request.params != null`) and
+		// change static cost estimates.
+		{"request.params", cel.DynType},
 		{"request.purpose", cel.StringType},
 		{"requester.type", cel.StringType},
 		{"requester.id", cel.StringType},

@@ -109,3 +109,45 @@ func hasQualifiedIdent(c *compiled) bool {
 	}
 	return false
 }
+
+// TestQualifiedFieldsCompileAsTheFields: a condition compiles with the
+// qualified fields exactly when it compiles without them — a policy that
+// loaded before loads now, one refused before is refused now.
+func TestQualifiedFieldsCompileAsTheFields(t *testing.T) {
+	plainEnv, err := cel.NewEnv(baseEnvOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := newEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{
+		`request.params != null && request.params.x == 1`,
+		`request.params[1] == "a"`,
+		`size(request.params) > 0`,
+		`"env" in request.params && request.params.env == "prod"`,
+		`has(request.params.env)`,
+		`request.params.replicas > 3`,
+		`request.action == "restart" && request.purpose.startsWith("INC-")`,
+		`requester.roles.exists(r, r == "sre") && requester.name != ""`,
+		`"sre" in requester.roles`,
+		`has(requester.name)`,
+		`source.channel == "ops" || source.team == "x"`,
+		`request == request`,
+		`requester.sponsor == requester.id`,
+		`request.params.x.y.z == 1`,
+		`requester.name == 1`,
+		`requester.nosuchfield == "x"`,
+		`request.action + 1 == 2`,
+		`requester.roles == "sre"`,
+		`[request, requester].size() == 2`,
+	} {
+		_, oldIss := plainEnv.Compile(src)
+		_, newIss := env.Compile(src)
+		oldOK, newOK := oldIss == nil || oldIss.Err() == nil, newIss == nil || newIss.Err() == nil
+		if oldOK != newOK {
+			t.Errorf("%s: compiles without qualified fields %v (%v), with them %v (%v)", src, oldOK, oldIss.Err(), newOK, newIss.Err())
+		}
+	}
+}

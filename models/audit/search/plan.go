@@ -147,8 +147,12 @@ func actorSQL(pg bool, q Query, withTerms bool, termArg any) (string, []any) {
 	case pg:
 		// One GIN lookup: the words and the person's tokens together
 		// (migration 0034); only the events with both are read.
-		return `SELECT w.seq FROM audit_events_words w WHERE w.words @@ (to_tsquery('simple', ?) && audit_people_query(?, ?::smallint))`,
-			[]any{termArg, q.Actor, roleNumber(q.Role)}
+		// A query PostgreSQL's parser reduces to nothing (words such as
+		// "½" that it does not index) matches nothing by itself, but
+		// "nothing && person" would be the person alone: numnode says so.
+		return `SELECT w.seq FROM audit_events_words w WHERE numnode(to_tsquery('simple', ?)) > 0 ` +
+				`AND w.words @@ (to_tsquery('simple', ?) && audit_people_query(?, ?::smallint))`,
+			[]any{termArg, termArg, q.Actor, roleNumber(q.Role)}
 	default:
 		return people + ` AND p.seq IN (SELECT rowid FROM audit_search WHERE audit_search MATCH ?)`, append(args, termArg)
 	}

@@ -13,6 +13,11 @@
 -- of audit_events_people.who ('id:…' or 'nm:' || LOWER(name)): fixed size
 -- whatever the name, and never equal to or a prefix-match of a purpose
 -- word, which holds letters and digits only.
+-- No event may be written while this runs: a replica still serving would
+-- write events through the old trigger (no words row) after the backfill
+-- has read the table. Appends wait for the migration instead.
+LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE OR REPLACE FUNCTION audit_who_token(role SMALLINT, who TEXT) RETURNS TEXT
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT '~' || role::text || left(encode(sha256(convert_to(who, 'UTF8')), 'hex'), 32) $$;
