@@ -2,27 +2,17 @@ package passkey_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/benchtest"
 	"github.com/countersign/countersign/models/passkey"
 	"github.com/countersign/countersign/models/passkey/passkeytest"
 	"github.com/countersign/countersign/models/storetest"
 )
-
-// reportPercentiles reports the 50th and 99th percentile of samples in µs.
-func reportPercentiles(b *testing.B, samples []time.Duration) {
-	slices.Sort(samples)
-	pct := func(q float64) float64 {
-		return float64(samples[min(len(samples)-1, int(q*float64(len(samples))))]) / 1e3
-	}
-	b.ReportMetric(pct(0.50), "p50-µs")
-	b.ReportMetric(pct(0.99), "p99-µs")
-}
 
 // BenchmarkVerify is the pure check of one assertion against a statement:
 // canonical text, its hash, client data, authenticator data and the ES256
@@ -43,7 +33,7 @@ func BenchmarkVerify(b *testing.B) {
 		samples = append(samples, time.Since(t0))
 	}
 	b.StopTimer()
-	reportPercentiles(b, samples)
+	benchtest.ReportMicros(b, samples)
 }
 
 // BenchmarkCheckDecision is the passkey part of Decide, inside a write
@@ -91,7 +81,7 @@ func BenchmarkCheckDecision(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			reportPercentiles(b, samples)
+			benchtest.ReportMicros(b, samples)
 		})
 	}
 }

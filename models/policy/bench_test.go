@@ -2,10 +2,11 @@ package policy
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/countersign/countersign/models/benchtest"
 )
 
 // benchPolicy builds a policy of 200 rules over 40 actions in which the
@@ -99,12 +100,7 @@ func benchEvaluate200(b *testing.B, plain bool) {
 				}
 			}
 			b.StopTimer()
-			slices.Sort(samples)
-			pct := func(q float64) float64 {
-				return float64(samples[min(len(samples)-1, int(q*float64(len(samples))))]) / 1e3
-			}
-			b.ReportMetric(pct(0.50), "p50-µs")
-			b.ReportMetric(pct(0.99), "p99-µs")
+			benchtest.ReportMicros(b, samples)
 		})
 	}
 }

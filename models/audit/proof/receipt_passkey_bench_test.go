@@ -3,12 +3,12 @@ package proof_test
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/models/audit/audittest"
 	"github.com/countersign/countersign/models/audit/proof"
+	"github.com/countersign/countersign/models/benchtest"
 	"github.com/countersign/countersign/models/storetest"
 )
 
@@ -48,10 +48,5 @@ func BenchmarkVerifyPasskeyReceipt(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	slices.Sort(samples)
-	pct := func(q float64) float64 {
-		return float64(samples[min(len(samples)-1, int(q*float64(len(samples))))]) / 1e3
-	}
-	b.ReportMetric(pct(0.50), "p50-µs")
-	b.ReportMetric(pct(0.99), "p99-µs")
+	benchtest.ReportMicros(b, samples)
 }

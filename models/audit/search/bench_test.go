@@ -4,12 +4,12 @@ import (
 	"context"
 	"io"
 	"math/rand/v2"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/countersign/countersign/models/audit/search"
 	"github.com/countersign/countersign/models/audit/search/searchtest"
+	"github.com/countersign/countersign/models/benchtest"
 )
 
 // largeBackends are the engines the 1M-event benchmarks run on.
@@ -63,7 +63,7 @@ func benchSearches(b *testing.B, seed uint64, query func(*rand.Rand) search.Quer
 				hits += len(page.Hits)
 			}
 			b.StopTimer()
-			reportPercentiles(b, samples)
+			benchtest.ReportMillis(b, samples)
 			b.ReportMetric(float64(hits)/float64(b.N), "hits/op")
 		})
 	}
@@ -102,7 +102,7 @@ func BenchmarkSearchPurposePrefix1M(b *testing.B) {
 				samples = append(samples, time.Since(t0))
 			}
 			b.StopTimer()
-			reportPercentiles(b, samples)
+			benchtest.ReportMillis(b, samples)
 		})
 	}
 }
@@ -140,19 +140,3 @@ type countingWriter struct{ n int64 }
 func (w *countingWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
 
 var _ io.Writer = (*countingWriter)(nil)
-
-// reportPercentiles reports p50, p95 and p99 of samples in milliseconds.
-func reportPercentiles(b *testing.B, samples []time.Duration) {
-	if len(samples) == 0 {
-		return
-	}
-	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
-	at := func(p float64) float64 {
-		i := int(p*float64(len(samples))+0.5) - 1
-		i = min(max(i, 0), len(samples)-1)
-		return float64(samples[i].Microseconds()) / 1000
-	}
-	b.ReportMetric(at(0.50), "p50-ms")
-	b.ReportMetric(at(0.95), "p95-ms")
-	b.ReportMetric(at(0.99), "p99-ms")
-}
