@@ -2,8 +2,11 @@ package search_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,7 +25,9 @@ import (
 // some in transactions that then fail; afterwards audit_events_people
 // holds exactly the rows a plain reading of every event and its request
 // says it should — none missing, none left from a rolled-back event, none
-// doubled — and the chain is one chain.
+// doubled — and the chain is one chain. On PostgreSQL audit_events_words
+// holds one row per committed event, with its purpose's word and exactly
+// the tokens of the people it concerns.
 func TestPeopleRowsStayInStepUnderConcurrentAppends(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		stores := []*models.Store{b.Open(t), b.Open(t)}
@@ -128,6 +133,9 @@ func TestPeopleRowsStayInStepUnderConcurrentAppends(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Fatalf("audit_events_people out of step: %d rows, want %d\nfirst got %v\nfirst want %v", len(got), len(want), got[:min(5, len(got))], want[:min(5, len(want))])
 		}
+		if stores[0].Dialect() == models.DialectPostgres {
+			checkWordsInStep(t, db, want)
+		}
 		sqlDB, err := stores[0].SQL()
 		if err != nil {
 			t.Fatal(err)
@@ -136,4 +144,53 @@ func TestPeopleRowsStayInStepUnderConcurrentAppends(t *testing.T) {
 			t.Fatalf("chain after concurrent appends: %+v %v (%d events)", v, err, events)
 		}
 	})
+}
+
+// checkWordsInStep compares audit_events_words (PostgreSQL, migration
+// 0034) with people, the "who|role|seq" rows every committed event should
+// have: one words row per event, holding the purpose word "p" and exactly
+// the token '~' + role + 32 hex digits of SHA-256(who) of each of its
+// people.
+func checkWordsInStep(t *testing.T, db *gorm.DB, people []string) {
+	t.Helper()
+	want := map[string][]string{}
+	for _, row := range people {
+		parts := strings.Split(row, "|")
+		who, role, seq := strings.Join(parts[:len(parts)-2], "|"), parts[len(parts)-2], parts[len(parts)-1]
+		sum := sha256.Sum256([]byte(who))
+		want[seq] = append(want[seq], "~"+role+hex.EncodeToString(sum[:])[:32])
+	}
+	var rows []struct {
+		Seq     int64
+		Lexemes string
+	}
+	if err := db.Raw(`SELECT w.seq, array_to_string(tsvector_to_array(w.words), ' ') AS lexemes FROM audit_events_words w`).Scan(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	var events int64
+	if err := db.Raw(`SELECT COUNT(*) FROM audit_events`).Scan(&events).Error; err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(rows)) != events {
+		t.Fatalf("audit_events_words has %d rows for %d events", len(rows), events)
+	}
+	for _, r := range rows {
+		var tokens []string
+		word := false
+		for _, l := range strings.Fields(r.Lexemes) {
+			if strings.HasPrefix(l, "~") {
+				tokens = append(tokens, l)
+			} else {
+				word = word || l == "p"
+			}
+		}
+		seq := fmt.Sprint(r.Seq)
+		exp := append([]string(nil), want[seq]...)
+		sort.Strings(exp)
+		exp = slices.Compact(exp)
+		sort.Strings(tokens)
+		if !word || strings.Join(tokens, " ") != strings.Join(exp, " ") {
+			t.Fatalf("words of event %s: %q, want the word p and tokens %v", seq, r.Lexemes, exp)
+		}
+	}
 }
