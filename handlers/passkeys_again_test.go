@@ -81,6 +81,12 @@ func TestPasskeysPageSignsInAgain(t *testing.T) {
 	}
 	bob.enrolPasskey(t, "laptop")
 
+	// Nobody signed in: no sign-in-again is started.
+	anon := e.visitor(t)
+	if p := anon.post(t, action, url.Values{"next": {"/passkeys"}}, nil); p.status != http.StatusUnauthorized && p.status != http.StatusForbidden || strings.Contains(p.location, "/idp/") {
+		t.Fatalf("sign in again without a session: %d %q", p.status, p.location)
+	}
+
 	// next is a local path only.
 	p := bob.post(t, action, url.Values{session.CSRFField: {bob.csrf(t)}, "next": {"https://evil.example/"}}, nil)
 	if p.status != http.StatusSeeOther {
