@@ -11,6 +11,7 @@ import (
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/approval"
+	"github.com/countersign/countersign/models/benchtest"
 	"github.com/countersign/countersign/models/demodata"
 	"github.com/countersign/countersign/web/session"
 )
@@ -95,11 +96,7 @@ func measure(b *testing.B, f *requestsFixture, u *session.User, target, mustCont
 
 // percentile returns the p-th percentile (nearest rank) of sorted durations.
 func percentile(sorted []time.Duration, p int) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := (p*len(sorted) + 99) / 100
-	return sorted[max(rank, 1)-1]
+	return benchtest.Percentile(sorted, float64(p)/100)
 }
 
 // bigRequest is an agent's request with posts posts of mixed provenance and

@@ -10,19 +10,17 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/countersign/countersign/models/benchtest"
 	"github.com/countersign/countersign/models/storetest"
 	"github.com/countersign/countersign/web/mcpexample"
 )
 
-// percentile returns the p-th percentile (0-100) of ds.
+// percentile returns the p-th percentile (0-100, nearest rank) of ds,
+// which it leaves unsorted.
 func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	i := int(float64(len(s)-1) * p / 100)
-	return s[i]
+	return benchtest.Percentile(s, p/100)
 }
 
 // BenchmarkUngatedOverhead calls service_status directly on the upstream

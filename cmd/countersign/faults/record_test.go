@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/countersign/countersign/models/benchtest"
 )
 
 // Classes of an operation's result.
@@ -161,12 +163,7 @@ func summarize(outs []outcome) stats {
 
 // percentile of sorted durations (nearest rank).
 func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(float64(len(sorted))*p+0.5) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return sorted[i]
+	return benchtest.Percentile(sorted, p)
 }
 
 // line formats stats for the report.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/countersign/countersign/models/audit/search/searchtest"
+	"github.com/countersign/countersign/models/benchtest"
 	"github.com/countersign/countersign/web/demoidp/demoidptest"
 )
 
@@ -240,9 +241,5 @@ func search(client *http.Client, target string, cookies []*http.Cookie) (int, er
 
 // percentile returns the q-quantile of sorted samples in milliseconds.
 func percentile(sorted []time.Duration, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := min(len(sorted)-1, max(0, int(q*float64(len(sorted))+0.5)-1))
-	return float64(sorted[i].Microseconds()) / 1000
+	return float64(benchtest.Percentile(sorted, q)) / float64(time.Millisecond)
 }
