@@ -71,6 +71,9 @@ func TestChecksCatchBrokenPromises(t *testing.T) {
 		outbox:     []outboxRow{{ID: 1, RequestID: "REQ-MOVED", Kind: "request_post", State: string(outbox.StateFailed), LastError: "403"}},
 		chatPosts:  map[string]chatPostRow{"REQ-MOVED": {RequestID: "REQ-MOVED", PostID: "nosuchpostnosuchpostnosuch"}},
 		executions: map[string]string{},
+		// Event 4 has no search rows; a search row is left of event 9.
+		unsearchable: []int64{4},
+		strays:       []int64{9},
 	}
 	for i := 0; i < 2; i++ {
 		w.fake.AddPost(&model.Post{ChannelId: w.channel.Id, UserId: w.alice.Id, Message: "dup", Props: model.StringInterface{outbox.PropKey: "same-key"}})
@@ -96,6 +99,8 @@ func TestChecksCatchBrokenPromises(t *testing.T) {
 		"chat message posted more than once",
 		"outbox message failed (lost)",
 		"request message recorded but not in Mattermost",
+		"audit event missing from the search tables",
+		"search row without its audit event",
 	} {
 		if len(p.byCat[want]) == 0 {
 			t.Errorf("check %q did not fire; fired: %s", want, strings.Join(p.order, "; "))

@@ -55,6 +55,11 @@ type snapshot struct {
 	chatPosts map[string]chatPostRow
 	// executions maps a request to its execution's state.
 	executions map[string]string
+	// unsearchable are events the audit search cannot find by who they
+	// concern (no audit_events_people row although they have an actor) or,
+	// on PostgreSQL, by their words (no audit_events_words row); strays
+	// are search rows whose event does not exist.
+	unsearchable, strays []int64
 }
 
 // openExisting opens the deployment's database without migrating it.
@@ -95,6 +100,15 @@ func readSnapshot(t testing.TB, dsn string) *snapshot {
 		snap.executions[e.RequestID] = e.State
 	}
 	scan(&snap.events, `SELECT seq, type, request_id, payload FROM audit_events ORDER BY seq`)
+	scan(&snap.unsearchable, `SELECT e.seq FROM audit_events e WHERE e.actor_id <> '' AND NOT EXISTS (SELECT 1 FROM audit_events_people p WHERE p.seq = e.seq)`)
+	scan(&snap.strays, `SELECT DISTINCT p.seq FROM audit_events_people p WHERE NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.seq = p.seq)`)
+	if s.Dialect() == models.DialectPostgres {
+		var noWords, strayWords []int64
+		scan(&noWords, `SELECT e.seq FROM audit_events e WHERE NOT EXISTS (SELECT 1 FROM audit_events_words w WHERE w.seq = e.seq)`)
+		scan(&strayWords, `SELECT w.seq FROM audit_events_words w WHERE NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.seq = w.seq)`)
+		snap.unsearchable = append(snap.unsearchable, noWords...)
+		snap.strays = append(snap.strays, strayWords...)
+	}
 	scan(&snap.outbox, `SELECT id, request_id, lane, kind, state, post_id, idem_key, last_error, lease_owner, attempts, next_attempt_us, lease_until_us FROM outbox_messages ORDER BY id`)
 	for _, r := range reqs {
 		snap.requests[r.ID] = r
@@ -226,6 +240,15 @@ func checkAll(snap *snapshot, led *ledger, w *world, d *deployment, during func(
 
 	for _, w := range led.wrong {
 		p.add("wrong answer: "+w[0], "%s", w[1])
+	}
+
+	// Every committed event can be searched for; no search row outlives
+	// its event (a rolled-back or half-written append).
+	for _, seq := range snap.unsearchable {
+		p.add("audit event missing from the search tables", "event %d", seq)
+	}
+	for _, seq := range snap.strays {
+		p.add("search row without its audit event", "event %d", seq)
 	}
 
 	// Every acknowledged request is stored, with its audit events.
