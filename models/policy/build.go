@@ -71,7 +71,7 @@ func (p *Policy) addBuiltRule(o Outcome) error {
 	if err != nil {
 		return err
 	}
-	c, issues := compile(env, o.Condition)
+	c, issues := compile(env, o.Condition, &p.vars.params)
 	if len(issues) > 0 {
 		return fmt.Errorf("rule %s: %s", o.Rule, issues[0].msg)
 	}

@@ -19,7 +19,7 @@ func (p *Policy) Evaluate(in Input) Outcome {
 }
 
 // evaluate runs the rules with act holding in's CEL variables.
-func (p *Policy) evaluate(in *Input, act interpreter.Activation) Outcome {
+func (p *Policy) evaluate(in *Input, act interpreter.Activation) (out Outcome) {
 	// One execution frame for every rule the request meets (compiled.eval).
 	frame, err := interpreter.NewExecutionFrame(act)
 	if err != nil {
@@ -27,16 +27,23 @@ func (p *Policy) evaluate(in *Input, act interpreter.Activation) Outcome {
 	} else {
 		defer frame.Close()
 	}
+	// A condition run directly in the frame (compiled.eval) that panics
+	// fails as Program.Eval fails it: an internal error of that rule,
+	// which denies the request.
+	var current *rule
+	defer func() {
+		if r := recover(); r != nil {
+			if current == nil {
+				panic(r)
+			}
+			out = failed(current, fmt.Errorf("internal error: %v", r))
+		}
+	}()
 	for _, r := range p.rules {
+		current = r
 		ok, err := r.matches(in, act, frame)
 		if err != nil {
-			out := Outcome{
-				Kind: OutcomeDeny, Rule: r.outcome.Rule, Condition: r.outcome.Condition,
-				Reason: "the policy could not be evaluated for this request",
-				Err:    fmt.Errorf("policy: rule %s: %w", r.outcome.Rule, err),
-			}
-			out.Explanation = fmt.Sprintf("denied: rule %s failed to evaluate (%v)", r.outcome.Rule, err)
-			return out
+			return failed(r, err)
 		}
 		if ok {
 			out := r.outcome
@@ -46,6 +53,18 @@ func (p *Policy) evaluate(in *Input, act interpreter.Activation) Outcome {
 		}
 	}
 	return Outcome{Kind: OutcomeDeny, Reason: "no policy rule allows this request", Explanation: "denied: no rule matched (default deny)"}
+}
+
+// failed is the outcome of a rule whose condition could not be evaluated:
+// the request is denied (fail closed) and Err says why.
+func failed(r *rule, err error) Outcome {
+	out := Outcome{
+		Kind: OutcomeDeny, Rule: r.outcome.Rule, Condition: r.outcome.Condition,
+		Reason: "the policy could not be evaluated for this request",
+		Err:    fmt.Errorf("policy: rule %s: %w", r.outcome.Rule, err),
+	}
+	out.Explanation = fmt.Sprintf("denied: rule %s failed to evaluate (%v)", r.outcome.Rule, err)
+	return out
 }
 
 // explain says an outcome in plain words.

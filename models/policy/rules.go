@@ -86,7 +86,7 @@ func (b *builder) rules(p *Policy, doc *fileDoc) {
 			b.addf(path, "rule %s has no when: condition (write when: \"true\" to match every request)", fr.Name)
 			continue
 		}
-		c, issues := compile(b.env, r.outcome.Condition)
+		c, issues := compile(b.env, r.outcome.Condition, &p.vars.params)
 		if len(issues) > 0 {
 			line, col := b.exprStart(path + ".when")
 			for _, is := range issues {

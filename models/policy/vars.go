@@ -26,11 +26,22 @@ type celVars struct {
 	// params backs request.params; its map is kept between evaluations
 	// and refilled, so an evaluation allocates only the converted values.
 	params map[string]ref.Val
+	// paramVals holds the same values of the parameters the policy's
+	// conditions read by name, by their number (paramSlots); nil where
+	// the request has no such parameter.
+	paramVals []ref.Val
+	// slots is the policy's numbering of paramVals.
+	slots *paramSlots
 }
 
 // varsPool hands out celVars; it lives in the Policy (no package state)
 // and its zero value is ready.
-type varsPool struct{ p sync.Pool }
+type varsPool struct {
+	p sync.Pool
+	// params numbers the parameters the policy's conditions read by
+	// name (plan.go); the rules are compiled with it.
+	params paramSlots
+}
 
 // get returns the activation for in. Call put when the evaluation is over.
 func (vp *varsPool) get(in *Input) *celVars {
@@ -38,6 +49,10 @@ func (vp *varsPool) get(in *Input) *celVars {
 	if v == nil {
 		v = &celVars{params: map[string]ref.Val{}}
 	}
+	if n := vp.params.len(); len(v.paramVals) != n {
+		v.paramVals = make([]ref.Val, n)
+	}
+	v.slots = &vp.params
 	roles := in.Requester.Roles
 	if roles == nil {
 		roles = []string{}
@@ -64,7 +79,11 @@ func (vp *varsPool) get(in *Input) *celVars {
 func (v *celVars) paramValues(raw map[string]any) map[string]ref.Val {
 	clear(v.params)
 	for k, p := range raw {
-		v.params[k] = types.DefaultTypeAdapter.NativeToValue(p)
+		val := types.DefaultTypeAdapter.NativeToValue(p)
+		v.params[k] = val
+		if i, ok := v.slots.index[k]; ok {
+			v.paramVals[i] = val
+		}
 	}
 	return v.params
 }
@@ -73,8 +92,9 @@ func (v *celVars) paramValues(raw map[string]any) map[string]ref.Val {
 // caller data alive) and returns v to the pool.
 func (vp *varsPool) put(v *celVars) {
 	clear(v.params)
-	params := v.params
-	*v = celVars{params: params}
+	clear(v.paramVals)
+	params, paramVals := v.params, v.paramVals
+	*v = celVars{params: params, paramVals: paramVals}
 	vp.p.Put(v)
 }
 
@@ -97,33 +117,100 @@ func (v *celVars) ResolveName(name string) (any, bool) {
 			v.window = types.DefaultTypeAdapter.NativeToValue(v.windows)
 		}
 		return v.window, true
-	// The fields declared as qualified variables (qualifiedFields), with
-	// the values the field getters give (fields.go).
+	}
+	// The fields declared as qualified variables (qualifiedFields).
+	if f := fieldNamed(name); f != fieldNone {
+		return v.field(f), true
+	}
+	return nil, false
+}
+
+// fieldIndex numbers the fields declared as qualified variables
+// (qualifiedFields), so a planned read (plan.go) asks for one without
+// naming it.
+type fieldIndex int
+
+// The qualified fields.
+const (
+	fieldNone fieldIndex = iota
+	fieldRequestAction
+	fieldRequestParams
+	fieldRequestPurpose
+	fieldRequesterType
+	fieldRequesterID
+	fieldRequesterName
+	fieldRequesterRoles
+	fieldRequesterSponsor
+	fieldSourceTeam
+	fieldSourceChannel
+)
+
+// fieldNamed returns the number of the qualified field name, fieldNone
+// when name is not one.
+func fieldNamed(name string) fieldIndex {
+	switch name {
 	case "request.action":
-		return cached(&v.request.action, v.request.Action), true
+		return fieldRequestAction
 	case "request.params":
-		return v.request.Params, true
+		return fieldRequestParams
 	case "request.purpose":
-		return cached(&v.request.purpose, v.request.Purpose), true
+		return fieldRequestPurpose
 	case "requester.type":
-		return cached(&v.requester.typ, v.requester.Type), true
+		return fieldRequesterType
 	case "requester.id":
-		return cached(&v.requester.id, v.requester.ID), true
+		return fieldRequesterID
 	case "requester.name":
-		return cached(&v.requester.name, v.requester.Name), true
+		return fieldRequesterName
 	case "requester.roles":
+		return fieldRequesterRoles
+	case "requester.sponsor":
+		return fieldRequesterSponsor
+	case "source.team":
+		return fieldSourceTeam
+	case "source.channel":
+		return fieldSourceChannel
+	}
+	return fieldNone
+}
+
+// field returns a qualified field's value, the one the field getters give
+// (fields.go), converting it on its first read.
+func (v *celVars) field(f fieldIndex) ref.Val {
+	switch f {
+	case fieldRequestAction:
+		return cached(&v.request.action, v.request.Action)
+	case fieldRequestParams:
+		return v.request.Params
+	case fieldRequestPurpose:
+		return cached(&v.request.purpose, v.request.Purpose)
+	case fieldRequesterType:
+		return cached(&v.requester.typ, v.requester.Type)
+	case fieldRequesterID:
+		return cached(&v.requester.id, v.requester.ID)
+	case fieldRequesterName:
+		return cached(&v.requester.name, v.requester.Name)
+	case fieldRequesterRoles:
 		if v.requester.roles == nil {
 			v.requester.roles = types.DefaultTypeAdapter.NativeToValue(v.requester.Roles)
 		}
-		return v.requester.roles, true
-	case "requester.sponsor":
-		return cached(&v.requester.sponsorVal, v.requester.Sponsor), true
-	case "source.team":
-		return cached(&v.source.team, v.source.Team), true
-	case "source.channel":
-		return cached(&v.source.channel, v.source.Channel), true
+		return v.requester.roles
+	case fieldRequesterSponsor:
+		return cached(&v.requester.sponsorVal, v.requester.Sponsor)
+	case fieldSourceTeam:
+		return cached(&v.source.team, v.source.Team)
+	case fieldSourceChannel:
+		return cached(&v.source.channel, v.source.Channel)
 	}
-	return nil, false
+	return nil
+}
+
+// param returns the converted value of the parameter numbered i (see
+// paramSlots), nil when the request has no such parameter.
+func (v *celVars) param(i int) ref.Val {
+	if i < 0 || i >= len(v.paramVals) {
+		return nil
+	}
+	return v.paramVals[i]
 }
 
 // Parent implements interpreter.Activation: there is none.

@@ -208,6 +208,13 @@ func TestFastVariablesMatchPlainPerCondition(t *testing.T) {
 		`time > timestamp("2026-03-01T00:00:00Z")`, `time.getHours() >= 10`, `string(time) != ""`,
 		`"prod" in window`, `window.size() == 0`, `window == ["prod"]`,
 		`request.purpose.lowerAscii().contains("inc")`, `request.params.env.upperAscii() == "PROD"`,
+		// Reads by number (plan.go) and the shapes that keep CEL's own.
+		`request.params["env"] == "prod"`, `request.params["n"] > 3`, `request.params["nested"]["k"] == "v"`,
+		`request.params.nested["k"] == "v"`, `request.params.env in ["prod", "staging"]`, `request.purpose.matches("^be")`,
+		`!(request.params.env == "prod")`, `request.params.env == "prod" ? requester.name == "alice" : source.team == "ops"`,
+		`(request.params.env == "prod" || requester.name == "bob") && request.params.n > 3`,
+		`[1, 2].exists(x, request.params.env == "prod" && x == 2)`, `request.params.map(k, request.params[k]).size() > 0`,
+		`has(request.params.nested.k)`, `request.params.env == request.params.env`, `request.params.missing == request.params.env`,
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, c := range conds {
