@@ -9,11 +9,24 @@ import (
 	"github.com/countersign/countersign/models/benchtest"
 )
 
+// The shapes of benchPolicy's rules.
+const (
+	// benchTypical rules are conjunctions of comparisons, most of which
+	// the Go guards decide.
+	benchTypical = "typical"
+	// benchEveryRuleRunsCEL rules all need CEL to run: comparisons of
+	// fields and parameters under || and &&.
+	benchEveryRuleRunsCEL = "every-rule-runs-cel"
+	// benchEveryRuleCalls rules all need CEL to run and call functions:
+	// startsWith, a regular expression, membership in a list literal
+	// (reported, no target).
+	benchEveryRuleCalls = "every-rule-calls-functions"
+)
+
 // benchPolicy builds a policy of 200 rules over 40 actions in which the
-// request under test matches only the last rule. Typical rules are
-// conjunctions of comparisons, most of which the Go guards decide; with
-// worst true every condition needs CEL to run.
-func benchPolicy(tb testing.TB, worst bool) *Policy {
+// request under test matches only the last rule; kind is one of the
+// shapes above.
+func benchPolicy(tb testing.TB, kind string) *Policy {
 	var b strings.Builder
 	b.WriteString("version: 1\nroles:\n  sre: {}\n  dev: {}\nwindows: [{name: prod}]\nactions:\n")
 	for a := 0; a < 40; a++ {
@@ -32,8 +45,11 @@ func benchPolicy(tb testing.TB, worst bool) *Policy {
 		case 3:
 			when = fmt.Sprintf(`"prod" in window && request.params.replicas > %d && requester.name == "user-%d"`, 100+i, i)
 		}
-		if worst {
+		switch kind {
+		case benchEveryRuleRunsCEL:
 			when = fmt.Sprintf(`(request.params.service == "svc-%d" || requester.name == "user-%d") && request.params.replicas > %d`, i, i, i)
+		case benchEveryRuleCalls:
+			when = fmt.Sprintf(`request.purpose.startsWith("INC-%d-") || requester.name.matches("^user-%d$") || request.params.service in ["svc-%d", "svc-x%d"]`, i, i, i, i)
 		}
 		fmt.Fprintf(&b, "  - name: r%03d\n    when: '%s'\n    require: {approvals: 1, roles: [sre]}\n", i, strings.ReplaceAll(when, "'", "''"))
 	}
@@ -73,13 +89,9 @@ func BenchmarkEvaluate200Rules(b *testing.B) { benchEvaluate200(b, false) }
 func BenchmarkEvaluate200RulesPlain(b *testing.B) { benchEvaluate200(b, true) }
 
 func benchEvaluate200(b *testing.B, plain bool) {
-	for _, worst := range []bool{false, true} {
-		name := "typical"
-		if worst {
-			name = "every-rule-runs-cel"
-		}
-		b.Run(name, func(b *testing.B) {
-			p := benchPolicy(b, worst)
+	for _, kind := range []string{benchTypical, benchEveryRuleRunsCEL, benchEveryRuleCalls} {
+		b.Run(kind, func(b *testing.B) {
+			p := benchPolicy(b, kind)
 			in := benchInput()
 			eval := p.Evaluate
 			if plain {

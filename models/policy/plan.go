@@ -92,6 +92,11 @@ func (d *fieldReads) numbered() int {
 // on an attribute after it added a field selection or index to it.
 func (d *fieldReads) decorate(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
 	out, err := d.read(i)
+	if err == nil {
+		if m := matchOf(out); m != nil {
+			out = m
+		}
+	}
 	if err == nil && out.ID() == d.rootID {
 		d.root = out
 	}

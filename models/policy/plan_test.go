@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
@@ -151,5 +152,48 @@ func TestPanickingConditionDenies(t *testing.T) {
 	// The pooled activation went back and serves the next evaluation.
 	if out := p.Evaluate(func() Input { in := input("a", nil); in.Requester.Name = "bob"; return in }()); out.Rule != "first" || out.Err != nil {
 		t.Fatalf("next evaluation: %+v", out)
+	}
+}
+
+// TestConstantRegexCompiledOnce: matches() with a constant pattern is
+// planned as a regexMatch wherever it appears (also under && and !), with
+// a pattern that is not constant it is CEL's call, and a pattern that does
+// not compile still refuses the policy with CEL's message.
+func TestConstantRegexCompiledOnce(t *testing.T) {
+	for _, tc := range []struct {
+		cond    string
+		matches int
+	}{
+		{`request.purpose.matches("^INC-[0-9]+")`, 1},
+		{`!requester.name.matches("^bot-") && matches(request.purpose, "x")`, 2},
+		{`request.purpose.matches(requester.name)`, 0},
+	} {
+		d := &fieldReads{params: &paramSlots{}, rootID: -1}
+		env, err := newEnv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, iss := env.Compile(tc.cond)
+		if iss != nil && iss.Err() != nil {
+			t.Fatal(iss.Err())
+		}
+		found := 0
+		count := func(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
+			out, err := d.decorate(i)
+			if _, ok := out.(*regexMatch); ok {
+				found++
+			}
+			return out, err
+		}
+		if _, err := env.Program(a, cel.EvalOptions(cel.OptOptimize), cel.CustomDecoratorV2(count)); err != nil {
+			t.Fatal(err)
+		}
+		if found != tc.matches {
+			t.Errorf("%s: %d compiled matches, want %d", tc.cond, found, tc.matches)
+		}
+	}
+	_, err := Parse("p.yaml", []byte("version: 1\nactions: [{name: a}]\nrules:\n  - {name: r, when: 'request.purpose.matches(\"(\")', deny: x}\n"))
+	if err == nil || !strings.Contains(err.Error(), "error parsing regexp") {
+		t.Fatalf("a pattern that does not compile: %v", err)
 	}
 }

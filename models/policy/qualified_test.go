@@ -23,7 +23,7 @@ func TestQualifiedFieldsMeanTheFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := []string{"testdata/good.yaml", "../../docs/policy.example.yaml", "../../cmd/countersign/demopolicy/policy.yaml"}
-	policies := map[string]*Policy{"bench typical": benchPolicy(t, false), "bench every-rule-runs-cel": benchPolicy(t, true)}
+	policies := map[string]*Policy{"bench typical": benchPolicy(t, benchTypical), "bench every-rule-runs-cel": benchPolicy(t, benchEveryRuleRunsCEL), "bench every-rule-calls-functions": benchPolicy(t, benchEveryRuleCalls)}
 	for _, f := range files {
 		policies[f] = mustLoad(t, f)
 	}
