@@ -160,8 +160,9 @@ type compiled struct {
 	// which an untracked program runs directly in an evaluation's frame
 	// (see eval).
 	root interpreter.InterpretableV2
-	// numbered is how many of the program's reads are by number
-	// (plan.go).
+	// numbered is how many of the program's reads are planned by number
+	// (plan.go); a read CEL consumes through its attribute (a ternary's
+	// branch, an index key) counts but runs as CEL's.
 	numbered int
 }
 

@@ -29,19 +29,23 @@ func (p *Policy) evaluate(in *Input, act interpreter.Activation) (out Outcome) {
 	}
 	// A condition run directly in the frame (compiled.eval) that panics
 	// fails as Program.Eval fails it: an internal error of that rule,
-	// which denies the request.
-	var current *rule
+	// which denies the request. A panic anywhere else is not a
+	// condition's and goes on.
+	var running *rule
 	defer func() {
-		if r := recover(); r != nil {
-			if current == nil {
-				panic(r)
+		if running != nil {
+			if r := recover(); r != nil {
+				out = failed(running, fmt.Errorf("internal error: %v", r))
 			}
-			out = failed(current, fmt.Errorf("internal error: %v", r))
 		}
 	}()
 	for _, r := range p.rules {
-		current = r
-		ok, err := r.matches(in, act, frame)
+		if r.skips(in) {
+			continue
+		}
+		running = r
+		ok, err := r.cond.eval(act, frame)
+		running = nil
 		if err != nil {
 			return failed(r, err)
 		}

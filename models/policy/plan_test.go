@@ -138,7 +138,8 @@ func (panicking) Exec(*interpreter.ExecutionFrame) ref.Val { panic("boom") }
 
 // TestPanickingConditionDenies: a condition run directly that panics
 // denies the request as Program.Eval's recovery would, naming its rule,
-// and the rules before it still ran.
+// and the rules before it still ran; a panic outside a condition is not
+// hidden.
 func TestPanickingConditionDenies(t *testing.T) {
 	p := mustParse(t, "version: 1\nactions: [{name: a}]\nrules:\n  - {name: first, when: 'requester.name == \"bob\"', deny: x}\n  - {name: second, when: 'requester.name == \"alice\"', auto_approve: {}}\n")
 	p.rules[1].cond.root = panicking{}
@@ -149,6 +150,19 @@ func TestPanickingConditionDenies(t *testing.T) {
 	if !strings.Contains(out.Explanation, "rule second failed to evaluate") {
 		t.Fatalf("explanation %q", out.Explanation)
 	}
+	// A panic that is not a condition's (here a guard's) is not turned
+	// into an outcome: it goes on to the caller.
+	p.rules[1].guards = []guard{func(*Input) bool { panic("guard bug") }}
+	func() {
+		defer func() {
+			if r := recover(); r != "guard bug" {
+				t.Fatalf("a guard's panic: recovered %v", r)
+			}
+		}()
+		out := p.Evaluate(input("a", nil))
+		t.Fatalf("a guard's panic became an outcome: %+v", out)
+	}()
+	p.rules[1].guards = nil
 	// The pooled activation went back and serves the next evaluation.
 	if out := p.Evaluate(func() Input { in := input("a", nil); in.Requester.Name = "bob"; return in }()); out.Rule != "first" || out.Err != nil {
 		t.Fatalf("next evaluation: %+v", out)

@@ -8,7 +8,6 @@ import (
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/operators"
-	"cel.dev/cel-go/interpreter"
 )
 
 // Bounds on what a rule may ask for.
@@ -32,21 +31,22 @@ type rule struct {
 	guards []guard
 }
 
-// matches reports whether the rule applies to in (act holds in's CEL
-// variables; frame, when not nil, is the evaluation's frame over act).
-func (r *rule) matches(in *Input, act interpreter.Activation, frame *interpreter.ExecutionFrame) (bool, error) {
+// skips reports whether in certainly does not meet the rule, decided in
+// Go without running its condition: another action, a closed window, a
+// false guard.
+func (r *rule) skips(in *Input) bool {
 	if r.actions != nil && !r.actions[in.Action] {
-		return false, nil
+		return true
 	}
 	if w := r.outcome.Window; w != "" && !contains(in.OpenWindows, w) {
-		return false, nil
+		return true
 	}
 	for _, g := range r.guards {
 		if g(in) {
-			return false, nil
+			return true
 		}
 	}
-	return r.cond.eval(act, frame)
+	return false
 }
 
 func contains(list []string, s string) bool {
