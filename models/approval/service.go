@@ -38,6 +38,11 @@ func New(store *models.Store, cfg Config) *Service {
 	return &Service{store: store, now: now, cfg: cfg, effects: cfg.Effects.ordered()}
 }
 
+// RecordsIdempotency reports whether s records the idempotency key a
+// request is created under (Effects.Idempotency is set), which callers
+// that rely on one creation per key need.
+func (s *Service) RecordsIdempotency() bool { return s.cfg.Effects.Idempotency != nil }
+
 // Unannounced returns a service like s whose requests are created
 // ChatQuiet: nothing that happens to them is ever said in chat. For the
 // demo's seeded requests, which name people and channels that may exist

@@ -133,8 +133,10 @@ type Service struct {
 
 // Config wires a Service.
 type Config struct {
-	Store      *models.Store
-	Policy     PolicySource
+	Store  *models.Store
+	Policy PolicySource
+	// Approvals must record idempotency keys (its Effects.Idempotency is
+	// agents.IdempotencyHook): new requests are opened under one (open.go).
 	Approvals  *approval.Service
 	Grants     *grant.Service
 	Executions *execution.Service
@@ -187,10 +189,11 @@ func (s *Service) MayCall(server, tool string, roles []string) bool {
 // Decide finds or opens the request a call belongs to and says what to do
 // with it. A call the agent repeats (same tool, same canonical arguments)
 // while its request waits or is approved resumes that request, as does a
-// call naming the request (RequestID). Otherwise a new request is opened:
-// proposer (may be nil) posts the proposal and captures the conversation,
-// and the policy decides; a denied or auto-approved request is on record
-// and audited before Decide returns.
+// call naming the request (RequestID). Otherwise a new request is opened
+// (open.go): proposer (may be nil) posts the proposal and captures the
+// conversation, and the policy decides; a denied or auto-approved request
+// is on record and audited before Decide returns. Identical calls that
+// arrive together open one request, on one replica or several.
 func (s *Service) Decide(ctx context.Context, c Call, proposer Proposer, thread string) (*Gate, error) {
 	action, ok := s.Gated(c.Server, c.Tool)
 	if !ok {
@@ -217,12 +220,13 @@ func (s *Service) Decide(ctx context.Context, c Call, proposer Proposer, thread 
 		return nil, err
 	}
 	if r == nil {
-		sub, err := s.open(ctx, in, c, proposer, thread)
+		sub, joined, err := s.open(ctx, in, c, string(canon), hash, proposer, thread)
 		if err != nil {
 			return nil, err
 		}
-		r = sub.Request
-		if r.State == models.StateDenied {
+		if joined != nil {
+			r = joined
+		} else if r = sub.Request; r.State == models.StateDenied {
 			reason := sub.Outcome.Reason
 			if reason == "" {
 				reason = sub.Outcome.Explanation
@@ -236,23 +240,6 @@ func (s *Service) Decide(ctx context.Context, c Call, proposer Proposer, thread 
 	}
 	g.Action, g.paramsHash = action, hash
 	return g, nil
-}
-
-// open stores a new request for the call.
-func (s *Service) open(ctx context.Context, in approval.NewRequest, c Call, proposer Proposer, thread string) (*approval.Submitted, error) {
-	in.ToolCalls = c.Chain
-	if proposer != nil {
-		conv, err := proposer.Propose(ctx, Proposal{Agent: c.Agent, Action: in.Action, Params: in.Params, Purpose: in.Purpose, Thread: thread})
-		if err != nil {
-			return nil, fmt.Errorf("mcpgate: propose %s: %w", in.Action, err)
-		}
-		in.Source, in.Posts, in.CaptureWarnings = conv.Source, conv.Posts, conv.Warnings
-	}
-	sub, err := s.approvals.Submit(ctx, in, c.Roles)
-	if err != nil {
-		return nil, fmt.Errorf("mcpgate: submit %s: %w", in.Action, err)
-	}
-	return sub, nil
 }
 
 // resumable finds the request a call continues: the one it names, or the

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/countersign/countersign/models"
+	"github.com/countersign/countersign/models/agents"
 	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/execution"
 	"github.com/countersign/countersign/models/grant"
@@ -31,8 +32,14 @@ var bot = models.Actor{Type: models.ActorAgent, ID: "aaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 func newGate(t *testing.T) (*mcpgate.Service, *grant.Service) {
 	t.Helper()
-	store := storetest.SQLite(t).Open(t)
-	p, err := policy.Parse("p.yaml", []byte(gatePolicy))
+	return newGateOn(t, storetest.SQLite(t).Open(t), gatePolicy, true)
+}
+
+// newGateOn builds a gate on store with the policy text; idempotency says
+// whether the approval service records idempotency keys, as it must.
+func newGateOn(t *testing.T, store *models.Store, text string, idempotency bool) (*mcpgate.Service, *grant.Service) {
+	t.Helper()
+	p, err := policy.Parse("p.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +51,11 @@ func newGate(t *testing.T) (*mcpgate.Service, *grant.Service) {
 	if _, err := g.EnsureKey(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	approvals := approval.New(store, approval.Config{Policy: holder, Effects: approval.Effects{Terms: terms.Hook(nil), Grant: g.Hook(), Execution: execution.Hook()}})
+	fx := approval.Effects{Terms: terms.Hook(nil), Grant: g.Hook(), Execution: execution.Hook()}
+	if idempotency {
+		fx.Idempotency = agents.IdempotencyHook{}
+	}
+	approvals := approval.New(store, approval.Config{Policy: holder, Effects: fx})
 	return mcpgate.New(mcpgate.Config{Store: store, Policy: holder, Approvals: approvals, Grants: g, Executions: execution.New(store, approvals, g, nil)}), g
 }
 

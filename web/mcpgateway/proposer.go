@@ -8,6 +8,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/mcpgate"
 	"github.com/countersign/countersign/web/mattermost"
 	"github.com/countersign/countersign/web/mattermost/notify"
@@ -59,6 +60,25 @@ func (p *ChatProposer) Propose(ctx context.Context, pr mcpgate.Proposal) (*mcpga
 		return nil, fmt.Errorf("mcpgateway: capture the conversation: %w", err)
 	}
 	return &mcpgate.Conversation{Source: capt.Source, Posts: capt.Posts, Warnings: capt.Warnings}, nil
+}
+
+// Superseded implements mcpgate.Superseder: under a proposal whose call
+// joined the request an identical call opened at the same moment, it says
+// which request carries the call, so the proposal is not left looking
+// like a request of its own.
+func (p *ChatProposer) Superseded(ctx context.Context, conv *mcpgate.Conversation, req *models.Request) error {
+	root := conv.Source.RootPostID
+	if root == "" {
+		root = conv.Source.TriggerPostID
+	}
+	if root == "" {
+		return nil
+	}
+	msg := fmt.Sprintf("The same call was made again at the same moment; request %s carries it, and this proposal opens nothing of its own.", notify.Escape(req.ID, 64))
+	if _, err := p.Chat.CreatePost(ctx, &model.Post{ChannelId: p.ChannelID, RootId: root, Message: msg}); err != nil {
+		return fmt.Errorf("mcpgateway: say the proposal is superseded: %w", err)
+	}
+	return nil
 }
 
 // proposalText says what the agent asks for, in the words of a chat

@@ -137,7 +137,7 @@ func newRig(t testing.TB, store *models.Store, opts ...rigOption) *rig {
 		t.Fatal(err)
 	}
 	approvals := approval.New(store, approval.Config{Policy: holder, Effects: approval.Effects{
-		Terms: terms.Hook(nil), Grant: g.Hook(), Execution: execution.Hook(),
+		Idempotency: agents.IdempotencyHook{}, Terms: terms.Hook(nil), Grant: g.Hook(), Execution: execution.Hook(),
 	}})
 	execs := execution.New(store, approvals, g, nil)
 	reg, err := agents.NewRegistry([]agents.Agent{
