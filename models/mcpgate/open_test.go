@@ -16,20 +16,8 @@ import (
 	"github.com/countersign/countersign/models/storetest"
 )
 
-// heldPolicy holds prod-api for an approver and auto-approves staging-api.
-const heldPolicy = `version: 1
-roles:
-  sre: {}
-actions:
-  - name: restart
-    mcp_tool: ops/restart_service
-    params:
-      - {name: service, required: true}
-rules:
-  - name: staging
-    when: request.params.service == "staging-api"
-    auto_approve: {}
-  - name: prod
+// heldPolicy is gatePolicy with prod-api held for an sre's approval.
+var heldPolicy = strings.Replace(gatePolicy, "version: 1\n", "version: 1\nroles:\n  sre: {}\n", 1) + `  - name: prod
     when: request.params.service == "prod-api"
     require: {approvals: 1, roles: [sre]}
 `
