@@ -98,3 +98,70 @@ func TestRealMCPGatewayProposesInThreadAndRunsOnce(t *testing.T) {
 		t.Fatalf("a repeated call after the execution should be refused, got %+v", res)
 	}
 }
+
+// TestRealMCPGatewayIdenticalCallsAtOnce: two sessions of one agent make
+// the same gated call at the same moment, naming a thread, against a
+// `countersign serve` wired to the real Mattermost. Both are told the same
+// request; in the thread on the real server, each proposal but the
+// request's own is answered with the request that carries the call.
+func TestRealMCPGatewayIdenticalCallsAtOnce(t *testing.T) {
+	e := newRealEnvWith(t, realOptions{agent: true, mcp: true})
+	w := e.w
+	root := w.Post(e.person("alice"), w.Channel.Id, "api on staging is slow again, can the agent restart it?")
+	code, key, errOut := runCmd("agent", "key", "create", "deploy-agent", "--config", e.config)
+	if code != exitOK {
+		t.Fatalf("agent key create: %d %s", code, errOut)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var sessions [2]*mcp.ClientSession
+	for i := range sessions {
+		client := mcp.NewClient(&mcp.Implementation{Name: "deploy-agent"}, nil)
+		cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: e.base + "/api/v1/mcp",
+			HTTPClient: &http.Client{Transport: bearerTransport{key: strings.TrimSpace(key)}}, MaxRetries: -1}, nil)
+		if err != nil {
+			t.Fatalf("connect to the gateway: %v", err)
+		}
+		defer cs.Close()
+		sessions[i] = cs
+	}
+	ids := make([]string, len(sessions))
+	start := make(chan struct{})
+	done := make(chan int, len(sessions))
+	for i, cs := range sessions {
+		go func() {
+			defer func() { done <- i }()
+			<-start
+			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "restart_service", Arguments: map[string]any{"service": "api", "env": "staging"},
+				Meta: mcp.Meta{mcpgateway.MetaPurpose: "api is slow", mcpgateway.MetaThread: root.Id}})
+			if err == nil && res.Meta[mcpgateway.MetaStatus] == "pending_approval" {
+				ids[i], _ = res.Meta[mcpgateway.MetaRequest].(string)
+			}
+		}()
+	}
+	close(start)
+	for range sessions {
+		<-done
+	}
+	if ids[0] == "" || ids[0] != ids[1] {
+		t.Fatalf("the two calls were told %q and %q, want one pending request", ids[0], ids[1])
+	}
+	e.requestMessage(w.Channel.Id, ids[0], func(p *model.Post) bool { return p.RootId == root.Id })
+	proposals, superseded := 0, 0
+	for _, p := range w.ThreadPosts(root.Id) {
+		switch {
+		case p.UserId != w.Bot.User.Id:
+		case strings.Contains(p.Message, "called an MCP tool"):
+			proposals++
+		case strings.Contains(p.Message, "same call was made again"):
+			superseded++
+			if !strings.Contains(strings.ReplaceAll(p.Message, `\`, ""), ids[0]) {
+				t.Fatalf("the note does not name %s: %s", ids[0], p.Message)
+			}
+		}
+	}
+	t.Logf("%d proposals, %d answered as superseded", proposals, superseded)
+	if proposals == 0 || proposals-superseded != 1 {
+		t.Fatalf("%d proposals, %d answered as superseded: want one proposal left standing", proposals, superseded)
+	}
+}
