@@ -136,7 +136,9 @@ func TestCallAfterItsRequestRanOpensANewOne(t *testing.T) {
 	if err != nil || first.Verdict != mcpgate.Ready {
 		t.Fatalf("first: %+v %v", first, err)
 	}
-	if _, _, err := gate.Run(ctx, first, bot, func(context.Context, json.RawMessage) mcpgate.Outcome { return mcpgate.Outcome{Result: json.RawMessage(`{}`)} }); err != nil {
+	if _, _, err := gate.Run(ctx, first, bot, func(context.Context, json.RawMessage) mcpgate.Outcome {
+		return mcpgate.Outcome{Result: json.RawMessage(`{}`)}
+	}); err != nil {
 		t.Fatal(err)
 	}
 	second, err := gate.Decide(ctx, call, nil, "")
