@@ -103,7 +103,7 @@ func TestRealMCPGatewayProposesInThreadAndRunsOnce(t *testing.T) {
 // the same gated call at the same moment, naming a thread, against a
 // `countersign serve` wired to the real Mattermost. Both are told the same
 // request; in the thread on the real server, each proposal but the
-// request's own is answered with the request that carries the call.
+// request's own is marked with the request that carries the call.
 func TestRealMCPGatewayIdenticalCallsAtOnce(t *testing.T) {
 	e := newRealEnvWith(t, realOptions{agent: true, mcp: true})
 	w := e.w
@@ -149,19 +149,19 @@ func TestRealMCPGatewayIdenticalCallsAtOnce(t *testing.T) {
 	e.requestMessage(w.Channel.Id, ids[0], func(p *model.Post) bool { return p.RootId == root.Id })
 	proposals, superseded := 0, 0
 	for _, p := range w.ThreadPosts(root.Id) {
-		switch {
-		case p.UserId != w.Bot.User.Id:
-		case strings.Contains(p.Message, "called an MCP tool"):
-			proposals++
-		case strings.Contains(p.Message, "same call was made again"):
+		if p.UserId != w.Bot.User.Id || !strings.Contains(p.Message, "called an MCP tool") {
+			continue
+		}
+		proposals++
+		if strings.Contains(p.Message, "Superseded:") {
 			superseded++
 			if !strings.Contains(strings.ReplaceAll(p.Message, `\`, ""), ids[0]) {
-				t.Fatalf("the note does not name %s: %s", ids[0], p.Message)
+				t.Fatalf("the superseded proposal does not name %s: %s", ids[0], p.Message)
 			}
 		}
 	}
-	t.Logf("%d proposals, %d answered as superseded", proposals, superseded)
+	t.Logf("%d proposals, %d marked superseded", proposals, superseded)
 	if proposals == 0 || proposals-superseded != 1 {
-		t.Fatalf("%d proposals, %d answered as superseded: want one proposal left standing", proposals, superseded)
+		t.Fatalf("%d proposals, %d marked superseded: want one proposal left standing", proposals, superseded)
 	}
 }

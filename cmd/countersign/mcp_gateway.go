@@ -55,7 +55,7 @@ func (p *portal) startMCP(ctx context.Context, rt *policyRuntime, bot *mattermos
 		Hold: cfg.Hold.D(), Logger: p.log,
 	}
 	if bot != nil && cfg.ChannelID != "" {
-		gc.Proposer = &mcpgateway.ChatProposer{Chat: bot, ChannelID: cfg.ChannelID}
+		gc.Proposer = &mcpgateway.ChatProposer{Chat: bot, ChannelID: cfg.ChannelID, Log: p.log}
 	}
 	parts.gateway = mcpgateway.New(gc)
 	p.mcp = parts

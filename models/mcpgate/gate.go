@@ -77,6 +77,9 @@ type Conversation struct {
 	Source   models.Source
 	Posts    []models.ConversationPost
 	Warnings []string
+	// ProposalPostID and ProposalText are the proposal post the Proposer
+	// made and its text (a Superseder marks that post).
+	ProposalPostID, ProposalText string
 }
 
 // Proposal is what a Proposer announces in chat before the request is

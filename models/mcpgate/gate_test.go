@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/agents"
@@ -39,6 +40,17 @@ func newGate(t *testing.T) (*mcpgate.Service, *grant.Service) {
 // whether the approval service records idempotency keys, as it must.
 func newGateOn(t *testing.T, store *models.Store, text string, idempotency bool) (*mcpgate.Service, *grant.Service) {
 	t.Helper()
+	var hook approval.Hook
+	if idempotency {
+		hook = agents.IdempotencyHook{}
+	}
+	return newGateWith(t, store, text, hook, nil)
+}
+
+// newGateWith builds a gate on store with the policy text, the approval
+// service's Idempotency effect and clock (nil: time.Now).
+func newGateWith(t *testing.T, store *models.Store, text string, idempotency approval.Hook, now func() time.Time) (*mcpgate.Service, *grant.Service) {
+	t.Helper()
 	p, err := policy.Parse("p.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
@@ -51,12 +63,9 @@ func newGateOn(t *testing.T, store *models.Store, text string, idempotency bool)
 	if _, err := g.EnsureKey(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	fx := approval.Effects{Terms: terms.Hook(nil), Grant: g.Hook(), Execution: execution.Hook()}
-	if idempotency {
-		fx.Idempotency = agents.IdempotencyHook{}
-	}
-	approvals := approval.New(store, approval.Config{Policy: holder, Effects: fx})
-	return mcpgate.New(mcpgate.Config{Store: store, Policy: holder, Approvals: approvals, Grants: g, Executions: execution.New(store, approvals, g, nil)}), g
+	fx := approval.Effects{Idempotency: idempotency, Terms: terms.Hook(nil), Grant: g.Hook(), Execution: execution.Hook()}
+	approvals := approval.New(store, approval.Config{Policy: holder, Effects: fx, Now: now})
+	return mcpgate.New(mcpgate.Config{Store: store, Policy: holder, Approvals: approvals, Grants: g, Executions: execution.New(store, approvals, g, nil), Now: now}), g
 }
 
 func TestVerdicts(t *testing.T) {

@@ -9,9 +9,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/agents"
+	"github.com/countersign/countersign/models/approval"
 	"github.com/countersign/countersign/models/mcpgate"
 	"github.com/countersign/countersign/models/storetest"
 )
@@ -136,11 +140,7 @@ func TestCallAfterItsRequestRanOpensANewOne(t *testing.T) {
 	if err != nil || first.Verdict != mcpgate.Ready {
 		t.Fatalf("first: %+v %v", first, err)
 	}
-	if _, _, err := gate.Run(ctx, first, bot, func(context.Context, json.RawMessage) mcpgate.Outcome {
-		return mcpgate.Outcome{Result: json.RawMessage(`{}`)}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	runNow(t, gate, first)
 	second, err := gate.Decide(ctx, call, nil, "")
 	if err != nil || second.Verdict != mcpgate.Ready || second.Request.ID == first.Request.ID {
 		t.Fatalf("second: %+v %v (first %s)", second, err, first.Request.ID)
@@ -183,5 +183,100 @@ func TestGateNeedsIdempotencyKeysRecorded(t *testing.T) {
 	_, err := gate.Decide(context.Background(), mcpgate.Call{Agent: bot, Server: "ops", Tool: "restart_service", Arguments: map[string]any{"service": "prod-api"}}, nil, "")
 	if err == nil || !strings.Contains(err.Error(), "idempotency") {
 		t.Fatalf("Decide: %v", err)
+	}
+}
+
+// runNow spends g's grant and records a result, so its request has run.
+func runNow(t *testing.T, gate *mcpgate.Service, g *mcpgate.Gate) {
+	t.Helper()
+	if _, _, err := gate.Run(context.Background(), g, bot, func(context.Context, json.RawMessage) mcpgate.Outcome {
+		return mcpgate.Outcome{Result: json.RawMessage(`{}`)}
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClocksDoNotDecideTheNextRequest: replicas whose clocks differ (one
+// two seconds behind: its requests look older than the other's), or one
+// clock that gives every request the same time, cannot make a call find a
+// request that ran again: each call after the one before ran is a new
+// request, on either replica.
+func TestClocksDoNotDecideTheNextRequest(t *testing.T) {
+	instant := time.Now()
+	for name, clocks := range map[string][2]func() time.Time{
+		"two seconds apart": {time.Now, func() time.Time { return time.Now().Add(-2 * time.Second) }},
+		"one instant":       {func() time.Time { return instant }, func() time.Time { return instant }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+				ctx := context.Background()
+				var gates [2]*mcpgate.Service
+				gates[0], _ = newGateWith(t, b.Open(t), heldPolicy, agents.IdempotencyHook{}, clocks[0])
+				gates[1], _ = newGateWith(t, b.Open(t), heldPolicy, agents.IdempotencyHook{}, clocks[1])
+				call := mcpgate.Call{Agent: bot, Server: "ops", Tool: "restart_service", Arguments: map[string]any{"service": "staging-api"}}
+				seen := map[string]bool{}
+				for i := 0; i < 6; i++ {
+					gate := gates[i%2]
+					g, err := gate.Decide(ctx, call, nil, "")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if g.Verdict != mcpgate.Ready || seen[g.Request.ID] {
+						t.Fatalf("call %d: %s %s (%s), want a new request ready to run", i, g.Verdict, g.Request.ID, g.Reason)
+					}
+					seen[g.Request.ID] = true
+					runNow(t, gate, g)
+				}
+			})
+		})
+	}
+}
+
+// takenOnce is an Idempotency effect whose first creation finds its key
+// taken although no record is committed (as when the creation that took
+// it failed at commit); after that it is the real one. always makes every
+// creation find it so.
+type takenOnce struct {
+	agents.IdempotencyHook
+	taken  atomic.Int64
+	always bool
+}
+
+func (h *takenOnce) RequestChanged(tx *gorm.DB, ch approval.Change) error {
+	if ch.Kind == approval.ChangeCreated && (h.always || h.taken.Add(1) == 1) {
+		return agents.ErrKeyReused
+	}
+	return h.IdempotencyHook.RequestChanged(tx, ch)
+}
+
+// TestKeyTakenByACreationThatDidNotCommit: a call told its key was taken,
+// whose key then has no record, walks again and opens the request with
+// the proposal it posted (not a second one); a key taken that way every
+// time ends in an error after a few attempts, with nothing opened.
+func TestKeyTakenByACreationThatDidNotCommit(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.SQLite(t).Open(t)
+	gate, _ := newGateWith(t, st, heldPolicy, &takenOnce{}, nil)
+	prop := &countingProposer{}
+	call := mcpgate.Call{Agent: bot, Server: "ops", Tool: "restart_service", Arguments: map[string]any{"service": "prod-api"}}
+	g, err := gate.Decide(ctx, call, prop, "")
+	if err != nil || g.Verdict != mcpgate.Waiting {
+		t.Fatalf("Decide: %+v %v", g, err)
+	}
+	if p, s := prop.proposed.Load(), prop.superseded.Load(); p != 1 || s != 0 {
+		t.Fatalf("%d proposals, %d superseded, want 1 and 0", p, s)
+	}
+	if n := countRows(t, st, `SELECT COUNT(*) FROM requests`); n != 1 {
+		t.Fatalf("%d requests", n)
+	}
+
+	st2 := storetest.SQLite(t).Open(t)
+	gate, _ = newGateWith(t, st2, heldPolicy, &takenOnce{always: true}, nil)
+	prop = &countingProposer{}
+	if _, err := gate.Decide(ctx, call, prop, ""); err == nil || !strings.Contains(err.Error(), "did not commit") {
+		t.Fatalf("Decide with a key always taken: %v", err)
+	}
+	if n := countRows(t, st2, `SELECT COUNT(*) FROM requests`); n != 0 || prop.proposed.Load() != 1 {
+		t.Fatalf("%d requests, %d proposals, want 0 and 1", n, prop.proposed.Load())
 	}
 }

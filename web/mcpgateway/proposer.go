@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -19,6 +20,7 @@ type Chat interface {
 	BotUserID(ctx context.Context) (string, error)
 	GetPost(ctx context.Context, postID string) (*model.Post, error)
 	CreatePost(ctx context.Context, post *model.Post) (*model.Post, error)
+	UpdatePost(ctx context.Context, postID, message string, props model.StringInterface) (*model.Post, error)
 	Capture(ctx context.Context, req mattermost.CaptureRequest) (*mattermost.Capture, error)
 }
 
@@ -29,6 +31,9 @@ type Chat interface {
 type ChatProposer struct {
 	Chat      Chat
 	ChannelID string
+	// Log, when not nil, is told when a superseded proposal could not be
+	// marked.
+	Log *slog.Logger
 }
 
 // Propose implements mcpgate.Proposer.
@@ -47,7 +52,8 @@ func (p *ChatProposer) Propose(ctx context.Context, pr mcpgate.Proposal) (*mcpga
 			root = post.RootId
 		}
 	}
-	created, err := p.Chat.CreatePost(ctx, &model.Post{ChannelId: p.ChannelID, RootId: root, Message: proposalText(pr)})
+	text := proposalText(pr)
+	created, err := p.Chat.CreatePost(ctx, &model.Post{ChannelId: p.ChannelID, RootId: root, Message: text})
 	if err != nil {
 		return nil, fmt.Errorf("mcpgateway: post the proposal: %w", err)
 	}
@@ -59,26 +65,31 @@ func (p *ChatProposer) Propose(ctx context.Context, pr mcpgate.Proposal) (*mcpga
 	if err != nil {
 		return nil, fmt.Errorf("mcpgateway: capture the conversation: %w", err)
 	}
-	return &mcpgate.Conversation{Source: capt.Source, Posts: capt.Posts, Warnings: capt.Warnings}, nil
+	return &mcpgate.Conversation{Source: capt.Source, Posts: capt.Posts, Warnings: capt.Warnings, ProposalPostID: created.Id, ProposalText: text}, nil
 }
 
-// Superseded implements mcpgate.Superseder: under a proposal whose call
-// joined the request an identical call opened at the same moment, it says
-// which request carries the call, so the proposal is not left looking
-// like a request of its own.
+// Superseded implements mcpgate.Superseder: the proposal of a call that
+// joined the request an identical call opened at the same moment is
+// edited to say which request carries the call, so it is not left looking
+// like a request of its own (in a thread, a reply could not say which of
+// the proposals it means).
 func (p *ChatProposer) Superseded(ctx context.Context, conv *mcpgate.Conversation, req *models.Request) error {
-	root := conv.Source.RootPostID
-	if root == "" {
-		root = conv.Source.TriggerPostID
-	}
-	if root == "" {
+	if conv.ProposalPostID == "" {
 		return nil
 	}
-	msg := fmt.Sprintf("The same call was made again at the same moment; request %s carries it, and this proposal opens nothing of its own.", notify.Escape(req.ID, 64))
-	if _, err := p.Chat.CreatePost(ctx, &model.Post{ChannelId: p.ChannelID, RootId: root, Message: msg}); err != nil {
-		return fmt.Errorf("mcpgateway: say the proposal is superseded: %w", err)
+	msg := conv.ProposalText + "\n\n" + supersededText(req.ID)
+	if _, err := p.Chat.UpdatePost(ctx, conv.ProposalPostID, msg, nil); err != nil {
+		if p.Log != nil {
+			p.Log.Warn("mcp gateway: could not mark a superseded proposal", "post", conv.ProposalPostID, "request", req.ID, "err", err)
+		}
+		return fmt.Errorf("mcpgateway: mark the superseded proposal: %w", err)
 	}
 	return nil
+}
+
+// supersededText is what a superseded proposal gains.
+func supersededText(requestID string) string {
+	return fmt.Sprintf("**Superseded:** the same call was made again at the same moment; request %s carries it, and this proposal opens nothing of its own.", notify.Escape(requestID, 64))
 }
 
 // proposalText says what the agent asks for, in the words of a chat
