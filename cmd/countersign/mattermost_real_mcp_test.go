@@ -22,6 +22,28 @@ func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
+// agentSessions creates an agent key for deploy-agent and connects an MCP
+// session with it to the gateway of e; n sessions share the key.
+func agentSessions(ctx context.Context, t *testing.T, e *realEnv, n int) []*mcp.ClientSession {
+	t.Helper()
+	code, key, errOut := runCmd("agent", "key", "create", "deploy-agent", "--config", e.config)
+	if code != exitOK {
+		t.Fatalf("agent key create: %d %s", code, errOut)
+	}
+	out := make([]*mcp.ClientSession, n)
+	for i := range out {
+		client := mcp.NewClient(&mcp.Implementation{Name: "deploy-agent"}, nil)
+		cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: e.base + "/api/v1/mcp",
+			HTTPClient: &http.Client{Transport: bearerTransport{key: strings.TrimSpace(key)}}, MaxRetries: -1}, nil)
+		if err != nil {
+			t.Fatalf("connect to the gateway: %v", err)
+		}
+		t.Cleanup(func() { cs.Close() })
+		out[i] = cs
+	}
+	return out
+}
+
 // TestRealMCPGatewayProposesInThreadAndRunsOnce: an agent connected to
 // the MCP gateway of a `countersign serve` wired to the real Mattermost
 // calls a gated tool naming a thread. The call is held, then answered
@@ -33,19 +55,9 @@ func TestRealMCPGatewayProposesInThreadAndRunsOnce(t *testing.T) {
 	e := newRealEnvWith(t, realOptions{agent: true, mcp: true})
 	w := e.w
 	root := w.Post(e.person("alice"), w.Channel.Id, "api on staging answers in 9 s, can the agent restart it?")
-	code, key, errOut := runCmd("agent", "key", "create", "deploy-agent", "--config", e.config)
-	if code != exitOK {
-		t.Fatalf("agent key create: %d %s", code, errOut)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	client := mcp.NewClient(&mcp.Implementation{Name: "deploy-agent"}, nil)
-	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: e.base + "/api/v1/mcp",
-		HTTPClient: &http.Client{Transport: bearerTransport{key: strings.TrimSpace(key)}}, MaxRetries: -1}, nil)
-	if err != nil {
-		t.Fatalf("connect to the gateway: %v", err)
-	}
-	defer cs.Close()
+	cs := agentSessions(ctx, t, e, 1)[0]
 
 	// Ungated: passes through.
 	st, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "service_status", Arguments: map[string]any{"service": "api"}})
@@ -108,23 +120,9 @@ func TestRealMCPGatewayIdenticalCallsAtOnce(t *testing.T) {
 	e := newRealEnvWith(t, realOptions{agent: true, mcp: true})
 	w := e.w
 	root := w.Post(e.person("alice"), w.Channel.Id, "api on staging is slow again, can the agent restart it?")
-	code, key, errOut := runCmd("agent", "key", "create", "deploy-agent", "--config", e.config)
-	if code != exitOK {
-		t.Fatalf("agent key create: %d %s", code, errOut)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	var sessions [2]*mcp.ClientSession
-	for i := range sessions {
-		client := mcp.NewClient(&mcp.Implementation{Name: "deploy-agent"}, nil)
-		cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: e.base + "/api/v1/mcp",
-			HTTPClient: &http.Client{Transport: bearerTransport{key: strings.TrimSpace(key)}}, MaxRetries: -1}, nil)
-		if err != nil {
-			t.Fatalf("connect to the gateway: %v", err)
-		}
-		defer cs.Close()
-		sessions[i] = cs
-	}
+	sessions := agentSessions(ctx, t, e, 2)
 	ids := make([]string, len(sessions))
 	start := make(chan struct{})
 	done := make(chan int, len(sessions))
