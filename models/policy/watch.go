@@ -69,7 +69,12 @@ type Watcher struct {
 	seen    [32]byte
 	modTime time.Time
 	size    int64
-	status  Status
+	// changed is the size and time of a change seen at the last look and
+	// not loaded yet (see Check); changedSet says there is one.
+	changedSize int64
+	changedMod  time.Time
+	changedSet  bool
+	status      Status
 }
 
 // NewWatcher returns a Watcher of path for h. Call Load (or Reload) once
@@ -150,7 +155,9 @@ func (w *Watcher) emit(ev LoadEvent) {
 }
 
 // Check looks at the file once and reloads it when its size, time or
-// content changed since the last look.
+// content changed and has stayed so since the previous look: a change is
+// loaded at the second look that sees it unchanged, one to two intervals
+// after the save. A vanished file is reported at once.
 func (w *Watcher) Check() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -166,8 +173,18 @@ func (w *Watcher) Check() error {
 		return w.refuse(w.opts.Now().UTC(), prev, fmt.Errorf("policy: %w", err), first)
 	}
 	if st.Size() == w.size && st.ModTime().Equal(w.modTime) {
+		w.changedSet = false
 		return nil
 	}
+	// Changed: loaded once it has stopped changing, the same size and
+	// time at two looks in a row, so a file an editor is still writing
+	// in place is not read half-way (a truncated file can be a valid,
+	// different policy).
+	if !w.changedSet || st.Size() != w.changedSize || !st.ModTime().Equal(w.changedMod) {
+		w.changedSize, w.changedMod, w.changedSet = st.Size(), st.ModTime(), true
+		return nil
+	}
+	w.changedSet = false
 	return w.reload(false)
 }
 

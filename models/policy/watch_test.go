@@ -31,6 +31,18 @@ func write(t *testing.T, path, src string, tick *time.Time) {
 	}
 }
 
+// settle looks at the file twice, as the watcher's ticks do: a change is
+// loaded at the second look that sees it unchanged. The first look must
+// change nothing.
+func settle(t *testing.T, w *policy.Watcher, h *policy.Holder) error {
+	t.Helper()
+	before, status := h.Current(), w.Status()
+	if err := w.Check(); err != nil || h.Current() != before || w.Status() != status {
+		t.Fatalf("the first look at a change acted on it: %v", err)
+	}
+	return w.Check()
+}
+
 func TestWatcherSwapsOnlyValidFilesAndAuditsEveryAttempt(t *testing.T) {
 	storetest.EachStore(t, func(t *testing.T, s *models.Store) {
 		path := filepath.Join(t.TempDir(), "policy.yaml")
@@ -53,7 +65,7 @@ func TestWatcherSwapsOnlyValidFilesAndAuditsEveryAttempt(t *testing.T) {
 		}
 
 		write(t, path, goodV2, &tick)
-		if err := w.Check(); err != nil {
+		if err := settle(t, w, h); err != nil {
 			t.Fatal(err)
 		}
 		v2 := h.Current()
@@ -62,7 +74,7 @@ func TestWatcherSwapsOnlyValidFilesAndAuditsEveryAttempt(t *testing.T) {
 		}
 
 		write(t, path, badV3, &tick)
-		err := w.Check()
+		err := settle(t, w, h)
 		if _, ok := policy.AsLoadError(err); !ok || !strings.HasPrefix(err.Error(), path+":4:") {
 			t.Fatalf("bad file: %v", err)
 		}
@@ -76,14 +88,14 @@ func TestWatcherSwapsOnlyValidFilesAndAuditsEveryAttempt(t *testing.T) {
 		// The same bad file is reported once, not at every look.
 		tick = tick.Add(time.Second)
 		_ = os.Chtimes(path, tick, tick)
-		_ = w.Check()
+		_ = settle(t, w, h)
 		if len(events) != 3 {
 			t.Errorf("%d events after re-checking the same bad file", len(events))
 		}
 
 		// Fixing the file clears the problem.
 		write(t, path, goodV1, &tick)
-		if err := w.Check(); err != nil || h.Current().Ref != v1.Ref || w.Status().Problem != "" {
+		if err := settle(t, w, h); err != nil || h.Current().Ref != v1.Ref || w.Status().Problem != "" {
 			t.Fatalf("fixed: %v %+v", err, w.Status())
 		}
 
@@ -145,5 +157,38 @@ func TestWatcherRunPicksUpChanges(t *testing.T) {
 	write(t, path, goodV2, &tick)
 	if got := <-loaded; got != policy.Ref(path, []byte(goodV2)) {
 		t.Fatalf("loaded %s", got)
+	}
+}
+
+// TestWatcherWaitsForAFileToStopChanging: a file written in place in two
+// parts, each seen by a look (an editor saving slowly), is not loaded
+// half-way even when the first part is a valid policy: nothing happens
+// until two looks in a row see the same size and time, and then the whole
+// file is put in force, with one event.
+func TestWatcherWaitsForAFileToStopChanging(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	tick := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	write(t, path, goodV1, &tick)
+	h := policy.NewHolder(nil)
+	var events []policy.LoadEvent
+	w := policy.NewWatcher(path, h, policy.WatchOptions{OnEvent: func(ev policy.LoadEvent) { events = append(events, ev) }})
+	if err := w.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	v1 := h.Current()
+	half := goodV2[:strings.Index(goodV2, "rules:")] + "rules:\n  - {name: all, when: 'true', auto_approve: {}}\n"
+	if _, err := policy.Parse(path, []byte(half)); err != nil {
+		t.Fatalf("the first part should be a valid policy of its own: %v", err)
+	}
+	write(t, path, half, &tick)
+	if err := w.Check(); err != nil || h.Current() != v1 {
+		t.Fatalf("first part, first look: %v", err)
+	}
+	write(t, path, goodV2, &tick)
+	if err := w.Check(); err != nil || h.Current() != v1 || len(events) != 1 {
+		t.Fatalf("whole file, first look: %v, %d events", err, len(events))
+	}
+	if err := w.Check(); err != nil || h.Current().Ref != policy.Ref(path, []byte(goodV2)) || len(events) != 2 {
+		t.Fatalf("whole file, second look: %v, in force %s, %d events", err, h.Current().Ref, len(events))
 	}
 }
