@@ -1,7 +1,6 @@
 package policy_test
 
 import (
-	"bytes"
 	"os"
 	"slices"
 	"strings"
@@ -52,6 +51,25 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// yamlLines is how many lines YAML sees in data: a line break is LF, CR
+// or CR LF (YAML 1.2, 5.4), so a file saved with CR line endings has its
+// problems reported at the lines an editor shows.
+func yamlLines(data []byte) int {
+	n := 1
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '\n':
+			n++
+		case '\r':
+			n++
+			if i+1 < len(data) && data[i+1] == '\n' {
+				i++
+			}
+		}
+	}
+	return n
+}
+
 // checkRefusal checks what a refused file is told.
 func checkRefusal(t *testing.T, data []byte, err error) {
 	t.Helper()
@@ -59,7 +77,7 @@ func checkRefusal(t *testing.T, data []byte, err error) {
 	if !ok || len(le.Problems) == 0 {
 		t.Fatalf("refusal is not a LoadError with problems: %#v", err)
 	}
-	lines := bytes.Count(data, []byte("\n")) + 1
+	lines := yamlLines(data)
 	last := 0
 	for _, pr := range le.Problems {
 		if pr.File != fuzzFile || pr.Line < 1 || pr.Line > lines+1 || pr.Column < 0 || strings.TrimSpace(pr.Message) == "" {
