@@ -2,8 +2,11 @@ package search
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+
+	"gorm.io/gorm"
 
 	"github.com/countersign/countersign/models"
 	"github.com/countersign/countersign/models/audit"
@@ -97,8 +100,31 @@ func (s *Searcher) each(ctx context.Context, q Query, limit int, fn func(*Hit) e
 }
 
 // run executes a search statement and calls fn with each row.
+//
+// On PostgreSQL the statement runs in a read-only transaction that asks
+// for a custom plan (plan_cache_mode = force_custom_plan, for this
+// transaction only). pgx prepares and caches the statement, and after five
+// runs PostgreSQL may switch a prepared statement to one generic plan for
+// all values; for the person + words search the generic plan cannot see
+// how few rows the words match and walks audit_events_words in sequence
+// (seconds at 1,000,000 events), and a server or role configured with
+// force_generic_plan would get it at once. A custom plan is made for the
+// search's own values, every time.
 func (s *Searcher) run(ctx context.Context, query string, args []any, fn func(*Hit) error) error {
-	rows, err := s.store.DB(ctx).Raw(query, args...).Rows()
+	if s.store.Dialect() != models.DialectPostgres {
+		return scan(s.store.DB(ctx), query, args, fn)
+	}
+	return s.store.DB(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`SET LOCAL plan_cache_mode = force_custom_plan`).Error; err != nil {
+			return fmt.Errorf("audit search: %w", err)
+		}
+		return scan(tx, query, args, fn)
+	}, &sql.TxOptions{ReadOnly: true})
+}
+
+// scan runs the statement on db and calls fn with each row.
+func scan(db *gorm.DB, query string, args []any, fn func(*Hit) error) error {
+	rows, err := db.Raw(query, args...).Rows()
 	if err != nil {
 		return fmt.Errorf("audit search: %w", err)
 	}
