@@ -75,7 +75,7 @@ func TestSearchPlansForItsOwnValues(t *testing.T) {
 		searchSeqs(t, s, url.Values{"purpose": {"rotate"}}.Encode())
 	}
 	var plans []struct {
-		Statement                  string
+		Statement                 string
 		GenericPlans, CustomPlans int64
 	}
 	if err := st.DB(ctx).Raw(`SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%audit_events_words%' AND statement NOT LIKE '%pg_prepared_statements%'`).Scan(&plans).Error; err != nil {
