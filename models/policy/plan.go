@@ -64,10 +64,12 @@ func (r *fieldRead) AddQualifier(q interpreter.Qualifier) (interpreter.Attribute
 	return r.InterpretableAttribute.AddQualifier(q)
 }
 
-// fieldReads is the planner decorator of one condition's program (see
-// above); params numbers the parameters conditions read by name. It also
-// keeps the instruction planned for the condition's root expression
-// (rootID), which eval may run directly (see finalRoot).
+// fieldReads is the planner decorator of one condition's program: it
+// makes the reads by number (see above; params numbers the parameters
+// conditions read by name), plans matches() with a constant pattern as a
+// regexMatch (plan_regex.go), and keeps the instruction planned for the
+// condition's root expression (rootID), which eval may run directly (see
+// finalRoot).
 type fieldReads struct {
 	params *paramSlots
 	rootID int64
