@@ -161,3 +161,41 @@ func (p *person) waitForText(t *testing.T, sel, want string) {
 	}
 	t.Fatalf("%s never said %q (says %q)", sel, want, p.text(t, sel))
 }
+
+// TestBrowserSignInAgainForPasskeys: alice signed in without her second
+// factor may not change passkeys; the passkeys page says so and offers
+// "Sign in again", which takes her through the demo IdP (password and
+// TOTP, as a decision's step-up asks) straight back to the passkeys page,
+// where she can now enrol one.
+func TestBrowserSignInAgainForPasskeys(t *testing.T) {
+	browsertest.Chromium(t)
+	d := startDemoAt(t, "localhost:0")
+	alice := d.person(t, "alice")
+	alice.login(t, false)
+	if status := alice.navigate(t, "/passkeys"); status != 200 {
+		t.Fatalf("/passkeys: %d", status)
+	}
+	if got := alice.waitFor(t, "passkeys-stale", "passkeys-fresh"); got != "passkeys-stale" {
+		t.Fatalf("a sign-in without the second factor may change passkeys (%s)", got)
+	}
+	if alice.count(t, `[data-testid="passkey-enroll-form"]`) != 0 {
+		t.Fatal("the enrol form is offered to a weak sign-in")
+	}
+	browsertest.Screenshot(t, alice.ctx, "passkeys-sign-in-again")
+	alice.clickNav(t, `[data-testid="passkeys-again"]`)
+	if u := alice.location(t); !strings.Contains(u, d.base+"/idp/") {
+		t.Fatalf("Sign in again led to %s, not the demo IdP", u)
+	}
+	alice.authenticate(t, true)
+	alice.waitFor(t, "passkeys-fresh")
+	if u := alice.location(t); u != d.base+"/passkeys" {
+		t.Errorf("after signing in again at %s, want %s/passkeys", u, d.base)
+	}
+	alice.virtualAuthenticator(t)
+	alice.typeInto(t, "#passkey-name", "laptop")
+	alice.click(t, `[data-testid="passkey-enroll-button"]`)
+	alice.waitFor(t, "passkeys-notice")
+	if s := alice.text(t, `[data-testid="passkey-name"]`); s != "laptop" {
+		t.Fatalf("enrolled passkey shows as %q; status: %q", s, alice.text(t, `[data-testid="passkey-status"]`))
+	}
+}
