@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -67,10 +66,8 @@ func evaluatePlain(t testing.TB, p *Policy, in Input) Outcome {
 // anything an outcome carries (errors compared by their text).
 func sameOutcome(t *testing.T, what string, in Input, fast, plain Outcome) {
 	t.Helper()
-	fe, pe := fmt.Sprint(fast.Err), fmt.Sprint(plain.Err)
-	fast.Err, plain.Err = nil, nil
-	if fe != pe || !reflect.DeepEqual(fast, plain) {
-		t.Fatalf("%s, input %+v:\n fast  %+v (err %s)\n plain %+v (err %s)", what, in, fast, fe, plain, pe)
+	if d := outcomeDiff(fast, plain); d != "" {
+		t.Fatalf("%s, input %+v: %s", what, in, d)
 	}
 }
 
