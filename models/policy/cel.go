@@ -160,10 +160,6 @@ type compiled struct {
 	// which an untracked program runs directly in an evaluation's frame
 	// (see eval).
 	root interpreter.InterpretableV2
-	// numbered is how many of the program's reads are planned by number
-	// (plan.go); a read CEL consumes through its attribute (a ternary's
-	// branch, an index key) counts but runs as CEL's.
-	numbered int
 }
 
 // celIssue is a compile problem at a line and column of the expression.
@@ -210,7 +206,7 @@ func compile(env *cel.Env, src string, params *paramSlots) (*compiled, []celIssu
 	if err != nil {
 		return nil, []celIssue{{msg: err.Error()}}
 	}
-	c := &compiled{prg: prg, ast: a, tracked: tracked, numbered: reads.numbered()}
+	c := &compiled{prg: prg, ast: a, tracked: tracked}
 	if !tracked && finalRoot(a.NativeRep().Expr()) {
 		c.root = reads.root
 	}

@@ -74,19 +74,6 @@ type fieldReads struct {
 	params *paramSlots
 	rootID int64
 	root   interpreter.InterpretableV2
-	// made are the reads made; those CEL qualified further are dead.
-	made []*fieldRead
-}
-
-// numbered is how many reads of the planned program are by number.
-func (d *fieldReads) numbered() int {
-	n := 0
-	for _, r := range d.made {
-		if !r.qualified {
-			n++
-		}
-	}
-	return n
 }
 
 // decorate implements interpreter.InterpretableDecoratorV2. The planner
@@ -116,7 +103,7 @@ func (d *fieldReads) read(i interpreter.InterpretableV2) (interpreter.Interpreta
 			return r, nil
 		}
 		if name, ok := paramSelection(r.InterpretableAttribute); ok && d.params != nil {
-			return d.make(&fieldRead{InterpretableAttribute: r.InterpretableAttribute, field: fieldNone, param: d.params.slot(name)}), nil
+			return &fieldRead{InterpretableAttribute: r.InterpretableAttribute, field: fieldNone, param: d.params.slot(name)}, nil
 		}
 		return r.InterpretableAttribute, nil
 	}
@@ -129,14 +116,9 @@ func (d *fieldReads) read(i interpreter.InterpretableV2) (interpreter.Interpreta
 		return i, nil
 	}
 	if f := fieldNamed(name); f != fieldNone {
-		return d.make(&fieldRead{InterpretableAttribute: a, field: f, param: -1}), nil
+		return &fieldRead{InterpretableAttribute: a, field: f, param: -1}, nil
 	}
 	return i, nil
-}
-
-func (d *fieldReads) make(r *fieldRead) *fieldRead {
-	d.made = append(d.made, r)
-	return r
 }
 
 // finalRoot reports whether the instruction this decorator sees for the
