@@ -71,46 +71,8 @@ func TestMCPCallRunsOnceAcrossAKilledServer(t *testing.T) {
 	upSrv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return up }, nil))
 	t.Cleanup(upSrv.Close)
 
-	dir := t.TempDir()
-	port := freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	policyPath := filepath.Join(dir, "policy.yaml")
-	writeFile(t, policyPath, mcpPolicy)
-	config := filepath.Join(dir, "countersign.yaml")
-	writeFile(t, config, fmt.Sprintf(`listen: "127.0.0.1:%d"
-public_url: %q
-data_dir: %q
-database: %q
-log: {level: info}
-mattermost:
-  site_url: %q
-  bot_token: %q
-policy: {file: %q}
-agents:
-  - {name: %s, bot_user_id: %s, sponsor: dave}
-mcp:
-  hold: 3s
-  upstreams:
-    - {name: ops, url: %q, timeout: 60s}
-`, port, base, dir, "sqlite:"+filepath.Join(dir, "countersign.db"), w.fake.URL(), w.botToken, policyPath, agentName, w.agent.Id, upSrv.URL))
-	code, out, errOut := runCLI(t, "agent", "key", "create", agentName, "--config", config)
-	if code != 0 {
-		t.Fatalf("agent key create: %d %s", code, errOut)
-	}
-	key := strings.TrimSpace(out)
-	p := newProc(t, "serve", config, base, filepath.Join(dir, "serve.log"))
-	if err := p.start(); err != nil {
-		t.Fatal(err)
-	}
-	connect := func() *mcp.ClientSession {
-		t.Helper()
-		cs, err := mcp.NewClient(&mcp.Implementation{Name: agentName}, nil).Connect(context.Background(),
-			&mcp.StreamableClientTransport{Endpoint: base + "/api/v1/mcp", HTTPClient: &http.Client{Transport: bearer{key: key}}, MaxRetries: -1}, nil)
-		if err != nil {
-			t.Fatalf("connect: %v\n%s", err, p.logTail(20))
-		}
-		return cs
-	}
+	g := startMCPServe(t, w, mcpPolicy, upSrv.URL)
+	p, connect := g.proc, g.connect
 	params := &mcp.CallToolParams{Name: "restart_service", Arguments: map[string]any{"service": "api", "env": "staging"},
 		Meta: mcp.Meta{"countersign/purpose": "api is slow"}}
 
@@ -163,10 +125,66 @@ mcp:
 	if code, err := p.stop(); err != nil || code != 0 {
 		t.Fatalf("graceful stop: %d %v", code, err)
 	}
-	code, vout, verr := runCLI(t, "audit", "verify", "--db", "sqlite:"+filepath.Join(dir, "countersign.db"))
+	code, vout, verr := runCLI(t, "audit", "verify", "--db", g.dsn)
 	if code != 0 || !strings.HasPrefix(vout, "ok ") {
 		t.Fatalf("audit verify after the kill: %d %s %s", code, vout, verr)
 	}
+}
+
+// mcpServe is a real `serve` process with the MCP gateway in front of an
+// upstream, on SQLite, and an agent key for it.
+type mcpServe struct {
+	proc *proc
+	dsn  string
+	// connect opens an MCP session as the agent.
+	connect func() *mcp.ClientSession
+}
+
+// startMCPServe starts `serve` with policy text and the upstream at
+// upstreamURL, and creates the agent's key.
+func startMCPServe(t *testing.T, w *world, policy, upstreamURL string) *mcpServe {
+	t.Helper()
+	dir := t.TempDir()
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	policyPath := filepath.Join(dir, "policy.yaml")
+	writeFile(t, policyPath, policy)
+	dsn := "sqlite:" + filepath.Join(dir, "countersign.db")
+	config := filepath.Join(dir, "countersign.yaml")
+	writeFile(t, config, fmt.Sprintf(`listen: "127.0.0.1:%d"
+public_url: %q
+data_dir: %q
+database: %q
+log: {level: info}
+mattermost:
+  site_url: %q
+  bot_token: %q
+policy: {file: %q}
+agents:
+  - {name: %s, bot_user_id: %s, sponsor: dave}
+mcp:
+  hold: 3s
+  upstreams:
+    - {name: ops, url: %q, timeout: 60s}
+`, port, base, dir, dsn, w.fake.URL(), w.botToken, policyPath, agentName, w.agent.Id, upstreamURL))
+	code, out, errOut := runCLI(t, "agent", "key", "create", agentName, "--config", config)
+	if code != 0 {
+		t.Fatalf("agent key create: %d %s", code, errOut)
+	}
+	key := strings.TrimSpace(out)
+	p := newProc(t, "serve", config, base, filepath.Join(dir, "serve.log"))
+	if err := p.start(); err != nil {
+		t.Fatal(err)
+	}
+	return &mcpServe{proc: p, dsn: dsn, connect: func() *mcp.ClientSession {
+		t.Helper()
+		cs, err := mcp.NewClient(&mcp.Implementation{Name: agentName}, nil).Connect(context.Background(),
+			&mcp.StreamableClientTransport{Endpoint: base + "/api/v1/mcp", HTTPClient: &http.Client{Transport: bearer{key: key}}, MaxRetries: -1}, nil)
+		if err != nil {
+			t.Fatalf("connect: %v\n%s", err, p.logTail(20))
+		}
+		return cs
+	}}
 }
 
 // textOf joins a result's text content.
